@@ -1,0 +1,41 @@
+# Set-up and everyday commands. `make demo` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast check schema bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "specengine needs Python >= 3.11 (found: $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || \
+	  { echo "cannot create a virtual environment: on Debian, apt-get install python3-venv"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## demo: run the reference alignment (creates .venv on first use)
+demo: $(STAMP)
+	$(BIN)/engine run specs/seed-people.yaml
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+## check: lint, format and type checks
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## schema: regenerate schemas/json from the pydantic models
+schema: $(STAMP)
+	$(BIN)/engine schema
+
+## bench: the benchmark harness (not part of the tests)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,211 @@
+"""Shared building blocks of the spec models.
+
+``StrictModel`` forbids unknown keys. ``named_union`` builds the type of a field
+that names one entry of a vocabulary (a metric, a normaliser, a blocking rule),
+either bare (``levenshtein``) or with options (``{temporal: {unit: days}}``).
+An unknown name is rejected with the list of valid names and the closest one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "InputPath",
+    "OutputPath",
+    "Ref",
+    "StrictModel",
+    "closest",
+    "named_union",
+]
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NoOptions(StrictModel):
+    """Options of a vocabulary entry that takes none."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A validated reference to a vocabulary entry: its name and its options."""
+
+    name: str
+    options: Any
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """One option by name, or ``default`` when the options have no such field."""
+        return getattr(self.options, key, default)
+
+
+def closest(name: str, names: list[str]) -> str:
+    """A ' did you mean X?' hint for an unknown name, or '' when nothing is close."""
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _takes_no_argument(model: Any) -> bool:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return False
+    return all(not f.is_required() for f in model.model_fields.values())
+
+
+def named_union(label: str, table: dict[str, Any]) -> Any:
+    """The type of a field naming one entry of ``table`` (name -> options type).
+
+    Accepted forms: ``name`` (when the options all have defaults), ``{name: {...}}``,
+    and ``{name: value}`` when the options model declares a ``shorthand`` field
+    (``{remove_after: "("}``). Validation yields a :class:`Ref`.
+    """
+    names = sorted(table)
+    bare = [n for n in names if _takes_no_argument(table[n])]
+
+    members: list[Any] = []
+    if bare:
+        members.append(Annotated[Literal[tuple(bare)], Tag("__bare__")])
+    for name in names:
+        options = table[name]
+        shorthand = getattr(options, "shorthand", None)
+        field_type: Any = options
+        if isinstance(shorthand, str):
+            field_type = Annotated[options, BeforeValidator(_expand_shorthand(shorthand))]
+        default: Any = ...
+        if _takes_no_argument(options):
+            field_type = Annotated[field_type, BeforeValidator(_none_to_empty)]
+        wrapper = create_model(  # type: ignore[call-overload]
+            f"{_camel(label)}{_camel(name)}",
+            __base__=StrictModel,
+            **{name: (field_type, default)},
+        )
+        members.append(Annotated[wrapper, Tag(name)])
+
+    def reject(value: Any) -> Any:
+        valid = ", ".join(names)
+        if isinstance(value, str):
+            if value in table:
+                raise PydanticCustomError(
+                    "needs_options",
+                    "{label} '{name}' needs options: write {{{name}: {{...}}}}",
+                    {"label": label, "name": value},
+                )
+            raise PydanticCustomError(
+                "unknown_name",
+                "unknown {label} '{name}'{hint} (valid: {valid})",
+                {"label": label, "name": value, "hint": closest(value, names), "valid": valid},
+            )
+        if isinstance(value, dict) and len(value) == 1:
+            key = str(next(iter(value)))
+            raise PydanticCustomError(
+                "unknown_name",
+                "unknown {label} '{name}'{hint} (valid: {valid})",
+                {"label": label, "name": key, "hint": closest(key, names), "valid": valid},
+            )
+        raise PydanticCustomError(
+            "named_entry",
+            "expected a {label}: one of {valid}, or a mapping with one of them as its only key",
+            {"label": label, "valid": valid},
+        )
+
+    members.append(
+        Annotated[Any, AfterValidator(reject), WithJsonSchema({"not": {}}), Tag("__invalid__")]
+    )
+
+    def discriminate(value: Any) -> str:
+        if isinstance(value, str):
+            return "__bare__" if value in bare else "__invalid__"
+        if isinstance(value, dict) and len(value) == 1:
+            key = next(iter(value))
+            return key if key in table else "__invalid__"
+        if isinstance(value, BaseModel):  # already validated (model_copy, defaults)
+            return next(iter(type(value).model_fields))
+        return "__invalid__"
+
+    def to_ref(value: Any) -> Ref:
+        if isinstance(value, str):
+            options = table[value]
+            return Ref(value, options() if _takes_no_argument(options) else None)
+        name = next(iter(type(value).model_fields))
+        return Ref(name, getattr(value, name))
+
+    return Annotated[
+        Union[tuple(members)],  # noqa: UP007 - built at run time
+        Discriminator(discriminate),
+        AfterValidator(to_ref),
+    ]
+
+
+def _camel(text: str) -> str:
+    return "".join(
+        part.capitalize() for part in text.replace("-", "_").replace(" ", "_").split("_")
+    )
+
+
+def _none_to_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _expand_shorthand(field: str) -> Any:
+    def expand(value: Any) -> Any:
+        return value if isinstance(value, dict) else {field: value}
+
+    return expand
+
+
+def _resolve(value: str, info: ValidationInfo) -> Path:
+    path = Path(value).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    # normpath, not resolve(): "specs/../out" becomes "out" but symlinks are kept.
+    return Path(os.path.normpath(path))
+
+
+def _input_path(value: Any, info: ValidationInfo) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise PydanticCustomError("path_type", "expected a file path")
+    path = _resolve(str(value), info)
+    if (info.context or {}).get("check_files", True) and not path.is_file():
+        raise PydanticCustomError(
+            "file_missing",
+            "file not found: {path}{what}",
+            {"path": str(path), "what": " (it is a directory)" if path.is_dir() else ""},
+        )
+    return path
+
+
+def _output_path(value: Any, info: ValidationInfo) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise PydanticCustomError("path_type", "expected a file path")
+    path = _resolve(str(value), info)
+    if path.is_dir():
+        raise PydanticCustomError(
+            "path_is_dir", "{path} is a directory, not a file", {"path": str(path)}
+        )
+    return path
+
+
+#: A file the job reads; relative to the spec's folder; must exist.
+InputPath = Annotated[Path, BeforeValidator(_input_path), WithJsonSchema({"type": "string"})]
+#: A file the job writes; relative to the spec's folder.
+OutputPath = Annotated[Path, BeforeValidator(_output_path), WithJsonSchema({"type": "string"})]
