@@ -1,0 +1,236 @@
+"""Spec files: YAML with source positions -> validated pydantic model.
+
+Every problem is reported at once, each with ``file:line:column``, the field
+path and what was expected, so a user fixes a spec in one round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from engine.errors import Problem, SpecError
+from schemas.base import closest
+from schemas.spec import KINDS, spec_adapter
+
+__all__ = ["Document", "load_spec", "read_document"]
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class Document:
+    """A parsed YAML document and where each of its nodes stands in the file."""
+
+    file: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """1-based line and column of a value (or of its key), else of its nearest parent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.values:
+                return self.values[path[:end]]
+        return (1, 1)
+
+
+class _Builder(yaml.constructor.SafeConstructor):
+    """Turns composed YAML nodes into plain data, recording every node's position."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__()
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        mark = node.start_mark
+        self.doc.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # YAML merge keys (<<)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool):
+                    self._problem(key_node, path, "a mapping key must be a plain scalar")
+                    continue
+                key_path = (*path, key)
+                if key in out:
+                    self._problem(key_node, key_path, f"duplicate key '{key}'")
+                self.doc.keys[key_path] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
+                out[key] = self.build(value_node, key_path)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.construct_object(node, deep=True)
+
+    def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(
+            Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), message)
+        )
+
+
+def read_document(path: Path) -> Document:
+    """Parse a YAML spec file, keeping positions; SpecError on unreadable or malformed YAML."""
+    name = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(name, 1, 1, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(name, 1, 1, "", "is a directory, not a spec file")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [Problem(name, 1, 1, "", f"not UTF-8 text (byte offset {exc.start})")]
+        ) from None
+    except OSError as exc:
+        raise SpecError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    doc = Document(name, None)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "malformed YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        raise SpecError(
+            [Problem(name, line, column, "", f"invalid YAML: {problem}{context}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+    if node is None:
+        raise SpecError([Problem(name, 1, 1, "", "the file is empty; a spec starts with 'kind:'")])
+    builder = _Builder(doc)
+    try:
+        doc.data = builder.build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecError([Problem(name, line, column, "", f"invalid YAML: {exc.problem}")]) from None
+    if builder.problems:
+        raise SpecError(builder.problems)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem(name, 1, 1, "", "a spec must be a mapping with a 'kind:' key")])
+    return doc
+
+
+def load_spec(path: Path, *, check_files: bool = True) -> Any:
+    """Load and validate a spec file; relative paths in it resolve against its folder.
+
+    Raises :class:`SpecError` listing every problem found.
+    """
+    doc = read_document(path)
+    kind = doc.data.get("kind")
+    if kind not in KINDS:
+        line, column = doc.position(("kind",)) if "kind" in doc.data else (1, 1)
+        valid = ", ".join(sorted(KINDS))
+        if kind is None:
+            message = f"missing 'kind' (one of: {valid})"
+        else:
+            message = f"unknown kind '{kind}'{closest(str(kind), sorted(KINDS))} (valid: {valid})"
+        raise SpecError([Problem(doc.file, line, column, "kind", message)])
+    context = {"base_dir": path.resolve().parent, "check_files": check_files}
+    try:
+        return spec_adapter().validate_python(doc.data, context=context)
+    except ValidationError as exc:
+        raise SpecError(_problems(doc, exc)) from None
+
+
+def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    errors = exc.errors(include_url=False)
+    missing: dict[Path_, list[str]] = {}
+    for error in errors:
+        path = _walk(doc.data, error["loc"][1:])  # loc[0] is the kind tag
+        if error["type"] == "missing":
+            missing.setdefault(path, []).append(str(error["loc"][-1]))
+    for error in errors:
+        loc = error["loc"][1:]
+        path = _walk(doc.data, loc)
+        kind = error["type"]
+        if kind == "missing":
+            name = str(loc[-1])
+            line, column = doc.position(path)
+            message = f"missing required key '{name}'"
+            problems.append(Problem(doc.file, line, column, _dotted((*path, name)), message))
+            continue
+        if kind == "extra_forbidden":
+            key = path[-1] if path else ""
+            line, column = doc.position(path, key=True)
+            hint = closest(str(key), missing.get(path[:-1], []))
+            message = f"unknown key '{key}'{hint}"
+        else:
+            line, column = doc.position(path)
+            message = _message(error)
+        problems.append(Problem(doc.file, line, column, _dotted(path), message))
+    unique = {(p.line, p.column, p.path, p.message): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (p.line, p.column, p.message))
+
+
+def _walk(data: Any, loc: tuple[Any, ...]) -> Path_:
+    """The part of a pydantic error location that exists in the document.
+
+    Union tags and model wrappers add location parts that are not keys of the
+    YAML (and a tag may also be a key, as in ``{csv: file}``): the walk that
+    matches the most parts wins, descending on ties.
+    """
+
+    def best(node: Any, rest: tuple[Any, ...]) -> tuple[int, bool, Path_]:
+        # Score: parts matched, then whether the last part (the field itself) matched.
+        if not rest:
+            return 0, True, ()
+        part, tail = rest[0], rest[1:]
+        skip = best(node, tail)
+        if not tail:
+            skip = (skip[0], False, skip[2])
+        child: Any = _MISSING
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            child = node[part]
+        if child is _MISSING:
+            return skip
+        matched, last, path = best(child, tail)
+        if (matched + 1, last) >= skip[:2]:
+            return matched + 1, last, (part, *path)
+        return skip
+
+    return best(data, tuple(loc))[2]
+
+
+_MISSING = object()
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool) and str(value) not in message:
+        message += f" (got {value!r})"
+    return message
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

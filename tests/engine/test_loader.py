@@ -1,0 +1,167 @@
+"""Spec loading: every problem at once, each with file:line:column and a field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import SpecError
+from engine.loader import load_spec
+
+GOOD = """\
+kind: alignment
+name: demo
+sources:
+  align: {csv: a.csv, id: uri}
+  target: {csv: b.csv, id: uri}
+attributes:
+  - {name: name, metric: levenshtein, normalise: [lowercase]}
+threshold: 1
+outputs:
+  - {rdf: out/links.ttl}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "a.csv").write_text("uri,name\nhttp://a/1,x\n")
+    (tmp_path / "b.csv").write_text("uri,name\nhttp://b/1,x\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    return spec
+
+
+def _at(text: str, needle: str) -> str:
+    """'line:column' (1-based) of the first occurrence of needle in text."""
+    before = text[: text.index(needle)]
+    return f"{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_good_spec_resolves_paths_against_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_spec(_write(tmp_path, GOOD))
+    assert spec.sources.align.csv == tmp_path / "a.csv"
+    assert spec.outputs[0].rdf == tmp_path / "out" / "links.ttl"
+    assert spec.outputs[0].predicate == "http://www.w3.org/2002/07/owl#sameAs"
+    assert spec.blocking.name == "none"
+    assert spec.attributes[0].metric.name == "levenshtein"
+
+
+def test_all_errors_reported_with_positions(tmp_path: Path) -> None:
+    text = (
+        GOOD.replace("metric: levenshtein", "metric: levenstein")
+        .replace("threshold: 1", "thresold: 1\nmatching: bestest")
+        .replace("[lowercase]", "[lowercase, frobnicate]")
+    )
+    problems = _problems(_write(tmp_path, text))
+    joined = "\n".join(problems)
+    assert (
+        f"spec.yaml:{_at(text, 'levenstein')}: attributes[0].metric: unknown metric 'levenstein';"
+        " did you mean 'levenshtein'?"
+    ) in joined
+    assert "(valid: damerau_levenshtein" in joined
+    assert (
+        f"spec.yaml:{_at(text, 'frobnicate')}: attributes[0].normalise[1]:"
+        " unknown normaliser 'frobnicate'"
+    ) in joined
+    assert "spec.yaml:8:1: thresold: unknown key 'thresold'; did you mean 'threshold'?" in joined
+    assert "spec.yaml:9:11: matching: Input should be 'all', 'best' or 'one-to-one'" in joined
+    assert "threshold: missing required key 'threshold'" in joined
+    assert len(problems) == 5
+
+
+def test_unknown_nested_key_points_at_the_key(tmp_path: Path) -> None:
+    text = GOOD.replace("{csv: b.csv, id: uri}", "{csv: b.csv, id: uri, colour: red}")
+    problems = _problems(_write(tmp_path, text))
+    assert problems == [
+        f"{tmp_path / 'spec.yaml'}:{_at(text, 'colour')}: sources.target.colour: unknown key 'colour'"
+    ]
+
+
+def test_wrong_type_and_option(tmp_path: Path) -> None:
+    text = GOOD.replace("threshold: 1", "threshold: lots").replace(
+        "metric: levenshtein", "metric: {temporal: {unit: weeks}}"
+    )
+    joined = "\n".join(_problems(_write(tmp_path, text)))
+    assert "threshold: Input should be a valid number" in joined
+    assert (
+        "attributes[0].metric.temporal.unit: Input should be 'days', 'months' or 'years' (got 'weeks')"
+        in joined
+    )
+
+
+def test_missing_data_file(tmp_path: Path) -> None:
+    text = GOOD.replace("b.csv", "nothere.csv")
+    problems = _problems(_write(tmp_path, text))
+    assert problems == [
+        f"{tmp_path / 'spec.yaml'}:5:17: sources.target.csv: file not found: {tmp_path / 'nothere.csv'}"
+    ] or (
+        len(problems) == 1
+        and "sources.target.csv: file not found" in problems[0]
+        and ":5:17:" in problems[0]
+    )
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    problems = _problems(_write(tmp_path, "kind: alignment\nname: [unclosed\n"))
+    assert len(problems) == 1
+    assert "invalid YAML" in problems[0]
+    assert ":3:1:" in problems[0] or ":2:" in problems[0]
+
+
+def test_duplicate_keys(tmp_path: Path) -> None:
+    problems = _problems(_write(tmp_path, GOOD + "threshold: 2\n"))
+    assert any("duplicate key 'threshold'" in p and ":11:1:" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("- a\n- b\n", "a spec must be a mapping"),
+        ("name: x\n", "missing 'kind'"),
+        ("kind: aligment\n", "unknown kind 'aligment'; did you mean 'alignment'?"),
+    ],
+)
+def test_not_a_spec(tmp_path: Path, text: str, message: str) -> None:
+    problems = _problems(_write(tmp_path, text))
+    assert len(problems) == 1 and message in problems[0]
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    problems = _problems(tmp_path / "absent.yaml")
+    assert problems[0].endswith("no such file")
+
+
+def test_named_entries_with_options_and_shorthand(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "normalise: [lowercase]",
+        "normalise: [lowercase, {remove_after: '('}, {simplify: {stopwords: fr}}]",
+    ).replace(
+        "outputs:",
+        "blocking: {union: [{key: {attribute: name}}, {sorted_neighbourhood: {attribute: name, window: 3}}]}\noutputs:",
+    )
+    spec = load_spec(_write(tmp_path, text))
+    chain = spec.attributes[0].normalise
+    assert [r.name for r in chain] == ["lowercase", "remove_after", "simplify"]
+    assert chain[1].options.sub == "(" and chain[2].options.stopwords == "fr"
+    assert [r.name for r in spec.blocking.options] == ["key", "sorted_neighbourhood"]
+
+
+def test_blocking_on_an_unknown_attribute(tmp_path: Path) -> None:
+    text = GOOD.replace("outputs:", "blocking: {key: {attribute: nom}}\noutputs:")
+    assert any("blocking refers to attribute 'nom'" in p for p in _problems(_write(tmp_path, text)))
+
+
+def test_option_needed(tmp_path: Path) -> None:
+    text = GOOD.replace("[lowercase]", "[remove_after]")
+    assert any(
+        "normaliser 'remove_after' needs options" in p for p in _problems(_write(tmp_path, text))
+    )
