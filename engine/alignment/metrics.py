@@ -1,0 +1,613 @@
+"""Distance metrics, registered by name, computed vectorised over candidate pairs.
+
+A metric works in two stages so that costly work is done once per record, not
+once per pair: ``prepare`` turns one side's raw values into an array-friendly
+form (distinct strings and codes, parsed dates, coordinates in radians), and
+``compute`` returns the distances of many pairs ``(ia[k], ib[k])`` at once
+(rapidfuzz's C++ ``cpdist``/``cdist`` for strings, numpy for numbers). Missing
+values give NaN; the caller applies the attribute's ``missing`` policy.
+"""
+
+from __future__ import annotations
+
+import difflib as _difflib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein, Indel, JaroWinkler, Levenshtein
+from scipy import sparse
+
+from engine.alignment.normalise import NORMALISERS as _NORMALISERS
+from engine.alignment.normalise import NormaliseError
+from engine.registry import Example, Registry
+from schemas.alignment import METRICS as _OPTION_MODELS
+
+__all__ = [
+    "METRICS",
+    "Metric",
+    "StringColumn",
+    "distance",
+    "distance_matrix",
+]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Value = str | tuple[str | None, ...] | None
+
+#: Pairs evaluated at once inside one metric call; bounds temporary memory.
+_CHUNK = 1 << 20
+
+
+class Metric(Protocol):
+    """What every registered metric provides."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> Any:
+        """One side's values in the form ``compute`` wants."""
+
+    def compute(self, a: Any, b: Any, ia: Ints, ib: Ints, options: Any) -> Floats:
+        """Distances of the pairs ``(ia[k], ib[k])``; NaN where a value is missing."""
+
+    def bounded(self, options: Any) -> bool:
+        """True when every distance is within [0, 1]."""
+
+
+METRICS: Registry[Any] = Registry("metric")
+
+# --------------------------------------------------------------------------- strings
+
+
+@dataclass(frozen=True)
+class StringColumn:
+    """Distinct values and, per record, the code of its value (-1 when missing)."""
+
+    codes: Ints
+    uniques: npt.NDArray[np.object_]
+
+
+def factorize(values: Sequence[Value]) -> StringColumn:
+    """Codes of the distinct values, in order of first appearance; missing -> -1."""
+    index: dict[str, int] = {}
+    codes = np.fromiter(
+        (-1 if v is None else index.setdefault(v, len(index)) for v in values),  # type: ignore[arg-type]
+        dtype=np.int64,
+        count=len(values),
+    )
+    uniques = np.empty(len(index), dtype=object)
+    uniques[:] = list(index)
+    return StringColumn(codes, uniques)
+
+
+def _scalar_strings(values: Sequence[Value], metric: str) -> Sequence[str | None]:
+    for v in values:
+        if isinstance(v, tuple):
+            raise NormaliseError(0, str(v), f"metric '{metric}' compares single values, not tuples")
+        break
+    return values  # type: ignore[return-value]
+
+
+def _on_distinct(
+    a: StringColumn,
+    b: StringColumn,
+    ia: Ints,
+    ib: Ints,
+    fn: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], Floats],
+) -> Floats:
+    """Evaluate ``fn`` on value codes, once per distinct value pair where that pays.
+
+    When the distinct values on both sides are fewer than the pairs (a state,
+    a postcode...), the whole small matrix of distinct values is computed and
+    looked up; otherwise ``fn`` runs on the pairs directly.
+    """
+    ca, cb = a.codes[ia], b.codes[ib]
+    out = np.full(len(ia), np.nan)
+    valid = (ca >= 0) & (cb >= 0)
+    if not valid.any():
+        return out
+    ca, cb = ca[valid], cb[valid]
+    na, nb = len(a.uniques), len(b.uniques)
+    if na * nb <= len(ca) and na * nb <= 1 << 26:
+        ga = np.repeat(np.arange(na, dtype=np.int64), nb)
+        gb = np.tile(np.arange(nb, dtype=np.int64), na)
+        table = fn(ga, gb)
+        out[valid] = table[ca * nb + cb]
+    else:
+        out[valid] = fn(ca, cb)
+    return out
+
+
+def _pairwise(scorer: Any, kwargs: dict[str, Any] | None = None) -> Callable[..., Floats]:
+    def run(ua: npt.NDArray[np.object_], ub: npt.NDArray[np.object_]) -> Floats:
+        out = np.empty(len(ua), dtype=np.float64)
+        for start in range(0, len(ua), _CHUNK):
+            stop = start + _CHUNK
+            out[start:stop] = process.cpdist(
+                ua[start:stop],
+                ub[start:stop],
+                scorer=scorer,
+                scorer_kwargs=kwargs,
+                dtype=np.float64,
+                workers=-1,
+            )
+        return out
+
+    return run
+
+
+def _token_table(col: StringColumn) -> tuple[Ints, Ints, npt.NDArray[np.object_]]:
+    """Per distinct value: offset and count of its whitespace tokens, and all tokens."""
+    tokens = [v.split() for v in col.uniques]
+    counts = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    offsets = np.zeros(len(tokens), dtype=np.int64)
+    if len(tokens):
+        np.cumsum(counts[:-1], out=offsets[1:])
+    flat = np.empty(int(counts.sum()) + 1, dtype=object)
+    flat[:-1] = [t for ts in tokens for t in ts]
+    flat[-1] = ""  # the padding token, at index len(flat) - 1
+    return offsets, counts, flat
+
+
+def _token_aware(
+    pair_distance: Callable[[npt.NDArray[np.object_], npt.NDArray[np.object_]], Floats],
+    ta: tuple[Ints, Ints, npt.NDArray[np.object_]],
+    tb: tuple[Ints, Ints, npt.NDArray[np.object_]],
+    ca: Ints,
+    cb: Ints,
+) -> Floats:
+    """Nazca's multi-word distance, vectorised over all pairs.
+
+    Each value is split into tokens; the shorter list is padded with empty
+    tokens; the distance is the largest of the row minima and column minima of
+    the token distance matrix, so word order does not count and both sides are
+    treated alike ("Paul Dupont" vs "Dupond Paul" = 1).
+    """
+    off_a, cnt_a, tok_a = ta
+    off_b, cnt_b, tok_b = tb
+    na, nb = cnt_a[ca], cnt_b[cb]
+    m = np.maximum(np.maximum(na, nb), 1)
+    size = m * m
+    starts = np.zeros(len(m), dtype=np.int64)
+    np.cumsum(size[:-1], out=starts[1:])
+    total = int(size.sum())
+    pair = np.repeat(np.arange(len(m), dtype=np.int64), size)
+    local = np.arange(total, dtype=np.int64) - starts[pair]
+    mp = m[pair]
+    i, j = local // mp, local % mp
+    pad_a, pad_b = len(tok_a) - 1, len(tok_b) - 1
+    sa = np.where(i < na[pair], off_a[ca][pair] + i, pad_a)
+    sb = np.where(j < nb[pair], off_b[cb][pair] + j, pad_b)
+    d = pair_distance(tok_a[sa], tok_b[sb])
+    # Rows (fixed i) are contiguous; columns are gathered by swapping i and j.
+    row_min = np.minimum.reduceat(d, np.arange(0, total, dtype=np.int64)[j == 0])
+    col_order = starts[pair] + j * mp + i
+    col_min = np.minimum.reduceat(d[col_order], np.arange(0, total, dtype=np.int64)[j == 0])
+    group = np.zeros(len(m), dtype=np.int64)
+    np.cumsum(m[:-1], out=group[1:])
+    worst_row: Floats = np.maximum.reduceat(row_min, group)
+    worst_col: Floats = np.maximum.reduceat(col_min, group)
+    return np.maximum(worst_row, worst_col)
+
+
+_NO_TOKENS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.empty(0, object))
+
+
+@dataclass(frozen=True)
+class _TokenColumn:
+    column: StringColumn
+    tokens: tuple[Ints, Ints, npt.NDArray[np.object_]]
+
+
+class _EditMetric:
+    """Shared code of the edit distances (token-aware like Nazca, or whole values)."""
+
+    scorer: Any
+    name: str
+
+    def prepare(self, values: Sequence[Value], options: Any) -> _TokenColumn:
+        column = factorize(_scalar_strings(values, self.name))
+        tokens = _token_table(column) if self._tokens(options) else _NO_TOKENS
+        return _TokenColumn(column, tokens)
+
+    def _tokens(self, options: Any) -> bool:
+        return bool(getattr(options, "tokens", False))
+
+    def _scorer(self, options: Any) -> tuple[Any, dict[str, Any] | None]:
+        return (
+            self.scorer.normalized_distance if options.normalised else self.scorer.distance
+        ), None
+
+    def compute(self, a: _TokenColumn, b: _TokenColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
+        scorer, kwargs = self._scorer(options)
+        run = _pairwise(scorer, kwargs)
+        if self._tokens(options):
+
+            def fn(ca: Ints, cb: Ints) -> Floats:
+                out = np.empty(len(ca))
+                step = _CHUNK // 8  # each pair expands to (tokens)^2 token pairs
+                for s in range(0, len(ca), step):
+                    out[s : s + step] = _token_aware(
+                        run, a.tokens, b.tokens, ca[s : s + step], cb[s : s + step]
+                    )
+                return out
+
+        else:
+
+            def fn(ca: Ints, cb: Ints) -> Floats:
+                return run(a.column.uniques[ca], b.column.uniques[cb])
+
+        return _on_distinct(a.column, b.column, ia, ib, fn)
+
+    def bounded(self, options: Any) -> bool:
+        return bool(getattr(options, "normalised", True))
+
+
+@METRICS.register(
+    "levenshtein",
+    Example(("Paul Dupont", "Dupond Paul"), 1),
+    Example(("Victor Hugo", "Albert Camus"), 6),
+    Example(("Victor Hugo", "Victor Jean Hugo"), 4),
+    Example(("Paris", "Bressuire"), 8),
+    Example(("kitten", "sitting"), 3, {"tokens": False}),
+    Example(("abcd", "abcf"), 0.25, {"normalised": True}),
+)
+class LevenshteinMetric(_EditMetric):
+    """Levenshtein edit distance; token-aware like Nazca unless ``tokens: false``."""
+
+    scorer = Levenshtein
+    name = "levenshtein"
+
+
+@METRICS.register(
+    "damerau_levenshtein",
+    Example(("abcd", "acbd"), 1),
+    Example(("ca", "abc"), 2, {"tokens": False}),
+)
+class DamerauLevenshteinMetric(_EditMetric):
+    """Damerau-Levenshtein distance (a transposition costs 1); token-aware by default."""
+
+    scorer = DamerauLevenshtein
+    name = "damerau_levenshtein"
+
+
+@METRICS.register(
+    "jaro_winkler",
+    Example(("martha", "marhta"), 0.0388888888888889),
+    Example(("same", "same"), 0.0),
+)
+class JaroWinklerMetric(_EditMetric):
+    """Jaro-Winkler distance: 1 - similarity, in [0, 1]."""
+
+    scorer = JaroWinkler
+    name = "jaro_winkler"
+
+    def _scorer(self, options: Any) -> tuple[Any, dict[str, Any] | None]:
+        return JaroWinkler.normalized_distance, {"prefix_weight": options.prefix_weight}
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+@METRICS.register(
+    "ratio",
+    Example(("abcd", "abce"), 0.25),
+)
+class RatioMetric(_EditMetric):
+    """1 - normalised Indel similarity (rapidfuzz's fast equivalent of a difflib ratio)."""
+
+    scorer = Indel
+    name = "ratio"
+
+    def _scorer(self, options: Any) -> tuple[Any, dict[str, Any] | None]:
+        return Indel.normalized_distance, None
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+@METRICS.register(
+    "soundex",
+    Example(("Robert", "Rupert"), 0),
+    Example(("Robert", "Robin"), 1),
+    Example(("Jean-Paul Martin", "Martin Jean Paul"), 0),
+    Example(("Hélène", "Helene"), 0),
+)
+class SoundexMetric(_EditMetric):
+    """0 when the (per-token) soundex codes agree, else 1; ``language: en|fr``."""
+
+    scorer = Levenshtein
+    name = "soundex"
+
+    def prepare(self, values: Sequence[Value], options: Any) -> _TokenColumn:
+        codes: dict[str, str | None] = {}
+        encode = _NORMALISERS["soundex"].func  # one code per token
+        for v in _scalar_strings(values, self.name):
+            if v is not None and v not in codes:
+                codes[v] = encode(v, options) or None
+        coded = [None if v is None else codes[v] for v in values]  # type: ignore[index]
+        return super().prepare(coded, options)
+
+    def _tokens(self, options: Any) -> bool:
+        return True
+
+    def compute(self, a: _TokenColumn, b: _TokenColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
+        # Codes are equal exactly when their edit distance is 0; clip to 0/1.
+        d = super().compute(a, b, ia, ib, _RAW)
+        return np.minimum(d, 1.0)
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class _RawEdit:
+    normalised: bool = False
+    tokens: bool = True
+
+
+_RAW = _RawEdit()
+
+
+@METRICS.register(
+    "exact",
+    Example(("0800", "0800"), 0),
+    Example(("0800", "800"), 1),
+)
+class ExactMetric:
+    """0 when the values are equal, else 1."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> StringColumn:
+        return factorize(_scalar_strings(values, "exact"))
+
+    def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
+        ca, cb = a.codes[ia], b.codes[ib]
+        out: Floats = np.full(len(ia), np.nan)
+        valid = (ca >= 0) & (cb >= 0)
+        out[valid] = a.uniques[ca[valid]] != b.uniques[cb[valid]]
+        return out
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+@METRICS.register(
+    "difflib",
+    Example(("abcd", "bcde"), 0.25),
+)
+class DifflibMetric:
+    """1 - difflib.SequenceMatcher ratio (Nazca's difflib_match); Python speed, per distinct pair."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> StringColumn:
+        return factorize(_scalar_strings(values, "difflib"))
+
+    def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
+        def fn(ca: Ints, cb: Ints) -> Floats:
+            # No C implementation of Ratcliff/Obershelp exists; keys are deduplicated
+            # so each distinct value pair runs once.
+            keys, inverse = np.unique(ca * len(b.uniques) + cb, return_inverse=True)
+            ua, ub = a.uniques[keys // len(b.uniques)], b.uniques[keys % len(b.uniques)]
+            values = np.fromiter(
+                (
+                    1.0 - _difflib.SequenceMatcher(None, x, y).ratio()
+                    for x, y in zip(ua, ub, strict=True)
+                ),
+                dtype=np.float64,
+                count=len(keys),
+            )
+            result: Floats = values[inverse.ravel()]
+            return result
+
+        return _on_distinct(a, b, ia, ib, fn)
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+@METRICS.register(
+    "jaccard",
+    Example(("victor hugo", "hugo victor"), 0.0),
+    Example(("a b c", "a b d"), 0.5),
+)
+class JaccardMetric:
+    """1 - |A ∩ B| / |A ∪ B| on the sets of whitespace tokens."""
+
+    def prepare(
+        self, values: Sequence[Value], options: Any
+    ) -> tuple[StringColumn, list[list[str]]]:
+        column = factorize(_scalar_strings(values, "jaccard"))
+        return column, [sorted(set(v.split())) for v in column.uniques]
+
+    def compute(self, a: Any, b: Any, ia: Ints, ib: Ints, options: Any) -> Floats:
+        (col_a, tok_a), (col_b, tok_b) = a, b
+        vocab: dict[str, int] = {}
+        ma, mb = _binary_rows(tok_a, vocab), _binary_rows(tok_b, vocab)
+        ma.resize((ma.shape[0], len(vocab)))
+        mb.resize((mb.shape[0], len(vocab)))
+        size_a = np.asarray(ma.getnnz(axis=1), dtype=np.float64)
+        size_b = np.asarray(mb.getnnz(axis=1), dtype=np.float64)
+
+        def fn(ca: Ints, cb: Ints) -> Floats:
+            out = np.empty(len(ca))
+            for s in range(0, len(ca), _CHUNK):
+                x, y = ca[s : s + _CHUNK], cb[s : s + _CHUNK]
+                inter = np.asarray(ma[x].multiply(mb[y]).sum(axis=1)).ravel()
+                union = size_a[x] + size_b[y] - inter
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[s : s + _CHUNK] = np.where(union > 0, 1.0 - inter / union, 0.0)
+            return out
+
+        return _on_distinct(col_a, col_b, ia, ib, fn)
+
+    def bounded(self, options: Any) -> bool:
+        return True
+
+
+def _binary_rows(token_lists: list[list[str]], vocab: dict[str, int]) -> sparse.csr_matrix:
+    indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in token_lists], out=indptr[1:])
+    indices = np.fromiter(
+        (vocab.setdefault(t, len(vocab)) for ts in token_lists for t in ts),
+        dtype=np.int64,
+        count=int(indptr[-1]),
+    )
+    data = np.ones(len(indices), dtype=np.float64)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(token_lists), max(len(vocab), 1)))
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _numbers(values: Sequence[Value], width: int | None, what: str) -> Floats:
+    """Values (strings or tuples of strings) as a float matrix, NaN rows where missing."""
+    rows = [v if isinstance(v, tuple) else (v,) for v in values]
+    k = width or (len(rows[0]) if rows else 1)
+    out = np.full((len(rows), k), np.nan)
+    for index, row in enumerate(rows):
+        if len(row) != k:
+            raise NormaliseError(
+                index, str(row), f"expected {k} values for {what}, found {len(row)}"
+            )
+        if any(x is None for x in row):
+            continue
+        try:
+            out[index] = [float(x) for x in row]  # type: ignore[arg-type]
+        except ValueError:
+            raise NormaliseError(index, str(row), f"not a number: {row!r}") from None
+    return out
+
+
+def _scaled(d: Floats, options: Any) -> Floats:
+    scale = getattr(options, "scale", None)
+    return d if scale is None else np.minimum(d / scale, 1.0)
+
+
+@METRICS.register(
+    "euclidean",
+    Example(("3", "5"), 2.0),
+    Example((("0", "0"), ("3", "4")), 5.0),
+    Example(("10", "30"), 1.0, {"scale": 10}),
+)
+class EuclideanMetric:
+    """Euclidean distance between numbers or tuples of numbers (``scale`` bounds it)."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
+        return _numbers(values, None, "euclidean")
+
+    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
+        if a.shape[1] != b.shape[1]:
+            raise ValueError(
+                f"euclidean: {a.shape[1]} columns on one side, {b.shape[1]} on the other"
+            )
+        d: Floats = np.sqrt(((a[ia] - b[ib]) ** 2).sum(axis=1))
+        return _scaled(d, options)
+
+    def bounded(self, options: Any) -> bool:
+        return getattr(options, "scale", None) is not None
+
+
+_EARTH_RADIUS_KM = 6371.0088
+
+
+@METRICS.register(
+    "geographic",
+    Example((("48.8566", "2.3522"), ("45.7640", "4.8357")), 391.5, {}),
+    Example((("2.3522", "48.8566"), ("2.3522", "48.8566")), 0.0, {"order": "lonlat"}),
+)
+class GeographicMetric:
+    """Great-circle (haversine) distance between two points, in km or m."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
+        points = _numbers(values, 2, "a point (two columns)")
+        if options.order == "lonlat":
+            points = points[:, ::-1]
+        lat, lon = points[:, 0], points[:, 1]
+        bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise NormaliseError(
+                index, str(values[index]), f"not a {options.order} point: {values[index]!r}"
+            )
+        return np.radians(points)
+
+    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
+        lat1, lon1 = a[ia, 0], a[ia, 1]
+        lat2, lon2 = b[ib, 0], b[ib, 1]
+        h = (
+            np.sin((lat2 - lat1) / 2) ** 2
+            + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+        )
+        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        return _scaled(km if options.units == "km" else km * 1000.0, options)
+
+    def bounded(self, options: Any) -> bool:
+        return getattr(options, "scale", None) is not None
+
+
+_UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # Nazca's factors
+
+
+@METRICS.register(
+    "temporal",
+    Example(("14-08-1991", "18/04/1881"), 40294, {"dayfirst": True}),
+    Example(("14-08-1991", "01-12-2012"), 7780, {"dayfirst": True}),
+    Example(("2000-01-01", "2001-01-01"), 366 / 365.25, {"unit": "years"}),
+)
+class TemporalMetric:
+    """Distance between two dates in days, months (30.5 days) or years (365.25 days)."""
+
+    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
+        parse = _NORMALISERS["date"].func
+        cache: dict[str, float] = {}
+        out = np.full(len(values), np.nan)
+        for index, v in enumerate(_scalar_strings(values, "temporal")):
+            if v is None:
+                continue
+            day = cache.get(v)
+            if day is None:
+                try:
+                    iso = parse(v, options)
+                except ValueError as exc:
+                    raise NormaliseError(index, v, str(exc)) from None
+                day = cache[v] = float(date.fromisoformat(iso).toordinal()) if iso else math.nan
+            out[index] = day
+        return out
+
+    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
+        d = np.abs(a[ia] - b[ib]) / _UNIT_DAYS[options.unit]
+        return _scaled(d, options)
+
+    def bounded(self, options: Any) -> bool:
+        return getattr(options, "scale", None) is not None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _options(name: str, options: dict[str, Any] | Any | None) -> Any:
+    if options is None or isinstance(options, dict):
+        return _OPTION_MODELS[name](**(options or {}))
+    return options
+
+
+def distance_matrix(
+    name: str,
+    align: Sequence[Value],
+    target: Sequence[Value],
+    options: dict[str, Any] | Any | None = None,
+) -> Floats:
+    """The full len(align) x len(target) matrix of one metric (for small sets and tests)."""
+    metric = METRICS[name].func()
+    opts = _options(name, options)
+    pa, pb = metric.prepare(list(align), opts), metric.prepare(list(target), opts)
+    ia = np.repeat(np.arange(len(align), dtype=np.int64), len(target))
+    ib = np.tile(np.arange(len(target), dtype=np.int64), len(align))
+    return np.asarray(metric.compute(pa, pb, ia, ib, opts)).reshape(len(align), len(target))
+
+
+def distance(name: str, a: Value, b: Value, options: dict[str, Any] | Any | None = None) -> float:
+    """The distance of one pair (for examples and tests; pipelines use ``compute``)."""
+    return float(distance_matrix(name, [a], [b], options)[0, 0])
