@@ -1,0 +1,78 @@
+"""Matching: which of the pairs under the threshold become links.
+
+``all`` keeps every pair; ``best`` keeps, for each align record, its closest
+target (Nazca's ``uniq``); ``one-to-one`` solves a linear assignment so that
+no record on either side is linked twice and the summed margin under the
+threshold is the largest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+__all__ = ["MODES", "select"]
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+MODES = ("all", "best", "one-to-one")
+
+
+def select(ia: Ints, ib: Ints, d: Floats, mode: str, threshold: float) -> Ints:
+    """Indexes of the pairs to keep; pairs must already be at or under ``threshold``.
+
+    Ties are broken by the smaller target index (then align index), so a run is
+    reproducible.
+    """
+    if mode == "all" or len(ia) == 0:
+        return np.arange(len(ia), dtype=np.int64)
+    if mode == "best":
+        return _best(ia, ib, d)
+    if mode == "one-to-one":
+        return _one_to_one(ia, ib, d, threshold)
+    raise ValueError(f"unknown matching mode '{mode}' (valid: {', '.join(MODES)})")
+
+
+def _best(ia: Ints, ib: Ints, d: Floats) -> Ints:
+    order = np.lexsort((ib, d, ia))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ia[order][1:] != ia[order][:-1]
+    return np.sort(order[first]).astype(np.int64)
+
+
+def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
+    """Maximum-margin assignment on the sparse candidate graph.
+
+    Each record gets a private "unmatched" partner so a perfect matching always
+    exists (LAPJVsp needs one): left = align records + one dummy per target,
+    right = target records + one dummy per align record. Linking a pair costs
+    ``d - threshold - eps`` (negative, so linking beats leaving both unmatched);
+    a dummy pair costs 0. A constant keeps every weight positive, since sparse
+    zeros are not edges.
+    """
+    ua, a_index = np.unique(ia, return_inverse=True)
+    ub, b_index = np.unique(ib, return_inverse=True)
+    a_index, b_index = a_index.ravel(), b_index.ravel()
+    n, m = len(ua), len(ub)
+    eps = 1e-9 * max(1.0, threshold)
+    base = threshold + 1.0 + eps
+    # Rows: align 0..n-1, then target-dummies n..n+m-1.
+    # Columns: targets 0..m-1, then align-dummies m..m+n-1.
+    rows = np.concatenate([a_index, np.arange(n), n + np.arange(m), n + b_index])
+    cols = np.concatenate([b_index, m + np.arange(n), np.arange(m), m + a_index])
+    weights = np.concatenate(
+        [d - threshold - eps + base, np.full(n, base), np.full(m, base), np.full(len(d), base)]
+    )
+    graph = sparse.csr_matrix((weights, (rows, cols)), shape=(n + m, n + m))
+    graph.sum_duplicates()
+    _, match = min_weight_full_bipartite_matching(graph)
+    matched_col = match[:n]
+    linked = matched_col < m
+    keys = a_index.astype(np.int64) * m + b_index
+    order = np.argsort(keys, kind="stable")
+    chosen = np.flatnonzero(linked).astype(np.int64) * m + matched_col[linked]
+    keep = order[np.searchsorted(keys[order], chosen)]
+    return np.sort(keep).astype(np.int64)

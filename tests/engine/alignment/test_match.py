@@ -1,0 +1,71 @@
+"""Matching modes against brute force."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+
+from engine.alignment.match import select
+
+
+def _instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = random.Random(seed)
+    pairs = sorted({(rng.randrange(5), rng.randrange(5)) for _ in range(12)})
+    ia = np.array([p[0] for p in pairs], dtype=np.int64)
+    ib = np.array([p[1] for p in pairs], dtype=np.int64)
+    d = np.array([round(rng.random(), 3) for _ in pairs])
+    return ia, ib, d
+
+
+def test_all_keeps_everything() -> None:
+    ia, ib, d = _instance(1)
+    assert select(ia, ib, d, "all", 1.0).tolist() == list(range(len(ia)))
+
+
+def test_best_takes_the_closest_target_per_align_record() -> None:
+    for seed in range(20):
+        ia, ib, d = _instance(seed)
+        kept = select(ia, ib, d, "best", 1.0)
+        assert len(set(ia[kept].tolist())) == len(kept) == len(set(ia.tolist()))
+        for k in kept:
+            same = ia == ia[k]
+            assert d[k] == d[same].min()
+
+
+def test_best_breaks_ties_by_target_index() -> None:
+    ia = np.array([0, 0, 0], dtype=np.int64)
+    ib = np.array([2, 1, 3], dtype=np.int64)
+    d = np.array([0.5, 0.5, 0.7])
+    assert select(ia, ib, d, "best", 1.0).tolist() == [1]
+
+
+def _brute_force(ia: np.ndarray, ib: np.ndarray, d: np.ndarray, threshold: float) -> float:
+    best = 0.0
+    n = len(ia)
+    for size in range(1, min(5, n) + 1):
+        for combo in itertools.combinations(range(n), size):
+            if len({ia[k] for k in combo}) < size or len({ib[k] for k in combo}) < size:
+                continue
+            best = max(best, sum(threshold - d[k] for k in combo))
+    return best
+
+
+def test_one_to_one_is_an_optimal_assignment() -> None:
+    for seed in range(15):
+        ia, ib, d = _instance(seed)
+        kept = select(ia, ib, d, "one-to-one", 1.0)
+        assert len(set(ia[kept].tolist())) == len(kept)
+        assert len(set(ib[kept].tolist())) == len(kept)
+        margin = float(sum(1.0 - d[k] for k in kept))
+        assert (
+            margin == _brute_force(ia, ib, d, 1.0)
+            or abs(margin - _brute_force(ia, ib, d, 1.0)) < 1e-6
+        )
+
+
+def test_empty() -> None:
+    empty = np.zeros(0, dtype=np.int64)
+    for mode in ("all", "best", "one-to-one"):
+        assert select(empty, empty, np.zeros(0), mode, 1.0).tolist() == []
