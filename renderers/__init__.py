@@ -1,0 +1,21 @@
+"""Writers of alignment outputs: RDF links, CSV tables, all-or-nothing file commits.
+
+This package imports nothing from ``engine``: the engine hands it a
+:class:`LinkTable` and the writers only serialise it.
+"""
+
+from renderers.atomic import OutputTransaction
+from renderers.csv import format_distance, write_links_csv
+from renderers.links import LinkTable, sorted_links
+from renderers.rdf import check_iri, write_ntriples, write_turtle
+
+__all__ = [
+    "LinkTable",
+    "OutputTransaction",
+    "check_iri",
+    "format_distance",
+    "sorted_links",
+    "write_links_csv",
+    "write_ntriples",
+    "write_turtle",
+]
