@@ -1,0 +1,1 @@
+"""The alignment pipeline: sources -> normalise -> block -> compare -> match."""

@@ -1,0 +1,157 @@
+"""The ``engine`` command: validate, plan, run a spec; write the JSON Schemas.
+
+Exit codes: 0 success; 1 the run failed (bad data, unwritable output);
+2 invalid spec or command line; 70 internal error (a bug: please report);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine import __version__
+from engine.alignment.report import plan_text, summary_text
+from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
+from engine.execute import execute, new_state
+from engine.loader import load_spec
+from engine.plan import build
+
+__all__ = ["main"]
+
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+#: Where ``engine schema`` writes by default: the repository's schemas/json.
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="engine",
+        description="Run declarative specs: alignment jobs (record linkage to owl:sameAs links).",
+        epilog="exit codes: 0 ok, 1 run failed, 2 invalid spec or usage, 70 internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"specengine {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate", help="check specs; report every error with file:line"
+    )
+    validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+
+    plan = commands.add_parser(
+        "plan", help="show what a run would do (reads sources, writes nothing)"
+    )
+    plan.add_argument("spec", type=Path, metavar="SPEC")
+
+    run = commands.add_parser("run", help="run a spec and write its outputs")
+    run.add_argument("spec", type=Path, metavar="SPEC")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
+
+    schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
+    schema.add_argument(
+        "--out", type=Path, default=SCHEMA_DIR, help="folder (default: %(default)s)"
+    )
+    schema.add_argument(
+        "--check", action="store_true", help="exit 1 if the files on disk are not up to date"
+    )
+    return parser
+
+
+def _validate(specs: list[Path]) -> int:
+    status = EXIT_OK
+    for path in specs:
+        try:
+            spec = load_spec(path)
+        except EngineError as exc:
+            print(exc.render(), file=sys.stderr)
+            status = max(status, exc.exit_code)
+            continue
+        print(f"{path}: valid {spec.kind} spec '{spec.name}'")
+    return status
+
+
+def _plan(path: Path) -> int:
+    spec = load_spec(path)
+    plan = build(spec, str(path))
+    state = execute(plan, new_state(plan, spec), dry_run=True)
+    print(plan_text(plan, state))
+    return EXIT_OK
+
+
+def _run(path: Path, quiet: bool) -> int:
+    started = time.perf_counter()
+    spec = load_spec(path)
+    plan = build(spec, str(path))
+    progress = not quiet and sys.stderr.isatty()
+    state = execute(plan, new_state(plan, spec, progress=progress))
+    if not quiet:
+        print(summary_text(state, time.perf_counter() - started))
+    return EXIT_OK
+
+
+def _schema(out: Path, check: bool) -> int:
+    from schemas import json_schemas
+
+    stale: list[str] = []
+    for name, schema in json_schemas().items():
+        text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        target = out / name
+        if check:
+            if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                stale.append(str(target))
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        print(f"wrote {target}")
+    if stale:
+        print("stale JSON Schema (run `engine schema`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``engine`` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args.specs)
+        if args.command == "plan":
+            return _plan(args.spec)
+        if args.command == "run":
+            return _run(args.spec, args.quiet)
+        if args.command == "schema":
+            return _schema(args.out, args.check)
+        parser.error(f"unknown command {args.command}")
+    except EngineError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"engine: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("engine: interrupted; previous outputs left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"engine: internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug; run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    return EXIT_SPEC
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The executor: walks a plan's steps and hands each to its handler.
+
+Outputs are written inside one transaction: they replace the previous ones
+only when every step has succeeded, so a failed run leaves them intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.alignment import pipeline
+from engine.alignment.pipeline import AlignmentState
+from engine.plan import Plan
+from renderers import OutputTransaction
+
+__all__ = ["execute", "new_state"]
+
+#: Step types a dry run (``engine plan``) stops at: they compare, match or write.
+WORK_STEPS: tuple[type, ...] = (pipeline.Compare, pipeline.Match, pipeline.Write)
+
+
+def new_state(plan: Plan, spec: Any, *, progress: bool = False) -> AlignmentState:
+    """The state a plan's handlers fill in."""
+    return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress)
+
+
+def execute(plan: Plan, state: AlignmentState, *, dry_run: bool = False) -> AlignmentState:
+    """Carry out the plan (up to the first work step when ``dry_run``)."""
+    handlers = pipeline.HANDLERS
+    if dry_run:
+        for step in plan.steps:
+            if isinstance(step, WORK_STEPS):
+                break
+            handlers[type(step)](step, state)
+        return state
+    with OutputTransaction() as transaction:
+        state.transaction = transaction
+        for step in plan.steps:
+            handlers[type(step)](step, state)
+        transaction.commit()
+    state.transaction = None
+    return state

@@ -1,0 +1,28 @@
+"""Plans: what a spec will do, as plain data that can be printed or executed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.alignment import pipeline
+from schemas.alignment import AlignmentSpec
+
+__all__ = ["Plan", "build"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps of one spec, in order."""
+
+    kind: str
+    name: str
+    spec_file: str
+    steps: tuple[Any, ...]
+
+
+def build(spec: Any, spec_file: str) -> Plan:
+    """The plan of a validated spec (no I/O)."""
+    if isinstance(spec, AlignmentSpec):
+        return Plan(spec.kind, spec.name, spec_file, tuple(pipeline.steps(spec)))
+    raise TypeError(f"no planner for {type(spec).__name__}")

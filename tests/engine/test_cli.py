@@ -1,0 +1,171 @@
+"""The `engine` command end to end: exit codes, messages, outputs written atomically."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+SPEC = """\
+kind: alignment
+name: people
+sources:
+  align: {{csv: align.csv, id: {{template: "http://example.org/a/{{id}}"}}, on_error: {on_error}}}
+  target: {{csv: target.csv, id: {{template: "http://example.org/t/{{id}}"}}}}
+attributes:
+  - {{name: name, metric: {{levenshtein: {{normalised: true}}}}, normalise: [lowercase, unaccent]}}
+  - {{name: born, metric: {{temporal: {{unit: years, dayfirst: true, scale: 10}}}}}}
+threshold: 0.5
+matching: one-to-one
+outputs:
+  - {{rdf: out/links.ttl}}
+  - {{rdf: out/links.nt}}
+  - {{csv: out/links.csv}}
+"""
+
+ALIGN = "id,name,born\n1,Hélène Dupont,14/08/1991\n2,Jean Martin,06/01/1999\n3,Zoé Durand,\n"
+TARGET = "id,name,born\n10,HELENE DUPONT,1991-08-14\n20,jean martin,1999-01-06\n30,Paul Petit,1950-01-01\n"
+
+
+def _project(tmp_path: Path, align: str = ALIGN, on_error: str = "fail") -> Path:
+    (tmp_path / "align.csv").write_text(align, encoding="utf-8")
+    (tmp_path / "target.csv").write_text(TARGET, encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(on_error=on_error), encoding="utf-8")
+    return spec
+
+
+def test_run_writes_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "links: 2 (one-to-one)" in out
+    assert "compared 9 candidate pairs" in out
+    nt = (tmp_path / "out" / "links.nt").read_text().splitlines()
+    assert nt == [
+        "<http://example.org/a/1> <http://www.w3.org/2002/07/owl#sameAs> <http://example.org/t/10> .",
+        "<http://example.org/a/2> <http://www.w3.org/2002/07/owl#sameAs> <http://example.org/t/20> .",
+    ]
+    csv_lines = (tmp_path / "out" / "links.csv").read_text().splitlines()
+    assert csv_lines[0] == "align_id,target_id,distance,d_name,d_born"
+    assert csv_lines[1] == "http://example.org/a/1,http://example.org/t/10,0,0,0"
+    ttl = (tmp_path / "out" / "links.ttl").read_text()
+    assert "<http://example.org/a/1> owl:sameAs <http://example.org/t/10> ." in ttl
+
+
+def test_plan_reads_but_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "3 records" in out and "estimated comparisons: 9" in out
+    assert "write ntriples" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_reports_file_line_and_exit_2(tmp_path: Path) -> None:
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"{spec}:9:12: threshold: Input should be greater than or equal to 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_invalid_spec_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("matching: one-to-one", "matching: one_to_one"))
+    assert main(["run", str(spec)]) == 2
+    assert "matching: Input should be" in capsys.readouterr().err
+
+
+def test_bad_row_fails_and_keeps_previous_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path)
+    assert main(["run", str(spec)]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    _project(tmp_path, ALIGN + "4,Too,Many,Fields\n")
+    assert main(["run", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "align.csv:5" in err and "expected 3 fields, found 4" in err
+    after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert after == before
+
+
+def test_bad_row_skipped_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path, ALIGN + "4,Too,Many,Fields\n", on_error="skip")
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "3 records, 1 rows skipped" in out
+    assert "align.csv:5: expected 3 fields, found 4" in out
+
+
+def test_unparsable_date_names_source_row_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, ALIGN.replace("06/01/1999", "31/02/1999"))
+    assert main(["run", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "align.csv:3 (column born)" in err
+    assert "cannot read '31/02/1999' as a date" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unparsable_date_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path, ALIGN.replace("06/01/1999", "31/02/1999"), on_error="skip")
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "2 records, 1 rows skipped" in out and "links: 1 (one-to-one)" in out
+
+
+def test_undecodable_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    (tmp_path / "align.csv").write_bytes(ALIGN.encode("latin-1"))
+    assert main(["run", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "align.csv: cannot decode byte 0xe9 at byte offset 16 (line 2) as utf-8" in err
+
+
+def test_empty_values_are_missing_not_errors(tmp_path: Path) -> None:
+    # Zoé has no birth date: 'missing: max' on a bounded metric costs 1, so no link.
+    spec = _project(tmp_path)
+    assert main(["run", "-q", str(spec)]) == 0
+    assert "http://example.org/a/3" not in (tmp_path / "out" / "links.nt").read_text()
+
+
+def test_unknown_column_is_a_data_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("{name: born,", "{name: born, align: birth,"))
+    assert main(["run", str(spec)]) == 1
+    assert "has no column 'birth' (columns: id, name, born)" in capsys.readouterr().err
+
+
+def test_missing_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml:1:1: no such file" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--debug", "run", str(tmp_path / "nope.yaml")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    spec = _project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "<http://example.org/a/1> -> <http://example.org/t/10>" in result.stdout
