@@ -56,7 +56,9 @@ def main() -> None:
             f"| {spec} | {args.repeat} | {statistics.median(walls):.2f} | {min(walls):.2f} | {rss:.0f} |"
         )
         print(rows[-1], flush=True)
-    machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+    )
     table = "\n".join(rows) + f"\n\nMeasured {time.strftime('%Y-%m-%d')} on {machine}.\n"
     print(table)
     if args.write:

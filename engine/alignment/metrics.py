@@ -15,18 +15,20 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Indel, JaroWinkler, Levenshtein
-from scipy import sparse
 
 from engine.alignment.normalise import NORMALISERS as _NORMALISERS
 from engine.alignment.normalise import NormaliseError
 from engine.registry import Example, Registry
 from schemas.alignment import METRICS as _OPTION_MODELS
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
     "METRICS",
@@ -447,6 +449,8 @@ class JaccardMetric:
 
 
 def _binary_rows(token_lists: list[list[str]], vocab: dict[str, int]) -> sparse.csr_matrix:
+    from scipy import sparse  # lazily: only jaccard needs it (start-up time)
+
     indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in token_lists], out=indptr[1:])
     indices = np.fromiter(

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from engine.alignment.blocking import (
     BlockingRule,
@@ -337,6 +336,8 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     fill = {a.name: _missing_value(a) for a in order}
     align, target = state.sides["align"], state.sides["target"]
     kept: list[tuple[Ints, Ints, Floats, dict[str, Floats]]] = []
+    from tqdm import tqdm  # lazily: start-up time matters for small specs
+
     bar = tqdm(
         total=state.estimated_pairs,
         unit="pairs",
