@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine import __version__
-from engine.alignment.report import plan_text, summary_text
+from engine.alignment.report import eval_text, plan_text, summary_text
 from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
 from engine.execute import execute, new_state
 from engine.loader import load_spec
@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a spec and write its outputs")
     run.add_argument("spec", type=Path, metavar="SPEC")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
+
+    evaluate = commands.add_parser(
+        "eval", help="run without writing; score links and blocking against gold links"
+    )
+    evaluate.add_argument("spec", type=Path, metavar="SPEC")
+    evaluate.add_argument(
+        "--gold", type=Path, required=True, help="CSV: a header, then align id, target id per row"
+    )
+    evaluate.add_argument("--steps", type=int, default=10, help="thresholds in the sweep")
 
     schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
     schema.add_argument(
@@ -97,6 +106,14 @@ def _run(path: Path, quiet: bool) -> int:
     return EXIT_OK
 
 
+def _eval(path: Path, gold: Path, steps: int) -> int:
+    spec = load_spec(path)
+    plan = build(spec, str(path))
+    state = execute(plan, new_state(plan, spec), write=False)
+    print(eval_text(state, gold, max(1, steps)))
+    return EXIT_OK
+
+
 def _schema(out: Path, check: bool) -> int:
     from schemas import json_schemas
 
@@ -130,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args.spec)
         if args.command == "run":
             return _run(args.spec, args.quiet)
+        if args.command == "eval":
+            return _eval(args.spec, args.gold, args.steps)
         if args.command == "schema":
             return _schema(args.out, args.check)
         parser.error(f"unknown command {args.command}")

@@ -24,12 +24,16 @@ def new_state(plan: Plan, spec: Any, *, progress: bool = False) -> AlignmentStat
     return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress)
 
 
-def execute(plan: Plan, state: AlignmentState, *, dry_run: bool = False) -> AlignmentState:
-    """Carry out the plan (up to the first work step when ``dry_run``)."""
+def execute(
+    plan: Plan, state: AlignmentState, *, dry_run: bool = False, write: bool = True
+) -> AlignmentState:
+    """Carry out the plan: up to the first work step when ``dry_run``; all but the
+    writes when not ``write`` (evaluation)."""
     handlers = pipeline.HANDLERS
-    if dry_run:
+    if dry_run or not write:
+        stop = WORK_STEPS if dry_run else (pipeline.Write,)
         for step in plan.steps:
-            if isinstance(step, WORK_STEPS):
+            if isinstance(step, stop):
                 break
             handlers[type(step)](step, state)
         return state

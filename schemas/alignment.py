@@ -284,6 +284,8 @@ def _source_kind(value: Any) -> str:
                 return key
     elif isinstance(value, StrictModel):
         return {CsvSource: "csv", TsvSource: "tsv", InlineSource: "inline"}[type(value)]
+    elif value == "same":
+        return "same"
     return "__invalid__"
 
 
@@ -293,22 +295,44 @@ def _reject_source(value: Any) -> Any:
     )
 
 
+def _reject_target(value: Any) -> Any:
+    raise PydanticCustomError(
+        "source",
+        "a target needs one of the keys: csv, tsv, inline (a mapping), or is 'same' to deduplicate",
+    )
+
+
+_Invalid = Annotated[
+    Any, AfterValidator(_reject_source), WithJsonSchema({"not": {}}), Tag("__invalid__")
+]
 Source = Annotated[
     Annotated[CsvSource, Tag("csv")]
     | Annotated[TsvSource, Tag("tsv")]
     | Annotated[InlineSource, Tag("inline")]
+    | _Invalid,
+    Discriminator(_source_kind),
+]
+TargetSource = Annotated[
+    Annotated[CsvSource, Tag("csv")]
+    | Annotated[TsvSource, Tag("tsv")]
+    | Annotated[InlineSource, Tag("inline")]
+    | Annotated[Literal["same"], Tag("same")]
     | Annotated[
-        Any, AfterValidator(_reject_source), WithJsonSchema({"not": {}}), Tag("__invalid__")
+        Any, AfterValidator(_reject_target), WithJsonSchema({"not": {}}), Tag("__invalid__")
     ],
     Discriminator(_source_kind),
 ]
 
 
 class Sources(StrictModel):
-    """The two sets to align: ``align`` (your data) and ``target`` (where links point)."""
+    """The two sets to align: ``align`` (your data) and ``target`` (where links point).
+
+    ``target: same`` deduplicates ``align``: each pair of distinct records is
+    compared once and no record is linked to itself.
+    """
 
     align: Source
-    target: Source
+    target: TargetSource
 
 
 # --------------------------------------------------------------------------- attributes
@@ -458,6 +482,11 @@ class AlignmentSpec(StrictModel):
             seen.add(attribute.name)
         return value
 
+    @property
+    def dedup(self) -> bool:
+        """True when the job deduplicates one source (``target: same``)."""
+        return self.sources.target == "same"
+
     @model_validator(mode="after")
     def _blocking_attributes(self) -> AlignmentSpec:
         names = [a.name for a in self.attributes]
@@ -471,6 +500,12 @@ class AlignmentSpec(StrictModel):
                     "blocking refers to attribute '{name}', which is not defined (attributes: {names})",
                     {"name": attribute, "names": ", ".join(names)},
                 )
+        if self.dedup and self.matching == "one-to-one":
+            raise PydanticCustomError(
+                "dedup_matching",
+                "matching 'one-to-one' needs two sources; a deduplication (target: same)"
+                " supports 'all' and 'best'",
+            )
         paths = [str(o.rdf if isinstance(o, RdfOutput) else o.csv) for o in self.outputs]
         if len(set(paths)) != len(paths):
             raise PydanticCustomError("outputs", "two outputs write the same file")

@@ -19,14 +19,21 @@ Floats = npt.NDArray[np.float64]
 MODES = ("all", "best", "one-to-one")
 
 
-def select(ia: Ints, ib: Ints, d: Floats, mode: str, threshold: float) -> Ints:
+def select(
+    ia: Ints, ib: Ints, d: Floats, mode: str, threshold: float, *, dedup: bool = False
+) -> Ints:
     """Indexes of the pairs to keep; pairs must already be at or under ``threshold``.
 
     Ties are broken by the smaller target index (then align index), so a run is
-    reproducible.
+    reproducible. In a deduplication (``dedup``: both indexes point into the
+    same records, each pair once), ``best`` keeps a pair when it is the best
+    match of either of its records.
     """
     if mode == "all" or len(ia) == 0:
         return np.arange(len(ia), dtype=np.int64)
+    if mode == "best" and dedup:
+        both = _best(np.concatenate([ia, ib]), np.concatenate([ib, ia]), np.concatenate([d, d]))
+        return np.unique(both % len(ia)).astype(np.int64)
     if mode == "best":
         return _best(ia, ib, d)
     if mode == "one-to-one":

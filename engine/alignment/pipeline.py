@@ -177,6 +177,9 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     """Read a source into columnar records."""
     source = getattr(state.spec.sources, step.role)
     started = time.perf_counter()
+    if source == "same":  # deduplication: the target side is the align side itself
+        state.sides[step.role] = state.sides["align"]
+        return
     state.sides[step.role] = Side(read_source(source, step.role, state.spec_file))
     state.timings[f"read {step.role}"] = time.perf_counter() - started
 
@@ -232,7 +235,8 @@ def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> None:
 def handle_prepare(step: Prepare, state: AlignmentState) -> None:
     """Normalise and prepare every attribute; bad values fail or skip their records."""
     started = time.perf_counter()
-    for role in ("align", "target"):
+    roles = ("align",) if state.spec.dedup else ("align", "target")
+    for role in roles:
         side = state.sides[role]
         policy = getattr(state.spec.sources, role).on_error
         while True:
@@ -253,6 +257,8 @@ def handle_prepare(step: Prepare, state: AlignmentState) -> None:
                     Skip(int(r), f"column {bad.column}: {bad.message}") for r in records.rows[mask]
                 ]
                 side.records = records.take(~mask)
+                if state.spec.dedup:
+                    state.sides["target"] = side
                 side.records.skipped.extend(skipped)
                 side.normalised.clear()
                 side.prepared.clear()
@@ -308,6 +314,10 @@ def handle_block(step: Block, state: AlignmentState) -> None:
     started = time.perf_counter()
     state.rule = build_rule(state, state.spec.blocking)
     state.estimated_pairs = state.rule.estimate()
+    if state.spec.dedup:
+        # Rules see the records twice: drop self pairs and count each pair once.
+        n = len(state.records("align"))
+        state.estimated_pairs = max(0, (state.estimated_pairs - n) // 2)
     state.timings["block"] = time.perf_counter() - started
 
 
@@ -348,6 +358,9 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     )
     for ia, ib in state.rule.pairs():
         bar.update(len(ia))
+        if spec.dedup:  # each unordered pair once, never a record with itself
+            forward = ia < ib
+            ia, ib = ia[forward], ib[forward]
         state.compared_pairs += len(ia)
         total = np.zeros(len(ia))
         dists: dict[str, Floats] = {}
@@ -391,7 +404,7 @@ def handle_match(step: Match, state: AlignmentState) -> None:
     assert state.pairs is not None
     started = time.perf_counter()
     ia, ib, total, dists = state.pairs
-    keep = select(ia, ib, total, step.mode, step.threshold)
+    keep = select(ia, ib, total, step.mode, step.threshold, dedup=state.spec.dedup)
     align_ids, target_ids = state.records("align").ids, state.records("target").ids
     table = LinkTable(
         align_ids=[align_ids[i] for i in ia[keep]],

@@ -50,6 +50,9 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
     n_align, n_target = len(state.records("align")), len(state.records("target"))
     for number, step in enumerate(plan.steps, 1):
         if isinstance(step, pipeline.ReadSource):
+            if step.role == "target" and spec.dedup:
+                lines.append(f"{number}. deduplicate the align records (target: same)")
+                continue
             records = state.records(step.role)
             lines.append(f"{number}. read {records.source}: {_records_line(state, step.role)}")
         elif isinstance(step, pipeline.Prepare):
@@ -63,7 +66,7 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
                     f", weight {a.weight:g}, missing: {a.missing}"
                 )
         elif isinstance(step, pipeline.Block):
-            full = n_align * n_target
+            full = n_align * (n_align - 1) // 2 if spec.dedup else n_align * n_target
             ratio = f" ({state.estimated_pairs / full:.2%} of {full:,})" if full else ""
             lines.append(f"{number}. blocking: {step.description}")
             lines.append(f"   estimated comparisons: {state.estimated_pairs:,}{ratio}")
@@ -93,4 +96,63 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
     lines.extend(f"wrote {_shown(path)}" for path in state.written)
     lines.extend(_skipped(state))
     lines.append(f"done in {seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def eval_text(state: AlignmentState, gold_path: Path, steps: int = 10) -> str:
+    """Precision/recall/F1 of the links, blocking quality per rule, a threshold sweep."""
+    from engine.alignment import evaluate
+    from engine.alignment.blocking import Union
+
+    spec = state.spec
+    align, target = state.records("align"), state.records("target")
+    target_source = spec.sources.align if spec.sources.target == "same" else spec.sources.target
+    gold = evaluate.read_gold(
+        gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
+    )
+    assert state.pairs is not None and state.links is not None and state.rule is not None
+    ia, ib, distance, _ = state.pairs
+    lines = [f"gold: {len(gold.ia):,} links from {_shown(gold.path)}"]
+    if gold.unresolved:
+        first = ", ".join(f"line {line}: {value!r}" for line, value in gold.unresolved[:3])
+        lines.append(
+            f"  {len(gold.unresolved):,} gold links name records not in the sources ({first})"
+        )
+    (_, final), *_ = evaluate.sweep(
+        ia, ib, distance, gold, [spec.threshold], spec.matching, len(target), spec.dedup
+    )
+    lines.append(
+        f"links: {final.found:,} found, {final.true_positives:,} true:"
+        f" precision {final.precision:.4f}  recall {final.recall:.4f}  F1 {final.f1:.4f}"
+    )
+    rules: list[tuple[str, object]] = []
+    if isinstance(state.rule, Union):
+        descriptions = [pipeline.describe_blocking(r) for r in spec.blocking.options]
+        rules.extend(zip(descriptions, state.rule.rules, strict=True))
+        rules.append(("union", state.rule))
+    else:
+        rules.append((pipeline.describe_blocking(spec.blocking), state.rule))
+    lines.append("blocking: candidates, reduction ratio, pair completeness")
+    for quality in evaluate.blocking_quality(rules, gold, len(align), len(target), spec.dedup):
+        if quality.description == "union":
+            # The compare step counted the union's distinct pairs exactly.
+            full = len(align) * (len(align) - 1) // 2 if spec.dedup else len(align) * len(target)
+            reduction = 1 - state.compared_pairs / full if full else 0.0
+            quality = evaluate.RuleQuality(
+                "union", state.compared_pairs, quality.pair_completeness, reduction
+            )
+        lines.append(
+            f"  {quality.description}: {quality.candidates:,}, RR {quality.reduction_ratio:.5f},"
+            f" PC {quality.pair_completeness:.4f}"
+        )
+    thresholds = [spec.threshold * k / steps for k in range(1, steps + 1)]
+    lines.append(f"threshold sweep (matching: {spec.matching}):")
+    lines.append("  threshold      links  precision  recall      F1")
+    for threshold, scores in evaluate.sweep(
+        ia, ib, distance, gold, thresholds, spec.matching, len(target), spec.dedup
+    ):
+        lines.append(
+            f"  {threshold:9.4g} {scores.found:10,}     {scores.precision:.4f}  {scores.recall:.4f}"
+            f"  {scores.f1:.4f}"
+        )
     return "\n".join(lines)

@@ -169,3 +169,41 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "<http://example.org/a/1> -> <http://example.org/t/10>" in result.stdout
+
+
+def test_eval_scores_against_gold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    gold = tmp_path / "gold.csv"
+    gold.write_text("a,t\n1,10\n2,20\n3,30\n")
+    assert main(["eval", str(spec), "--gold", str(gold), "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "gold: 3 links" in out
+    assert "links: 2 found, 2 true: precision 1.0000  recall 0.6667  F1 0.8000" in out
+    assert "none (every align record meets every target record): 9, RR 0.00000, PC 1.0000" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_dedup_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "people.csv").write_text(
+        "id,name\n1,Jean Dupont\n2,Jean Dupond\n3,Marie Curie\n4,Jean Dupont\n"
+    )
+    spec = tmp_path / "dedup.yaml"
+    spec.write_text(
+        "kind: alignment\nname: d\n"
+        "sources:\n  align: {csv: people.csv, id: {template: 'http://x/{id}'}}\n  target: same\n"
+        "attributes: [{name: name, metric: levenshtein}]\n"
+        "threshold: 1\nmatching: all\noutputs: [{rdf: out.nt}]\n"
+    )
+    assert main(["plan", str(spec)]) == 0
+    assert "estimated comparisons: 6 (100.00% of 6)" in capsys.readouterr().out
+    assert main(["run", "-q", str(spec)]) == 0
+    lines = sorted((tmp_path / "out.nt").read_text().splitlines())
+    pairs = [(line.split()[0], line.split()[2]) for line in lines]
+    assert pairs == [
+        ("<http://x/1>", "<http://x/2>"),
+        ("<http://x/1>", "<http://x/4>"),
+        ("<http://x/2>", "<http://x/4>"),
+    ]
+    spec.write_text(spec.read_text().replace("matching: all", "matching: one-to-one"))
+    assert main(["validate", str(spec)]) == 2
+    assert "one-to-one' needs two sources" in capsys.readouterr().err

@@ -88,3 +88,17 @@ def test_febrl4_f1(tmp_path: Path) -> None:
     scores = score(_links(paths["febrl4.nt"]), gold)
     assert scores.gold == 5000
     assert scores.f1 >= 0.99, scores
+
+
+@pytest.mark.parametrize(("number", "minimum"), [(1, 0.99), (2, 0.98)])
+def test_febrl_dedup(number: int, minimum: float, tmp_path: Path) -> None:
+    paths = _run_into(ROOT / "specs" / f"febrl{number}-dedup.yaml", tmp_path)
+    base = f"http://example.org/febrl{number}/"
+    links = _links(paths[f"febrl{number}-dedup.nt"])
+    assert all(a != b for a, b in links), "a record linked to itself"
+    unordered = [frozenset(link) for link in links]
+    assert len(set(unordered)) == len(unordered), "a pair written twice"
+    with (ROOT / "data" / "febrl" / f"febrl{number}_true_links.csv").open() as handle:
+        gold = [frozenset((base + a, base + b)) for a, b in list(csv.reader(handle))[1:]]
+    scores = score(unordered, gold)
+    assert scores.f1 >= minimum, scores
