@@ -454,6 +454,29 @@ Output = Annotated[
     Discriminator(_output_kind),
 ]
 
+# --------------------------------------------------------------------------- executors
+
+
+class LocalExecutor(StrictModel):
+    """Compare chunks of candidate pairs on this machine's cores (threads)."""
+
+    workers: int | None = Field(None, ge=1, description="threads; default: every core")
+
+
+class DaskExecutor(StrictModel):
+    """Compare chunks on a dask.distributed cluster; without an address, a local cluster."""
+
+    address: str | None = Field(None, description="scheduler, e.g. tcp://127.0.0.1:8786")
+    timeout_s: float = Field(10.0, gt=0, description="how long to wait for the scheduler")
+    workers: int | None = Field(None, ge=1, description="local cluster size (no address)")
+
+
+EXECUTORS: dict[str, Any] = {"local": LocalExecutor, "dask": DaskExecutor}
+if TYPE_CHECKING:
+    ExecutorRef = Ref
+else:
+    ExecutorRef = named_union("executor", EXECUTORS)
+
 # --------------------------------------------------------------------------- the job
 
 
@@ -469,6 +492,7 @@ class AlignmentSpec(StrictModel):
     threshold: float = Field(ge=0)
     matching: Literal["all", "best", "one-to-one"] = "best"
     outputs: list[Output] = Field(default_factory=list)
+    executor: ExecutorRef = Field("local", validate_default=True)
 
     @field_validator("attributes")
     @classmethod

@@ -7,7 +7,6 @@ carries one step out on an :class:`AlignmentState`. The generic executor in
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from engine.alignment.blocking import (
     SortedNeighbourhoodRule,
     Union,
 )
+from engine.alignment.compare import AttributeJob, ChunkResult, CompareTask, missing_fill
+from engine.alignment.executors import make_executor
 from engine.alignment.match import select
 from engine.alignment.metrics import METRICS
 from engine.alignment.normalise import NormaliseError, normalise_column
@@ -164,6 +165,7 @@ class AlignmentState:
     written: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     transaction: OutputTransaction | None = None
+    executor: str = ""
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -321,31 +323,38 @@ def handle_block(step: Block, state: AlignmentState) -> None:
     state.timings["block"] = time.perf_counter() - started
 
 
-def _missing_value(attribute: Attribute) -> float:
-    metric = METRICS[attribute.metric.name].func()
-    if attribute.missing == "ignore":
-        return 0.0
-    if attribute.missing == "max":
-        return 1.0 if metric.bounded(attribute.metric.options) else math.inf
-    return float(attribute.missing)
+def compare_task(state: AlignmentState, threshold: float) -> CompareTask:
+    """The plain-data task every chunk of the compare stage runs with."""
+    spec = state.spec
+    jobs = []
+    for attribute in sorted(spec.attributes, key=lambda a: -a.weight):  # heaviest first
+        metric = METRICS[attribute.metric.name].func()
+        fill = missing_fill(attribute.missing, metric.bounded(attribute.metric.options))
+        jobs.append(
+            AttributeJob(
+                attribute.name,
+                attribute.metric.name,
+                attribute.metric.options,
+                attribute.weight,
+                fill,
+            )
+        )
+    return CompareTask(
+        attributes=tuple(jobs),
+        align=state.sides["align"].prepared,
+        target=state.sides["target"].prepared,
+        limit=threshold + 1e-9 * max(1.0, threshold),
+        dedup=spec.dedup,
+    )
 
 
 def handle_compare(step: Compare, state: AlignmentState) -> None:
-    """Weighted global distance over candidate pairs, chunk by chunk, pruning early.
-
-    Attributes are computed heaviest first; since every distance is >= 0, a pair
-    whose partial sum already exceeds the threshold is dropped before the next
-    attribute is computed.
-    """
+    """Weighted global distance over candidate pairs, chunk by chunk, on the executor."""
     assert state.rule is not None
     started = time.perf_counter()
     spec = state.spec
-    limit = step.threshold + 1e-9 * max(1.0, step.threshold)
-    order = sorted(spec.attributes, key=lambda a: -a.weight)
-    metrics = {a.name: METRICS[a.metric.name].func() for a in order}
-    fill = {a.name: _missing_value(a) for a in order}
-    align, target = state.sides["align"], state.sides["target"]
-    kept: list[tuple[Ints, Ints, Floats, dict[str, Floats]]] = []
+    task = compare_task(state, step.threshold)
+    kept: list[ChunkResult] = []
     from tqdm import tqdm  # lazily: start-up time matters for small specs
 
     bar = tqdm(
@@ -356,45 +365,25 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         disable=not state.progress,
         leave=False,
     )
-    for ia, ib in state.rule.pairs():
-        bar.update(len(ia))
-        if spec.dedup:  # each unordered pair once, never a record with itself
-            forward = ia < ib
-            ia, ib = ia[forward], ib[forward]
-        state.compared_pairs += len(ia)
-        total = np.zeros(len(ia))
-        dists: dict[str, Floats] = {}
-        for attribute in order:
-            name = attribute.name
-            d = metrics[name].compute(
-                align.prepared[name], target.prepared[name], ia, ib, attribute.metric.options
-            )
-            dists[name] = d
-            if attribute.weight > 0:
-                total += attribute.weight * np.where(np.isnan(d), fill[name], d)
-                keep = total <= limit
-                if not keep.all():
-                    ia, ib, total = ia[keep], ib[keep], total[keep]
-                    dists = {k: v[keep] for k, v in dists.items()}
-            if not len(ia):
-                break
-        if len(ia):
-            kept.append((ia, ib, total, dists))
-    bar.close()
+    executor = make_executor(spec.executor)
+    state.executor = executor.description
+    try:
+        for result in executor.map(task, state.rule.pairs()):
+            bar.update(result.compared)
+            state.compared_pairs += result.compared
+            if len(result.ia):
+                kept.append(result)
+    finally:
+        executor.close()
+        bar.close()
     names = [a.name for a in spec.attributes]
-    if kept:
-        state.pairs = (
-            np.concatenate([k[0] for k in kept]),
-            np.concatenate([k[1] for k in kept]),
-            np.concatenate([k[2] for k in kept]),
-            {
-                n: np.concatenate([k[3].get(n, np.full(len(k[0]), np.nan)) for k in kept])
-                for n in names
-            },
-        )
-    else:
-        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-        state.pairs = (empty_i, empty_i, empty_f, {n: empty_f for n in names})
+    empty_f = np.zeros(0)
+    state.pairs = (
+        np.concatenate([k.ia for k in kept]) if kept else np.zeros(0, np.int64),
+        np.concatenate([k.ib for k in kept]) if kept else np.zeros(0, np.int64),
+        np.concatenate([k.total for k in kept]) if kept else empty_f,
+        {n: np.concatenate([k.distances[n] for k in kept]) if kept else empty_f for n in names},
+    )
     state.under_threshold = len(state.pairs[0])
     state.timings["compare"] = time.perf_counter() - started
 
