@@ -14,7 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
-from schemas.base import closest
+from schemas.alignment import cross_checks
+from schemas.base import closest, field_names
 from schemas.spec import KINDS, spec_adapter
 
 __all__ = ["Document", "load_spec", "read_document"]
@@ -71,6 +72,10 @@ class _Builder(yaml.constructor.SafeConstructor):
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        if _is_inline_cell(path) and node.tag != "tag:yaml.org,2002:null":
+            # Data values stay as written: YAML 1.1 would turn 0700 into 448, 12:30
+            # into 750 and yes into true. Quoted or not, a cell is its text.
+            return str(node.value)
         return self.construct_object(node, deep=True)
 
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
@@ -78,6 +83,11 @@ class _Builder(yaml.constructor.SafeConstructor):
         self.problems.append(
             Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), message)
         )
+
+
+def _is_inline_cell(path: Path_) -> bool:
+    """True for a value inside a source's ``inline:`` rows (sources.ROLE.inline.ROW[.COL])."""
+    return len(path) >= 4 and path[0] == "sources" and path[2] == "inline"
 
 
 def read_document(path: Path) -> Document:
@@ -141,9 +151,16 @@ def load_spec(path: Path, *, check_files: bool = True) -> Any:
         raise SpecError([Problem(doc.file, line, column, "kind", message)])
     context = {"base_dir": path.resolve().parent, "check_files": check_files}
     try:
-        return spec_adapter().validate_python(doc.data, context=context)
+        spec = spec_adapter().validate_python(doc.data, context=context)
     except ValidationError as exc:
         raise SpecError(_problems(doc, exc)) from None
+    problems = []
+    for where, message in cross_checks(spec, path.resolve()):
+        line, column = doc.position(where)
+        problems.append(Problem(doc.file, line, column, _dotted(where), message))
+    if problems:
+        raise SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
+    return spec
 
 
 def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
@@ -153,13 +170,15 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
     for error in errors:
         path = _walk(doc.data, error["loc"][1:])  # loc[0] is the kind tag
         if error["type"] == "missing":
-            missing.setdefault(path, []).append(str(error["loc"][-1]))
+            parent = _mapping_path(doc.data, _walk(doc.data, error["loc"][1:-1]))
+            missing.setdefault(parent, []).append(str(error["loc"][-1]))
     for error in errors:
         loc = error["loc"][1:]
         path = _walk(doc.data, loc)
         kind = error["type"]
         if kind == "missing":
             name = str(loc[-1])
+            path = _mapping_path(doc.data, _walk(doc.data, loc[:-1]))
             line, column = doc.position(path)
             message = f"missing required key '{name}'"
             problems.append(Problem(doc.file, line, column, _dotted((*path, name)), message))
@@ -167,7 +186,8 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
         if kind == "extra_forbidden":
             key = path[-1] if path else ""
             line, column = doc.position(path, key=True)
-            hint = closest(str(key), missing.get(path[:-1], []))
+            # Prefer the required keys this mapping lacks, then any key of the spec language.
+            hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), field_names())
             message = f"unknown key '{key}'{hint}"
         else:
             line, column = doc.position(path)
@@ -175,6 +195,19 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
         problems.append(Problem(doc.file, line, column, _dotted(path), message))
     unique = {(p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.column, p.message))
+
+
+def _mapping_path(data: Any, path: Path_) -> Path_:
+    """The longest prefix of ``path`` that names a mapping (where a key is missing)."""
+    node_path = path
+    while node_path:
+        node = data
+        for part in node_path:
+            node = node[part]
+        if isinstance(node, dict):
+            return node_path
+        node_path = node_path[:-1]
+    return node_path
 
 
 def _walk(data: Any, loc: tuple[Any, ...]) -> Path_:

@@ -8,13 +8,16 @@ registers one implementation per name (a test checks both sides agree).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    BeforeValidator,
     Discriminator,
     Field,
+    RootModel,
     Tag,
     WithJsonSchema,
     field_validator,
@@ -182,25 +185,44 @@ METRICS: dict[str, Any] = {
 # --------------------------------------------------------------------------- blocking
 
 ColumnRef = Annotated[str | int, Field(description="a column name, or a 0-based index")]
+MaxPairs = Annotated[
+    int | None,
+    Field(
+        None,
+        ge=1,
+        description="stop the run before comparing when this rule's estimated pairs exceed it",
+    ),
+]
 
 
-class KeyBlocking(StrictModel):
-    """Candidate pairs share a key: a column or attribute value after normalisation."""
+class _Blocking(StrictModel):
+    """What every blocking rule on values shares: its input and a pair budget."""
 
     attribute: str | None = None
-    align: ColumnRef | None = None
-    target: ColumnRef | None = None
     normalise: list[NormaliserRef] = Field(
         default_factory=list, validation_alias=AliasChoices("normalise", "normalize")
     )
+    max_pairs: MaxPairs = None
 
     @model_validator(mode="after")
-    def _one_input(self) -> KeyBlocking:
-        if (self.attribute is None) == (self.align is None and self.target is None):
+    def _one_input(self) -> _Blocking:
+        align, target = getattr(self, "align", None), getattr(self, "target", None)
+        if (self.attribute is None) == (align is None and target is None):
             raise PydanticCustomError(
                 "key_input", "give either 'attribute' or 'align' (and optionally 'target')"
             )
         return self
+
+
+class KeyBlocking(_Blocking):
+    """Candidate pairs share a key: a column or attribute value after normalisation.
+
+    A phonetic key is a key with a phonetic normaliser: ``{key: {attribute:
+    surname, normalise: [soundex]}}`` pairs records whose surnames sound alike.
+    """
+
+    align: ColumnRef | None = None
+    target: ColumnRef | None = None
 
 
 class SortedNeighbourhood(KeyBlocking):
@@ -209,23 +231,239 @@ class SortedNeighbourhood(KeyBlocking):
     window: int = Field(5, ge=1)
 
 
-RULES: dict[str, Any] = {"key": KeyBlocking, "sorted_neighbourhood": SortedNeighbourhood}
+class QGramBlocking(KeyBlocking):
+    """Pairs whose keys share at least ``min_common`` distinct character q-grams.
+
+    ``padding`` adds ``q - 1`` ``#`` on both ends so that first and last
+    characters weigh as much as the others; a key shorter than ``q`` is its own
+    single q-gram. A q-gram held by more than ``max_block`` records on either
+    side (``the`` in street names) is skipped: it would pair almost everything.
+    """
+
+    q: int = Field(3, ge=1, le=10)
+    padding: bool = False
+    min_common: int = Field(1, ge=1)
+    max_block: int = Field(10_000, ge=1)
+
+
+class MinHashBlocking(KeyBlocking):
+    """MinHash LSH: pairs whose shingle sets agree on at least one band of the signature.
+
+    Shingles are the key's ``tokens`` or its character ``qgrams`` (``q``). The
+    signature has ``bands x rows`` hashes; records with identical shingle sets
+    always pair, and a pair with Jaccard similarity ``s`` pairs with probability
+    ``1 - (1 - s^rows)^bands``. Without ``bands`` and ``rows`` they are chosen
+    for ``threshold`` among the splits of ``num_perm`` hashes.
+    """
+
+    shingles: Literal["tokens", "qgrams"] = "tokens"
+    q: int = Field(3, ge=1, le=10)
+    threshold: float = Field(0.5, gt=0, lt=1)
+    num_perm: int = Field(128, ge=1, le=1024)
+    bands: int | None = Field(None, ge=1, le=1024)
+    rows: int | None = Field(None, ge=1, le=1024)
+    seed: int = Field(1, ge=0, le=2**32 - 1)
+
+    @model_validator(mode="after")
+    def _bands_and_rows(self) -> MinHashBlocking:
+        if (self.bands is None) != (self.rows is None):
+            raise PydanticCustomError("minhash_bands", "give both 'bands' and 'rows', or neither")
+        if self.bands is not None and self.rows is not None:
+            if self.bands * self.rows > 1024:
+                raise PydanticCustomError(
+                    "minhash_bands", "bands x rows must be at most 1024 hashes"
+                )
+            if "num_perm" in self.model_fields_set or "threshold" in self.model_fields_set:
+                raise PydanticCustomError(
+                    "minhash_bands",
+                    "'bands' and 'rows' fix the signature: leave out 'num_perm' and 'threshold'",
+                )
+        return self
+
+
+class TfidfBlocking(KeyBlocking):
+    """Each align record meets its ``top_k`` most similar target records.
+
+    Similarity is the cosine of TF-IDF vectors of character n-grams within words
+    (``ngrams``: shortest and longest), fitted on both sides' keys; pairs below
+    ``min_similarity`` are left out. Keys are taken as given: add ``lowercase``
+    to ``normalise`` for case-insensitive blocking.
+    """
+
+    top_k: int = Field(10, ge=1, le=10_000)
+    min_similarity: float = Field(0.0, ge=0, le=1)
+    ngrams: tuple[int, int] = (2, 3)
+
+    @field_validator("ngrams")
+    @classmethod
+    def _ngram_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= value[0] <= value[1] <= 10:
+            raise PydanticCustomError(
+                "ngrams", "ngrams is [shortest, longest] with 1 <= shortest <= longest <= 10"
+            )
+        return value
+
+
+class _PointBlocking(_Blocking):
+    """Rules on points: one or more numeric columns, or an attribute holding them."""
+
+    align: ColumnRef | list[ColumnRef] | None = Field(
+        None, description="align-side column(s): [lat, long] for coordinates"
+    )
+    target: ColumnRef | list[ColumnRef] | None = Field(
+        None, description="target-side column(s); default: same as align"
+    )
+
+
+class RadiusBlocking(_PointBlocking):
+    """Pairs of points within a radius, found with a space-partitioning tree.
+
+    ``radius_km``: the columns are coordinates (``order`` latlon or lonlat) and
+    the distance is the haversine great-circle distance (a ball tree, whatever
+    the rule's name). ``radius``: the columns are numbers and the distance is
+    euclidean (``kdtree`` builds a KD tree, ``balltree`` a ball tree; same pairs).
+    """
+
+    radius: float | None = Field(None, gt=0)
+    radius_km: float | None = Field(None, gt=0)
+    order: Literal["latlon", "lonlat"] = "latlon"
+
+    @model_validator(mode="after")
+    def _one_radius(self) -> RadiusBlocking:
+        if (self.radius is None) == (self.radius_km is None):
+            raise PydanticCustomError(
+                "radius",
+                "give either 'radius_km' (coordinates, haversine) or 'radius' (numbers, euclidean)",
+            )
+        if self.radius is not None and "order" in self.model_fields_set:
+            raise PydanticCustomError("radius", "'order' applies to coordinates ('radius_km')")
+        return self
+
+
+class KMeansBlocking(_PointBlocking):
+    """Pairs of records in a common k-means cluster of their points.
+
+    Clusters are fitted (MiniBatchKMeans, fixed ``seed``) on both sides' points;
+    each record joins its ``nearest`` closest clusters, so that records near a
+    boundary still meet their neighbours across it. ``coordinates`` (latlon or
+    lonlat) clusters points on the sphere; without it the columns are numbers.
+    """
+
+    clusters: int = Field(ge=1, le=1_000_000)
+    nearest: int = Field(1, ge=1, le=64)
+    coordinates: Literal["latlon", "lonlat"] | None = None
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @model_validator(mode="after")
+    def _nearest_clusters(self) -> KMeansBlocking:
+        if self.nearest > self.clusters:
+            raise PydanticCustomError("kmeans", "'nearest' cannot exceed 'clusters'")
+        return self
+
+
+class RuleList(list[Ref]):
+    """The rules of a ``union`` or ``pipeline`` (a list), with the group's pair budget."""
+
+    max_pairs: int | None = None
+
+
+class _RuleSequence(RootModel[list["RuleRef"]]):
+    """A list of blocking rules (the short form of a group)."""
+
+    root: list[RuleRef] = Field(min_length=1)
+
+
+class RuleGroup(StrictModel):
+    """A list of blocking rules with options (the long form of a group)."""
+
+    rules: list[RuleRef] = Field(min_length=1)
+    max_pairs: MaxPairs = None
+
+
+def _group_form(value: Any) -> str:
+    if isinstance(value, list | _RuleSequence):
+        return "list"
+    if isinstance(value, dict | RuleGroup):
+        return "group"
+    return "__invalid__"
+
+
+def _reject_group(value: Any) -> Any:
+    raise PydanticCustomError(
+        "rule_group", "expected a list of blocking rules, or a mapping {rules: [...], max_pairs: N}"
+    )
+
+
+def _rule_list(value: Any) -> RuleList:
+    if isinstance(value, RuleList):  # already validated
+        return value
+    out = RuleList(value.root if isinstance(value, _RuleSequence) else value.rules)
+    out.max_pairs = getattr(value, "max_pairs", None)
+    return out
+
+
+#: ``union`` and ``pipeline`` take a list of rules (which may themselves be groups:
+#: the type is recursive) or ``{rules: [...], max_pairs: N}``.
+RuleGroupOptions = Annotated[
+    Annotated[_RuleSequence, Tag("list")]
+    | Annotated[RuleGroup, Tag("group")]
+    | Annotated[
+        Any, AfterValidator(_reject_group), WithJsonSchema({"not": {}}), Tag("__invalid__")
+    ],
+    Discriminator(_group_form),
+    AfterValidator(_rule_list),
+]
+
+RULES: dict[str, Any] = {
+    "key": KeyBlocking,
+    "sorted_neighbourhood": SortedNeighbourhood,
+    "qgram": QGramBlocking,
+    "minhash": MinHashBlocking,
+    "tfidf": TfidfBlocking,
+    "kdtree": RadiusBlocking,
+    "balltree": RadiusBlocking,
+    "kmeans": KMeansBlocking,
+    # Groups: a union pairs what any rule pairs; a pipeline keeps the pairs of its
+    # first rule that every following rule also contains.
+    "union": RuleGroupOptions,
+    "pipeline": RuleGroupOptions,
+}
 if not TYPE_CHECKING:
     RuleRef = named_union("blocking rule", RULES)
+_RuleSequence.model_rebuild()
+RuleGroup.model_rebuild()
 
-BLOCKINGS: dict[str, Any] = {
-    "none": NoOptions,
-    **RULES,
-    "union": Annotated[list[RuleRef], Field(min_length=1)],
-}
+BLOCKINGS: dict[str, Any] = {"none": NoOptions, **RULES}
 if not TYPE_CHECKING:
     MetricRef = named_union("metric", METRICS)
     BlockingRef = named_union("blocking", BLOCKINGS)
 
+
+def leaf_rules(blocking: Ref) -> list[Ref]:
+    """The rules of a blocking spec that read values (groups flattened, depth first)."""
+    if blocking.name in ("union", "pipeline"):
+        return [leaf for rule in blocking.options for leaf in leaf_rules(rule)]
+    return [blocking]
+
+
 # --------------------------------------------------------------------------- sources
+
+def _id_spec(value: Any) -> Any:
+    if isinstance(value, bool) or not (
+        isinstance(value, str | int)
+        or (isinstance(value, dict) and list(value) == ["template"] and isinstance(value["template"], str))
+    ):
+        raise PydanticCustomError(
+            "id_spec",
+            "expected the column holding each record's IRI (a name or a 0-based index),"
+            " or {{template: 'http://example.org/thing/{{column}}'}}",
+        )
+    return value
+
 
 IdSpec = Annotated[
     str | int | dict[Literal["template"], str],
+    BeforeValidator(_id_spec),
     Field(description="the column holding each record's IRI, or {template: 'http://.../{column}'}"),
 ]
 
@@ -266,6 +504,9 @@ class TsvSource(_FileSource):
 
     tsv: InputPath
     delimiter: str = Field("\t", min_length=1, max_length=1)
+    quotechar: str | None = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=1, description="none by default: TSV has no quoting"
+    )
 
 
 class InlineSource(StrictModel):
@@ -365,7 +606,7 @@ class Attribute(StrictModel):
     @classmethod
     def _non_negative(cls, value: float | str) -> float | str:
         if isinstance(value, float) and value < 0:
-            raise PydanticCustomError("missing", "a missing-value distance must be >= 0")
+            raise PydanticCustomError("missing_negative", "a missing-value distance must be >= 0")
         return value
 
     @property
@@ -394,17 +635,35 @@ PREFIXES = {
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 
 
+#: Schemes accepted in a full predicate IRI; anything else before a colon is a CURIE prefix.
+_SCHEMES = ("http://", "https://", "urn:", "tag:", "mailto:")
+
+
 def _expand_predicate(value: str) -> str:
     prefix, _, local = value.partition(":")
     if prefix in PREFIXES and not local.startswith("//"):
-        return PREFIXES[prefix] + local
-    if _IRI.match(value):
+        expanded = PREFIXES[prefix] + local
+        if local and _IRI.match(expanded):
+            return expanded
+        raise PydanticCustomError(
+            "predicate", "'{value}' is not a valid CURIE (a local name without spaces)", {"value": value}
+        )
+    if value.startswith(_SCHEMES) and _IRI.match(value):
         return value
+    if ":" in value and not value.startswith(_SCHEMES):
+        raise PydanticCustomError(
+            "predicate",
+            "unknown prefix '{prefix}' in '{value}' (known: {known}); write the full IRI instead",
+            {"prefix": prefix, "value": value, "known": ", ".join(sorted(PREFIXES))},
+        )
     raise PydanticCustomError(
         "predicate",
         "'{value}' is neither an IRI nor a CURIE with a known prefix ({known})",
         {"value": value, "known": ", ".join(sorted(PREFIXES))},
     )
+
+
+_RDF_SUFFIXES = {".ttl": "turtle", ".turtle": "turtle", ".nt": "ntriples", ".ntriples": "ntriples"}
 
 
 class RdfOutput(StrictModel):
@@ -416,12 +675,21 @@ class RdfOutput(StrictModel):
         "owl:sameAs", validate_default=True
     )
 
+    @model_validator(mode="after")
+    def _known_format(self) -> RdfOutput:
+        if self.format is None and self.rdf.suffix.lower() not in _RDF_SUFFIXES:
+            raise PydanticCustomError(
+                "rdf_format",
+                "cannot tell the RDF format of '{name}': name it .ttl or .nt, or set format:"
+                " turtle|ntriples",
+                {"name": self.rdf.name},
+            )
+        return self
+
     @property
     def resolved_format(self) -> str:
-        """The serialisation: explicit, else guessed from the file extension."""
-        if self.format:
-            return self.format
-        return "ntriples" if self.rdf.suffix.lower() in (".nt", ".ntriples") else "turtle"
+        """The serialisation: explicit, else from the file extension (.ttl, .nt)."""
+        return self.format or _RDF_SUFFIXES[self.rdf.suffix.lower()]
 
 
 class LinksCsvOutput(StrictModel):
@@ -489,7 +757,7 @@ class AlignmentSpec(StrictModel):
     sources: Sources
     attributes: list[Attribute] = Field(min_length=1)
     blocking: BlockingRef = Field("none", validate_default=True)
-    threshold: float = Field(ge=0)
+    threshold: float = Field(ge=0, allow_inf_nan=False)
     matching: Literal["all", "best", "one-to-one"] = "best"
     outputs: list[Output] = Field(default_factory=list)
     executor: ExecutorRef = Field("local", validate_default=True)
@@ -515,7 +783,7 @@ class AlignmentSpec(StrictModel):
     def _blocking_attributes(self) -> AlignmentSpec:
         names = [a.name for a in self.attributes]
         blocking: Ref = self.blocking
-        rules = blocking.options if blocking.name == "union" else [blocking]
+        rules = leaf_rules(blocking)
         for rule in rules:
             attribute = rule.option("attribute")
             if attribute is not None and attribute not in names:
@@ -524,16 +792,82 @@ class AlignmentSpec(StrictModel):
                     "blocking refers to attribute '{name}', which is not defined (attributes: {names})",
                     {"name": attribute, "names": ", ".join(names)},
                 )
-        if self.dedup and self.matching == "one-to-one":
-            raise PydanticCustomError(
-                "dedup_matching",
+        return self
+
+
+#: Metrics comparing exactly two numbers per value (a point), and those comparing one string.
+_POINT_METRICS = {"geographic"}
+_NUMERIC_METRICS = {"geographic", "euclidean", "temporal"}
+
+
+def cross_checks(spec: AlignmentSpec, spec_file: Path | None = None) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems that involve several fields, each with the path of the field to blame.
+
+    The loader turns the paths into file:line:column positions.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if spec.dedup and spec.matching == "one-to-one":
+        problems.append(
+            (
+                ("matching",),
                 "matching 'one-to-one' needs two sources; a deduplication (target: same)"
                 " supports 'all' and 'best'",
             )
-        paths = [str(o.rdf if isinstance(o, RdfOutput) else o.csv) for o in self.outputs]
-        if len(set(paths)) != len(paths):
-            raise PydanticCustomError("outputs", "two outputs write the same file")
-        return self
+        )
+    for index, attribute in enumerate(spec.attributes):
+        n_align, n_target = len(attribute.align_columns), len(attribute.target_columns)
+        metric = attribute.metric.name
+        if n_align != n_target:
+            problems.append(
+                (
+                    ("attributes", index, "target"),
+                    f"{n_align} align column(s) but {n_target} target column(s): both sides"
+                    " must give the same number",
+                )
+            )
+        elif metric in _POINT_METRICS and n_align != 2:
+            problems.append(
+                (
+                    ("attributes", index, "metric"),
+                    f"metric '{metric}' compares points: give two columns, e.g."
+                    " align: [lat, long]",
+                )
+            )
+        elif metric not in _NUMERIC_METRICS and n_align != 1 or metric == "temporal" and n_align != 1:
+            problems.append(
+                (
+                    ("attributes", index, "metric"),
+                    f"metric '{metric}' compares single values; {n_align} columns were given",
+                )
+            )
+    inputs = {
+        Path(getattr(source, key))
+        for source in (spec.sources.align, spec.sources.target)
+        for key in ("csv", "tsv")
+        if not isinstance(source, str) and getattr(source, key, None) is not None
+    }
+    if spec_file is not None:
+        inputs.add(Path(spec_file))
+    seen: dict[Path, int] = {}
+    for index, output in enumerate(spec.outputs):
+        path = output.rdf if isinstance(output, RdfOutput) else output.csv
+        if path in seen:
+            problems.append(
+                (("outputs", index), f"output {index} writes the same file as output {seen[path]}")
+            )
+        seen.setdefault(path, index)
+        if any(path == p or _same_file(path, p) for p in inputs):
+            problems.append(
+                (("outputs", index), f"output {path} would overwrite an input of this job")
+            )
+    return problems
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 def _check_regex(value: str) -> str:

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "InputPath",
+    "field_names",
     "OutputPath",
     "Ref",
     "StrictModel",
@@ -57,6 +58,25 @@ class Ref:
     def option(self, key: str, default: Any = None) -> Any:
         """One option by name, or ``default`` when the options have no such field."""
         return getattr(self.options, key, default)
+
+
+def field_names() -> list[str]:
+    """Every key of the spec language (field names and aliases of all models), sorted."""
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [StrictModel]
+    seen: set[type[BaseModel]] = set()
+    while stack:
+        model = stack.pop()
+        for sub in model.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                stack.append(sub)
+        for name, info in model.model_fields.items():
+            names.add(name)
+            alias = info.validation_alias
+            if alias is not None and hasattr(alias, "choices"):
+                names.update(c for c in alias.choices if isinstance(c, str))
+    return sorted(names)
 
 
 def closest(name: str, names: list[str]) -> str:

@@ -1,47 +1,116 @@
 """Blocking: candidate pairs without an N x M matrix.
 
 Each rule turns the key values of both sides into candidate pairs, streamed in
-chunks of at most ``chunk`` pairs. A rule can also say whether it produces a
+chunks of about ``chunk`` pairs. A rule can also say whether it produces a
 given pair (``contains``), which lets a union drop the pairs an earlier rule
-already produced without keeping a set of every pair in memory.
+already produced without keeping a set of every pair in memory, and lets a
+pipeline refine one rule's pairs by the others.
+
+Every rule offers:
+
+- ``estimate()``: its number of pairs, exact where that is cheap, else an upper
+  bound (each class says which);
+- ``pairs(chunk)``: ``(align index, target index)`` int64 arrays, each pair once,
+  in a deterministic order; memory grows with the records and one chunk;
+- ``contains(ia, ib)``: whether each given pair is one of its pairs;
+- ``label`` (what the plan calls it) and ``warnings`` (giant blocks, skipped
+  q-grams...: what a user should know before a long run).
+
+A missing key (``None``) is in no block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+import hashlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "BlockingRule",
+    "BlockingValueError",
+    "KMeansRule",
     "KeyRule",
+    "MinHashRule",
     "NoBlocking",
+    "Pipeline",
+    "QGramRule",
+    "RadiusRule",
+    "SharedTokenRule",
     "SortedNeighbourhoodRule",
+    "TfidfRule",
     "Union",
     "codes",
+    "minhash_bands",
+    "qgrams",
+    "shingles",
 ]
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
 Keys = Sequence[str | None]
+#: Values of rules on points: a number, a tuple of numbers (or their strings), or None.
+Values = Sequence[Any]
 
 DEFAULT_CHUNK = 1 << 21
+
+#: A block (one key, q-gram, cluster...) is reported as giant above GIANT_PAIRS pairs,
+#: or above GIANT_SHARE of all pairs once it has GIANT_MIN_PAIRS (small inputs are
+#: cheap however they block).
+GIANT_PAIRS = 50_000_000
+GIANT_SHARE = 0.2
+GIANT_MIN_PAIRS = 100_000
+#: Shared-token rules (q-grams, minhash, k-means) count their pairs exactly when
+#: the bound on them is at most this (it costs a pass over the pairs), else they
+#: report the bound.
+EXACT_COUNT_LIMIT = 4_000_000
+#: Pairs handled at once by ``contains`` of shared-token rules, and entries of a
+#: similarity chunk (align rows x target records) of TF-IDF: bounds on memory.
+CONTAINS_CHUNK = 1 << 18
+SIMILARITY_BUDGET = 1 << 22
+#: Mean Earth radius (km), as the geographic metric uses.
+EARTH_RADIUS_KM = 6371.0088
+#: MinHash: universal hashing ``(a x + b) mod p`` of 32-bit shingle hashes with the
+#: Mersenne prime 2^61 - 1; a, b < 2^31 keep ``a x + b`` below 2^64 (no overflow).
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MINHASH_BUDGET = 1 << 23
 
 
 class BlockingRule(Protocol):
     """What a blocking rule offers the pipeline."""
 
+    label: str
+    warnings: list[str]
+
     def estimate(self) -> int:
-        """How many candidate pairs the rule yields (exact for keys; an upper bound for unions)."""
+        """How many candidate pairs the rule yields (exact, or an upper bound)."""
 
     def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
         """Candidate pairs ``(align index, target index)`` in chunks."""
 
     def contains(self, ia: Ints, ib: Ints) -> Bools:
         """Whether each pair is one of this rule's candidates."""
+
+
+class BlockingValueError(ValueError):
+    """A value a rule cannot use (not a number, a latitude out of range).
+
+    ``side`` (``align`` or ``target``) and ``index`` locate the record, so that
+    the pipeline can name its source and row.
+    """
+
+    def __init__(self, side: str, index: int, message: str) -> None:
+        super().__init__(message)
+        self.side, self.index, self.message = side, index, message
+
+
+# --------------------------------------------------------------------------- helpers
 
 
 def codes(align: Keys, target: Keys) -> tuple[Ints, Ints, int]:
@@ -89,12 +158,92 @@ def _expand(rows: Ints, reps: Ints, first: Ints, order: Ints) -> tuple[Ints, Int
     return ia, ib
 
 
+def _empty() -> tuple[Ints, Ints]:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def _giant(
+    label: str,
+    what: str,
+    count_a: Ints,
+    count_b: Ints,
+    full: int,
+    name: Callable[[int], str],
+) -> list[str]:
+    """Warnings about the blocks (one per key/token) big enough to stall a run."""
+    sizes = count_a.astype(np.int64) * count_b.astype(np.int64)
+    big = (sizes > GIANT_PAIRS) | ((sizes >= GIANT_MIN_PAIRS) & (sizes > GIANT_SHARE * full))
+    flagged = np.flatnonzero(big)
+    if not len(flagged):
+        return []
+    flagged = flagged[np.argsort(-sizes[flagged], kind="stable")]
+    out = [
+        f"{label}: the {what} {name(int(t))!r} makes one block of {int(count_a[t]):,} x"
+        f" {int(count_b[t]):,} = {int(sizes[t]):,} pairs ({sizes[t] / full:.0%} of all pairs)"
+        for t in flagged[:3]
+    ]
+    if len(flagged) > 3:
+        out.append(f"{label}: ... and {len(flagged) - 3:,} more {what}s with blocks that large")
+    return out
+
+
+def _encode_tokens(lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> tuple[Ints, Ints]:
+    """CSR ``indptr`` and ``indices`` of token lists (ids from a shared vocabulary)."""
+    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in lists], out=indptr[1:])
+    indices = np.fromiter(
+        (vocab.setdefault(t, len(vocab)) for ts in lists for t in ts),
+        dtype=np.int64,
+        count=int(indptr[-1]),
+    )
+    return indptr, indices
+
+
+def _binary(indptr: Ints, indices: Ints, width: int) -> Any:
+    """A 0/1 sparse matrix (records x tokens); tokens of a row are distinct."""
+    from scipy import sparse  # lazily: start-up time matters for small specs
+
+    data = np.ones(len(indices), dtype=np.int32)
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, max(width, 1)))
+    matrix.sort_indices()
+    return matrix
+
+
+def qgrams(key: str | None, q: int, padding: bool = False) -> list[str]:
+    """The distinct character q-grams of a key, in order of appearance.
+
+    ``padding`` adds ``q - 1`` ``#`` on both ends; a (padded) key shorter than
+    ``q`` is its own single q-gram; a missing or empty key has none.
+    """
+    if not key:
+        return []
+    if padding:
+        key = "#" * (q - 1) + key + "#" * (q - 1)
+    if len(key) <= q:
+        return [key]
+    return list(dict.fromkeys(key[i : i + q] for i in range(len(key) - q + 1)))
+
+
+def shingles(key: str | None, kind: str, q: int = 3) -> list[str]:
+    """The distinct shingles of a key: its white-space ``tokens`` or its ``qgrams``."""
+    if not key:
+        return []
+    if kind == "tokens":
+        return list(dict.fromkeys(key.split()))
+    return qgrams(key, q)
+
+
+# --------------------------------------------------------------------------- simple rules
+
+
 @dataclass
 class NoBlocking:
-    """Every align record meets every target record (for small sets)."""
+    """Every align record meets every target record (for small sets); the estimate is exact."""
 
     n_align: int
     n_target: int
+    label: str = "none"
+    warnings: list[str] = field(default_factory=list)
 
     def estimate(self) -> int:
         return self.n_align * self.n_target
@@ -113,9 +262,15 @@ class NoBlocking:
 
 
 class KeyRule:
-    """Pairs whose keys are equal (records with a missing key are in no block)."""
+    """Pairs whose keys are equal (records with a missing key are in no block).
 
-    def __init__(self, align: Keys, target: Keys) -> None:
+    The key is any normalised value; a phonetic key is a key normalised with
+    ``soundex``. The estimate is exact. A key shared by so many records that its
+    block alone is giant is reported in ``warnings``.
+    """
+
+    def __init__(self, align: Keys, target: Keys, *, label: str = "key") -> None:
+        self.label = label
         self.ca, self.cb, n = codes(align, target)
         valid_b = self.cb >= 0
         self.order_b = np.flatnonzero(valid_b).astype(np.int64)
@@ -126,6 +281,12 @@ class KeyRule:
             np.cumsum(self.count_b[:-1], out=self.first_b[1:])
         self.rows_a = np.flatnonzero(self.ca >= 0).astype(np.int64)
         self.reps = self.count_b[self.ca[self.rows_a]] if n else np.zeros(0, np.int64)
+        count_a = np.bincount(self.ca[self.rows_a], minlength=n).astype(np.int64)
+
+        def name(code: int) -> str:
+            return str(align[int(np.flatnonzero(self.ca == code)[0])])
+
+        self.warnings = _giant(label, "key", count_a, self.count_b, len(align) * len(target), name)
 
     def estimate(self) -> int:
         return int(self.reps.sum())
@@ -144,9 +305,14 @@ class KeyRule:
 
 
 class SortedNeighbourhoodRule:
-    """Each align record meets the ``window`` target records nearest to its key in sort order."""
+    """Each align record meets the ``window`` target records nearest to its key in sort order.
 
-    def __init__(self, align: Keys, target: Keys, window: int) -> None:
+    The estimate is exact; no block exceeds ``window`` pairs per align record.
+    """
+
+    def __init__(self, align: Keys, target: Keys, window: int, *, label: str = "") -> None:
+        self.label = label or "sorted_neighbourhood"
+        self.warnings: list[str] = []
         self.window = window
         valid_b = np.array([v is not None for v in target], dtype=bool)
         self.order_b = np.flatnonzero(valid_b).astype(np.int64)
@@ -182,11 +348,629 @@ class SortedNeighbourhoodRule:
         return result
 
 
-class Union:
-    """Pairs of any of the rules, each pair once: a rule drops what earlier rules produced."""
+# --------------------------------------------------------------------------- shared tokens
 
-    def __init__(self, rules: list[BlockingRule]) -> None:
+
+class SharedTokenRule:
+    """Pairs sharing at least ``min_common`` tokens: an inverted index as sparse matrices.
+
+    ``a`` (align records x tokens) and ``b`` (target records x tokens) are 0/1
+    sparse matrices. The pairs of a chunk of align rows are the entries
+    ``>= min_common`` of ``a[rows] @ b.T``: scipy's sparse product walks the
+    inverted index, so the work and memory follow the pairs, never N x M. Tokens
+    held by more than ``max_block`` records on either side are skipped (counted
+    in ``skipped`` and reported in ``warnings``). Pairs come sorted by align
+    then target index.
+
+    ``estimate`` is exact when the bound ``sum over tokens of count_a x count_b``
+    (divided by ``min_common``) is at most ``EXACT_COUNT_LIMIT``; above, it is
+    that bound (a pair sharing several tokens counts several times in it).
+    """
+
+    def __init__(
+        self,
+        a: Any,
+        b: Any,
+        *,
+        min_common: int = 1,
+        max_block: int | None = None,
+        label: str = "tokens",
+        what: str = "token",
+        name: Callable[[int], str] = str,
+    ) -> None:
+        self.label = label
+        self.min_common = min_common
+        self.n_align, self.n_target = a.shape[0], b.shape[0]
+        width = a.shape[1]
+        count_a = np.bincount(a.indices, minlength=width).astype(np.int64)
+        count_b = np.bincount(b.indices, minlength=width).astype(np.int64)
+        # Tokens on one side only pair nothing: dropping them shrinks the product.
+        drop = (count_a == 0) | (count_b == 0)
+        self.skipped = 0
+        self.warnings: list[str] = []
+        if max_block is not None:
+            over = ((count_a > max_block) | (count_b > max_block)) & ~drop
+            self.skipped = int(over.sum())
+            if self.skipped:
+                worst = int(np.argmax(np.where(over, np.maximum(count_a, count_b), -1)))
+                self.warnings.append(
+                    f"{label}: skipped {self.skipped:,} {what}(s) held by more than"
+                    f" {max_block:,} records on a side (the largest: {name(worst)!r},"
+                    f" {int(count_a[worst]):,} x {int(count_b[worst]):,} records)"
+                )
+            drop |= over
+        keep = np.flatnonzero(~drop)
+        full = self.n_align * self.n_target
+        self.warnings += _giant(
+            label, what, count_a[keep], count_b[keep], full, lambda t: name(int(keep[t]))
+        )
+        self.a = a[:, keep].tocsr()
+        self.b = b[:, keep].tocsr()
+        self.bt = self.b.T.tocsr()
+        shared = np.asarray(self.a @ count_b[keep]).ravel().astype(np.int64)
+        nonempty_b = int((np.diff(self.b.indptr) > 0).sum())
+        # Per align row: partners share >= min_common tokens, so at most shared // min_common.
+        self.bound = np.minimum(shared // min_common, nonempty_b)
+        self._estimate: int | None = None
+
+    def estimate(self) -> int:
+        if self._estimate is None:
+            bound = int(self.bound.sum())
+            if bound <= EXACT_COUNT_LIMIT:
+                bound = sum(len(ia) for ia, _ in self.pairs())
+            self._estimate = bound
+        return self._estimate
+
+    def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+        rows = np.flatnonzero(self.bound > 0).astype(np.int64)
+        for start, stop in _slices(self.bound[rows], chunk):
+            selected = rows[start:stop]
+            product = (self.a[selected] @ self.bt).tocsr()
+            product.sort_indices()
+            ia = np.repeat(selected, np.diff(product.indptr))
+            ib = product.indices.astype(np.int64)
+            if self.min_common > 1:
+                keep = product.data >= self.min_common
+                ia, ib = ia[keep], ib[keep]
+            if len(ia):
+                yield ia, ib
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        out = np.zeros(len(ia), dtype=bool)
+        for start in range(0, len(ia), CONTAINS_CHUNK):
+            stop = start + CONTAINS_CHUNK
+            common = self.a[ia[start:stop]].multiply(self.b[ib[start:stop]]).sum(axis=1)
+            out[start:stop] = np.asarray(common).ravel() >= self.min_common
+        return out
+
+
+class QGramRule(SharedTokenRule):
+    """Pairs whose keys share at least ``min_common`` distinct character q-grams.
+
+    See :func:`qgrams` for the q-grams of a key and :class:`SharedTokenRule`
+    for ``max_block`` and the estimate.
+    """
+
+    def __init__(
+        self,
+        align: Keys,
+        target: Keys,
+        *,
+        q: int = 3,
+        padding: bool = False,
+        min_common: int = 1,
+        max_block: int | None = 10_000,
+        label: str = "qgram",
+    ) -> None:
+        vocab: dict[str, int] = {}
+        indptr_a, indices_a = _encode_tokens([qgrams(k, q, padding) for k in align], vocab)
+        indptr_b, indices_b = _encode_tokens([qgrams(k, q, padding) for k in target], vocab)
+        names = list(vocab)
+        super().__init__(
+            _binary(indptr_a, indices_a, len(vocab)),
+            _binary(indptr_b, indices_b, len(vocab)),
+            min_common=min_common,
+            max_block=max_block,
+            label=label,
+            what="q-gram",
+            name=lambda t: names[t],
+        )
+
+
+def minhash_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The ``(bands, rows)`` with ``bands x rows <= num_perm`` that best separate ``threshold``.
+
+    A pair of Jaccard similarity ``s`` is a candidate with probability
+    ``1 - (1 - s^rows)^bands``; the split minimises the area of false positives
+    below the threshold plus false negatives above it (as datasketch does).
+    """
+    s = np.linspace(0.0, 1.0, 1001)
+    below, above = s <= threshold, s >= threshold
+    best, choice = math.inf, (1, 1)
+    for bands in range(1, num_perm + 1):
+        rows = np.arange(1, num_perm // bands + 1)
+        p = 1.0 - (1.0 - s[None, :] ** rows[:, None]) ** bands
+        error = (p * below).sum(axis=1) + ((1.0 - p) * above).sum(axis=1)
+        index = int(np.argmin(error))
+        if error[index] < best - 1e-12:
+            best, choice = float(error[index]), (bands, int(rows[index]))
+    return choice
+
+
+def _hash32(text: str) -> int:
+    # A stable hash (Python's hash() of a str changes from one process to the next).
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).digest(), "little"
+    )
+
+
+def _signatures(indptr: Ints, indices: Ints, hashes: Any, num_perm: int, seed: int) -> Any:
+    """MinHash signatures (records x num_perm, uint64) of shingle-id lists in CSR form."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
+    b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
+    n = len(indptr) - 1
+    out = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    nonempty = np.diff(indptr) > 0
+    if not nonempty.any():
+        return out
+    starts = indptr[:-1][nonempty]
+    x = hashes[indices][:, None]
+    # Hash values of a batch of permutations for every (record, shingle) entry at
+    # once; the batch keeps that array under _MINHASH_BUDGET entries.
+    step = max(1, min(num_perm, _MINHASH_BUDGET // max(len(indices), 1)))
+    for s in range(0, num_perm, step):
+        e = min(s + step, num_perm)
+        values = (x * a[None, s:e] + b[None, s:e]) % _MERSENNE
+        out[nonempty, s:e] = np.minimum.reduceat(values, starts, axis=0)
+    return out
+
+
+class MinHashRule(SharedTokenRule):
+    """MinHash LSH: pairs whose signatures agree on all ``rows`` hashes of at least one band.
+
+    Each record's shingles (:func:`shingles`) get a signature of ``bands x rows``
+    universal hashes (fixed ``seed``: the same input gives the same pairs). Each
+    band's exact value is a token shared by the records that agree on it; records
+    with identical shingle sets agree on every band, so they always pair. The
+    estimate follows :class:`SharedTokenRule`; ``contains`` compares band values.
+    """
+
+    def __init__(
+        self,
+        align: Keys,
+        target: Keys,
+        *,
+        kind: str = "tokens",
+        q: int = 3,
+        bands: int = 16,
+        rows: int = 8,
+        seed: int = 1,
+        label: str = "minhash",
+    ) -> None:
+        vocab: dict[str, int] = {}
+        indptr_a, indices_a = _encode_tokens([shingles(k, kind, q) for k in align], vocab)
+        indptr_b, indices_b = _encode_tokens([shingles(k, kind, q) for k in target], vocab)
+        hashes = np.fromiter((_hash32(s) for s in vocab), dtype=np.uint64, count=len(vocab))
+        n_a = len(align)
+        indptr = np.concatenate([indptr_a, indptr_b[1:] + indptr_a[-1]])
+        signature = _signatures(
+            indptr, np.concatenate([indices_a, indices_b]), hashes, bands * rows, seed
+        )
+        nonempty = np.diff(indptr) > 0
+        # Band values -> codes shared by both sides (-1: no shingles); token ids are
+        # the codes offset per band, so that band j only ever meets band j.
+        band_codes = np.full((bands, len(nonempty)), -1, dtype=np.int64)
+        offsets = np.zeros(bands + 1, dtype=np.int64)
+        for band in range(bands):
+            values = signature[nonempty, band * rows : (band + 1) * rows]
+            _, inverse = np.unique(values, axis=0, return_inverse=True)
+            band_codes[band, nonempty] = inverse.ravel()
+            offsets[band + 1] = offsets[band] + (int(inverse.max()) + 1 if len(inverse) else 0)
+        self.codes_a, self.codes_b = band_codes[:, :n_a], band_codes[:, n_a:]
+        self.bands, self.rows = bands, rows
+
+        def tokens(codes_side: Ints) -> Any:
+            valid = codes_side[0] >= 0
+            lengths = np.where(valid, bands, 0)
+            ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            ids = (codes_side + offsets[:-1, None])[:, valid].T.ravel()
+            return _binary(ptr, ids, int(offsets[-1]))
+
+        keys = list(align) + list(target)
+
+        def name(token: int) -> str:
+            band = int(np.searchsorted(offsets, token, side="right")) - 1
+            row = int(np.flatnonzero(band_codes[band] == token - offsets[band])[0])
+            return f"band {band}, e.g. {keys[row]}"
+
+        super().__init__(
+            tokens(self.codes_a),
+            tokens(self.codes_b),
+            label=label,
+            what="band value",
+            name=name,
+        )
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        out = np.zeros(len(ia), dtype=bool)
+        for band in range(self.bands):  # a loop per band, vectorised over the pairs
+            ka = self.codes_a[band, ia]
+            out |= (ka >= 0) & (ka == self.codes_b[band, ib])
+        return out
+
+
+# --------------------------------------------------------------------------- TF-IDF
+
+
+class TfidfRule:
+    """Each align record meets its ``top_k`` most similar target records (TF-IDF cosine).
+
+    Vectors are TF-IDF weights of character n-grams within words (``char_wb``,
+    ``ngrams``), fitted on both sides' keys. Similarities come from sparse dot
+    products, a chunk of align rows at a time (at most ``SIMILARITY_BUDGET``
+    entries); only targets with a positive similarity ``>= min_similarity`` are
+    kept, ties broken by the lower target index. The pairs (at most
+    ``n_align x top_k``) are computed once, on first use, and kept: ``contains``
+    looks them up. The estimate is the bound ``align keys x min(top_k, target keys)``.
+    """
+
+    def __init__(
+        self,
+        align: Keys,
+        target: Keys,
+        *,
+        top_k: int = 10,
+        min_similarity: float = 0.0,
+        ngrams: tuple[int, int] = (2, 3),
+        label: str = "tfidf",
+    ) -> None:
+        self.label = label
+        self.warnings: list[str] = []
+        self.align, self.target = align, target
+        self.top_k, self.min_similarity, self.ngrams = top_k, min_similarity, ngrams
+        self.rows_a = np.array([i for i, k in enumerate(align) if k], dtype=np.int64)
+        self.rows_b = np.array([i for i, k in enumerate(target) if k], dtype=np.int64)
+        self._pairs: tuple[Ints, Ints] | None = None
+        self._keys: Ints | None = None
+
+    def estimate(self) -> int:
+        return len(self.rows_a) * min(self.top_k, len(self.rows_b))
+
+    def _compute(self) -> tuple[Ints, Ints]:
+        if self._pairs is not None:
+            return self._pairs
+        self._pairs = _empty()
+        if not len(self.rows_a) or not len(self.rows_b):
+            return self._pairs
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        keys_a = [str(self.align[int(i)]) for i in self.rows_a]
+        keys_b = [str(self.target[int(i)]) for i in self.rows_b]
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngrams, lowercase=False)
+        try:
+            vectorizer.fit(keys_a + keys_b)
+        except ValueError:  # no n-gram at all (keys shorter than the n-grams)
+            return self._pairs
+        va, vb = vectorizer.transform(keys_a), vectorizer.transform(keys_b).T.tocsr()
+        floor = max(self.min_similarity, 1e-12)
+        step = max(1, SIMILARITY_BUDGET // len(self.rows_b))
+        found_a: list[Ints] = []
+        found_b: list[Ints] = []
+        for start in range(0, len(self.rows_a), step):
+            product = (va[start : start + step] @ vb).tocsr()
+            row = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+            col, sim = product.indices.astype(np.int64), product.data
+            keep = sim >= floor
+            row, col, sim = row[keep], col[keep], sim[keep]
+            # Per row: by similarity, highest first, ties by target index; keep the top_k.
+            order = np.lexsort((col, -sim, row))
+            row, col = row[order], col[order]
+            rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+            keep = rank < self.top_k
+            row, col = row[keep], col[keep]
+            order = np.lexsort((col, row))
+            found_a.append(self.rows_a[start + row[order]])
+            found_b.append(self.rows_b[col[order]])
+        self._pairs = (np.concatenate(found_a), np.concatenate(found_b))
+        return self._pairs
+
+    def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+        ia, ib = self._compute()
+        for start in range(0, len(ia), chunk):
+            yield ia[start : start + chunk], ib[start : start + chunk]
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        if self._keys is None:
+            pa, pb = self._compute()
+            # Pairs come sorted by (align, target), so their keys are sorted too.
+            self._keys = pa * len(self.target) + pb
+        wanted = ia.astype(np.int64) * len(self.target) + ib
+        position = np.searchsorted(self._keys, wanted)
+        found = position < len(self._keys)
+        found[found] = self._keys[position[found]] == wanted[found]
+        return found
+
+
+# --------------------------------------------------------------------------- points
+
+
+def _points(values: Values, side: str) -> Floats:
+    """Values (numbers or tuples of them, possibly as strings) as rows; NaN rows where missing."""
+    width = 0
+    for v in values:
+        if v is not None:
+            width = len(v) if isinstance(v, tuple | list) else 1
+            break
+    out = np.full((len(values), max(width, 1)), np.nan)
+    for index, v in enumerate(values):  # a loop per record, not per pair
+        if v is None:
+            continue
+        row = tuple(v) if isinstance(v, tuple | list) else (v,)
+        if len(row) != width:
+            raise BlockingValueError(side, index, f"expected {width} values, found {row!r}")
+        if any(x is None for x in row):
+            continue
+        try:
+            out[index] = [float(x) for x in row]
+        except (TypeError, ValueError):
+            raise BlockingValueError(side, index, f"not a number: {v!r}") from None
+        if not np.isfinite(out[index]).all():
+            raise BlockingValueError(side, index, f"not a finite number: {v!r}")
+    return out
+
+
+def _coordinates(points: Floats, order: str, side: str, values: Values) -> Floats:
+    """``[lat, lon]`` in radians from points in ``order``; out-of-range values are errors."""
+    if points.shape[1] != 2:
+        raise BlockingValueError(
+            side, 0, f"coordinates need two columns ({order}), found {points.shape[1]}"
+        )
+    if order == "lonlat":
+        points = points[:, ::-1]
+    lat, lon = points[:, 0], points[:, 1]
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        what = "latitude" if abs(lat[index]) > 90 else "longitude"
+        limit = 90 if what == "latitude" else 180
+        value = lat[index] if what == "latitude" else lon[index]
+        raise BlockingValueError(
+            side,
+            index,
+            f"{what} {value:g} is outside [-{limit}, {limit}] in {values[index]!r} ({order})",
+        )
+    return np.radians(points)
+
+
+def _haversine(a: Floats, b: Floats) -> Floats:
+    """Central angle (radians) between rows of ``[lat, lon]`` radians."""
+    h = (
+        np.sin((b[:, 0] - a[:, 0]) / 2) ** 2
+        + np.cos(a[:, 0]) * np.cos(b[:, 0]) * np.sin((b[:, 1] - a[:, 1]) / 2) ** 2
+    )
+    out: Floats = 2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return out
+
+
+class RadiusRule:
+    """Pairs of points within a radius, found by querying a tree of the target points.
+
+    With ``radius_km`` the values are coordinates (``order``) and the distance is
+    haversine (a ball tree, ``metric="haversine"``, on radians); with ``radius``
+    they are numbers (one or more columns) and the distance is euclidean
+    (``tree``: ``kdtree`` or ``balltree``). Align points query the tree a chunk
+    at a time; the tree's answers (with a radius a hair larger) are filtered
+    by the same vectorised distance ``contains`` uses, so both always agree.
+    The estimate counts the tree's answers (``count_only``): exact but for
+    points within rounding of the radius. The tree is built on first use.
+    """
+
+    def __init__(
+        self,
+        align: Values,
+        target: Values,
+        *,
+        radius: float | None = None,
+        radius_km: float | None = None,
+        order: str = "latlon",
+        tree: str = "kdtree",
+        label: str = "radius",
+    ) -> None:
+        if (radius is None) == (radius_km is None):
+            raise ValueError("give either radius or radius_km")
+        self.label = label
+        self.warnings: list[str] = []
+        pa, pb = _points(align, "align"), _points(target, "target")
+        self.geographic = radius_km is not None
+        if self.geographic:
+            pa = _coordinates(pa, order, "align", align)
+            pb = _coordinates(pb, order, "target", target)
+            self.radius = float(radius_km or 0.0) / EARTH_RADIUS_KM
+        else:
+            self.radius = float(radius or 0.0)
+            if len(align) and len(target) and pa.shape[1] != pb.shape[1]:
+                raise BlockingValueError(
+                    "target", 0, f"{pb.shape[1]} column(s) here, {pa.shape[1]} on the align side"
+                )
+        self.pa, self.pb, self.tree_kind = pa, pb, tree
+        self.rows_a = np.flatnonzero(~np.isnan(pa).any(axis=1)).astype(np.int64)
+        self.rows_b = np.flatnonzero(~np.isnan(pb).any(axis=1)).astype(np.int64)
+        self._tree: Any = None
+        self._counts: Ints | None = None
+
+    def _query_radius(self) -> float:
+        return self.radius * (1 + 1e-9) + 1e-12
+
+    def _index(self) -> Any:
+        if self._tree is None:
+            from sklearn.neighbors import BallTree, KDTree
+
+            points = self.pb[self.rows_b]
+            if self.geographic:
+                self._tree = BallTree(points, metric="haversine")
+            elif self.tree_kind == "balltree":
+                self._tree = BallTree(points, metric="euclidean")
+            else:
+                self._tree = KDTree(points, metric="euclidean")
+        return self._tree
+
+    def _count(self) -> Ints:
+        if self._counts is None:
+            if not len(self.rows_a) or not len(self.rows_b):
+                self._counts = np.zeros(len(self.rows_a), dtype=np.int64)
+            else:
+                found = self._index().query_radius(
+                    self.pa[self.rows_a], self._query_radius(), count_only=True
+                )
+                self._counts = np.asarray(found, dtype=np.int64)
+        return self._counts
+
+    def _distance(self, ia: Ints, ib: Ints) -> Floats:
+        a, b = self.pa[ia], self.pb[ib]
+        if self.geographic:
+            return _haversine(a, b)
+        d: Floats = np.sqrt(((a - b) ** 2).sum(axis=1))
+        return d
+
+    def estimate(self) -> int:
+        return int(self._count().sum())
+
+    def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+        counts = self._count()
+        some = counts > 0
+        rows, counts = self.rows_a[some], counts[some]
+        for start, stop in _slices(counts, chunk):
+            selected = rows[start:stop]
+            found = self._index().query_radius(self.pa[selected], self._query_radius())
+            lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+            ia = np.repeat(selected, lengths)
+            ib = self.rows_b[np.concatenate(found).astype(np.int64)]
+            keep = self._distance(ia, ib) <= self.radius
+            ia, ib = ia[keep], ib[keep]
+            order = np.lexsort((ib, ia))
+            if len(ia):
+                yield ia[order], ib[order]
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        with np.errstate(invalid="ignore"):
+            result: Bools = self._distance(ia, ib) <= self.radius  # NaN (missing) -> False
+        return result
+
+
+class KMeansRule(SharedTokenRule):
+    """Pairs of records in a common k-means cluster of their points.
+
+    ``MiniBatchKMeans`` (fixed ``seed``) is fitted on both sides' points; each
+    record joins its ``nearest`` closest centroids so that records near a
+    boundary meet their neighbours on both sides of it. ``coordinates``
+    (``latlon``/``lonlat``) clusters points on the unit sphere (euclidean
+    distance there grows with the great-circle distance); else the values are
+    numbers, used unscaled. ``clusters`` is capped at the number of distinct
+    points. The estimate follows :class:`SharedTokenRule`; ``contains`` compares
+    assignments.
+    """
+
+    def __init__(
+        self,
+        align: Values,
+        target: Values,
+        *,
+        clusters: int,
+        nearest: int = 1,
+        coordinates: str | None = None,
+        seed: int = 0,
+        label: str = "kmeans",
+    ) -> None:
+        pa, pb = _points(align, "align"), _points(target, "target")
+        if coordinates is not None:
+            pa = _sphere(_coordinates(pa, coordinates, "align", align))
+            pb = _sphere(_coordinates(pb, coordinates, "target", target))
+        elif len(align) and len(target) and pa.shape[1] != pb.shape[1]:
+            raise BlockingValueError(
+                "target", 0, f"{pb.shape[1]} column(s) here, {pa.shape[1]} on the align side"
+            )
+        valid_a, valid_b = ~np.isnan(pa).any(axis=1), ~np.isnan(pb).any(axis=1)
+        points = np.concatenate([pa[valid_a], pb[valid_b]])
+        distinct = len(np.unique(points, axis=0)) if len(points) else 0
+        k = min(clusters, distinct)
+        notes: list[str] = []
+        if 0 < k < clusters:
+            notes.append(f"{label}: {clusters:,} clusters asked, {k:,} distinct points: {k:,} used")
+        nearest = min(nearest, k)
+        assign = np.full((max(nearest, 1), len(points)), -1, dtype=np.int64)
+        centres = np.zeros((0, points.shape[1]))
+        if k:
+            from sklearn.cluster import MiniBatchKMeans
+
+            model = MiniBatchKMeans(
+                n_clusters=k, random_state=seed, n_init=3, batch_size=min(4096, len(points))
+            )
+            model.fit(points)
+            centres = model.cluster_centers_
+            step = max(1, SIMILARITY_BUDGET // k)
+            for start in range(0, len(points), step):
+                d = model.transform(points[start : start + step])
+                if nearest < k:
+                    chosen = np.argpartition(d, nearest - 1, axis=1)[:, :nearest]
+                else:
+                    chosen = np.broadcast_to(np.arange(k), d.shape)
+                assign[:, start : start + step] = np.sort(chosen, axis=1).T
+        self.assign_a = np.full((assign.shape[0], len(align)), -1, dtype=np.int64)
+        self.assign_b = np.full((assign.shape[0], len(target)), -1, dtype=np.int64)
+        self.assign_a[:, valid_a] = assign[:, : int(valid_a.sum())]
+        self.assign_b[:, valid_b] = assign[:, int(valid_a.sum()) :]
+        self.clusters = k
+
+        def tokens(side: Ints) -> Any:
+            valid = side[0] >= 0
+            ptr = np.concatenate([[0], np.cumsum(np.where(valid, len(side), 0))]).astype(np.int64)
+            return _binary(ptr, side[:, valid].T.ravel(), k)
+
+        def name(cluster: int) -> str:
+            centre = centres[cluster]
+            if coordinates is not None:
+                lat = math.degrees(
+                    math.asin(max(-1.0, min(1.0, centre[2] / np.linalg.norm(centre))))
+                )
+                lon = math.degrees(math.atan2(centre[1], centre[0]))
+                return f"cluster {cluster} near lat {lat:.4f}, lon {lon:.4f}"
+            return f"cluster {cluster} around {', '.join(f'{x:g}' for x in centre)}"
+
+        super().__init__(
+            tokens(self.assign_a), tokens(self.assign_b), label=label, what="cluster", name=name
+        )
+        self.warnings = notes + self.warnings
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        out = np.zeros(len(ia), dtype=bool)
+        for slot_a in self.assign_a:  # nearest x nearest comparisons, vectorised over pairs
+            ka = slot_a[ia]
+            for slot_b in self.assign_b:
+                out |= (ka >= 0) & (ka == slot_b[ib])
+        return out
+
+
+def _sphere(latlon: Floats) -> Floats:
+    """Unit vectors of ``[lat, lon]`` radians (NaN rows stay NaN)."""
+    lat, lon = latlon[:, 0], latlon[:, 1]
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+
+# --------------------------------------------------------------------------- groups
+
+
+class Union:
+    """Pairs of any of the rules, each pair once: a rule drops what earlier rules produced.
+
+    The estimate is the sum of the rules' estimates (an upper bound).
+    """
+
+    def __init__(self, rules: list[BlockingRule], *, label: str = "union") -> None:
         self.rules = rules
+        self.label = label
+        self.warnings = [w for rule in rules for w in rule.warnings]
 
     def estimate(self) -> int:
         return sum(rule.estimate() for rule in self.rules)
@@ -207,4 +991,36 @@ class Union:
         out = np.zeros(len(ia), dtype=bool)
         for rule in self.rules:
             out |= rule.contains(ia, ib)
+        return out
+
+
+class Pipeline:
+    """The pairs of the first rule that every following rule also contains.
+
+    A cheap, coarse rule produces the pairs and each later rule refines them
+    (a key on the postcode, then a q-gram or radius condition). The estimate
+    is the first rule's (an upper bound).
+    """
+
+    def __init__(self, rules: list[BlockingRule], *, label: str = "pipeline") -> None:
+        self.rules = rules
+        self.label = label
+        self.warnings = [w for rule in rules for w in rule.warnings]
+
+    def estimate(self) -> int:
+        return self.rules[0].estimate()
+
+    def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
+        first, *rest = self.rules
+        for ia, ib in first.pairs(chunk):
+            for rule in rest:
+                keep = rule.contains(ia, ib)
+                ia, ib = ia[keep], ib[keep]
+            if len(ia):
+                yield ia, ib
+
+    def contains(self, ia: Ints, ib: Ints) -> Bools:
+        out = np.ones(len(ia), dtype=bool)
+        for rule in self.rules:
+            out &= rule.contains(ia, ib)
         return out

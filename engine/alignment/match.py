@@ -24,8 +24,8 @@ def select(
 ) -> Ints:
     """Indexes of the pairs to keep; pairs must already be at or under ``threshold``.
 
-    Ties are broken by the smaller target index (then align index), so a run is
-    reproducible. In a deduplication (``dedup``: both indexes point into the
+    Ties are broken deterministically: ``best`` prefers the smaller target index;
+    ``one-to-one`` returns the same optimal assignment for the same input. In a deduplication (``dedup``: both indexes point into the
     same records, each pair once), ``best`` keeps a pair when it is the best
     match of either of its records.
     """

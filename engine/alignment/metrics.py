@@ -41,16 +41,23 @@ __all__ = [
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 Value = str | tuple[str | None, ...] | None
+Bad = list[tuple[int, str]] | None
 
 #: Pairs evaluated at once inside one metric call; bounds temporary memory.
 _CHUNK = 1 << 20
+#: Token pairs expanded at once by the token-aware metrics (about 100 MB of temporaries).
+_TOKEN_BUDGET = 1 << 21
 
 
 class Metric(Protocol):
     """What every registered metric provides."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> Any:
-        """One side's values in the form ``compute`` wants."""
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Any:
+        """One side's values in the form ``compute`` wants.
+
+        A value that cannot be read raises :class:`NormaliseError`, or, when ``bad``
+        is a list, is appended to it as ``(index, message)`` and counts as missing.
+        """
 
     def compute(self, a: Any, b: Any, ia: Ints, ib: Ints, options: Any) -> Floats:
         """Distances of the pairs ``(ia[k], ib[k])``; NaN where a value is missing."""
@@ -86,10 +93,11 @@ def factorize(values: Sequence[Value]) -> StringColumn:
 
 
 def _scalar_strings(values: Sequence[Value], metric: str) -> Sequence[str | None]:
-    for v in values:
+    # The spec checks an attribute's column count against its metric; this guards
+    # direct callers.
+    for index, v in enumerate(values):
         if isinstance(v, tuple):
-            raise NormaliseError(0, str(v), f"metric '{metric}' compares single values, not tuples")
-        break
+            raise NormaliseError(index, str(v), f"metric '{metric}' compares single values, not tuples")
     return values  # type: ignore[return-value]
 
 
@@ -210,7 +218,7 @@ class _EditMetric:
     scorer: Any
     name: str
 
-    def prepare(self, values: Sequence[Value], options: Any) -> _TokenColumn:
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> _TokenColumn:
         column = factorize(_scalar_strings(values, self.name))
         tokens = _token_table(column) if self._tokens(options) else _NO_TOKENS
         return _TokenColumn(column, tokens)
@@ -229,12 +237,19 @@ class _EditMetric:
         if self._tokens(options):
 
             def fn(ca: Ints, cb: Ints) -> Floats:
+                # Each pair expands to (tokens)^2 token pairs: slice by that cost so
+                # memory stays bounded whatever the length of the values.
+                size = np.maximum(np.maximum(a.tokens[1][ca], b.tokens[1][cb]), 1)
+                ends = np.cumsum(size * size)
                 out = np.empty(len(ca))
-                step = _CHUNK // 8  # each pair expands to (tokens)^2 token pairs
-                for s in range(0, len(ca), step):
-                    out[s : s + step] = _token_aware(
-                        run, a.tokens, b.tokens, ca[s : s + step], cb[s : s + step]
+                start = 0
+                while start < len(ca):
+                    base = ends[start - 1] if start else 0
+                    stop = max(int(np.searchsorted(ends, base + _TOKEN_BUDGET, "right")), start + 1)
+                    out[start:stop] = _token_aware(
+                        run, a.tokens, b.tokens, ca[start:stop], cb[start:stop]
                     )
+                    start = stop
                 return out
 
         else:
@@ -324,7 +339,7 @@ class SoundexMetric(_EditMetric):
     scorer = Levenshtein
     name = "soundex"
 
-    def prepare(self, values: Sequence[Value], options: Any) -> _TokenColumn:
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> _TokenColumn:
         codes: dict[str, str | None] = {}
         encode = _NORMALISERS["soundex"].func  # one code per token
         for v in _scalar_strings(values, self.name):
@@ -362,7 +377,7 @@ _RAW = _RawEdit()
 class ExactMetric:
     """0 when the values are equal, else 1."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> StringColumn:
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> StringColumn:
         return factorize(_scalar_strings(values, "exact"))
 
     def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
@@ -383,7 +398,7 @@ class ExactMetric:
 class DifflibMetric:
     """1 - difflib.SequenceMatcher ratio (Nazca's difflib_match); Python speed, per distinct pair."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> StringColumn:
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> StringColumn:
         return factorize(_scalar_strings(values, "difflib"))
 
     def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
@@ -465,22 +480,34 @@ def _binary_rows(token_lists: list[list[str]], vocab: dict[str, int]) -> sparse.
 # --------------------------------------------------------------------------- numbers
 
 
-def _numbers(values: Sequence[Value], width: int | None, what: str) -> Floats:
+def _problem(bad: Bad, index: int, value: Value, message: str) -> None:
+    if bad is None:
+        raise NormaliseError(index, str(value), message)
+    bad.append((index, message))
+
+
+def _numbers(values: Sequence[Value], width: int | None, what: str, bad: Bad = None) -> Floats:
     """Values (strings or tuples of strings) as a float matrix, NaN rows where missing."""
-    rows = [v if isinstance(v, tuple) else (v,) for v in values]
-    k = width or (len(rows[0]) if rows else 1)
-    out = np.full((len(rows), k), np.nan)
-    for index, row in enumerate(rows):
+    k = width or next((len(v) if isinstance(v, tuple) else 1 for v in values if v is not None), 1)
+    out = np.full((len(values), k), np.nan)
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        row = value if isinstance(value, tuple) else (value,)
         if len(row) != k:
-            raise NormaliseError(
-                index, str(row), f"expected {k} values for {what}, found {len(row)}"
-            )
+            _problem(bad, index, value, f"expected {k} values for {what}, found {len(row)}")
+            continue
         if any(x is None for x in row):
             continue
         try:
-            out[index] = [float(x) for x in row]  # type: ignore[arg-type]
+            numbers = [float(x) for x in row]  # type: ignore[arg-type]
         except ValueError:
-            raise NormaliseError(index, str(row), f"not a number: {row!r}") from None
+            _problem(bad, index, value, f"not a number: {value!r}")
+            continue
+        if not all(math.isfinite(x) for x in numbers):
+            _problem(bad, index, value, f"not a finite number: {value!r}")
+            continue
+        out[index] = numbers
     return out
 
 
@@ -498,8 +525,8 @@ def _scaled(d: Floats, options: Any) -> Floats:
 class EuclideanMetric:
     """Euclidean distance between numbers or tuples of numbers (``scale`` bounds it)."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
-        return _numbers(values, None, "euclidean")
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
+        return _numbers(values, None, "euclidean", bad)
 
     def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
         if a.shape[1] != b.shape[1]:
@@ -524,17 +551,22 @@ _EARTH_RADIUS_KM = 6371.0088
 class GeographicMetric:
     """Great-circle (haversine) distance between two points, in km or m."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
-        points = _numbers(values, 2, "a point (two columns)")
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
+        points = _numbers(values, 2, "a point (two columns)", bad)
         if options.order == "lonlat":
             points = points[:, ::-1]
         lat, lon = points[:, 0], points[:, 1]
-        bad = (np.abs(lat) > 90) | (np.abs(lon) > 180)
-        if bad.any():
-            index = int(np.flatnonzero(bad)[0])
-            raise NormaliseError(
-                index, str(values[index]), f"not a {options.order} point: {values[index]!r}"
+        with np.errstate(invalid="ignore"):
+            outside = (np.abs(lat) > 90) | (np.abs(lon) > 180)
+        for index in np.flatnonzero(outside).tolist():
+            _problem(
+                bad,
+                index,
+                values[index],
+                f"not a {options.order} point (latitude within ±90, longitude within ±180):"
+                f" {values[index]!r}",
             )
+        points[outside] = np.nan
         return np.radians(points)
 
     def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
@@ -563,9 +595,9 @@ _UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # Nazca's factors
 class TemporalMetric:
     """Distance between two dates in days, months (30.5 days) or years (365.25 days)."""
 
-    def prepare(self, values: Sequence[Value], options: Any) -> Floats:
+    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
         parse = _NORMALISERS["date"].func
-        cache: dict[str, float] = {}
+        cache: dict[str, float | str] = {}  # a day number, or the reason it failed
         out = np.full(len(values), np.nan)
         for index, v in enumerate(_scalar_strings(values, "temporal")):
             if v is None:
@@ -574,10 +606,14 @@ class TemporalMetric:
             if day is None:
                 try:
                     iso = parse(v, options)
+                    day = float(date.fromisoformat(iso).toordinal()) if iso else math.nan
                 except ValueError as exc:
-                    raise NormaliseError(index, v, str(exc)) from None
-                day = cache[v] = float(date.fromisoformat(iso).toordinal()) if iso else math.nan
-            out[index] = day
+                    day = str(exc)
+                cache[v] = day
+            if isinstance(day, str):
+                _problem(bad, index, v, day)
+            else:
+                out[index] = day
         return out
 
     def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:

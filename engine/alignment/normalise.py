@@ -478,8 +478,14 @@ def _numeric_date(text: str, options: DateOptions) -> str | None:
         return None
     first, _, middle, last = match.groups()
     if len(first) == 4:
-        # Year first is always year-month-day (ISO order), whatever dayfirst says.
-        return _valid(int(first), int(middle), int(last)) if len(last) <= 2 else None
+        # Year first is always year-month-day (ISO order), whatever dayfirst says:
+        # an impossible month or day is an error, never a silent swap.
+        if len(last) > 2:
+            return None
+        iso_date = _valid(int(first), int(middle), int(last))
+        if iso_date is None:
+            raise ValueError("month or day out of range for year-month-day")
+        return iso_date
     if len(first) > 2 or len(last) not in (2, 4) or (len(last) == 2 and options.yearfirst):
         return None  # ambiguous or odd: dateutil's rules apply
     year = int(last) if len(last) == 4 else _DATEUTIL_INFO.convertyear(int(last))

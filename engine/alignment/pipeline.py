@@ -7,8 +7,8 @@ carries one step out on an :class:`AlignmentState`. The generic executor in
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +18,24 @@ import numpy.typing as npt
 
 from engine.alignment.blocking import (
     BlockingRule,
+    BlockingValueError,
     KeyRule,
+    KMeansRule,
+    MinHashRule,
     NoBlocking,
+    Pipeline,
+    QGramRule,
+    RadiusRule,
     SortedNeighbourhoodRule,
+    TfidfRule,
     Union,
+    minhash_bands,
 )
 from engine.alignment.compare import AttributeJob, ChunkResult, CompareTask, missing_fill
 from engine.alignment.executors import make_executor
 from engine.alignment.match import select
 from engine.alignment.metrics import METRICS
-from engine.alignment.normalise import NormaliseError, normalise_column
+from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.errors import DataError
@@ -118,22 +126,70 @@ def steps(spec: AlignmentSpec) -> list[Any]:
 
 
 def describe_blocking(blocking: Ref) -> str:
-    """One line describing a blocking spec."""
-    if blocking.name == "none":
+    """One line describing a blocking spec (groups nest in parentheses)."""
+    name, options = blocking.name, blocking.options
+    if name == "none":
         return "none (every align record meets every target record)"
-    if blocking.name == "union":
-        return "union of: " + "; ".join(describe_blocking(rule) for rule in blocking.options)
-    options = blocking.options
+    if name in ("union", "pipeline"):
+        parts = [
+            f"({describe_blocking(r)})" if r.name in ("union", "pipeline") else describe_blocking(r)
+            for r in options
+        ]
+        if name == "union":
+            text = "union of: " + "; ".join(parts)
+        else:
+            text = "pipeline: " + parts[0] + "".join(f"; kept if {p}" for p in parts[1:])
+        budget = getattr(options, "max_pairs", None)
+        return text + (f"; max_pairs {budget:,}" if budget is not None else "")
+
+    def columns(ref: Any) -> str:
+        return ",".join(str(c) for c in ref) if isinstance(ref, list) else str(ref)
+
     source = (
         f"attribute {options.attribute}"
         if options.attribute
-        else f"columns {options.align}/{options.target if options.target is not None else options.align}"
+        else f"columns {columns(options.align)}/{columns(options.target if options.target is not None else options.align)}"
     )
     chain = " | ".join(r.name for r in options.normalise)
-    text = f"{blocking.name} on {source}" + (f" ({chain})" if chain else "")
-    if blocking.name == "sorted_neighbourhood":
+    text = f"{name} on {source}" + (f" ({chain})" if chain else "")
+    if name == "sorted_neighbourhood":
         text += f", window {options.window}"
+    elif name == "qgram":
+        padded = " padded" if options.padding else ""
+        text += (
+            f", {options.q}-grams{padded}, min_common {options.min_common},"
+            f" max_block {options.max_block:,}"
+        )
+    elif name == "minhash":
+        bands, rows = _minhash_split(options)
+        shingles = "tokens" if options.shingles == "tokens" else f"{options.q}-grams"
+        text += f", {shingles}, {bands} bands x {rows} rows"
+        if options.bands is None:
+            text += f" (threshold {options.threshold:g})"
+    elif name == "tfidf":
+        low, high = options.ngrams
+        text += f", top {options.top_k} by char {low}-{high}-gram cosine"
+        if options.min_similarity:
+            text += f" >= {options.min_similarity:g}"
+    elif name in ("kdtree", "balltree"):
+        if options.radius_km is not None:
+            text += f", within {options.radius_km:g} km (haversine, {options.order})"
+        else:
+            text += f", within {options.radius:g} (euclidean)"
+    elif name == "kmeans":
+        text += f", {options.clusters:,} clusters, nearest {options.nearest}"
+        if options.coordinates:
+            text += f" (coordinates {options.coordinates})"
+    if options.max_pairs is not None:
+        text += f", max_pairs {options.max_pairs:,}"
     return text
+
+
+def _minhash_split(options: Any) -> tuple[int, int]:
+    """The ``(bands, rows)`` of a minhash rule: given, or chosen for its threshold."""
+    if options.bands is not None:
+        return int(options.bands), int(options.rows)
+    return minhash_bands(options.threshold, options.num_perm)
 
 
 # --------------------------------------------------------------------------- state
@@ -186,27 +242,50 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     state.timings[f"read {step.role}"] = time.perf_counter() - started
 
 
-class _BadValue(Exception):
-    """A value no record may keep; ``mask`` marks every record holding it."""
-
-    def __init__(self, mask: list[bool], index: int, message: str, column: str) -> None:
-        super().__init__(message)
-        self.mask, self.index, self.message, self.column = mask, index, message, column
-
-
-def _guard(values: Sequence[Any], index: int) -> list[bool]:
-    bad = values[index]
-    return [v == bad for v in values]
-
-
 def _columns(attribute: Attribute, role: str) -> list[str | int]:
     return attribute.align_columns if role == "align" else attribute.target_columns
 
 
-def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> None:
+def _normalise_collecting(
+    raw: list[str | None], chain: list[Ref], bad: dict[int, str], column: str
+) -> list[str | None]:
+    """Normalise a column; values that fail become missing and are noted in ``bad``."""
+    try:
+        return normalise_column(raw, chain)
+    except NormaliseError:
+        pass  # the slow path below visits each distinct value once to find every failure
+    cache: dict[str | None, str | None] = {None: None}
+    failed: dict[str, str] = {}
+    out: list[str | None] = []
+    for index, value in enumerate(raw):
+        if value in failed:
+            bad.setdefault(index, f"column {column}: {failed[value]}")
+            out.append(None)
+            continue
+        if value not in cache:
+            try:
+                cache[value] = normalise_value(value, chain)
+            except NormaliseError as exc:
+                assert value is not None
+                failed[value] = exc.message
+                bad.setdefault(index, f"column {column}: {exc.message}")
+                out.append(None)
+                continue
+        out.append(cache[value])
+    return out
+
+
+def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> dict[int, str]:
+    """Normalise and prepare every attribute of one side.
+
+    Returns the records whose values cannot be read (index -> reason), all found
+    in one pass; their values count as missing in what was prepared.
+    """
     records = side.records
+    bad: dict[int, str] = {}
     for attribute in spec.attributes:
         columns: list[list[str | None]] = []
+        names: list[str] = []
         for ref in _columns(attribute, role):
             try:
                 name = records.column_name(ref)
@@ -214,101 +293,203 @@ def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> None:
                 raise DataError(
                     records.source, f"attribute '{attribute.name}': {exc.args[0]}"
                 ) from None
-            raw = records.columns[name]
-            try:
-                columns.append(normalise_column(raw, attribute.normalise))
-            except NormaliseError as exc:
-                raise _BadValue(_guard(raw, exc.index), exc.index, exc.message, name) from None
+            names.append(name)
+            columns.append(
+                _normalise_collecting(records.columns[name], attribute.normalise, bad, name)
+            )
         values: list[Any]
         if len(columns) == 1:
             values = columns[0]
-        else:
+        else:  # a tuple with a missing part is a missing value
             values = [None if None in row else row for row in zip(*columns, strict=True)]
         metric = METRICS[attribute.metric.name].func()
-        try:
-            prepared = metric.prepare(values, attribute.metric.options)
-        except NormaliseError as exc:
-            column = ", ".join(str(c) for c in _columns(attribute, role))
-            raise _BadValue(_guard(values, exc.index), exc.index, exc.message, column) from None
+        problems: list[tuple[int, str]] = []
+        side.prepared[attribute.name] = metric.prepare(values, attribute.metric.options, problems)
+        for index, message in problems:
+            bad.setdefault(index, f"column {', '.join(names)}: {message}")
         side.normalised[attribute.name] = values
-        side.prepared[attribute.name] = prepared
+    return bad
 
 
 def handle_prepare(step: Prepare, state: AlignmentState) -> None:
-    """Normalise and prepare every attribute; bad values fail or skip their records."""
+    """Normalise and prepare every attribute; bad values fail the run or skip their records."""
     started = time.perf_counter()
     roles = ("align",) if state.spec.dedup else ("align", "target")
     for role in roles:
         side = state.sides[role]
         policy = getattr(state.spec.sources, role).on_error
-        while True:
-            try:
-                _prepare_side(state.spec, side, role)
-                break
-            except _BadValue as bad:
-                records = side.records
-                row = int(records.rows[bad.index])
-                if policy == "fail":
-                    raise DataError(
-                        records.source, bad.message, row=row, column=bad.column
-                    ) from None
-                # Skip every record holding the same bad value at once, then retry:
-                # one retry per distinct bad value, not per bad record.
-                mask = np.array(bad.mask, dtype=bool)
-                skipped = [
-                    Skip(int(r), f"column {bad.column}: {bad.message}") for r in records.rows[mask]
-                ]
-                side.records = records.take(~mask)
-                if state.spec.dedup:
-                    state.sides["target"] = side
-                side.records.skipped.extend(skipped)
-                side.normalised.clear()
-                side.prepared.clear()
+        bad = _prepare_side(state.spec, side, role)
+        if not bad:
+            continue
+        records = side.records
+        if policy == "fail":
+            index = min(bad)
+            column, _, message = bad[index].partition(": ")
+            raise DataError(
+                records.source,
+                message + " (set `on_error: skip` to leave such rows out)",
+                row=int(records.rows[index]),
+                column=column.removeprefix("column "),
+            )
+        # Drop every bad record at once, then prepare again without them.
+        mask = np.zeros(len(records), dtype=bool)
+        mask[list(bad)] = True
+        skipped = [Skip(int(records.rows[i]), bad[i]) for i in sorted(bad)]
+        side.records = records.take(~mask)
+        side.records.skipped.extend(skipped)
+        side.records.skipped.sort(key=lambda skip: skip.row)
+        side.normalised.clear()
+        side.prepared.clear()
+        again = _prepare_side(state.spec, side, role)
+        if again:  # cannot happen: the same values were dropped
+            raise DataError(records.source, f"values still unreadable after skipping: {again}")
+        if state.spec.dedup:
+            state.sides["target"] = side
     state.timings["prepare"] = time.perf_counter() - started
 
 
-def _keys(state: AlignmentState, rule: Ref) -> tuple[list[str | None], list[str | None]]:
+def _keys(state: AlignmentState, rule: Ref, points: bool = False) -> tuple[list[Any], list[Any]]:
+    """Each side's blocking values: normalised keys, or (``points``) tuples of several columns."""
     options = rule.options
-    out: list[list[str | None]] = []
+    out: list[list[Any]] = []
     for role in ("align", "target"):
         side = state.sides[role]
-        if options.attribute is not None:
-            values = side.normalised[options.attribute]
-            if values and any(isinstance(v, tuple) for v in values[:100]):
-                raise DataError(
-                    side.records.source,
-                    f"blocking on attribute '{options.attribute}' needs single values, not tuples",
+        source = side.records.source
+        try:
+            if options.attribute is not None:
+                if options.attribute not in side.normalised:
+                    raise DataError(source, f"blocking: no attribute '{options.attribute}'")
+                values = side.normalised[options.attribute]
+                tuples = any(isinstance(v, tuple) for v in values[:100])
+                if tuples and not points:
+                    raise DataError(
+                        source,
+                        f"blocking on attribute '{options.attribute}' needs single values, not tuples",
+                    )
+                if not options.normalise:
+                    keys = values
+                elif tuples:  # normalise each column of the tuples
+                    width = len(next(v for v in values if v is not None))
+                    parts = [
+                        normalise_column(
+                            [None if v is None else v[j] for v in values], options.normalise
+                        )
+                        for j in range(width)
+                    ]
+                    keys = [None if None in row else row for row in zip(*parts, strict=True)]
+                else:
+                    keys = normalise_column(values, options.normalise)
+            else:
+                ref = options.align if role == "align" or options.target is None else options.target
+                columns = []
+                for one in ref if isinstance(ref, list) else [ref]:
+                    try:
+                        raw = side.records.column(one)
+                    except KeyError as exc:
+                        raise DataError(source, f"blocking: {exc.args[0]}") from None
+                    columns.append(normalise_column(raw, options.normalise))
+                keys = (
+                    columns[0]
+                    if len(columns) == 1
+                    else [None if None in row else row for row in zip(*columns, strict=True)]
                 )
-            keys = normalise_column(values, options.normalise) if options.normalise else values
-        else:
-            ref = options.align if role == "align" or options.target is None else options.target
-            try:
-                raw = side.records.column(ref)
-            except KeyError as exc:
-                raise DataError(side.records.source, f"blocking: {exc.args[0]}") from None
-            try:
-                keys = normalise_column(raw, options.normalise)
-            except NormaliseError as exc:
-                row = int(side.records.rows[exc.index])
-                raise DataError(
-                    side.records.source, f"blocking key: {exc.message}", row=row
-                ) from None
+        except NormaliseError as exc:
+            row = int(side.records.rows[exc.index])
+            raise DataError(source, f"blocking key: {exc.message}", row=row) from None
         out.append(keys)
     return out[0], out[1]
 
 
 def build_rule(state: AlignmentState, blocking: Ref) -> BlockingRule:
     """The blocking rule object of a blocking spec, on the prepared records."""
-    if blocking.name == "none":
+    name, options = blocking.name, blocking.options
+    label = describe_blocking(blocking)
+    if name == "none":
         return NoBlocking(len(state.records("align")), len(state.records("target")))
-    if blocking.name == "union":
-        return Union([build_rule(state, rule) for rule in blocking.options])
-    align, target = _keys(state, blocking)
-    if blocking.name == "key":
-        return KeyRule(align, target)
-    if blocking.name == "sorted_neighbourhood":
-        return SortedNeighbourhoodRule(align, target, blocking.options.window)
-    raise ValueError(f"no blocking rule named '{blocking.name}'")
+    if name == "union":
+        return Union([build_rule(state, rule) for rule in options], label=label)
+    if name == "pipeline":
+        return Pipeline([build_rule(state, rule) for rule in options], label=label)
+    align, target = _keys(state, blocking, points=name in ("kdtree", "balltree", "kmeans"))
+    try:
+        if name == "key":
+            return KeyRule(align, target, label=label)
+        if name == "sorted_neighbourhood":
+            return SortedNeighbourhoodRule(align, target, options.window, label=label)
+        if name == "qgram":
+            return QGramRule(
+                align,
+                target,
+                q=options.q,
+                padding=options.padding,
+                min_common=options.min_common,
+                max_block=options.max_block,
+                label=label,
+            )
+        if name == "minhash":
+            bands, rows = _minhash_split(options)
+            return MinHashRule(
+                align,
+                target,
+                kind=options.shingles,
+                q=options.q,
+                bands=bands,
+                rows=rows,
+                seed=options.seed,
+                label=label,
+            )
+        if name == "tfidf":
+            return TfidfRule(
+                align,
+                target,
+                top_k=options.top_k,
+                min_similarity=options.min_similarity,
+                ngrams=options.ngrams,
+                label=label,
+            )
+        if name in ("kdtree", "balltree"):
+            return RadiusRule(
+                align,
+                target,
+                radius=options.radius,
+                radius_km=options.radius_km,
+                order=options.order,
+                tree=name,
+                label=label,
+            )
+        if name == "kmeans":
+            return KMeansRule(
+                align,
+                target,
+                clusters=options.clusters,
+                nearest=options.nearest,
+                coordinates=options.coordinates,
+                seed=options.seed,
+                label=label,
+            )
+    except BlockingValueError as exc:
+        records = state.records(exc.side)
+        row = int(records.rows[exc.index]) if exc.index < len(records.rows) else None
+        raise DataError(records.source, f"blocking rule {label}: {exc.message}", row=row) from None
+    raise ValueError(f"no blocking rule named '{name}'")
+
+
+def _pair_budget(state: AlignmentState, blocking: Ref, rule: BlockingRule) -> None:
+    """Stop before comparing when a rule's estimated pairs exceed its ``max_pairs``."""
+    limit = blocking.option("max_pairs")
+    if limit is not None:
+        estimate = rule.estimate()
+        if state.spec.dedup:
+            estimate = max(0, (estimate - len(state.records("align"))) // 2)
+        if estimate > limit:
+            raise DataError(
+                state.spec_file,
+                f"blocking rule {rule.label}: about {estimate:,} candidate pairs, more than its"
+                f" max_pairs ({limit:,}); make the blocking more selective or raise max_pairs",
+            )
+    if isinstance(rule, Union | Pipeline):
+        for child_ref, child in zip(blocking.options, rule.rules, strict=True):
+            _pair_budget(state, child_ref, child)
 
 
 def handle_block(step: Block, state: AlignmentState) -> None:
@@ -320,6 +501,10 @@ def handle_block(step: Block, state: AlignmentState) -> None:
         # Rules see the records twice: drop self pairs and count each pair once.
         n = len(state.records("align"))
         state.estimated_pairs = max(0, (state.estimated_pairs - n) // 2)
+    _pair_budget(state, state.spec.blocking, state.rule)
+    if state.transaction is not None:  # a real run (a plan lists them): say it before comparing
+        for warning in state.rule.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     state.timings["block"] = time.perf_counter() - started
 
 

@@ -225,16 +225,29 @@ def _read_delimited(
     return names, columns, starts
 
 
+#: The largest field the csv module accepts (its default, 128 KiB, rejects long texts).
+_FIELD_LIMIT = 1 << 28
+
+
 def _parse(
-    text: str, delimiter: str, quotechar: str, problems: _Problems
+    text: str, delimiter: str, quotechar: str | None, problems: _Problems
 ) -> tuple[list[list[str]], _Lines, _Lines]:
-    """Non-empty records with the physical lines where each starts and ends."""
+    """Non-empty records with the physical lines where each starts and ends.
+
+    ``quotechar`` None reads every character as data (TSV has no quoting).
+    """
+    csv.field_size_limit(_FIELD_LIMIT)
+    dialect: dict[str, Any] = (
+        {"delimiter": delimiter, "quoting": csv.QUOTE_NONE}
+        if quotechar is None
+        else {"delimiter": delimiter, "quotechar": quotechar}
+    )
     # The csv module silently ends a quoted field left open at the end of the file: a
     # sentinel line after the data tells, since only then does it get swallowed.
     text += "\n" + _SENTINEL + "\n"
     # newline="" splits on \n, \r and \r\n only, as the csv module expects; a quoted
     # field may then hold line breaks, and reader.line_num counts physical lines.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
+    reader = csv.reader(io.StringIO(text, newline=""), **dialect)
     try:
         records = list(reader)
     except csv.Error:
@@ -249,7 +262,7 @@ def _parse(
         return records, lines, lines
 
     # Some quoted field holds a line break: parse again, noting where each record starts.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar)
+    reader = csv.reader(io.StringIO(text, newline=""), **dialect)
     records = []
     starts: list[int] = []
     ends: list[int] = []

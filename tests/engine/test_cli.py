@@ -207,3 +207,85 @@ def test_dedup_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec.write_text(spec.read_text().replace("matching: all", "matching: one-to-one"))
     assert main(["validate", str(spec)]) == 2
     assert "one-to-one' needs two sources" in capsys.readouterr().err
+
+
+GEO_SPEC = """\
+kind: alignment
+name: geo
+sources:
+  align: {{csv: a.csv, id: id, on_error: {on_error}}}
+  target: {{csv: b.csv, id: id}}
+attributes:
+  - {{name: pt, align: [lat, long], metric: {{geographic: {{scale: 10}}}}, missing: {missing}}}
+threshold: 0.5
+matching: all
+outputs: [{{csv: out.csv}}]
+"""
+
+
+def _geo(tmp_path: Path, rows: str, missing: str = "ignore", on_error: str = "fail") -> Path:
+    (tmp_path / "a.csv").write_text("id,lat,long\n" + rows)
+    (tmp_path / "b.csv").write_text("id,lat,long\nhttp://b/1,48.85,2.35\n")
+    spec = tmp_path / "geo.yaml"
+    spec.write_text(GEO_SPEC.format(missing=missing, on_error=on_error))
+    return spec
+
+
+def test_missing_coordinate_is_a_missing_value(tmp_path: Path) -> None:
+    spec = _geo(tmp_path, "http://a/1,48.86,2.35\nhttp://a/2,,2.35\n")
+    assert main(["run", "-q", str(spec)]) == 0
+    rows = (tmp_path / "out.csv").read_text().splitlines()
+    # a/2 lacks a latitude: with missing: ignore it contributes 0 and links.
+    assert [r.split(",")[:2] for r in rows[1:]] == [
+        ["http://a/1", "http://b/1"],
+        ["http://a/2", "http://b/1"],
+    ]
+    assert rows[2].endswith(",0,")  # distance 0, attribute distance empty (missing)
+
+
+def test_out_of_range_coordinates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _geo(tmp_path, "http://a/1,48.86,2.35\nhttp://a/2,148.0,2.35\nhttp://a/3,nan,1\n")
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "a.csv:3 (column lat, long): not a latlon point" in err
+    spec = _geo(
+        tmp_path,
+        "http://a/1,48.86,2.35\nhttp://a/2,148.0,2.35\nhttp://a/3,nan,1\n",
+        on_error="skip",
+    )
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "1 records, 2 rows skipped" in out
+    assert "a.csv:4: column lat, long: not a finite number" in out
+
+
+def test_many_bad_values_are_skipped_in_one_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = "".join(f"{i},Name {i},01/02/1990\n" for i in range(4, 200))
+    bad = "".join(f"{i},Bad {i},99/99/{1900 + i}\n" for i in range(200, 400))
+    spec = _project(tmp_path, ALIGN + good + bad, on_error="skip")
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "199 records, 200 rows skipped" in out
+    assert "... and 190 more skipped" in out
+
+
+def test_iso_date_is_never_swapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path, ALIGN.replace("06/01/1999", "1999-13-01"))
+    assert main(["run", str(spec)]) == 1
+    assert "cannot read '1999-13-01' as a date (dayfirst): month or day out of range" in (
+        capsys.readouterr().err
+    )
+
+
+def test_tsv_has_no_quoting(tmp_path: Path) -> None:
+    (tmp_path / "t.tsv").write_text('id\tname\nhttp://x/1\t"Big" Jim\n')
+    spec = tmp_path / "t.yaml"
+    spec.write_text(
+        "kind: alignment\nname: t\nsources:\n  align: {tsv: t.tsv, id: id}\n"
+        "  target: {inline: [[http://y/1, '\"Big\" Jim']], columns: [id, name], id: id}\n"
+        "attributes: [{name: name, metric: exact}]\nthreshold: 0\noutputs: [{csv: o.csv}]\n"
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    assert (tmp_path / "o.csv").read_text().splitlines()[1] == "http://x/1,http://y/1,0,0"

@@ -81,7 +81,7 @@ def test_unknown_nested_key_points_at_the_key(tmp_path: Path) -> None:
     text = GOOD.replace("{csv: b.csv, id: uri}", "{csv: b.csv, id: uri, colour: red}")
     problems = _problems(_write(tmp_path, text))
     assert problems == [
-        f"{tmp_path / 'spec.yaml'}:{_at(text, 'colour')}: sources.target.colour: unknown key 'colour'"
+        f"{tmp_path / 'spec.yaml'}:{_at(text, 'colour')}: sources.target.colour: unknown key 'colour'; did you mean 'columns'?"
     ]
 
 
@@ -165,3 +165,96 @@ def test_option_needed(tmp_path: Path) -> None:
     assert any(
         "normaliser 'remove_after' needs options" in p for p in _problems(_write(tmp_path, text))
     )
+
+
+def test_cross_field_problems_point_at_their_fields(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "  - {name: name, metric: levenshtein, normalise: [lowercase]}\n",
+        "  - {name: name, metric: levenshtein, normalise: [lowercase]}\n"
+        "  - {name: pt, align: [lat, long], metric: geographic}\n"
+        "  - {name: one, align: lat, metric: geographic}\n"
+        "  - {name: two, align: [a, b], target: a, metric: euclidean}\n"
+        "  - {name: words, align: [a, b], metric: jaccard}\n",
+    ).replace(
+        "  - {rdf: out/links.ttl}\n",
+        "  - {rdf: out/links.ttl}\n  - {csv: b.csv}\n  - {rdf: out/links.ttl}\n",
+    )
+    problems = _problems(_write(tmp_path, text))
+    assert problems == [
+        f"{tmp_path / 'spec.yaml'}:{_at(text, 'geographic}' + chr(10) + '  - {name: two')}: attributes[2].metric: metric"
+        " 'geographic' compares points: give two columns, e.g. align: [lat, long]",
+        f"{tmp_path / 'spec.yaml'}:{_at(text, 'a, metric: euc')}: attributes[3].target: 2 align"
+        " column(s) but 1 target column(s): both sides must give the same number",
+        f"{tmp_path / 'spec.yaml'}:{_at(text, 'jaccard')}: attributes[4].metric: metric 'jaccard'"
+        " compares single values; 2 columns were given",
+        f"{tmp_path / 'spec.yaml'}:{_at(text, '{csv: b.csv}')}: outputs[1]: output"
+        f" {tmp_path / 'b.csv'} would overwrite an input of this job",
+        f"{tmp_path / 'spec.yaml'}:16:5: outputs[2]: output 2 writes the same file as output 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("{rdf: x.rdf}", "cannot tell the RDF format of 'x.rdf'"),
+        ("{rdf: x.ttl, predicate: 'owl:same As'}", "'owl:same As' is not a valid CURIE"),
+        ("{rdf: x.ttl, predicate: 'foaf:knows'}", "unknown prefix 'foaf' in 'foaf:knows'"),
+    ],
+)
+def test_output_problems(tmp_path: Path, output: str, message: str) -> None:
+    text = GOOD.replace("{rdf: out/links.ttl}", output)
+    assert any(message in p for p in _problems(_write(tmp_path, text)))
+
+
+def test_rdf_format_and_predicates(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "{rdf: out/links.ttl}",
+        "{rdf: x.rdf, format: ntriples, predicate: skos:exactMatch}\n"
+        "  - {rdf: y.nt, predicate: 'http://example.org/p'}",
+    )
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.outputs[0].resolved_format == "ntriples"
+    assert spec.outputs[0].predicate == "http://www.w3.org/2004/02/skos/core#exactMatch"
+    assert spec.outputs[1].predicate == "http://example.org/p"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "id: uri}\n  target",
+            "id: [uri]}\n  target",
+            "expected the column holding each record's IRI",
+        ),
+        (
+            "normalise: [lowercase]}",
+            "normalise: [lowercase], missing: -1}",
+            "attributes[0].missing: a missing-value distance must be >= 0",
+        ),
+        ("threshold: 1", "threshold: .inf", "threshold: Input should be a finite number"),
+        (
+            "metric: levenshtein,",
+            "metric: levenshtein, wieght: 2,",
+            "unknown key 'wieght'; did you mean 'weight'?",
+        ),
+        (
+            "{csv: b.csv, id: uri}",
+            "{csv: b.csv}",
+            "spec.yaml:5:11: sources.target.id: missing required key 'id'",
+        ),
+    ],
+)
+def test_clear_single_messages(tmp_path: Path, old: str, new: str, message: str) -> None:
+    problems = _problems(_write(tmp_path, GOOD.replace(old, new)))
+    assert len(problems) == 1, problems
+    assert message in problems[0]
+
+
+def test_inline_cells_keep_their_text(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "align: {csv: a.csv, id: uri}",
+        "align: {inline: [[a, 0700, yes, '12:30', 1_000, ~]], columns: [uri, a, b, c, d, e],"
+        " id: {template: 'http://x/{uri}'}}",
+    )
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.sources.align.inline == [["a", "0700", "yes", "12:30", "1_000", None]]
