@@ -29,11 +29,11 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "InputPath",
-    "field_names",
     "OutputPath",
     "Ref",
     "StrictModel",
     "closest",
+    "field_names",
     "named_union",
 ]
 

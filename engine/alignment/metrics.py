@@ -97,7 +97,9 @@ def _scalar_strings(values: Sequence[Value], metric: str) -> Sequence[str | None
     # direct callers.
     for index, v in enumerate(values):
         if isinstance(v, tuple):
-            raise NormaliseError(index, str(v), f"metric '{metric}' compares single values, not tuples")
+            raise NormaliseError(
+                index, str(v), f"metric '{metric}' compares single values, not tuples"
+            )
     return values  # type: ignore[return-value]
 
 
