@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--steps", type=int, default=10, help="thresholds in the sweep")
 
+    generate = commands.add_parser(
+        "generate",
+        help="write a synthetic linkage task (two CSV files and gold links) to try specs on",
+        add_help=False,
+    )
+    generate.add_argument("rest", nargs=argparse.REMAINDER)
+
     schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
     schema.add_argument(
         "--out", type=Path, default=SCHEMA_DIR, help="folder (default: %(default)s)"
@@ -138,6 +145,11 @@ def _schema(out: Path, check: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``engine`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["generate"]:  # its own options (engine.generate's parser)
+        from engine.generate import main as generate_main
+
+        return generate_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:

@@ -286,13 +286,16 @@ class TfidfBlocking(KeyBlocking):
 
     Similarity is the cosine of TF-IDF vectors of character n-grams within words
     (``ngrams``: shortest and longest), fitted on both sides' keys; pairs below
-    ``min_similarity`` are left out. Keys are taken as given: add ``lowercase``
-    to ``normalise`` for case-insensitive blocking.
+    ``min_similarity`` are left out. ``max_df`` below 1 leaves out the n-grams
+    found in more than that share of the keys: faster on large inputs, as they
+    pair almost everything. Keys are taken as given: add ``lowercase`` to
+    ``normalise`` for case-insensitive blocking.
     """
 
     top_k: int = Field(10, ge=1, le=10_000)
     min_similarity: float = Field(0.0, ge=0, le=1)
     ngrams: tuple[int, int] = (2, 3)
+    max_df: float = Field(1.0, gt=0, le=1)
 
     @field_validator("ngrams")
     @classmethod
@@ -448,10 +451,15 @@ def leaf_rules(blocking: Ref) -> list[Ref]:
 
 # --------------------------------------------------------------------------- sources
 
+
 def _id_spec(value: Any) -> Any:
     if isinstance(value, bool) or not (
         isinstance(value, str | int)
-        or (isinstance(value, dict) and list(value) == ["template"] and isinstance(value["template"], str))
+        or (
+            isinstance(value, dict)
+            and list(value) == ["template"]
+            and isinstance(value["template"], str)
+        )
     ):
         raise PydanticCustomError(
             "id_spec",
@@ -646,7 +654,9 @@ def _expand_predicate(value: str) -> str:
         if local and _IRI.match(expanded):
             return expanded
         raise PydanticCustomError(
-            "predicate", "'{value}' is not a valid CURIE (a local name without spaces)", {"value": value}
+            "predicate",
+            "'{value}' is not a valid CURIE (a local name without spaces)",
+            {"value": value},
         )
     if value.startswith(_SCHEMES) and _IRI.match(value):
         return value
@@ -800,7 +810,9 @@ _POINT_METRICS = {"geographic"}
 _NUMERIC_METRICS = {"geographic", "euclidean", "temporal"}
 
 
-def cross_checks(spec: AlignmentSpec, spec_file: Path | None = None) -> list[tuple[tuple[Any, ...], str]]:
+def cross_checks(
+    spec: AlignmentSpec, spec_file: Path | None = None
+) -> list[tuple[tuple[Any, ...], str]]:
     """Problems that involve several fields, each with the path of the field to blame.
 
     The loader turns the paths into file:line:column positions.
@@ -829,11 +841,10 @@ def cross_checks(spec: AlignmentSpec, spec_file: Path | None = None) -> list[tup
             problems.append(
                 (
                     ("attributes", index, "metric"),
-                    f"metric '{metric}' compares points: give two columns, e.g."
-                    " align: [lat, long]",
+                    f"metric '{metric}' compares points: give two columns, e.g. align: [lat, long]",
                 )
             )
-        elif metric not in _NUMERIC_METRICS and n_align != 1 or metric == "temporal" and n_align != 1:
+        elif n_align != 1 and (metric not in _NUMERIC_METRICS or metric == "temporal"):
             problems.append(
                 (
                     ("attributes", index, "metric"),

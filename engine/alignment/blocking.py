@@ -22,6 +22,7 @@ A missing key (``None``) is in no block.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,12 +75,15 @@ EXACT_COUNT_LIMIT = 4_000_000
 #: similarity chunk (align rows x target records) of TF-IDF: bounds on memory.
 CONTAINS_CHUNK = 1 << 18
 SIMILARITY_BUDGET = 1 << 22
+#: Checking a prefix-filter candidate's overlap costs about as much as this many
+#: entries of a sparse product (measured with scipy on q-gram sets).
+_VERIFY_COST = 20
 #: Mean Earth radius (km), as the geographic metric uses.
 EARTH_RADIUS_KM = 6371.0088
-#: MinHash: universal hashing ``(a x + b) mod p`` of 32-bit shingle hashes with the
-#: Mersenne prime 2^61 - 1; a, b < 2^31 keep ``a x + b`` below 2^64 (no overflow).
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MINHASH_BUDGET = 1 << 23
+#: MinHash permutations: universal hashing ``(a x + b) mod p`` with the Mersenne
+#: prime p = 2^31 - 1 and a, b, x < p, so that ``a x + b`` < 2^63 is exact in uint64
+#: (with a larger p the product would wrap, and a small a would barely mix).
+_PRIME = (1 << 31) - 1
 
 
 class BlockingRule(Protocol):
@@ -187,14 +191,24 @@ def _giant(
     return out
 
 
-def _encode_tokens(lists: Sequence[Sequence[str]], vocab: dict[str, int]) -> tuple[Ints, Ints]:
-    """CSR ``indptr`` and ``indices`` of token lists (ids from a shared vocabulary)."""
-    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in lists], out=indptr[1:])
+def _encode_tokens(
+    keys: Sequence[str | None], tokens: Callable[[str | None], list[str]], vocab: dict[str, int]
+) -> tuple[Ints, Ints]:
+    """CSR ``indptr`` and ``indices`` of each key's tokens (ids from a shared vocabulary).
+
+    Tokens are computed once per distinct key: names and codes repeat a lot.
+    """
+    cache: dict[str | None, list[int]] = {}
+    rows: list[list[int]] = []
+    for key in keys:  # a loop per record, not per pair
+        ids = cache.get(key)
+        if ids is None:
+            ids = cache[key] = [vocab.setdefault(t, len(vocab)) for t in tokens(key)]
+        rows.append(ids)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
     indices = np.fromiter(
-        (vocab.setdefault(t, len(vocab)) for ts in lists for t in ts),
-        dtype=np.int64,
-        count=int(indptr[-1]),
+        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(indptr[-1])
     )
     return indptr, indices
 
@@ -231,6 +245,129 @@ def shingles(key: str | None, kind: str, q: int = 3) -> list[str]:
     if kind == "tokens":
         return list(dict.fromkeys(key.split()))
     return qgrams(key, q)
+
+
+#: Odd 64-bit multiplier of the column mixing (the golden ratio's, as in splitmix64).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _row_codes(values: Any) -> Ints:
+    """Codes of the columns of a ``(rows, n)`` array: equal columns, equal codes.
+
+    Each column becomes one 64-bit key: packed exactly when it fits (up to 3
+    values below 2^21: q-grams of code points), else mixed; keys are sorted and,
+    when mixed, equal keys are checked to be equal columns, so a (vanishingly
+    rare) collision falls back to an exact lexicographic sort instead of
+    merging two values. Codes number the distinct columns in key order.
+    """
+    rows, n = values.shape
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    packed = rows * 21 <= 63 and int(values.max()) < (1 << 21)
+    key = np.zeros(n, dtype=np.uint64)
+    for row in values:
+        if packed:
+            key = (key << np.uint64(21)) | row.astype(np.uint64)
+        else:
+            key = (key ^ row) * _MIX
+            key ^= key >> np.uint64(29)
+    order = np.argsort(key)
+    ranked = key[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = ranked[1:] != ranked[:-1]
+    same = np.flatnonzero(~new[1:])
+    if not packed and len(same) and (values[:, order[same]] != values[:, order[same + 1]]).any():
+        order = np.lexsort(values[::-1])
+        ranked = values[:, order]
+        new[1:] = (ranked[:, 1:] != ranked[:, :-1]).any(axis=0)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.cumsum(new) - 1
+    return out
+
+
+#: Pads the windows of keys shorter than q: above every code point (0x10FFFF), and
+#: within 21 bits, so that a window of up to 3 code points packs into 63 bits.
+_SENTINEL = np.uint32(0x1FFFFF)
+#: FNV-1a (64-bit) over code points: the stable hash of a q-gram shingle.
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@dataclass
+class _GramTable:
+    """The distinct q-grams of distinct keys, found with numpy on code points.
+
+    Row ``i`` of the CSR (``indptr``, ``indices``) lists the gram ids of key ``i``
+    (sorted, each once); a last, empty row stands for a missing key. ``windows``
+    (q x windows) holds the code points of every window and ``example`` a window
+    of each gram id, for its text and its stable 32-bit ``hashes``.
+    """
+
+    indptr: Ints
+    indices: Ints
+    n_grams: int
+    windows: Any
+    example: Ints
+
+    def name(self, gram: int) -> str:
+        """The text of a gram id (for warnings)."""
+        column = self.windows[:, int(self.example[gram])]
+        return "".join(chr(int(c)) for c in column if c != _SENTINEL)
+
+    def hashes(self) -> Any:
+        """FNV-1a of each gram's code points (same text, same hash, in any run)."""
+        h = np.full(self.n_grams, _FNV_OFFSET, dtype=np.uint64)
+        for row in self.windows[:, self.example]:
+            h = (h ^ row.astype(np.uint64)) * _FNV_PRIME
+        return (h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
+def _gram_table(keys: list[str], q: int, padding: bool) -> _GramTable:
+    """The q-grams of non-empty keys (as :func:`qgrams` defines them), vectorised.
+
+    Each key's windows of q code points are taken from one array of all keys'
+    code points; equal windows get equal ids (:func:`_row_codes`, exact).
+    """
+    if padding:
+        pad = "#" * (q - 1)
+        keys = [pad + k + pad for k in keys]
+    n = len(keys)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    points = np.frombuffer("".join(keys).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts = np.zeros(n, dtype=np.int64)
+    if n:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    count = np.where(lengths > 0, np.maximum(lengths - q + 1, 1), 0)  # a short key: one window
+    owner = np.repeat(np.arange(n, dtype=np.int64), count)
+    offset = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    windows = np.empty((q, len(owner)), dtype=np.uint32)
+    for j in range(q):  # a loop per position in the window, vectorised over windows
+        inside = offset + j < lengths[owner]
+        at = np.minimum(starts[owner] + offset + j, max(len(points) - 1, 0))
+        windows[j] = np.where(inside, points[at] if len(points) else _SENTINEL, _SENTINEL)
+    gram = _row_codes(windows)
+    n_grams = int(gram.max()) + 1 if len(gram) else 0
+    pairs = np.sort(owner * max(n_grams, 1) + gram)  # each (key, gram) once, sorted
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+    key_of, gram_of = pairs // max(n_grams, 1), pairs % max(n_grams, 1)
+    indptr = np.zeros(n + 2, dtype=np.int64)
+    np.cumsum(np.bincount(key_of, minlength=n + 1), out=indptr[1:])
+    # A window of each gram (any one: equal ids, equal code points) for its text and hash.
+    example = np.zeros(n_grams, dtype=np.int64)
+    example[gram] = np.arange(len(gram), dtype=np.int64)
+    return _GramTable(indptr, gram_of, n_grams, windows, example)
+
+
+def _distinct(align: Keys, target: Keys) -> tuple[list[str], Ints, Ints]:
+    """Distinct non-empty keys of both sides, and each record's key index (missing: the last)."""
+    index: dict[str, int] = {}
+    ka = [index.setdefault(k, len(index)) if k else -1 for k in align]
+    kb = [index.setdefault(k, len(index)) if k else -1 for k in target]
+    missing = len(index)
+    a = np.array(ka, dtype=np.int64)
+    b = np.array(kb, dtype=np.int64)
+    a[a < 0], b[b < 0] = missing, missing
+    return list(index), a, b
 
 
 # --------------------------------------------------------------------------- simple rules
@@ -355,16 +492,21 @@ class SharedTokenRule:
     """Pairs sharing at least ``min_common`` tokens: an inverted index as sparse matrices.
 
     ``a`` (align records x tokens) and ``b`` (target records x tokens) are 0/1
-    sparse matrices. The pairs of a chunk of align rows are the entries
-    ``>= min_common`` of ``a[rows] @ b.T``: scipy's sparse product walks the
-    inverted index, so the work and memory follow the pairs, never N x M. Tokens
-    held by more than ``max_block`` records on either side are skipped (counted
-    in ``skipped`` and reported in ``warnings``). Pairs come sorted by align
-    then target index.
+    sparse matrices. The candidates of a chunk of align rows are the entries of
+    ``a[rows] @ b.T``: scipy's sparse product walks the inverted index, so the
+    work and memory follow the pairs, never N x M; its entries count the shared
+    tokens. With ``min_common`` m > 1, a prefix filter can make the product much
+    smaller: tokens are ranked rarest first, and two sets sharing m tokens share
+    one of the ``|set| - m + 1`` rarest tokens of each, so only those prefixes
+    are multiplied and each candidate's overlap is then counted exactly. That
+    check costs about ``_VERIFY_COST`` product entries per candidate, so the
+    filter is used only when it saves more than that. Tokens held by more than
+    ``max_block`` records on either side are skipped (counted in ``skipped``
+    and reported in ``warnings``). Pairs come sorted by align then target index.
 
-    ``estimate`` is exact when the bound ``sum over tokens of count_a x count_b``
-    (divided by ``min_common``) is at most ``EXACT_COUNT_LIMIT``; above, it is
-    that bound (a pair sharing several tokens counts several times in it).
+    ``estimate`` is exact when its bound (per align row, the least of: prefix
+    candidates with repeats, shared tokens // m, target records) is at most
+    ``EXACT_COUNT_LIMIT``, counted by a pass over the pairs; above, it is that bound.
     """
 
     def __init__(
@@ -406,11 +548,26 @@ class SharedTokenRule:
         )
         self.a = a[:, keep].tocsr()
         self.b = b[:, keep].tocsr()
-        self.bt = self.b.T.tocsr()
-        shared = np.asarray(self.a @ count_b[keep]).ravel().astype(np.int64)
         nonempty_b = int((np.diff(self.b.indptr) > 0).sum())
-        # Per align row: partners share >= min_common tokens, so at most shared // min_common.
+        # Per align row: the tokens it shares with target records, with repeats (the
+        # work of the full product); its partners share >= min_common of them.
+        shared = np.asarray(self.a @ count_b[keep]).ravel().astype(np.int64)
         self.bound = np.minimum(shared // min_common, nonempty_b)
+        self.left, self.right_t = self.a, self.b.T.tocsr()
+        self.work = np.minimum(shared, nonempty_b)
+        self.prefix_filter = False
+        if min_common > 1:
+            rank = np.empty(len(keep), dtype=np.int64)
+            rank[np.argsort(count_a[keep] + count_b[keep], kind="stable")] = np.arange(len(keep))
+            prefix_a = _prefix(self.a, rank, min_common)
+            prefix_b = _prefix(self.b, rank, min_common)
+            counts = np.bincount(prefix_b.indices, minlength=len(keep)).astype(np.int64)
+            candidates = np.asarray(prefix_a @ counts).ravel().astype(np.int64)
+            if int(candidates.sum()) * _VERIFY_COST < int(shared.sum()):
+                self.prefix_filter = True
+                self.left, self.right_t = prefix_a, prefix_b.T.tocsr()
+                self.work = np.minimum(candidates, nonempty_b)
+                self.bound = np.minimum(self.bound, candidates)
         self._estimate: int | None = None
 
     def estimate(self) -> int:
@@ -423,13 +580,17 @@ class SharedTokenRule:
 
     def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
         rows = np.flatnonzero(self.bound > 0).astype(np.int64)
-        for start, stop in _slices(self.bound[rows], chunk):
+        # Chunks by the product's size (its entries become at most that many pairs).
+        for start, stop in _slices(self.work[rows], chunk):
             selected = rows[start:stop]
-            product = (self.a[selected] @ self.bt).tocsr()
+            product = (self.left[selected] @ self.right_t).tocsr()
             product.sort_indices()
             ia = np.repeat(selected, np.diff(product.indptr))
             ib = product.indices.astype(np.int64)
-            if self.min_common > 1:
+            if self.prefix_filter:  # candidates sharing a rare token: count the overlap
+                keep = self.contains(ia, ib)
+                ia, ib = ia[keep], ib[keep]
+            elif self.min_common > 1:  # the entries count the shared tokens
                 keep = product.data >= self.min_common
                 ia, ib = ia[keep], ib[keep]
             if len(ia):
@@ -442,6 +603,24 @@ class SharedTokenRule:
             common = self.a[ia[start:stop]].multiply(self.b[ib[start:stop]]).sum(axis=1)
             out[start:stop] = np.asarray(common).ravel() >= self.min_common
         return out
+
+
+def _prefix(matrix: Any, rank: Ints, m: int) -> Any:
+    """Each row's ``len - m + 1`` lowest-ranked entries (none for rows shorter than m)."""
+    from scipy import sparse
+
+    lengths = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), lengths)
+    # Sorted by row, then rank: the position within the row is the rank order.
+    order = np.lexsort((rank[matrix.indices], rows))
+    position = np.arange(len(order)) - matrix.indptr[rows]
+    keep = position < lengths[rows] - m + 1
+    kept = order[keep]
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]), out=indptr[1:])
+    out = sparse.csr_matrix((matrix.data[kept], matrix.indices[kept], indptr), shape=matrix.shape)
+    out.sort_indices()
+    return out
 
 
 class QGramRule(SharedTokenRule):
@@ -462,18 +641,17 @@ class QGramRule(SharedTokenRule):
         max_block: int | None = 10_000,
         label: str = "qgram",
     ) -> None:
-        vocab: dict[str, int] = {}
-        indptr_a, indices_a = _encode_tokens([qgrams(k, q, padding) for k in align], vocab)
-        indptr_b, indices_b = _encode_tokens([qgrams(k, q, padding) for k in target], vocab)
-        names = list(vocab)
+        keys, key_a, key_b = _distinct(align, target)
+        table = _gram_table(keys, q, padding)
+        grams = _binary(table.indptr, table.indices, table.n_grams)  # one row per distinct key
         super().__init__(
-            _binary(indptr_a, indices_a, len(vocab)),
-            _binary(indptr_b, indices_b, len(vocab)),
+            grams[key_a],
+            grams[key_b],
             min_common=min_common,
             max_block=max_block,
             label=label,
             what="q-gram",
-            name=lambda t: names[t],
+            name=table.name,
         )
 
 
@@ -504,25 +682,33 @@ def _hash32(text: str) -> int:
     )
 
 
-def _signatures(indptr: Ints, indices: Ints, hashes: Any, num_perm: int, seed: int) -> Any:
-    """MinHash signatures (records x num_perm, uint64) of shingle-id lists in CSR form."""
+def _band_codes(indptr: Ints, indices: Ints, hashes: Any, bands: int, rows: int, seed: int) -> Ints:
+    """MinHash band values of shingle sets (CSR form) as codes: ``(bands, sets)``.
+
+    Permutation ``k = band x rows + i`` maps a shingle hash ``x`` to
+    ``(a_k x + b_k) mod p``; a set's signature entry is the minimum over its
+    shingles. Equal band values get equal codes; a set without shingles gets -1.
+    One band at a time, one permutation at a time: memory stays at one value
+    per (set, shingle) entry, never sets x permutations.
+    """
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
+    a = rng.integers(1, _PRIME, size=bands * rows, dtype=np.uint64)
+    b = rng.integers(0, _PRIME, size=bands * rows, dtype=np.uint64)
+    x = hashes.astype(np.uint64) % np.uint64(_PRIME)
     n = len(indptr) - 1
-    out = np.full((n, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    out = np.full((bands, n), -1, dtype=np.int64)
     nonempty = np.diff(indptr) > 0
     if not nonempty.any():
         return out
     starts = indptr[:-1][nonempty]
-    x = hashes[indices][:, None]
-    # Hash values of a batch of permutations for every (record, shingle) entry at
-    # once; the batch keeps that array under _MINHASH_BUDGET entries.
-    step = max(1, min(num_perm, _MINHASH_BUDGET // max(len(indices), 1)))
-    for s in range(0, num_perm, step):
-        e = min(s + step, num_perm)
-        values = (x * a[None, s:e] + b[None, s:e]) % _MERSENNE
-        out[nonempty, s:e] = np.minimum.reduceat(values, starts, axis=0)
+    for band in range(bands):  # a loop per band and permutation, vectorised over entries
+        signature = np.empty((rows, len(starts)), dtype=np.uint32)
+        for i in range(rows):
+            k = band * rows + i
+            # Each distinct shingle once; values < 2^31 fit 32 bits (half the memory traffic).
+            values = ((x * a[k] + b[k]) % np.uint64(_PRIME)).astype(np.uint32)
+            signature[i] = np.minimum.reduceat(values[indices], starts)
+        out[band, nonempty] = _row_codes(signature)
     return out
 
 
@@ -548,26 +734,21 @@ class MinHashRule(SharedTokenRule):
         seed: int = 1,
         label: str = "minhash",
     ) -> None:
-        vocab: dict[str, int] = {}
-        indptr_a, indices_a = _encode_tokens([shingles(k, kind, q) for k in align], vocab)
-        indptr_b, indices_b = _encode_tokens([shingles(k, kind, q) for k in target], vocab)
-        hashes = np.fromiter((_hash32(s) for s in vocab), dtype=np.uint64, count=len(vocab))
-        n_a = len(align)
-        indptr = np.concatenate([indptr_a, indptr_b[1:] + indptr_a[-1]])
-        signature = _signatures(
-            indptr, np.concatenate([indices_a, indices_b]), hashes, bands * rows, seed
-        )
-        nonempty = np.diff(indptr) > 0
-        # Band values -> codes shared by both sides (-1: no shingles); token ids are
-        # the codes offset per band, so that band j only ever meets band j.
-        band_codes = np.full((bands, len(nonempty)), -1, dtype=np.int64)
+        # Signatures of each distinct key once (names and codes repeat a lot); the
+        # last row of the key tables stands for a missing key.
+        keys, key_a, key_b = _distinct(align, target)
+        if kind == "qgrams":
+            table = _gram_table(keys, q, padding=False)
+            indptr, indices, hashes = table.indptr, table.indices, table.hashes()
+        else:
+            vocab: dict[str, int] = {}
+            indptr, indices = _encode_tokens([*keys, None], lambda k: shingles(k, kind), vocab)
+            hashes = np.fromiter((_hash32(s) for s in vocab), dtype=np.uint64, count=len(vocab))
+        # Token ids are the band codes offset per band, so that band j only meets band j.
+        band_codes = _band_codes(indptr, indices, hashes, bands, rows, seed)
         offsets = np.zeros(bands + 1, dtype=np.int64)
-        for band in range(bands):
-            values = signature[nonempty, band * rows : (band + 1) * rows]
-            _, inverse = np.unique(values, axis=0, return_inverse=True)
-            band_codes[band, nonempty] = inverse.ravel()
-            offsets[band + 1] = offsets[band] + (int(inverse.max()) + 1 if len(inverse) else 0)
-        self.codes_a, self.codes_b = band_codes[:, :n_a], band_codes[:, n_a:]
+        np.cumsum(band_codes.max(axis=1) + 1, out=offsets[1:])
+        self.codes_a, self.codes_b = band_codes[:, key_a], band_codes[:, key_b]
         self.bands, self.rows = bands, rows
 
         def tokens(codes_side: Ints) -> Any:
@@ -577,12 +758,10 @@ class MinHashRule(SharedTokenRule):
             ids = (codes_side + offsets[:-1, None])[:, valid].T.ravel()
             return _binary(ptr, ids, int(offsets[-1]))
 
-        keys = list(align) + list(target)
-
         def name(token: int) -> str:
             band = int(np.searchsorted(offsets, token, side="right")) - 1
-            row = int(np.flatnonzero(band_codes[band] == token - offsets[band])[0])
-            return f"band {band}, e.g. {keys[row]}"
+            key = int(np.flatnonzero(band_codes[band] == token - offsets[band])[0])
+            return f"band {band}, e.g. {keys[key]}"
 
         super().__init__(
             tokens(self.codes_a),
@@ -607,10 +786,12 @@ class TfidfRule:
     """Each align record meets its ``top_k`` most similar target records (TF-IDF cosine).
 
     Vectors are TF-IDF weights of character n-grams within words (``char_wb``,
-    ``ngrams``), fitted on both sides' keys. Similarities come from sparse dot
-    products, a chunk of align rows at a time (at most ``SIMILARITY_BUDGET``
-    entries); only targets with a positive similarity ``>= min_similarity`` are
-    kept, ties broken by the lower target index. The pairs (at most
+    ``ngrams``), fitted on both sides' keys; n-grams in more than ``max_df`` of
+    the keys are left out (below 1, a speed-up: they pair almost everything).
+    Similarities come from sparse dot products, a chunk of align rows at a time
+    (at most ``SIMILARITY_BUDGET`` entries); only targets with a positive
+    similarity ``>= min_similarity`` are kept, ties broken by the lower target
+    index. The pairs (at most
     ``n_align x top_k``) are computed once, on first use, and kept: ``contains``
     looks them up. The estimate is the bound ``align keys x min(top_k, target keys)``.
     """
@@ -623,9 +804,11 @@ class TfidfRule:
         top_k: int = 10,
         min_similarity: float = 0.0,
         ngrams: tuple[int, int] = (2, 3),
+        max_df: float = 1.0,
         label: str = "tfidf",
     ) -> None:
         self.label = label
+        self.max_df = max_df
         self.warnings: list[str] = []
         self.align, self.target = align, target
         self.top_k, self.min_similarity, self.ngrams = top_k, min_similarity, ngrams
@@ -647,31 +830,38 @@ class TfidfRule:
 
         keys_a = [str(self.align[int(i)]) for i in self.rows_a]
         keys_b = [str(self.target[int(i)]) for i in self.rows_b]
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngrams, lowercase=False)
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=self.ngrams, lowercase=False, max_df=self.max_df
+        )
         try:
-            vectorizer.fit(keys_a + keys_b)
-        except ValueError:  # no n-gram at all (keys shorter than the n-grams)
+            vectors = vectorizer.fit_transform(keys_a + keys_b).tocsr()
+        except ValueError:  # no n-gram left (keys shorter than the n-grams, or max_df)
+            self.warnings.append(f"{self.label}: no n-gram to compare the keys on: no pairs")
             return self._pairs
-        va, vb = vectorizer.transform(keys_a), vectorizer.transform(keys_b).T.tocsr()
+        va, vb = vectors[: len(keys_a)], vectors[len(keys_a) :].T.tocsr()
         floor = max(self.min_similarity, 1e-12)
-        step = max(1, SIMILARITY_BUDGET // len(self.rows_b))
+        n_b = len(self.rows_b)
+        k = min(self.top_k, n_b)
+        step = max(1, SIMILARITY_BUDGET // n_b)
         found_a: list[Ints] = []
         found_b: list[Ints] = []
         for start in range(0, len(self.rows_a), step):
-            product = (va[start : start + step] @ vb).tocsr()
-            row = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
-            col, sim = product.indices.astype(np.int64), product.data
-            keep = sim >= floor
-            row, col, sim = row[keep], col[keep], sim[keep]
-            # Per row: by similarity, highest first, ties by target index; keep the top_k.
-            order = np.lexsort((col, -sim, row))
-            row, col = row[order], col[order]
-            rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
-            keep = rank < self.top_k
-            row, col = row[keep], col[keep]
-            order = np.lexsort((col, row))
-            found_a.append(self.rows_a[start + row[order]])
-            found_b.append(self.rows_b[col[order]])
+            # A dense block of at most SIMILARITY_BUDGET similarities: character
+            # n-grams make it nearly dense anyway, and a per-row partition (linear)
+            # beats sorting the sparse entries.
+            sims = (va[start : start + step] @ vb).toarray()
+            keep = sims >= floor
+            if k < n_b:
+                # The k-th largest similarity per row; ties at it go to the lowest
+                # target indices, so the choice never depends on the partition.
+                kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
+                above = sims > kth
+                tied = sims == kth
+                room = k - above.sum(axis=1, keepdims=True)
+                keep &= above | (tied & (np.cumsum(tied, axis=1) <= room))
+            row, col = np.nonzero(keep)  # row-major: sorted by align, then target
+            found_a.append(self.rows_a[start + row])
+            found_b.append(self.rows_b[col])
         self._pairs = (np.concatenate(found_a), np.concatenate(found_b))
         return self._pairs
 
@@ -703,6 +893,15 @@ def _points(values: Values, side: str) -> Floats:
             width = len(v) if isinstance(v, tuple | list) else 1
             break
     out = np.full((len(values), max(width, 1)), np.nan)
+    present = np.array([v is not None for v in values], dtype=bool)
+    try:  # the common case at numpy's speed; the loop below finds what is wrong
+        rows = np.array([v for v in values if v is not None], dtype=np.float64)
+        rows = rows.reshape(len(rows), -1)
+        if rows.shape[1] == width and np.isfinite(rows).all():
+            out[present] = rows
+            return out
+    except (TypeError, ValueError):
+        pass
     for index, v in enumerate(values):  # a loop per record, not per pair
         if v is None:
             continue
@@ -903,25 +1102,26 @@ class KMeansRule(SharedTokenRule):
         centres = np.zeros((0, points.shape[1]))
         if k:
             from sklearn.cluster import MiniBatchKMeans
+            from sklearn.neighbors import KDTree
 
             model = MiniBatchKMeans(
-                n_clusters=k, random_state=seed, n_init=3, batch_size=min(4096, len(points))
+                n_clusters=k,
+                random_state=seed,
+                n_init=1,
+                batch_size=min(4096, len(points)),
+                compute_labels=False,
             )
             model.fit(points)
             centres = model.cluster_centers_
-            step = max(1, SIMILARITY_BUDGET // k)
-            for start in range(0, len(points), step):
-                d = model.transform(points[start : start + step])
-                if nearest < k:
-                    chosen = np.argpartition(d, nearest - 1, axis=1)[:, :nearest]
-                else:
-                    chosen = np.broadcast_to(np.arange(k), d.shape)
-                assign[:, start : start + step] = np.sort(chosen, axis=1).T
+            # The nearest centroids of every point from a tree of the centroids: no
+            # points x clusters distance matrix.
+            chosen = KDTree(centres).query(points, k=nearest, return_distance=False)
+            assign[:] = np.sort(chosen, axis=1).T
         self.assign_a = np.full((assign.shape[0], len(align)), -1, dtype=np.int64)
         self.assign_b = np.full((assign.shape[0], len(target)), -1, dtype=np.int64)
         self.assign_a[:, valid_a] = assign[:, : int(valid_a.sum())]
         self.assign_b[:, valid_b] = assign[:, int(valid_a.sum()) :]
-        self.clusters = k
+        self.clusters, self.centres = k, centres
 
         def tokens(side: Ints) -> Any:
             valid = side[0] >= 0
@@ -998,8 +1198,9 @@ class Pipeline:
     """The pairs of the first rule that every following rule also contains.
 
     A cheap, coarse rule produces the pairs and each later rule refines them
-    (a key on the postcode, then a q-gram or radius condition). The estimate
-    is the first rule's (an upper bound).
+    (a key on the postcode, then a q-gram or radius condition); the later rules
+    only answer ``contains``. The estimate is the smallest of the rules'
+    estimates (an upper bound: every pair is one of each rule's pairs).
     """
 
     def __init__(self, rules: list[BlockingRule], *, label: str = "pipeline") -> None:
@@ -1008,7 +1209,7 @@ class Pipeline:
         self.warnings = [w for rule in rules for w in rule.warnings]
 
     def estimate(self) -> int:
-        return self.rules[0].estimate()
+        return min(rule.estimate() for rule in self.rules)
 
     def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
         first, *rest = self.rules

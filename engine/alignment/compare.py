@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.alignment.batches import Batch, Block
 from engine.alignment.metrics import METRICS
+from engine.alignment.metrics import block as block_distances
 
-__all__ = ["AttributeJob", "ChunkResult", "CompareTask", "compare_chunk"]
+__all__ = ["AttributeJob", "ChunkResult", "CompareTask", "compare_batch", "compare_chunk"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -74,10 +76,20 @@ def compare_chunk(task: CompareTask, ia: Ints, ib: Ints) -> ChunkResult:
     if task.dedup:  # each unordered pair once, never a record with itself
         forward = ia < ib
         ia, ib = ia[forward], ib[forward]
-    compared = len(ia)
-    total = np.zeros(len(ia))
-    distances: dict[str, Floats] = {}
-    for job in task.attributes:
+    return _pairs(task, ia, ib, task.attributes, np.zeros(len(ia)), {}, len(ia))
+
+
+def _pairs(
+    task: CompareTask,
+    ia: Ints,
+    ib: Ints,
+    jobs: tuple[AttributeJob, ...],
+    total: Floats,
+    distances: dict[str, Floats],
+    compared: int,
+) -> ChunkResult:
+    """The remaining ``jobs`` on pairs, from a partial ``total``, pruning as it goes."""
+    for job in jobs:
         if not len(ia):
             break
         metric = METRICS[job.metric].func()
@@ -92,3 +104,67 @@ def compare_chunk(task: CompareTask, ia: Ints, ib: Ints) -> ChunkResult:
     for job in task.attributes:  # attributes never reached (no pair left) are empty
         distances.setdefault(job.name, np.full(len(ia), np.nan))
     return ChunkResult(compared, ia, ib, total, distances)
+
+
+#: A block switches to pairs once fewer than this share of its cells are still under
+#: the limit: cdist is cheap per cell, but computing cells already out is waste.
+_SPARSE = 0.05
+
+
+def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
+    """Weighted global distance of a batch: whole blocks with ``cdist``, then loose pairs."""
+    parts = [compare_chunk(task, batch.ia, batch.ib)] if len(batch.ia) else []
+    parts.extend(_block(task, block) for block in batch.blocks)
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return _pairs(task, empty, empty, task.attributes, np.zeros(0), {}, 0)
+    if len(parts) == 1:
+        return parts[0]
+    return ChunkResult(
+        sum(p.compared for p in parts),
+        np.concatenate([p.ia for p in parts]),
+        np.concatenate([p.ib for p in parts]),
+        np.concatenate([p.total for p in parts]),
+        {
+            job.name: np.concatenate([p.distances[job.name] for p in parts])
+            for job in task.attributes
+        },
+    )
+
+
+def _block(task: CompareTask, block: Block) -> ChunkResult:
+    rows_a, rows_b = block.rows_a, block.rows_b
+    alive = (
+        np.ones((len(rows_a), len(rows_b)), dtype=bool) if block.keep is None else block.keep.copy()
+    )
+    if task.dedup:
+        alive &= rows_a[:, None] < rows_b[None, :]
+    compared = int(alive.sum())
+    total = np.zeros(alive.shape)
+    matrices: dict[str, Floats] = {}
+    for position, job in enumerate(task.attributes):
+        if compared and alive.sum() < _SPARSE * alive.size:
+            # Few cells left: finish them as pairs.
+            i, j = np.nonzero(alive)
+            return _pairs(
+                task,
+                rows_a[i],
+                rows_b[j],
+                task.attributes[position:],
+                total[i, j],
+                {name: m[i, j] for name, m in matrices.items()},
+                compared,
+            )
+        metric = METRICS[job.metric].func()
+        d = block_distances(
+            metric, task.align[job.name], task.target[job.name], rows_a, rows_b, job.options
+        )
+        matrices[job.name] = d
+        if job.weight > 0:
+            total += job.weight * np.where(np.isnan(d), job.fill, d)
+            alive &= total <= task.limit
+    i, j = np.nonzero(alive)
+    distances = {name: m[i, j] for name, m in matrices.items()}
+    for job in task.attributes:
+        distances.setdefault(job.name, np.full(len(i), np.nan))
+    return ChunkResult(compared, rows_a[i], rows_b[j], total[i, j], distances)

@@ -16,22 +16,21 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from engine.alignment.compare import ChunkResult, CompareTask, compare_chunk
+from engine.alignment.batches import Batch
+from engine.alignment.compare import ChunkResult, CompareTask, compare_batch
 from engine.errors import DataError
 from schemas.base import Ref
 
 __all__ = ["DaskExecutor", "Executor", "LocalExecutor", "make_executor"]
 
-Chunk = tuple[Any, Any]
-
 
 class Executor(Protocol):
-    """Runs ``compare_chunk`` over chunks of candidate pairs, yielding results in order."""
+    """Runs ``compare_batch`` over batches of candidate pairs, yielding results in order."""
 
     description: str
 
-    def map(self, task: CompareTask, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
-        """Results of every chunk, in the order of ``chunks``."""
+    def map(self, task: CompareTask, chunks: Iterable[Batch]) -> Iterator[ChunkResult]:
+        """Results of every batch, in the order of ``chunks``."""
 
     def close(self) -> None:
         """Release threads, connections or clusters."""
@@ -45,15 +44,15 @@ class LocalExecutor:
         self.description = f"local, {self.workers} thread{'s' if self.workers != 1 else ''}"
         self._pool = ThreadPoolExecutor(max_workers=self.workers) if self.workers > 1 else None
 
-    def map(self, task: CompareTask, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+    def map(self, task: CompareTask, chunks: Iterable[Batch]) -> Iterator[ChunkResult]:
         if self._pool is None:
-            for ia, ib in chunks:
-                yield compare_chunk(task, ia, ib)
+            for batch in chunks:
+                yield compare_batch(task, batch)
             return
         # A bounded window of chunks in flight: memory stays at a few chunks.
         window: deque[Future[ChunkResult]] = deque()
-        for ia, ib in chunks:
-            window.append(self._pool.submit(compare_chunk, task, ia, ib))
+        for batch in chunks:
+            window.append(self._pool.submit(compare_batch, task, batch))
             if len(window) >= 2 * self.workers:
                 yield window.popleft().result()
         while window:
@@ -98,14 +97,14 @@ class DaskExecutor:
             ) from None
         self.timeout_s = timeout_s
 
-    def map(self, task: CompareTask, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+    def map(self, task: CompareTask, chunks: Iterable[Batch]) -> Iterator[ChunkResult]:
         client: Any = self._client
         try:
             (shared,) = client.scatter([task], broadcast=True)
             window: deque[Any] = deque()
             limit = 2 * max(1, len(client.scheduler_info().get("workers", {})))
-            for ia, ib in chunks:
-                window.append(client.submit(compare_chunk, shared, ia, ib, pure=False, retries=2))
+            for batch in chunks:
+                window.append(client.submit(compare_batch, shared, batch, pure=False, retries=2))
                 if len(window) >= limit:
                     yield window.popleft().result()
             while window:

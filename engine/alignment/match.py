@@ -11,12 +11,44 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MODES", "select"]
+__all__ = ["MODES", "ONE_TO_ONE_CANDIDATES", "prune", "select"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 MODES = ("all", "best", "one-to-one")
+
+#: Candidates per record kept for a large one-to-one assignment (see ``prune``).
+ONE_TO_ONE_CANDIDATES = 10
+
+
+def _top(keys: Ints, other: Ints, d: Floats, k: int) -> Ints:
+    """Indexes of the ``k`` smallest distances per value of ``keys`` (ties: smaller other)."""
+    order = np.lexsort((other, d, keys))
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return order[rank < k]
+
+
+def prune(ia: Ints, ib: Ints, d: Floats, mode: str, *, dedup: bool = False) -> Ints:
+    """Indexes of the pairs a matching mode can still choose; the rest can be dropped.
+
+    Lets the compare stage keep memory bounded while it streams: ``best`` needs
+    only each align record's closest pair (each record's, either side, in a
+    deduplication); ``one-to-one`` keeps a pair while it is among the
+    ``ONE_TO_ONE_CANDIDATES`` closest of its align or of its target record, which
+    leaves the assignment unchanged unless a record has more candidates than
+    that under the threshold. ``all`` keeps everything.
+    """
+    if mode == "all" or not len(ia):
+        return np.arange(len(ia), dtype=np.int64)
+    k = 1 if mode == "best" else ONE_TO_ONE_CANDIDATES
+    if mode == "best" and not dedup:
+        keep = _top(ia, ib, d, 1)
+    else:
+        keep = np.union1d(_top(ia, ib, d, k), _top(ib, ia, d, k))
+    return np.sort(keep).astype(np.int64)
 
 
 def select(
@@ -48,7 +80,52 @@ def _best(ia: Ints, ib: Ints, d: Floats) -> Ints:
     return np.sort(order[first]).astype(np.int64)
 
 
+#: Connected components of the candidate graph with more records than this are
+#: matched greedily (closest pairs first): an exact assignment on them can take hours.
+EXACT_COMPONENT = 20_000
+
+
 def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
+    """One-to-one links: exact per connected component, greedy on giant components.
+
+    Components are independent assignment problems. All those up to
+    ``EXACT_COMPONENT`` records are solved together, exactly; a larger one (a
+    blocking key shared by many records can make one) is resolved greedily.
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    ua, a_index = np.unique(ia, return_inverse=True)
+    ub, b_index = np.unique(ib, return_inverse=True)
+    a_index, b_index = a_index.ravel(), b_index.ravel()
+    n, m = len(ua), len(ub)
+    graph = sparse.coo_matrix(
+        (np.ones(len(ia)), (a_index, n + b_index)), shape=(n + m, n + m)
+    ).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    giant = sizes[labels[a_index]] > EXACT_COMPONENT
+    keep = [np.flatnonzero(~giant)[_assignment(ia[~giant], ib[~giant], d[~giant], threshold)]]
+    if giant.any():
+        keep.append(np.flatnonzero(giant)[_greedy(ia[giant], ib[giant], d[giant])])
+    return np.sort(np.concatenate(keep)).astype(np.int64)
+
+
+def _greedy(ia: Ints, ib: Ints, d: Floats) -> Ints:
+    """Closest pairs first, skipping any whose record is already linked."""
+    order = np.lexsort((ib, ia, d))
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    keep: list[int] = []
+    for k, a, b in zip(order.tolist(), ia[order].tolist(), ib[order].tolist(), strict=True):
+        if a not in used_a and b not in used_b:
+            used_a.add(a)
+            used_b.add(b)
+            keep.append(k)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _assignment(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
     """Maximum-margin assignment on the sparse candidate graph.
 
     Each record gets a private "unmatched" partner so a perfect matching always
@@ -62,6 +139,8 @@ def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
     from scipy import sparse
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+    if not len(ia):
+        return np.zeros(0, dtype=np.int64)
     ua, a_index = np.unique(ia, return_inverse=True)
     ub, b_index = np.unique(ib, return_inverse=True)
     a_index, b_index = a_index.ravel(), b_index.ravel()

@@ -34,6 +34,7 @@ __all__ = [
     "METRICS",
     "Metric",
     "StringColumn",
+    "block",
     "distance",
     "distance_matrix",
 ]
@@ -64,6 +65,54 @@ class Metric(Protocol):
 
     def bounded(self, options: Any) -> bool:
         """True when every distance is within [0, 1]."""
+
+
+def block(metric: Any, a: Any, b: Any, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
+    """The len(rows_a) x len(rows_b) distances of a cross product of records.
+
+    Metrics with a ``block`` method compute it directly (rapidfuzz ``cdist`` on the
+    block's distinct values, numpy broadcasting); the others, or a ``block`` that
+    returns None, go through ``compute`` on the flattened pairs.
+    """
+    direct = getattr(metric, "block", None)
+    if direct is not None:
+        out = direct(a, b, rows_a, rows_b, options)
+        if out is not None:
+            return np.asarray(out, dtype=np.float64)
+    ia = np.repeat(rows_a, len(rows_b))
+    ib = np.tile(rows_b, len(rows_a))
+    flat: Floats = metric.compute(a, b, ia, ib, options)
+    return flat.reshape(len(rows_a), len(rows_b))
+
+
+def _distinct_cdist(
+    a: StringColumn,
+    b: StringColumn,
+    rows_a: Ints,
+    rows_b: Ints,
+    scorer: Any,
+    kwargs: dict[str, Any] | None,
+) -> Floats:
+    """cdist on the distinct values of a block, spread back to its cells (NaN: missing)."""
+    ca, cb = a.codes[rows_a], b.codes[rows_b]
+    out = np.full((len(rows_a), len(rows_b)), np.nan)
+    va, vb = ca >= 0, cb >= 0
+    if not va.any() or not vb.any():
+        return out
+    ua, inv_a = np.unique(ca[va], return_inverse=True)
+    ub, inv_b = np.unique(cb[vb], return_inverse=True)
+    matrix = process.cdist(
+        a.uniques[ua],
+        b.uniques[ub],
+        scorer=scorer,
+        scorer_kwargs=kwargs,
+        dtype=np.float64,
+        workers=1,
+    )
+    out[np.ix_(np.flatnonzero(va), np.flatnonzero(vb))] = matrix[
+        np.ix_(inv_a.ravel(), inv_b.ravel())
+    ]
+    return out
 
 
 METRICS: Registry[Any] = Registry("metric")
@@ -264,6 +313,17 @@ class _EditMetric:
     def bounded(self, options: Any) -> bool:
         return bool(getattr(options, "normalised", True))
 
+    def block(
+        self, a: _TokenColumn, b: _TokenColumn, rows_a: Ints, rows_b: Ints, options: Any
+    ) -> Floats | None:
+        if self._tokens(options):
+            # Token-aware values reduce to the plain distance only when single-token.
+            ca, cb = a.column.codes[rows_a], b.column.codes[rows_b]
+            if (a.tokens[1][ca[ca >= 0]] > 1).any() or (b.tokens[1][cb[cb >= 0]] > 1).any():
+                return None
+        scorer, kwargs = self._scorer(options)
+        return _distinct_cdist(a.column, b.column, rows_a, rows_b, scorer, kwargs)
+
 
 @METRICS.register(
     "levenshtein",
@@ -358,6 +418,12 @@ class SoundexMetric(_EditMetric):
         d = super().compute(a, b, ia, ib, _RAW)
         return np.minimum(d, 1.0)
 
+    def block(
+        self, a: _TokenColumn, b: _TokenColumn, rows_a: Ints, rows_b: Ints, options: Any
+    ) -> Floats | None:
+        d = super().block(a, b, rows_a, rows_b, _RAW)
+        return None if d is None else np.minimum(d, 1.0)
+
     def bounded(self, options: Any) -> bool:
         return True
 
@@ -387,6 +453,17 @@ class ExactMetric:
         out: Floats = np.full(len(ia), np.nan)
         valid = (ca >= 0) & (cb >= 0)
         out[valid] = a.uniques[ca[valid]] != b.uniques[cb[valid]]
+        return out
+
+    def block(
+        self, a: StringColumn, b: StringColumn, rows_a: Ints, rows_b: Ints, options: Any
+    ) -> Floats:
+        ca, cb = a.codes[rows_a], b.codes[rows_b]
+        va, vb = np.empty(len(ca), dtype=object), np.empty(len(cb), dtype=object)
+        va[ca >= 0] = a.uniques[ca[ca >= 0]]
+        vb[cb >= 0] = b.uniques[cb[cb >= 0]]
+        out: Floats = (va[:, None] != vb[None, :]).astype(np.float64)
+        out[(ca < 0)[:, None] | (cb < 0)[None, :]] = np.nan
         return out
 
     def bounded(self, options: Any) -> bool:
@@ -538,6 +615,15 @@ class EuclideanMetric:
         d: Floats = np.sqrt(((a[ia] - b[ib]) ** 2).sum(axis=1))
         return _scaled(d, options)
 
+    def block(
+        self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any
+    ) -> Floats | None:
+        if a.shape[1] != b.shape[1]:
+            return None  # compute() reports the mismatch
+        diff = a[rows_a][:, None, :] - b[rows_b][None, :, :]
+        d: Floats = np.sqrt((diff**2).sum(axis=2))
+        return _scaled(d, options)
+
     def bounded(self, options: Any) -> bool:
         return getattr(options, "scale", None) is not None
 
@@ -574,6 +660,16 @@ class GeographicMetric:
     def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
         lat1, lon1 = a[ia, 0], a[ia, 1]
         lat2, lon2 = b[ib, 0], b[ib, 1]
+        h = (
+            np.sin((lat2 - lat1) / 2) ** 2
+            + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+        )
+        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        return _scaled(km if options.units == "km" else km * 1000.0, options)
+
+    def block(self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
+        lat1, lon1 = a[rows_a, 0][:, None], a[rows_a, 1][:, None]
+        lat2, lon2 = b[rows_b, 0][None, :], b[rows_b, 1][None, :]
         h = (
             np.sin((lat2 - lat1) / 2) ** 2
             + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
@@ -620,6 +716,10 @@ class TemporalMetric:
 
     def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
         d = np.abs(a[ia] - b[ib]) / _UNIT_DAYS[options.unit]
+        return _scaled(d, options)
+
+    def block(self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
+        d = np.abs(a[rows_a][:, None] - b[rows_b][None, :]) / _UNIT_DAYS[options.unit]
         return _scaled(d, options)
 
     def bounded(self, options: Any) -> bool:

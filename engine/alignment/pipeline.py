@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.alignment.batches import batches
 from engine.alignment.blocking import (
     BlockingRule,
     BlockingValueError,
@@ -33,7 +34,7 @@ from engine.alignment.blocking import (
 )
 from engine.alignment.compare import AttributeJob, ChunkResult, CompareTask, missing_fill
 from engine.alignment.executors import make_executor
-from engine.alignment.match import select
+from engine.alignment.match import prune, select
 from engine.alignment.metrics import METRICS
 from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
 from engine.alignment.records import Records, Skip
@@ -171,6 +172,8 @@ def describe_blocking(blocking: Ref) -> str:
         text += f", top {options.top_k} by char {low}-{high}-gram cosine"
         if options.min_similarity:
             text += f" >= {options.min_similarity:g}"
+        if options.max_df < 1:
+            text += f", max_df {options.max_df:g}"
     elif name in ("kdtree", "balltree"):
         if options.radius_km is not None:
             text += f", within {options.radius_km:g} km (haversine, {options.order})"
@@ -445,6 +448,7 @@ def build_rule(state: AlignmentState, blocking: Ref) -> BlockingRule:
                 top_k=options.top_k,
                 min_similarity=options.min_similarity,
                 ngrams=options.ngrams,
+                max_df=options.max_df,
                 label=label,
             )
         if name in ("kdtree", "balltree"):
@@ -533,6 +537,37 @@ def compare_task(state: AlignmentState, threshold: float) -> CompareTask:
     )
 
 
+#: Pairs under the threshold held before pruning those the matching cannot choose.
+POOL_LIMIT = 4_000_000
+
+
+def _merged(parts: list[ChunkResult], spec: AlignmentSpec) -> ChunkResult:
+    names = [a.name for a in spec.attributes]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
+        return ChunkResult(0, empty_i, empty_i, empty_f, {n: empty_f for n in names})
+    return ChunkResult(
+        sum(p.compared for p in parts),
+        np.concatenate([p.ia for p in parts]),
+        np.concatenate([p.ib for p in parts]),
+        np.concatenate([p.total for p in parts]),
+        {n: np.concatenate([p.distances[n] for p in parts]) for n in names},
+    )
+
+
+def _pruned(pool: ChunkResult, spec: AlignmentSpec) -> ChunkResult:
+    keep = prune(pool.ia, pool.ib, pool.total, spec.matching, dedup=spec.dedup)
+    return ChunkResult(
+        pool.compared,
+        pool.ia[keep],
+        pool.ib[keep],
+        pool.total[keep],
+        {n: d[keep] for n, d in pool.distances.items()},
+    )
+
+
 def handle_compare(step: Compare, state: AlignmentState) -> None:
     """Weighted global distance over candidate pairs, chunk by chunk, on the executor."""
     assert state.rule is not None
@@ -553,22 +588,23 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     executor = make_executor(spec.executor)
     state.executor = executor.description
     try:
-        for result in executor.map(task, state.rule.pairs()):
+        pooled = 0
+        for result in executor.map(task, batches(state.rule, dedup=spec.dedup)):
             bar.update(result.compared)
             state.compared_pairs += result.compared
             if len(result.ia):
                 kept.append(result)
+                pooled += len(result.ia)
+            if pooled > POOL_LIMIT and spec.matching != "all":
+                # Memory grows with the pairs under the threshold: drop those the
+                # matching can no longer choose.
+                kept = [_pruned(_merged(kept, spec), spec)]
+                pooled = len(kept[0].ia)
     finally:
         executor.close()
         bar.close()
-    names = [a.name for a in spec.attributes]
-    empty_f = np.zeros(0)
-    state.pairs = (
-        np.concatenate([k.ia for k in kept]) if kept else np.zeros(0, np.int64),
-        np.concatenate([k.ib for k in kept]) if kept else np.zeros(0, np.int64),
-        np.concatenate([k.total for k in kept]) if kept else empty_f,
-        {n: np.concatenate([k.distances[n] for k in kept]) if kept else empty_f for n in names},
-    )
+    merged = _merged(kept, spec)
+    state.pairs = (merged.ia, merged.ib, merged.total, merged.distances)
     state.under_threshold = len(state.pairs[0])
     state.timings["compare"] = time.perf_counter() - started
 

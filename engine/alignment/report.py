@@ -70,6 +70,8 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             ratio = f" ({state.estimated_pairs / full:.2%} of {full:,})" if full else ""
             lines.append(f"{number}. blocking: {step.description}")
             lines.append(f"   estimated comparisons: {state.estimated_pairs:,}{ratio}")
+            if state.rule is not None:
+                lines.extend(f"   warning: {warning}" for warning in state.rule.warnings)
         elif isinstance(step, pipeline.Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
         elif isinstance(step, pipeline.Match):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.alignment.batches import Batch
 from engine.alignment.compare import AttributeJob, CompareTask, compare_chunk
 from engine.alignment.executors import DaskExecutor, LocalExecutor
 from engine.alignment.metrics import METRICS
@@ -51,7 +52,7 @@ def test_local_threads_match_serial(dedup: bool) -> None:
     for workers in (1, 2, 3):
         executor = LocalExecutor(workers)
         try:
-            assert _flatten(executor.map(task, chunks)) == serial
+            assert _flatten(executor.map(task, [Batch((), ia, ib) for ia, ib in chunks])) == serial
         finally:
             executor.close()
     assert all(all(a <= 0.3 + 1e-9 for a in chunk[2]) for chunk in serial)
@@ -73,7 +74,7 @@ def test_dask_matches_local(cluster: str) -> None:
     serial = _flatten(iter([compare_chunk(task, ia, ib) for ia, ib in chunks]))
     executor = DaskExecutor(cluster, timeout_s=10, workers=None)
     try:
-        assert _flatten(executor.map(task, chunks)) == serial
+        assert _flatten(executor.map(task, [Batch((), ia, ib) for ia, ib in chunks])) == serial
     finally:
         executor.close()
 
@@ -111,7 +112,7 @@ def test_dask_cluster_dying_mid_run_is_an_error() -> None:
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     executor = DaskExecutor(str(local.scheduler_address), timeout_s=5, workers=None)
-    results = executor.map(task, iter(chunks))
+    results = executor.map(task, iter([Batch((), ia, ib) for ia, ib in chunks]))
     next(results)
     local.close()
     with pytest.raises(DataError, match="the cluster failed during the run"):

@@ -6,6 +6,7 @@ import itertools
 import random
 
 import numpy as np
+import pytest
 
 from engine.alignment.match import select
 
@@ -69,3 +70,55 @@ def test_empty() -> None:
     empty = np.zeros(0, dtype=np.int64)
     for mode in ("all", "best", "one-to-one"):
         assert select(empty, empty, np.zeros(0), mode, 1.0).tolist() == []
+
+
+def _many(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pairs = np.unique(rng.integers(0, 40, size=(n, 2)), axis=0)
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), rng.random(len(pairs))
+
+
+def test_prune_keeps_what_best_chooses() -> None:
+    from engine.alignment.match import prune
+
+    for seed in range(5):
+        ia, ib, d = _many(seed)
+        kept = prune(ia, ib, d, "best")
+        assert len(kept) == len(set(ia.tolist()))
+        full = {(ia[k], ib[k]) for k in select(ia, ib, d, "best", 1.0)}
+        after = {
+            (ia[kept][k], ib[kept][k]) for k in select(ia[kept], ib[kept], d[kept], "best", 1.0)
+        }
+        assert after == full
+
+
+def test_prune_one_to_one_keeps_the_assignment() -> None:
+    from engine.alignment.match import prune
+
+    for seed in range(5):
+        ia, ib, d = _many(seed)  # about 10 candidates per record: the bound holds
+        kept = prune(ia, ib, d, "one-to-one")
+        full = {(ia[k], ib[k]) for k in select(ia, ib, d, "one-to-one", 1.0)}
+        sub = select(ia[kept], ib[kept], d[kept], "one-to-one", 1.0)
+        assert {(ia[kept][k], ib[kept][k]) for k in sub} == full
+        assert len(kept) <= len(ia)
+
+
+def test_prune_all_keeps_everything() -> None:
+    from engine.alignment.match import prune
+
+    ia, ib, d = _many(1)
+    assert prune(ia, ib, d, "all").tolist() == list(range(len(ia)))
+
+
+def test_giant_components_are_matched_greedily(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.alignment import match
+
+    ia, ib, d = _many(3)
+    exact = set(select(ia, ib, d, "one-to-one", 1.0).tolist())
+    monkeypatch.setattr(match, "EXACT_COMPONENT", 5)
+    greedy = select(ia, ib, d, "one-to-one", 1.0)
+    assert len(set(ia[greedy].tolist())) == len(greedy) == len(set(ib[greedy].tolist()))
+    # Greedy takes the closest pair overall first.
+    assert int(np.argmin(d)) in set(greedy.tolist())
+    assert set(greedy.tolist()) != exact or len(exact) == len(greedy)
