@@ -156,6 +156,7 @@ def load_spec(path: Path, *, check_files: bool = True) -> Any:
         raise SpecError(_problems(doc, exc)) from None
     problems = []
     for where, message in cross_checks(spec, path.resolve()):
+        where = _locate(doc.data, where)
         line, column = doc.position(where)
         problems.append(Problem(doc.file, line, column, _dotted(where), message))
     if problems:
@@ -195,6 +196,40 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
         problems.append(Problem(doc.file, line, column, _dotted(path), message))
     unique = {(p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.column, p.message))
+
+
+def _locate(data: Any, path: Path_) -> Path_:
+    """Resolve ``(key, value)`` parts of a path: the first node below with that key and value."""
+    out: list[Any] = []
+    node = data
+    for part in path:
+        if isinstance(part, tuple):
+            found = _search(node, *part)
+            return (*out, *found) if found is not None else tuple(out)
+        if isinstance(node, dict | list):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return tuple(out)
+        out.append(part)
+    return tuple(out)
+
+
+def _search(node: Any, key: str, value: Any) -> Path_ | None:
+    if isinstance(node, dict):
+        held = node.get(key)
+        if held == value or (isinstance(held, list) and value in held):
+            return (key,)
+        items: Any = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return None
+    for part, child in items:
+        found = _search(child, key, value)
+        if found is not None:
+            return (part, *found)
+    return None
 
 
 def _mapping_path(data: Any, path: Path_) -> Path_:

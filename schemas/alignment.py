@@ -198,11 +198,21 @@ MaxPairs = Annotated[
 class _Blocking(StrictModel):
     """What every blocking rule on values shares: its input and a pair budget."""
 
-    attribute: str | None = None
+    attribute: str | Annotated[list[str], Field(min_length=1)] | None = Field(
+        None,
+        description="an attribute's normalised values, or several: a composite key",
+    )
     normalise: list[NormaliserRef] = Field(
         default_factory=list, validation_alias=AliasChoices("normalise", "normalize")
     )
     max_pairs: MaxPairs = None
+
+    @property
+    def attributes(self) -> list[str]:
+        """The attributes the rule reads (several for a composite key)."""
+        if self.attribute is None:
+            return []
+        return [self.attribute] if isinstance(self.attribute, str) else list(self.attribute)
 
     @model_validator(mode="after")
     def _one_input(self) -> _Blocking:
@@ -789,20 +799,6 @@ class AlignmentSpec(StrictModel):
         """True when the job deduplicates one source (``target: same``)."""
         return self.sources.target == "same"
 
-    @model_validator(mode="after")
-    def _blocking_attributes(self) -> AlignmentSpec:
-        names = [a.name for a in self.attributes]
-        blocking: Ref = self.blocking
-        rules = leaf_rules(blocking)
-        for rule in rules:
-            attribute = rule.option("attribute")
-            if attribute is not None and attribute not in names:
-                raise PydanticCustomError(
-                    "blocking_attribute",
-                    "blocking refers to attribute '{name}', which is not defined (attributes: {names})",
-                    {"name": attribute, "names": ", ".join(names)},
-                )
-        return self
 
 
 #: Metrics comparing exactly two numbers per value (a point), and those comparing one string.
@@ -818,6 +814,17 @@ def cross_checks(
     The loader turns the paths into file:line:column positions.
     """
     problems: list[tuple[tuple[Any, ...], str]] = []
+    names = [a.name for a in spec.attributes]
+    for rule in leaf_rules(spec.blocking):
+        for attribute in getattr(rule.options, "attributes", []):
+            if attribute not in names:
+                problems.append(
+                    (
+                        ("blocking", ("attribute", attribute)),
+                        f"blocking refers to attribute '{attribute}', which is not defined"
+                        f" (attributes: {', '.join(names)})",
+                    )
+                )
     if spec.dedup and spec.matching == "one-to-one":
         problems.append(
             (

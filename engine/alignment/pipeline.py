@@ -147,7 +147,7 @@ def describe_blocking(blocking: Ref) -> str:
         return ",".join(str(c) for c in ref) if isinstance(ref, list) else str(ref)
 
     source = (
-        f"attribute {options.attribute}"
+        f"attribute{'s' if isinstance(options.attribute, list) else ''} {columns(options.attribute)}"
         if options.attribute
         else f"columns {columns(options.align)}/{columns(options.target if options.target is not None else options.align)}"
     )
@@ -351,6 +351,18 @@ def handle_prepare(step: Prepare, state: AlignmentState) -> None:
     state.timings["prepare"] = time.perf_counter() - started
 
 
+def _composite(side: Side, names: list[str], chain: list[Ref], source: str) -> list[Any]:
+    """One key per record from several attributes (missing when any part is)."""
+    parts = []
+    for name in names:
+        values = side.normalised[name]
+        if any(isinstance(v, tuple) for v in values[:100]):
+            raise DataError(source, f"blocking on attribute '{name}' needs single values, not tuples")
+        parts.append(normalise_column(values, chain) if chain else values)
+    # The unit separator cannot occur in normalised text: keys stay distinct.
+    return [None if None in row else "\x1f".join(row) for row in zip(*parts, strict=True)]
+
+
 def _keys(state: AlignmentState, rule: Ref, points: bool = False) -> tuple[list[Any], list[Any]]:
     """Each side's blocking values: normalised keys, or (``points``) tuples of several columns."""
     options = rule.options
@@ -359,7 +371,9 @@ def _keys(state: AlignmentState, rule: Ref, points: bool = False) -> tuple[list[
         side = state.sides[role]
         source = side.records.source
         try:
-            if options.attribute is not None:
+            if isinstance(options.attribute, list):  # a composite key
+                keys = _composite(side, options.attributes, options.normalise, source)
+            elif options.attribute is not None:
                 if options.attribute not in side.normalised:
                     raise DataError(source, f"blocking: no attribute '{options.attribute}'")
                 values = side.normalised[options.attribute]

@@ -289,3 +289,16 @@ def test_tsv_has_no_quoting(tmp_path: Path) -> None:
     )
     assert main(["run", "-q", str(spec)]) == 0
     assert (tmp_path / "o.csv").read_text().splitlines()[1] == "http://x/1,http://y/1,0,0"
+
+
+def test_composite_key_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    text = spec.read_text().replace(
+        "threshold: 0.5",
+        "blocking: {key: {attribute: [name, born], normalise: [prefix: 3]}}\nthreshold: 0.5",
+    )
+    spec.write_text(text.replace("prefix: 3", "{prefix: 3}"))
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "key on attributes name,born (prefix)" in out
+    assert "estimated comparisons: 0" in out  # born is a date on one side, ISO on the other

@@ -258,3 +258,15 @@ def test_inline_cells_keep_their_text(tmp_path: Path) -> None:
     )
     spec = load_spec(_write(tmp_path, text))
     assert spec.sources.align.inline == [["a", "0700", "yes", "12:30", "1_000", None]]
+
+
+def test_blocking_on_an_unknown_attribute_points_at_it(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "outputs:",
+        "blocking:\n  union:\n    - key: {attribute: name}\n    - key: {attribute: [name, nom]}\noutputs:",
+    )
+    problems = _problems(_write(tmp_path, text))
+    assert problems == [
+        f"{tmp_path / 'spec.yaml'}:{_at(text, '[name, nom]')}: blocking.union[1].key.attribute:"
+        " blocking refers to attribute 'nom', which is not defined (attributes: name)"
+    ]
