@@ -800,7 +800,6 @@ class AlignmentSpec(StrictModel):
         return self.sources.target == "same"
 
 
-
 #: Metrics comparing exactly two numbers per value (a point), and those comparing one string.
 _POINT_METRICS = {"geographic"}
 _NUMERIC_METRICS = {"geographic", "euclidean", "temporal"}

@@ -357,7 +357,9 @@ def _composite(side: Side, names: list[str], chain: list[Ref], source: str) -> l
     for name in names:
         values = side.normalised[name]
         if any(isinstance(v, tuple) for v in values[:100]):
-            raise DataError(source, f"blocking on attribute '{name}' needs single values, not tuples")
+            raise DataError(
+                source, f"blocking on attribute '{name}' needs single values, not tuples"
+            )
         parts.append(normalise_column(values, chain) if chain else values)
     # The unit separator cannot occur in normalised text: keys stay distinct.
     return [None if None in row else "\x1f".join(row) for row in zip(*parts, strict=True)]
@@ -602,18 +604,20 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     executor = make_executor(spec.executor)
     state.executor = executor.description
     try:
-        pooled = 0
+        pooled, limit = 0, POOL_LIMIT
         for result in executor.map(task, batches(state.rule, dedup=spec.dedup)):
             bar.update(result.compared)
             state.compared_pairs += result.compared
             if len(result.ia):
                 kept.append(result)
                 pooled += len(result.ia)
-            if pooled > POOL_LIMIT and spec.matching != "all":
+            if pooled > limit and spec.matching != "all":
                 # Memory grows with the pairs under the threshold: drop those the
-                # matching can no longer choose.
+                # matching can no longer choose. The next pruning waits until the
+                # pool has doubled, so the work stays linear in the pairs kept.
                 kept = [_pruned(_merged(kept, spec), spec)]
                 pooled = len(kept[0].ia)
+                limit = max(POOL_LIMIT, 2 * pooled)
     finally:
         executor.close()
         bar.close()
