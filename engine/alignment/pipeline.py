@@ -225,6 +225,7 @@ class AlignmentState:
     timings: dict[str, float] = field(default_factory=dict)
     transaction: OutputTransaction | None = None
     executor: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -322,6 +323,13 @@ def handle_prepare(step: Prepare, state: AlignmentState) -> None:
         side = state.sides[role]
         policy = getattr(state.spec.sources, role).on_error
         bad = _prepare_side(state.spec, side, role)
+        for attribute in state.spec.attributes:
+            values = side.normalised.get(attribute.name, [])
+            if values and all(v is None for v in values):
+                state.warnings.append(
+                    f"attribute '{attribute.name}': every value is missing in {side.records.source}"
+                    f" (each pair gets its 'missing' distance: {attribute.missing})"
+                )
         if not bad:
             continue
         records = side.records
@@ -523,7 +531,7 @@ def handle_block(step: Block, state: AlignmentState) -> None:
         state.estimated_pairs = max(0, (state.estimated_pairs - n) // 2)
     _pair_budget(state, state.spec.blocking, state.rule)
     if state.transaction is not None:  # a real run (a plan lists them): say it before comparing
-        for warning in state.rule.warnings:
+        for warning in [*state.warnings, *state.rule.warnings]:
             print(f"warning: {warning}", file=sys.stderr)
     state.timings["block"] = time.perf_counter() - started
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from engine.alignment import pipeline
+from engine.alignment.blocking import Pipeline, Union
 from engine.alignment.pipeline import AlignmentState
 from engine.plan import Plan
 
@@ -43,6 +45,11 @@ def _skipped(state: AlignmentState) -> list[str]:
     return lines
 
 
+def _members(blocking: Any) -> list[Any]:
+    options = blocking.options
+    return list(options) if isinstance(options, list) else list(getattr(options, "rules", []))
+
+
 def plan_text(plan: Plan, state: AlignmentState) -> str:
     """The plan with the figures a dry run found (record counts, candidate pairs)."""
     spec = state.spec
@@ -70,8 +77,17 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             ratio = f" ({state.estimated_pairs / full:.2%} of {full:,})" if full else ""
             lines.append(f"{number}. blocking: {step.description}")
             lines.append(f"   estimated comparisons: {state.estimated_pairs:,}{ratio}")
+            if isinstance(state.rule, Union | Pipeline):
+                # Each rule's own estimate: where the comparisons come from.
+                for description, member in zip(
+                    [pipeline.describe_blocking(r) for r in _members(spec.blocking)],
+                    state.rule.rules,
+                    strict=False,
+                ):
+                    lines.append(f"   - {description}: {member.estimate():,}")
             if state.rule is not None:
                 lines.extend(f"   warning: {warning}" for warning in state.rule.warnings)
+            lines.extend(f"   warning: {warning}" for warning in state.warnings)
         elif isinstance(step, pipeline.Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
         elif isinstance(step, pipeline.Match):

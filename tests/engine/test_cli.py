@@ -302,3 +302,13 @@ def test_composite_key_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "key on attributes name,born (prefix)" in out
     assert "estimated comparisons: 0" in out  # born is a date on one side, ISO on the other
+
+
+def test_all_values_missing_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path, "id,name,born\n1,Ann,\n2,Bob,\n")
+    assert main(["plan", str(spec)]) == 0
+    assert "warning: attribute 'born': every value is missing in align source" in (
+        capsys.readouterr().out
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    assert "every value is missing" in capsys.readouterr().err
