@@ -19,7 +19,7 @@ Floats = npt.NDArray[np.float64]
 MODES = ("all", "best", "one-to-one")
 
 #: Candidates per record kept for a large one-to-one assignment (see ``prune``).
-ONE_TO_ONE_CANDIDATES = 10
+ONE_TO_ONE_CANDIDATES = 5
 
 
 def _top(keys: Ints, other: Ints, d: Floats, k: int) -> Ints:

@@ -566,18 +566,17 @@ POOL_LIMIT = 4_000_000
 
 
 def _merged(parts: list[ChunkResult], spec: AlignmentSpec) -> ChunkResult:
-    names = [a.name for a in spec.attributes]
     if len(parts) == 1:
         return parts[0]
     if not parts:
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
-        return ChunkResult(0, empty_i, empty_i, empty_f, {n: empty_f for n in names})
+        return ChunkResult(0, empty_i, empty_i, empty_f, {})
     return ChunkResult(
         sum(p.compared for p in parts),
         np.concatenate([p.ia for p in parts]),
         np.concatenate([p.ib for p in parts]),
         np.concatenate([p.total for p in parts]),
-        {n: np.concatenate([p.distances[n] for p in parts]) for n in names},
+        {},
     )
 
 
@@ -617,7 +616,9 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
             bar.update(result.compared)
             state.compared_pairs += result.compared
             if len(result.ia):
-                kept.append(result)
+                # Only the totals: per-attribute distances of the links are computed
+                # again after matching, so the pool costs 24 bytes a pair.
+                kept.append(ChunkResult(result.compared, result.ia, result.ib, result.total, {}))
                 pooled += len(result.ia)
             if pooled > limit and spec.matching != "all":
                 # Memory grows with the pairs under the threshold: drop those the
@@ -635,18 +636,32 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     state.timings["compare"] = time.perf_counter() - started
 
 
+def _attribute_distances(state: AlignmentState, ia: Ints, ib: Ints) -> dict[str, Floats]:
+    """Each attribute's distance for the links, computed again (the pool keeps only totals)."""
+    out: dict[str, Floats] = {}
+    align, target = state.sides["align"], state.sides["target"]
+    for attribute in state.spec.attributes:
+        metric = METRICS[attribute.metric.name].func()
+        name = attribute.name
+        out[name] = metric.compute(
+            align.prepared[name], target.prepared[name], ia, ib, attribute.metric.options
+        )
+    return out
+
+
 def handle_match(step: Match, state: AlignmentState) -> None:
     """Select the links and attach record ids, in a deterministic order."""
     assert state.pairs is not None
     started = time.perf_counter()
-    ia, ib, total, dists = state.pairs
+    ia, ib, total, _ = state.pairs
     keep = select(ia, ib, total, step.mode, step.threshold, dedup=state.spec.dedup)
     align_ids, target_ids = state.records("align").ids, state.records("target").ids
+    la, lb = ia[keep], ib[keep]
     table = LinkTable(
-        align_ids=[align_ids[i] for i in ia[keep]],
-        target_ids=[target_ids[i] for i in ib[keep]],
+        align_ids=[align_ids[i] for i in la],
+        target_ids=[target_ids[i] for i in lb],
         distance=total[keep],
-        attributes={name: d[keep] for name, d in dists.items()},
+        attributes=_attribute_distances(state, la, lb),
     )
     state.links = sorted_links(table)
     state.timings["match"] = time.perf_counter() - started
