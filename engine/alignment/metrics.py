@@ -44,6 +44,9 @@ Ints = npt.NDArray[np.int64]
 Value = str | tuple[str | None, ...] | None
 Bad = list[tuple[int, str]] | None
 
+#: From this many pairs on, distinct value pairs are found first (a sort costs less
+#: than comparing the repeats again).
+_DEDUP_MIN = 4096
 #: Pairs evaluated at once inside one metric call; bounds temporary memory.
 _CHUNK = 1 << 20
 #: Token pairs expanded at once by the token-aware metrics (about 100 MB of temporaries).
@@ -177,6 +180,14 @@ def _on_distinct(
         gb = np.tile(np.arange(nb, dtype=np.int64), na)
         table = fn(ga, gb)
         out[valid] = table[ca * nb + cb]
+    elif len(ca) >= _DEDUP_MIN:
+        # Candidate pairs repeat value pairs (a common first name meets the same
+        # names in many blocks): compare each distinct value pair once.
+        keys, inverse = np.unique(ca * nb + cb, return_inverse=True)
+        if len(keys) < 0.8 * len(ca):
+            out[valid] = fn(keys // nb, keys % nb)[inverse.ravel()]
+        else:
+            out[valid] = fn(ca, cb)
     else:
         out[valid] = fn(ca, cb)
     return out
