@@ -18,7 +18,7 @@ from pathlib import Path
 from engine import __version__
 from engine.alignment.report import eval_text, plan_text, summary_text
 from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
-from engine.execute import execute, new_state
+from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
 from engine.plan import build
 
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a spec and write its outputs")
     run.add_argument("spec", type=Path, metavar="SPEC")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
+    run.add_argument(
+        "--out-dir", type=Path, help="write the outputs into this folder instead (same file names)"
+    )
 
     evaluate = commands.add_parser(
         "eval", help="run without writing; score links and blocking against gold links"
@@ -102,9 +105,11 @@ def _plan(path: Path) -> int:
     return EXIT_OK
 
 
-def _run(path: Path, quiet: bool) -> int:
+def _run(path: Path, quiet: bool, out_dir: Path | None = None) -> int:
     started = time.perf_counter()
     spec = load_spec(path)
+    if out_dir is not None:
+        spec = with_outputs_in(spec, out_dir.resolve())
     plan = build(spec, str(path))
     progress = not quiet and sys.stderr.isatty()
     state = execute(plan, new_state(plan, spec, progress=progress))
@@ -158,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             return _plan(args.spec)
         if args.command == "run":
-            return _run(args.spec, args.quiet)
+            return _run(args.spec, args.quiet, args.out_dir)
         if args.command == "eval":
             return _eval(args.spec, args.gold, args.steps)
         if args.command == "schema":

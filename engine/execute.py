@@ -6,17 +6,28 @@ only when every step has succeeded, so a failed run leaves them intact.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.alignment import pipeline
 from engine.alignment.pipeline import AlignmentState
 from engine.plan import Plan
 from renderers import OutputTransaction
+from schemas.alignment import RdfOutput
 
-__all__ = ["execute", "new_state"]
+__all__ = ["execute", "new_state", "with_outputs_in"]
 
 #: Step types a dry run (``engine plan``) stops at: they compare, match or write.
 WORK_STEPS: tuple[type, ...] = (pipeline.Compare, pipeline.Match, pipeline.Write)
+
+
+def with_outputs_in(spec: Any, folder: Path) -> Any:
+    """The spec with every output written into ``folder`` under its own file name."""
+    outputs = []
+    for output in spec.outputs:
+        key = "rdf" if isinstance(output, RdfOutput) else "csv"
+        outputs.append(output.model_copy(update={key: folder / getattr(output, key).name}))
+    return spec.model_copy(update={"outputs": outputs})
 
 
 def new_state(plan: Plan, spec: Any, *, progress: bool = False) -> AlignmentState:

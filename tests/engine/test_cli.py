@@ -312,3 +312,14 @@ def test_all_values_missing_is_reported(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert main(["run", "-q", str(spec)]) == 0
     assert "every value is missing" in capsys.readouterr().err
+
+
+def test_run_out_dir(tmp_path: Path) -> None:
+    spec = _project(tmp_path)
+    assert main(["run", "-q", str(spec), "--out-dir", str(tmp_path / "elsewhere")]) == 0
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == [
+        "links.csv",
+        "links.nt",
+        "links.ttl",
+    ]
+    assert not (tmp_path / "out").exists()

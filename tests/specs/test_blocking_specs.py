@@ -16,11 +16,10 @@ from engine.alignment import evaluate
 from engine.alignment.pipeline import AlignmentState
 from engine.alignment.report import plan_text
 from engine.errors import DataError, SpecError
-from engine.execute import execute, new_state
+from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
 from engine.plan import build
 from schemas import json_schemas
-from schemas.alignment import LinksCsvOutput, RdfOutput
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -29,22 +28,14 @@ PLACES_GOLD = SPECS / "data" / "places_true_links.csv"
 
 
 def _run_into(spec_path: Path, out: Path) -> tuple[AlignmentState, dict[str, Path]]:
-    """Run a spec with its outputs redirected into ``out``: the state and output name -> path."""
-    spec = load_spec(spec_path)
-    outputs = []
-    paths: dict[str, Path] = {}
-    for output in spec.outputs:
-        if isinstance(output, RdfOutput):
-            target = out / output.rdf.name
-            outputs.append(output.model_copy(update={"rdf": target}))
-        else:
-            assert isinstance(output, LinksCsvOutput)
-            target = out / output.csv.name
-            outputs.append(output.model_copy(update={"csv": target}))
-        paths[target.name] = target
-    spec = spec.model_copy(update={"outputs": outputs})
+    """Run a spec with its outputs redirected into ``out``."""
+    spec = with_outputs_in(load_spec(spec_path), out)
     plan = build(spec, str(spec_path))
     state = execute(plan, new_state(plan, spec))
+    paths = {
+        Path(getattr(o, "rdf", None) or o.csv).name: Path(getattr(o, "rdf", None) or o.csv)
+        for o in spec.outputs
+    }
     return state, paths
 
 

@@ -8,32 +8,23 @@ from pathlib import Path
 import pytest
 
 from engine.alignment.evaluate import score
-from engine.execute import execute, new_state
+from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
 from engine.plan import build
-from schemas.alignment import LinksCsvOutput, RdfOutput
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 
 
 def _run_into(spec_path: Path, out: Path) -> dict[str, Path]:
-    """Run a spec with its outputs redirected into ``out``; returns output name -> path."""
-    spec = load_spec(spec_path)
-    outputs = []
-    paths: dict[str, Path] = {}
-    for output in spec.outputs:
-        if isinstance(output, RdfOutput):
-            target = out / output.rdf.name
-            outputs.append(output.model_copy(update={"rdf": target}))
-        else:
-            assert isinstance(output, LinksCsvOutput)
-            target = out / output.csv.name
-            outputs.append(output.model_copy(update={"csv": target}))
-        paths[target.name] = target
-    spec = spec.model_copy(update={"outputs": outputs})
+    """Run a spec with its outputs redirected into ``out``."""
+    spec = with_outputs_in(load_spec(spec_path), out)
     plan = build(spec, str(spec_path))
     execute(plan, new_state(plan, spec))
+    paths = {
+        Path(getattr(o, "rdf", None) or o.csv).name: Path(getattr(o, "rdf", None) or o.csv)
+        for o in spec.outputs
+    }
     return paths
 
 
