@@ -35,7 +35,7 @@ from engine.alignment.blocking import (
 from engine.alignment.compare import AttributeJob, ChunkResult, CompareTask, missing_fill
 from engine.alignment.executors import make_executor
 from engine.alignment.match import prune, select
-from engine.alignment.metrics import METRICS
+from engine.alignment.metrics import METRICS, clear_tables
 from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
@@ -630,6 +630,7 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     finally:
         executor.close()
         bar.close()
+        clear_tables()
     merged = _merged(kept, spec)
     state.pairs = (merged.ia, merged.ib, merged.total, merged.distances)
     state.under_threshold = len(state.pairs[0])

@@ -145,3 +145,25 @@ def test_bounded() -> None:
 def test_scale_caps_numeric_distances() -> None:
     assert distance("temporal", "2000-01-01", "2010-01-01", {"unit": "years", "scale": 5}) == 1.0
     assert distance("euclidean", "1", "2", {"scale": 4}) == 0.25
+
+
+def test_distinct_value_tables_give_the_pair_results() -> None:
+    from engine.alignment import metrics
+
+    rng = random.Random(9)
+    values = ["".join(rng.choices("abcde", k=rng.randint(0, 6))) or None for _ in range(60)]
+    for name, options in (
+        ("levenshtein", {"tokens": False}),
+        ("levenshtein", {"normalised": True}),
+        ("jaro_winkler", {}),
+        ("ratio", {}),
+    ):
+        with_tables = distance_matrix(name, values, values[::-1], options)
+        metrics.clear_tables()
+        saved = metrics.TABLE_CELLS
+        metrics.TABLE_CELLS = 0  # pairs only
+        try:
+            without = distance_matrix(name, values, values[::-1], options)
+        finally:
+            metrics.TABLE_CELLS = saved
+        assert np.array_equal(with_tables, without, equal_nan=True), name
