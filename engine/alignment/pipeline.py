@@ -205,6 +205,7 @@ class Side:
     records: Records
     normalised: dict[str, list[Any]] = field(default_factory=dict)
     prepared: dict[str, Any] = field(default_factory=dict)
+    keys: dict[Any, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -368,7 +369,14 @@ def _composite(side: Side, names: list[str], chain: list[Ref], source: str) -> l
             raise DataError(
                 source, f"blocking on attribute '{name}' needs single values, not tuples"
             )
-        parts.append(normalise_column(values, chain) if chain else values)
+        if not chain:
+            parts.append(values)
+            continue
+        # Several rules often key on the same attribute and chain (soundex of a name).
+        cache_key = (name, tuple(chain))
+        if cache_key not in side.keys:
+            side.keys[cache_key] = normalise_column(values, chain)
+        parts.append(side.keys[cache_key])
     # The unit separator cannot occur in normalised text: keys stay distinct.
     return [None if None in row else "\x1f".join(row) for row in zip(*parts, strict=True)]
 
