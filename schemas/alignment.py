@@ -536,13 +536,73 @@ class InlineSource(StrictModel):
     on_error: Literal["fail", "skip"] = "fail"
 
 
+_RDF_FORMATS = {
+    ".ttl": "turtle",
+    ".turtle": "turtle",
+    ".nt": "nt",
+    ".nq": "nquads",
+    ".rdf": "xml",
+    ".owl": "xml",
+    ".xml": "xml",
+    ".jsonld": "json-ld",
+    ".json": "json-ld",
+    ".trig": "trig",
+}
+
+
+class RdfSource(StrictModel):
+    """RDF dump files (Turtle, N-Triples, RDF/XML, JSON-LD...) queried locally with SPARQL.
+
+    ``query`` is a SELECT; its variables become the columns (a literal gives its
+    lexical form, an IRI its text, an unbound variable a missing value), and
+    ``id`` names the variable holding each record's IRI.
+    """
+
+    rdf: Annotated[list[InputPath], Field(min_length=1)]
+    format: Literal["turtle", "nt", "nquads", "xml", "json-ld", "trig"] | None = None
+    query: str = Field(min_length=1)
+    id: IdSpec
+    on_error: Literal["fail", "skip"] = "fail"
+
+    @field_validator("rdf", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("query")
+    @classmethod
+    def _select(cls, value: str) -> str:
+        if not re.search(r"\bselect\b", value, re.IGNORECASE):
+            raise PydanticCustomError("query", "the query must be a SPARQL SELECT")
+        return value
+
+    @model_validator(mode="after")
+    def _known_formats(self) -> RdfSource:
+        if self.format is None:
+            for path in self.rdf:
+                if path.suffix.lower() not in _RDF_FORMATS:
+                    raise PydanticCustomError(
+                        "rdf_format",
+                        "cannot tell the RDF format of '{name}': set format: (turtle, nt,"
+                        " nquads, xml, json-ld, trig)",
+                        {"name": path.name},
+                    )
+        return self
+
+    def format_of(self, path: Path) -> str:
+        """The rdflib parser name for one dump file."""
+        return self.format or _RDF_FORMATS[path.suffix.lower()]
+
+
 def _source_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("csv", "tsv", "inline"):
+        for key in ("csv", "tsv", "inline", "rdf"):
             if key in value:
                 return key
     elif isinstance(value, StrictModel):
-        return {CsvSource: "csv", TsvSource: "tsv", InlineSource: "inline"}[type(value)]
+        return {CsvSource: "csv", TsvSource: "tsv", InlineSource: "inline", RdfSource: "rdf"}[
+            type(value)
+        ]
     elif value == "same":
         return "same"
     return "__invalid__"
@@ -550,14 +610,14 @@ def _source_kind(value: Any) -> str:
 
 def _reject_source(value: Any) -> Any:
     raise PydanticCustomError(
-        "source", "a source needs one of the keys: csv, tsv, inline (a mapping)"
+        "source", "a source needs one of the keys: csv, tsv, inline, rdf (a mapping)"
     )
 
 
 def _reject_target(value: Any) -> Any:
     raise PydanticCustomError(
         "source",
-        "a target needs one of the keys: csv, tsv, inline (a mapping), or is 'same' to deduplicate",
+        "a target needs one of the keys: csv, tsv, inline, rdf (a mapping), or is 'same' to deduplicate",
     )
 
 
@@ -568,6 +628,7 @@ Source = Annotated[
     Annotated[CsvSource, Tag("csv")]
     | Annotated[TsvSource, Tag("tsv")]
     | Annotated[InlineSource, Tag("inline")]
+    | Annotated[RdfSource, Tag("rdf")]
     | _Invalid,
     Discriminator(_source_kind),
 ]
@@ -575,6 +636,7 @@ TargetSource = Annotated[
     Annotated[CsvSource, Tag("csv")]
     | Annotated[TsvSource, Tag("tsv")]
     | Annotated[InlineSource, Tag("inline")]
+    | Annotated[RdfSource, Tag("rdf")]
     | Annotated[Literal["same"], Tag("same")]
     | Annotated[
         Any, AfterValidator(_reject_target), WithJsonSchema({"not": {}}), Tag("__invalid__")

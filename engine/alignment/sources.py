@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from engine.alignment.records import Records, Skip
 from engine.errors import DataError
-from schemas.alignment import CsvSource, InlineSource, TsvSource
+from schemas.alignment import CsvSource, InlineSource, RdfSource, TsvSource
 
 __all__ = ["read_source"]
 
@@ -46,7 +46,9 @@ _SENTINEL = "\ue000specengine-end-of-file\ue000"
 
 
 def read_source(
-    spec: CsvSource | TsvSource | InlineSource, role: str, spec_file: str | None = None
+    spec: CsvSource | TsvSource | InlineSource | RdfSource,
+    role: str,
+    spec_file: str | None = None,
 ) -> Records:
     """Read one source of an alignment into columnar records with IRI ids.
 
@@ -61,6 +63,10 @@ def read_source(
             where = f", {_display(Path(spec_file))}" if spec_file else ""
             problems = _Problems(f"{role} source (inline{where})", spec.on_error, inline=True)
             names, columns, rows = _read_inline(spec, problems)
+        elif isinstance(spec, RdfSource):
+            shown = ", ".join(_display(p) for p in spec.rdf)
+            problems = _Problems(f"{role} source {shown}", spec.on_error, inline=True)
+            names, columns, rows = _read_rdf(spec, problems)
         else:
             path = spec.csv if isinstance(spec, CsvSource) else spec.tsv
             problems = _Problems(f"{role} source {_display(path)}", spec.on_error, inline=False)
@@ -365,6 +371,44 @@ def _read_inline(
     transposed: Iterable[Sequence[str | None]] = zip(*kept, strict=True) if kept else [()] * width
     columns = {name: list(values) for name, values in zip(names, transposed, strict=True)}
     return names, columns, np.asarray(rows, dtype=np.int64)
+
+
+def _read_rdf(
+    spec: RdfSource, problems: _Problems
+) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
+    """Names, columns and 1-based result row numbers of a SPARQL SELECT over dump files."""
+    # Imported here: rdflib costs a noticeable start-up that other sources never need.
+    from rdflib import Graph
+
+    graph = Graph()
+    for path in spec.rdf:
+        try:
+            graph.parse(str(path), format=spec.format_of(path))
+        except Exception as exc:  # rdflib raises many kinds: all are bad data
+            raise DataError(
+                _display(path), f"cannot read as {spec.format_of(path)}: {exc}"
+            ) from None
+    try:
+        result = graph.query(spec.query)
+    except Exception as exc:  # parse and evaluation errors alike
+        raise problems.error(f"the SPARQL query failed: {exc}") from None
+    if result.type != "SELECT" or result.vars is None:
+        raise problems.error("the SPARQL query must be a SELECT")
+    names = [str(v) for v in result.vars]
+    _check_names(names, problems, "the query's variables")
+
+    def text(term: Any) -> str | None:
+        if term is None:
+            return None
+        value = str(term)  # a literal's lexical form, an IRI's text
+        return value if value.strip() else None
+
+    kept = [[text(term) for term in row] for row in result if isinstance(row, tuple)]
+    transposed: Iterable[Sequence[str | None]] = (
+        zip(*kept, strict=True) if kept else [()] * len(names)
+    )
+    columns = {name: list(values) for name, values in zip(names, transposed, strict=True)}
+    return names, columns, np.arange(1, len(kept) + 1, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- ids

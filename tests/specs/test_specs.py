@@ -93,3 +93,14 @@ def test_febrl_dedup(number: int, minimum: float, tmp_path: Path) -> None:
         gold = [frozenset((base + a, base + b)) for a, b in list(csv.reader(handle))[1:]]
     scores = score(unordered, gold)
     assert scores.f1 >= minimum, scores
+
+
+def test_goncourt_rdf_links(tmp_path: Path) -> None:
+    paths = _run_into(ROOT / "specs" / "goncourt-rdf.yaml", tmp_path)
+    dbr = "http://dbpedia.org/resource/"
+    assert _links(paths["goncourt.nt"]) == [
+        ("http://example.org/goncourt/1903", dbr + "John-Antoine_Nau"),
+        ("http://example.org/goncourt/1904", dbr + "Léon_Frapié"),
+        ("http://example.org/goncourt/1905", dbr + "Claude_Farrère"),
+        ("http://example.org/goncourt/1906", dbr + "Jérôme_et_Jean_Tharaud"),
+    ]
