@@ -8,13 +8,16 @@ from renderers.atomic import OutputTransaction
 from renderers.csv import format_distance, write_links_csv
 from renderers.links import LinkTable, sorted_links
 from renderers.rdf import check_iri, write_ntriples, write_turtle
+from renderers.void import LinksetDescription, write_description
 
 __all__ = [
     "LinkTable",
+    "LinksetDescription",
     "OutputTransaction",
     "check_iri",
     "format_distance",
     "sorted_links",
+    "write_description",
     "write_links_csv",
     "write_ntriples",
     "write_turtle",

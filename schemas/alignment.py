@@ -756,6 +756,9 @@ class RdfOutput(StrictModel):
     predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
         "owl:sameAs", validate_default=True
     )
+    void: OutputPath | None = Field(
+        None, description="also write the linkset's VoID + PROV-O description (Turtle) here"
+    )
 
     @model_validator(mode="after")
     def _known_format(self) -> RdfOutput:
@@ -928,12 +931,20 @@ def cross_checks(
     if spec_file is not None:
         inputs.add(Path(spec_file))
     seen: dict[Path, int] = {}
+    written: list[tuple[int, Path]] = []
     for index, output in enumerate(spec.outputs):
-        path = output.rdf if isinstance(output, RdfOutput) else output.csv
+        written.append((index, output.rdf if isinstance(output, RdfOutput) else output.csv))
+        if isinstance(output, RdfOutput) and output.void is not None:
+            written.append((index, output.void))
+    for index, path in written:
         if path in seen:
-            problems.append(
-                (("outputs", index), f"output {index} writes the same file as output {seen[path]}")
+            other = seen[path]
+            message = (
+                f"output {index} writes its links and its description to the same file"
+                if other == index
+                else f"output {index} writes the same file as output {other}"
             )
+            problems.append((("outputs", index), message))
         seen.setdefault(path, index)
         if any(path == p or _same_file(path, p) for p in inputs):
             problems.append(

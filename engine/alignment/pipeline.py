@@ -7,15 +7,18 @@ carries one step out on an :class:`AlignmentState`. The generic executor in
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from engine import __version__
 from engine.alignment.batches import batches
 from engine.alignment.blocking import (
     BlockingRule,
@@ -40,7 +43,13 @@ from engine.alignment.normalise import NormaliseError, normalise_column, normali
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.errors import DataError
-from renderers import LinkTable, OutputTransaction, sorted_links
+from renderers import (
+    LinksetDescription,
+    LinkTable,
+    OutputTransaction,
+    sorted_links,
+    write_description,
+)
 from renderers.csv import write_links_csv
 from renderers.rdf import write_ntriples, write_turtle
 from schemas.alignment import AlignmentSpec, Attribute, LinksCsvOutput, RdfOutput
@@ -226,6 +235,7 @@ class AlignmentState:
     timings: dict[str, float] = field(default_factory=dict)
     transaction: OutputTransaction | None = None
     executor: str = ""
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     warnings: list[str] = field(default_factory=list)
 
     def records(self, role: str) -> Records:
@@ -676,6 +686,46 @@ def handle_match(step: Match, state: AlignmentState) -> None:
     state.timings["match"] = time.perf_counter() - started
 
 
+def _source_iris(state: AlignmentState, role: str) -> list[str]:
+    source = getattr(state.spec.sources, role)
+    if source == "same":
+        return []
+    files = (
+        [source.csv] if hasattr(source, "csv") else [source.tsv] if hasattr(source, "tsv") else []
+    )
+    files = list(getattr(source, "rdf", files))
+    if files:
+        return [Path(f).resolve().as_uri() for f in files]
+    return [Path(state.spec_file).resolve().as_uri() + f"#sources.{role}"]
+
+
+def _describe(state: AlignmentState, step: Write, output: RdfOutput) -> LinksetDescription:
+    """The VoID + PROV-O facts of one written linkset."""
+    assert state.links is not None
+    spec, name = state.spec, state.spec.name
+    spec_path = Path(state.spec_file).resolve()
+    try:
+        digest = hashlib.sha256(spec_path.read_bytes()).hexdigest()
+    except OSError:
+        digest = "unknown"
+    base = f"urn:specengine:{name}"
+    return LinksetDescription(
+        linkset=f"{base}:linkset:{step.output}",
+        predicate=output.predicate,
+        triples=len(set(zip(state.links.align_ids, state.links.target_ids, strict=True))),
+        subjects=f"{base}:dataset:align",
+        objects=f"{base}:dataset:{'align' if spec.dedup else 'target'}",
+        data_dump=Path(step.path).resolve().as_uri(),
+        activity=f"{base}:run:{state.started.strftime('%Y%m%dT%H%M%S%fZ')}",
+        spec_file=spec_path.as_uri(),
+        spec_sha256=digest,
+        engine_version=__version__,
+        started=state.started,
+        ended=datetime.now(UTC),
+        sources=tuple(_source_iris(state, "align") + _source_iris(state, "target")),
+    )
+
+
 def handle_write(step: Write, state: AlignmentState) -> None:
     """Write one output into the run's transaction (committed after the last step)."""
     assert state.links is not None and state.transaction is not None
@@ -686,6 +736,9 @@ def handle_write(step: Write, state: AlignmentState) -> None:
             handle = state.transaction.open_text(path, newline="\n")
             writer = write_turtle if step.format == "turtle" else write_ntriples
             writer(state.links, output.predicate, handle)
+            if output.void is not None:
+                description = state.transaction.open_text(output.void, newline="\n")
+                write_description(_describe(state, step, output), description)
         else:
             assert isinstance(output, LinksCsvOutput)
             handle = state.transaction.open_text(path)

@@ -323,3 +323,34 @@ def test_run_out_dir(tmp_path: Path) -> None:
         "links.ttl",
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_void_and_prov_description(tmp_path: Path) -> None:
+    import hashlib
+
+    from rdflib import Graph, Literal, Namespace, URIRef
+
+    spec = _project(tmp_path)
+    spec.write_text(
+        spec.read_text().replace("{rdf: out/links.nt}", "{rdf: out/links.nt, void: out/void.ttl}")
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    void = Namespace("http://rdfs.org/ns/void#")
+    prov = Namespace("http://www.w3.org/ns/prov#")
+    graph = Graph().parse(tmp_path / "out" / "void.ttl", format="turtle")
+    linkset = URIRef("urn:specengine:people:linkset:1")
+    assert graph.value(linkset, void.triples) == Literal(2)
+    assert graph.value(linkset, void.linkPredicate) == URIRef(
+        "http://www.w3.org/2002/07/owl#sameAs"
+    )
+    assert graph.value(linkset, void.dataDump) == URIRef((tmp_path / "out" / "links.nt").as_uri())
+    activity = graph.value(linkset, prov.wasGeneratedBy)
+    assert graph.value(activity, prov.startedAtTime) is not None
+    used = set(graph.objects(activity, prov.used))
+    assert used == {URIRef((tmp_path / n).as_uri()) for n in ("align.csv", "target.csv")}
+    digest = hashlib.sha256(spec.read_bytes()).hexdigest()
+    assert graph.value(activity, URIRef("http://purl.org/dc/terms/identifier")) == Literal(
+        f"sha256:{digest}"
+    )
+    # The links themselves stay plain sameAs triples.
+    assert len((tmp_path / "out" / "links.nt").read_text().splitlines()) == 2
