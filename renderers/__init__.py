@@ -7,7 +7,7 @@ This package imports nothing from ``engine``: the engine hands it a
 from renderers.atomic import OutputTransaction
 from renderers.csv import format_distance, write_links_csv
 from renderers.links import LinkTable, sorted_links
-from renderers.rdf import check_iri, write_ntriples, write_turtle
+from renderers.rdf import check_iri, write_nquads, write_ntriples, write_turtle
 from renderers.void import LinksetDescription, write_description
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "sorted_links",
     "write_description",
     "write_links_csv",
+    "write_nquads",
     "write_ntriples",
     "write_turtle",
 ]

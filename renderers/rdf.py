@@ -14,7 +14,7 @@ from typing import TextIO
 
 from renderers.links import LinkTable, sorted_links
 
-__all__ = ["check_iri", "write_ntriples", "write_turtle"]
+__all__ = ["check_iri", "write_nquads", "write_ntriples", "write_turtle"]
 
 OWL = "http://www.w3.org/2002/07/owl#"
 # Namespaces whose predicates are written as CURIEs in Turtle.
@@ -68,6 +68,16 @@ def write_ntriples(table: LinkTable, predicate_iri: str, handle: TextIO) -> None
     """
     middle = f"> <{check_iri(predicate_iri)}> <"
     handle.writelines(f"<{s}{middle}{o}> .\n" for s, o in _checked_pairs(table))
+
+
+def write_nquads(table: LinkTable, predicate_iri: str, graph_iri: str, handle: TextIO) -> None:
+    """Write one ``<align> <predicate> <target> <graph> .`` line per link, sorted.
+
+    The named graph lets a store hold, replace or drop one linkset as a unit.
+    """
+    middle = f"> <{check_iri(predicate_iri)}> <"
+    tail = f"> <{check_iri(graph_iri)}> .\n"
+    handle.writelines(f"<{s}{middle}{o}{tail}" for s, o in _checked_pairs(table))
 
 
 def _predicate_term(predicate_iri: str) -> tuple[str, str | None]:

@@ -745,14 +745,25 @@ def _expand_predicate(value: str) -> str:
     )
 
 
-_RDF_SUFFIXES = {".ttl": "turtle", ".turtle": "turtle", ".nt": "ntriples", ".ntriples": "ntriples"}
+_RDF_SUFFIXES = {
+    ".ttl": "turtle",
+    ".turtle": "turtle",
+    ".nt": "ntriples",
+    ".ntriples": "ntriples",
+    ".nq": "nquads",
+    ".nquads": "nquads",
+}
 
 
 class RdfOutput(StrictModel):
     """Links as RDF triples; format from the extension (.ttl, .nt) unless given."""
 
     rdf: OutputPath
-    format: Literal["turtle", "ntriples"] | None = None
+    format: Literal["turtle", "ntriples", "nquads"] | None = None
+    graph: str | None = Field(
+        None,
+        description="N-Quads: the named graph of the links (default urn:specengine:NAME:linkset:N)",
+    )
     predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
         "owl:sameAs", validate_default=True
     )
@@ -760,13 +771,20 @@ class RdfOutput(StrictModel):
         None, description="also write the linkset's VoID + PROV-O description (Turtle) here"
     )
 
+    @field_validator("graph")
+    @classmethod
+    def _graph_iri(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(_SCHEMES) and _IRI.match(value)):
+            raise PydanticCustomError("graph", "'{value}' is not an absolute IRI", {"value": value})
+        return value
+
     @model_validator(mode="after")
     def _known_format(self) -> RdfOutput:
         if self.format is None and self.rdf.suffix.lower() not in _RDF_SUFFIXES:
             raise PydanticCustomError(
                 "rdf_format",
-                "cannot tell the RDF format of '{name}': name it .ttl or .nt, or set format:"
-                " turtle|ntriples",
+                "cannot tell the RDF format of '{name}': name it .ttl, .nt or .nq, or set"
+                " format: turtle|ntriples|nquads",
                 {"name": self.rdf.name},
             )
         return self

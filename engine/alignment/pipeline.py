@@ -51,7 +51,7 @@ from renderers import (
     write_description,
 )
 from renderers.csv import write_links_csv
-from renderers.rdf import write_ntriples, write_turtle
+from renderers.rdf import write_nquads, write_ntriples, write_turtle
 from schemas.alignment import AlignmentSpec, Attribute, LinksCsvOutput, RdfOutput
 from schemas.base import Ref
 
@@ -734,8 +734,12 @@ def handle_write(step: Write, state: AlignmentState) -> None:
     try:
         if isinstance(output, RdfOutput):
             handle = state.transaction.open_text(path, newline="\n")
-            writer = write_turtle if step.format == "turtle" else write_ntriples
-            writer(state.links, output.predicate, handle)
+            if step.format == "nquads":
+                graph = output.graph or f"urn:specengine:{state.spec.name}:linkset:{step.output}"
+                write_nquads(state.links, output.predicate, graph, handle)
+            else:
+                writer = write_turtle if step.format == "turtle" else write_ntriples
+                writer(state.links, output.predicate, handle)
             if output.void is not None:
                 description = state.transaction.open_text(output.void, newline="\n")
                 write_description(_describe(state, step, output), description)

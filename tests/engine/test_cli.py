@@ -354,3 +354,24 @@ def test_void_and_prov_description(tmp_path: Path) -> None:
     )
     # The links themselves stay plain sameAs triples.
     assert len((tmp_path / "out" / "links.nt").read_text().splitlines()) == 2
+
+
+def test_nquads_in_a_named_graph(tmp_path: Path) -> None:
+    from rdflib import Dataset, URIRef
+
+    spec = _project(tmp_path)
+    spec.write_text(
+        spec.read_text().replace(
+            "{rdf: out/links.nt}",
+            "{rdf: out/links.nq, graph: 'http://example.org/linksets/people'}",
+        )
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    dataset = Dataset().parse(tmp_path / "out" / "links.nq", format="nquads")
+    graph = dataset.graph(URIRef("http://example.org/linksets/people"))
+    assert len(graph) == 2
+    assert (
+        URIRef("http://example.org/a/1"),
+        URIRef("http://www.w3.org/2002/07/owl#sameAs"),
+        URIRef("http://example.org/t/10"),
+    ) in graph
