@@ -1,0 +1,76 @@
+"""Shared fixtures: real triple stores (tests/stores.py), started once per session.
+
+Tests that use a store are marked with its name (``oxigraph``, ``virtuoso``),
+so ``pytest -m virtuoso`` or ``pytest -m "not virtuoso"`` selects them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.stores import NotInstalledError, Oxigraph, Virtuoso, start_oxigraph, start_virtuoso
+
+S = TypeVar("S", Oxigraph, Virtuoso)
+
+STORE_MARKERS = {
+    "oxigraph": "uses a real Oxigraph server (tests/stores.py, the oxigraph fixture)",
+    "virtuoso": "uses a real Virtuoso 7 server (tests/stores.py, the virtuoso fixture)",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml, so --strict-markers accepts them.
+    for name, description in STORE_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test is marked by the store fixtures it needs, directly or not, so the
+    # marks cannot go missing on tests written elsewhere.
+    for item in items:
+        needed = set(getattr(item, "fixturenames", ()))
+        for name in STORE_MARKERS.keys() & needed:
+            item.add_marker(name)
+
+
+@pytest.fixture(scope="session")
+def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oxigraph]:
+    """One Oxigraph server for the session, on 127.0.0.1; stopped by PID at the end."""
+    store = _started(start_oxigraph, tmp_path_factory.mktemp("oxigraph"))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+def empty_oxigraph(oxigraph: Oxigraph) -> Oxigraph:
+    """The session's Oxigraph, emptied (DROP ALL) before the test."""
+    oxigraph.clear()
+    return oxigraph
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Virtuoso]:
+    """One Virtuoso 7 server for the session (fresh database, ResultSetMaxRows 10000).
+
+    Fails, never skips, when virtuoso-t is missing: CI installs it.
+    """
+    store = _started(start_virtuoso, tmp_path_factory.mktemp("virtuoso"))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+def _started(start: Callable[[Path], S], directory: Path) -> S:
+    try:
+        return start(directory)
+    except NotInstalledError as error:
+        message = str(error)
+    # Outside the except block, so the report is the message alone.
+    pytest.fail(message, pytrace=False)
