@@ -1,4 +1,4 @@
-"""Read a source (CSV, TSV or inline rows) into columnar :class:`Records`.
+"""Read a source (CSV, TSV, inline rows, RDF dumps, SPARQL, RQL) into columnar :class:`Records`.
 
 Every cell stays a string: nothing is ever cast, so ``0800`` keeps its leading
 zero. An empty or white-space-only cell is ``None`` (a missing value). Each
@@ -27,8 +27,17 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment.records import Records, Skip
+from engine.alignment.remote import fetch_answer
+from engine.alignment.terms import Term, from_rdflib, merge_rows
 from engine.errors import DataError
-from schemas.alignment import CsvSource, InlineSource, RdfSource, TsvSource
+from schemas.alignment import (
+    CsvSource,
+    InlineSource,
+    RdfSource,
+    RqlSource,
+    SparqlSource,
+    TsvSource,
+)
 
 __all__ = ["read_source"]
 
@@ -46,7 +55,7 @@ _SENTINEL = "\ue000specengine-end-of-file\ue000"
 
 
 def read_source(
-    spec: CsvSource | TsvSource | InlineSource | RdfSource,
+    spec: CsvSource | TsvSource | InlineSource | RdfSource | SparqlSource | RqlSource,
     role: str,
     spec_file: str | None = None,
 ) -> Records:
@@ -67,6 +76,12 @@ def read_source(
             shown = ", ".join(_display(p) for p in spec.rdf)
             problems = _Problems(f"{role} source {shown}", spec.on_error, inline=True)
             names, columns, rows = _read_rdf(spec, problems)
+        elif isinstance(spec, SparqlSource | RqlSource):
+            kind = "SPARQL endpoint" if isinstance(spec, SparqlSource) else "CubicWeb RQL"
+            problems = _Problems(
+                f"{role} source {kind} {spec.endpoint}", spec.on_error, inline=True
+            )
+            names, columns, rows = _read_remote(spec, problems)
         else:
             path = spec.csv if isinstance(spec, CsvSource) else spec.tsv
             problems = _Problems(f"{role} source {_display(path)}", spec.on_error, inline=False)
@@ -376,7 +391,7 @@ def _read_inline(
 def _read_rdf(
     spec: RdfSource, problems: _Problems
 ) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
-    """Names, columns and 1-based result row numbers of a SPARQL SELECT over dump files."""
+    """Names, columns and first answer rows of a SPARQL SELECT over dump files."""
     # Imported here: rdflib costs a noticeable start-up that other sources never need.
     from rdflib import Graph
 
@@ -395,20 +410,45 @@ def _read_rdf(
     if result.type != "SELECT" or result.vars is None:
         raise problems.error("the SPARQL query must be a SELECT")
     names = [str(v) for v in result.vars]
+    rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
+    return _answer_columns(names, rows, spec.id, [], problems)
+
+
+def _read_remote(
+    spec: SparqlSource | RqlSource, problems: _Problems
+) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
+    """Names, columns and first answer rows of a SPARQL endpoint or CubicWeb instance."""
+    answer, _ = fetch_answer(spec, problems.source)
+    return _answer_columns(answer.names, answer.rows, spec.id, spec.languages, problems)
+
+
+def _answer_columns(
+    names: list[str],
+    rows: list[list[Term | None]],
+    id_spec: str | int | dict[Literal["template"], str],
+    languages: list[str],
+    problems: _Problems,
+) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
+    """One record per id from a query's rows (see :mod:`engine.alignment.terms`)."""
     _check_names(names, problems, "the query's variables")
-
-    def text(term: Any) -> str | None:
-        if term is None:
-            return None
-        value = str(term)  # a literal's lexical form, an IRI's text
-        return value if value.strip() else None
-
-    kept = [[text(term) for term in row] for row in result if isinstance(row, tuple)]
-    transposed: Iterable[Sequence[str | None]] = (
-        zip(*kept, strict=True) if kept else [()] * len(names)
-    )
-    columns = {name: list(values) for name, values in zip(names, transposed, strict=True)}
-    return names, columns, np.arange(1, len(kept) + 1, dtype=np.int64)
+    if not rows:
+        raise problems.error(
+            "the query returned no rows: check it against the data (an empty source links nothing)"
+        )
+    for i, name in enumerate(names):
+        if all(row[i] is None for row in rows):
+            raise problems.error(
+                f"variable ?{name} is unbound in every row: check its spelling in the"
+                " WHERE clause, or drop it from the SELECT"
+            )
+    if isinstance(id_spec, dict):
+        refs = _PLACEHOLDER.findall(id_spec["template"])
+        used = [_column_name(ref, names, problems, "the id template") for ref in refs]
+    else:
+        used = [_column_name(id_spec, names, problems, "`id:`")]
+    keys = [names.index(name) for name in dict.fromkeys(used)]
+    columns, first_rows = merge_rows(names, rows, keys, languages, problems.row)
+    return names, columns, np.asarray(first_rows, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- ids

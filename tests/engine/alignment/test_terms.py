@@ -1,0 +1,127 @@
+"""RDF terms to record columns: typed literals, language preference, merged rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.alignment.terms import (
+    WKT_LITERAL,
+    XSD,
+    Term,
+    cell,
+    from_json_binding,
+    literal_problem,
+    merge_rows,
+    wkt_point,
+)
+
+
+def lit(value: str, lang: str | None = None, datatype: str | None = None) -> Term:
+    return Term("literal", value, lang, datatype)
+
+
+def uri(value: str) -> Term:
+    return Term("uri", value)
+
+
+def test_json_bindings_of_both_result_formats() -> None:
+    assert from_json_binding({"type": "literal", "value": "Zola", "xml:lang": "FR"}) == lit(
+        "Zola", "fr"
+    )
+    assert from_json_binding(
+        {"type": "typed-literal", "value": "1", "datatype": XSD + "integer"}
+    ) == lit("1", None, XSD + "integer")
+    assert from_json_binding({"type": "uri", "value": "http://x/1"}) == uri("http://x/1")
+    with pytest.raises(ValueError, match="not a SPARQL JSON term"):
+        from_json_binding({"type": "weird", "value": "x"})
+
+
+@pytest.mark.parametrize(
+    ("value", "datatype", "ok"),
+    [
+        ("1950-01-31", "date", True),
+        ("1950-01-31Z", "date", True),
+        ("1950-01-31+02:00", "date", True),
+        ("31/01/1950", "date", False),
+        ("1950-13-01", "date", False),
+        ("1950-01-31T10:00:00", "dateTime", True),
+        ("1950-01-31", "dateTime", False),
+        ("42", "integer", True),
+        ("4.2", "integer", False),
+        ("-4.5e3", "double", True),
+        ("abc", "decimal", False),
+        ("true", "boolean", True),
+        ("yes", "boolean", False),
+    ],
+)
+def test_typed_literals_must_fit_their_datatype(value: str, datatype: str, ok: bool) -> None:
+    problem = literal_problem(lit(value, None, XSD + datatype))
+    assert (problem is None) is ok
+    if not ok:
+        assert problem == f"literal {value!r} is not a valid xsd:{datatype}"
+
+
+def test_unknown_datatypes_and_plain_literals_pass() -> None:
+    assert literal_problem(lit("anything", None, "http://example.org/myType")) is None
+    assert literal_problem(lit("anything", "en")) is None
+    assert literal_problem(uri("http://x")) is None
+
+
+def test_wkt_points_longitude_first_unless_the_crs_says_otherwise() -> None:
+    assert wkt_point("POINT(2.35 48.85)") == ("48.85", "2.35")
+    assert wkt_point(" point ( -1.5e0  47 ) ") == ("47", "-1.5e0")
+    assert wkt_point("<http://www.opengis.net/def/crs/OGC/1.3/CRS84> POINT(2.35 48.85)") == (
+        "48.85",
+        "2.35",
+    )
+    assert wkt_point("<http://www.opengis.net/def/crs/EPSG/0/4326> POINT(48.85 2.35)") == (
+        "48.85",
+        "2.35",
+    )
+    assert wkt_point("POLYGON((0 0, 1 1, 1 0, 0 0))") is None
+    assert literal_problem(lit("POINT(2.35)", None, WKT_LITERAL)) is not None
+    assert literal_problem(lit("POLYGON((0 0, 1 1, 1 0, 0 0))", None, WKT_LITERAL)) is None
+
+
+def test_cells_keep_the_lexical_form_and_drop_a_dates_time_zone() -> None:
+    assert cell(lit("1950-01-31Z", None, XSD + "date")) == "1950-01-31"
+    assert cell(lit("0800", None, XSD + "string")) == "0800"
+    assert cell(lit("  ")) is None
+    assert cell(None) is None
+
+
+def test_rows_of_one_record_merge_by_language_preference() -> None:
+    names = ["s", "label", "born"]
+    rows = [
+        [uri("http://x/1"), lit("Zola", "en"), lit("1840-04-02", None, XSD + "date")],
+        [uri("http://x/1"), lit("Émile Zola", "fr"), lit("1840-04-02", None, XSD + "date")],
+        [uri("http://x/1"), lit("Zola (de)", "de"), None],
+        [uri("http://x/2"), lit("Hugo"), None],
+        [uri("http://x/2"), lit("Victor Hugo", "en"), lit("1802-02-26", None, XSD + "date")],
+    ]
+    columns, first = merge_rows(names, rows, [0], ["fr", "en", ""], lambda r, m: None)
+    assert columns == {
+        "s": ["http://x/1", "http://x/2"],
+        "label": ["Émile Zola", "Victor Hugo"],
+        "born": ["1840-04-02", "1802-02-26"],
+    }
+    assert first == [1, 4]
+
+
+def test_merging_does_not_depend_on_the_answer_order() -> None:
+    names = ["s", "label"]
+    rows = [[uri("http://x/1"), lit(name)] for name in ("b", "a", "c")]
+    expected, _ = merge_rows(names, rows, [0], [], lambda r, m: None)
+    reordered, _ = merge_rows(names, rows[::-1], [0], [], lambda r, m: None)
+    assert expected == reordered == {"s": ["http://x/1"], "label": ["a"]}
+
+
+def test_a_badly_typed_row_is_reported_with_its_variable_and_left_out() -> None:
+    problems: list[tuple[int, str]] = []
+    rows = [
+        [uri("http://x/1"), lit("1950-01-01", None, XSD + "date")],
+        [uri("http://x/2"), lit("not a date", None, XSD + "date")],
+    ]
+    columns, first = merge_rows(["s", "born"], rows, [0], [], lambda r, m: problems.append((r, m)))
+    assert problems == [(2, "literal 'not a date' is not a valid xsd:date (variable ?born)")]
+    assert columns["s"] == ["http://x/1"] and first == [1]
