@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -25,6 +26,8 @@ from engine.plan import build
 __all__ = ["main"]
 
 EXIT_INTERNAL = 70
+#: ``engine plan``: what is published (or on the host) would change.
+EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
 
 #: Where ``engine schema`` writes by default: the repository's schemas/json.
@@ -102,6 +105,9 @@ def _plan(path: Path) -> int:
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), dry_run=True)
     print(plan_text(plan, state))
+    # Like terraform's -detailed-exitcode: 2 when publishing would change the store.
+    if state.publish_diff is not None and state.publish_diff.changes:
+        return EXIT_CHANGES
     return EXIT_OK
 
 
@@ -174,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"engine: {exc.render()}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``engine plan | head``): not an error of the run.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("engine: interrupted; previous outputs left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED

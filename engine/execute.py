@@ -10,23 +10,31 @@ from pathlib import Path
 from typing import Any
 
 from engine.alignment import pipeline
+from engine.alignment.outputs import HANDLERS
 from engine.alignment.pipeline import AlignmentState
 from engine.plan import Plan
 from renderers import OutputTransaction
-from schemas.alignment import RdfOutput
+from schemas.alignment import RdfOutput, output_kind, output_path
 
 __all__ = ["execute", "new_state", "with_outputs_in"]
 
 #: Step types a dry run (``engine plan``) stops at: they compare, match or write.
-WORK_STEPS: tuple[type, ...] = (pipeline.Compare, pipeline.Match, pipeline.Write)
+WORK_STEPS: tuple[type, ...] = (
+    pipeline.Compare,
+    pipeline.Match,
+    pipeline.Write,
+    pipeline.Publish,
+)
 
 
 def with_outputs_in(spec: Any, folder: Path) -> Any:
     """The spec with every output written into ``folder`` under its own file name."""
     outputs = []
     for output in spec.outputs:
-        key = "rdf" if isinstance(output, RdfOutput) else "csv"
-        outputs.append(output.model_copy(update={key: folder / getattr(output, key).name}))
+        update: dict[str, Path] = {output_kind(output): folder / output_path(output).name}
+        if isinstance(output, RdfOutput) and output.void is not None:
+            update["void"] = folder / output.void.name
+        outputs.append(output.model_copy(update=update))
     return spec.model_copy(update={"outputs": outputs})
 
 
@@ -38,20 +46,29 @@ def new_state(plan: Plan, spec: Any, *, progress: bool = False) -> AlignmentStat
 def execute(
     plan: Plan, state: AlignmentState, *, dry_run: bool = False, write: bool = True
 ) -> AlignmentState:
-    """Carry out the plan: up to the first work step when ``dry_run``; all but the
-    writes when not ``write`` (evaluation)."""
-    handlers = pipeline.HANDLERS
+    """Carry out the plan.
+
+    ``dry_run`` (``engine plan``) stops at the first work step, unless the plan
+    publishes: then it computes the links too and the publish step only
+    compares them with what is published. Without ``write`` (evaluation)
+    every step runs but the writes and the publishing.
+    """
+    state.dry_run = dry_run
     if dry_run or not write:
-        stop = WORK_STEPS if dry_run else (pipeline.Write,)
+        publishes = any(isinstance(step, pipeline.Publish) for step in plan.steps)
         for step in plan.steps:
-            if isinstance(step, stop):
+            if dry_run and not publishes and isinstance(step, WORK_STEPS):
                 break
-            handlers[type(step)](step, state)
+            if isinstance(step, pipeline.Write) or (
+                isinstance(step, pipeline.Publish) and not dry_run
+            ):
+                continue
+            HANDLERS[type(step)](step, state)
         return state
     with OutputTransaction() as transaction:
         state.transaction = transaction
         for step in plan.steps:
-            handlers[type(step)](step, state)
+            HANDLERS[type(step)](step, state)
         transaction.commit()
     state.transaction = None
     return state

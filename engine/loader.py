@@ -6,6 +6,8 @@ path and what was expected, so a user fixes a spec in one round.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,13 +78,42 @@ class _Builder(yaml.constructor.SafeConstructor):
             # Data values stay as written: YAML 1.1 would turn 0700 into 448, 12:30
             # into 750 and yes into true. Quoted or not, a cell is its text.
             return str(node.value)
-        return self.construct_object(node, deep=True)
+        value = self.construct_object(node, deep=True)
+        if isinstance(value, str) and "${" in value:
+            value = self._expand(node, path, value)
+        return value
+
+    def _expand(self, node: yaml.Node, path: Path_, text: str) -> str:
+        """``${VAR}`` and ``${VAR:-default}`` from the environment (``$${`` is a literal ``${``)."""
+
+        def one(match: re.Match[str]) -> str:
+            if match.group(0).startswith("$$"):
+                return match.group(0)[1:]
+            name, default = match.group(1), match.group(2)
+            value = os.environ.get(name)
+            if value is None or (value == "" and default is not None):
+                if default is not None:
+                    return default
+                self._problem(
+                    node,
+                    path,
+                    f"environment variable {name} is not set (write ${{{name}:-default}}"
+                    " to give a default)",
+                )
+                return ""
+            return value
+
+        return _ENV.sub(one, text)
 
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = node.start_mark
         self.problems.append(
             Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), message)
         )
+
+
+#: ``${NAME}`` or ``${NAME:-default}``; ``$${`` escapes a literal ``${``.
+_ENV = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _is_inline_cell(path: Path_) -> bool:

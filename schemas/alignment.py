@@ -34,9 +34,14 @@ __all__ = [
     "AlignmentSpec",
     "Attribute",
     "CsvSource",
+    "HtmlOutput",
     "InlineSource",
     "LinksCsvOutput",
+    "Publish",
     "RdfOutput",
+    "RqlSource",
+    "SparqlSource",
+    "SssomOutput",
     "TsvSource",
 ]
 
@@ -594,15 +599,133 @@ class RdfSource(StrictModel):
         return self.format or _RDF_FORMATS[path.suffix.lower()]
 
 
+class AuthSpec(StrictModel):
+    """HTTP authentication; the password is read from an environment variable, never the spec."""
+
+    method: Literal["basic", "digest"] = "basic"
+    user: str | None = Field(None, min_length=1, description="the user name")
+    user_env: str | None = Field(
+        None, min_length=1, description="or the environment variable holding the user name"
+    )
+    password_env: str = Field(
+        min_length=1, description="the environment variable holding the password"
+    )
+
+    @model_validator(mode="after")
+    def _one_user(self) -> AuthSpec:
+        if (self.user is None) == (self.user_env is None):
+            raise PydanticCustomError("auth_user", "give either 'user' or 'user_env'")
+        return self
+
+
+class _RemoteSource(StrictModel):
+    """What every source read over HTTP shares: paging, retries, auth, cache."""
+
+    query: str | None = Field(None, min_length=1, description="the query text")
+    query_file: InputPath | None = Field(None, description="or a file holding the query")
+    id: IdSpec
+    page_size: int | None = Field(
+        10000,
+        ge=1,
+        description="rows per request (ORDER BY + LIMIT/OFFSET); null: one request",
+    )
+    timeout_s: float = Field(60.0, gt=0, description="how long to wait for one answer")
+    retries: int = Field(4, ge=0, description="attempts after the first on timeouts, 5xx, cuts")
+    backoff_s: float = Field(1.0, ge=0, description="first wait between attempts (then doubled)")
+    auth: AuthSpec | None = None
+    cache: OutputPath | None = Field(
+        None, description="a folder keeping each answer, keyed by endpoint and query"
+    )
+    cache_ttl_s: float | None = Field(
+        None, gt=0, description="cached answers older than this are fetched again"
+    )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="language preference of literals, e.g. [fr, en, '']: per record and"
+        " column the value in the first language found is kept ('' = no language tag)",
+    )
+    on_error: Literal["fail", "skip"] = "fail"
+
+    @model_validator(mode="after")
+    def _one_query(self) -> _RemoteSource:
+        if (self.query is None) == (self.query_file is None):
+            raise PydanticCustomError("query", "give either 'query' or 'query_file'")
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        """The URL the source is read from (the value of its kind's key)."""
+        return str(getattr(self, "sparql", None) or getattr(self, "rql", ""))
+
+    def query_text(self) -> str:
+        """The query, from the spec or from its file."""
+        if self.query is not None:
+            return self.query
+        assert self.query_file is not None
+        return self.query_file.read_text(encoding="utf-8")
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise PydanticCustomError(
+            "url", "'{value}' is not an http:// or https:// URL", {"value": value}
+        )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class SparqlSource(_RemoteSource):
+    """A SPARQL endpoint queried with a SELECT; its variables become the columns.
+
+    Large answers are read in pages (``ORDER BY`` every projected variable,
+    ``LIMIT page_size OFFSET k``) until a page comes back empty, so an
+    endpoint that caps its answers (Virtuoso: 10,000 rows) still returns
+    every row. Rows with the same id are merged into one record.
+    """
+
+    sparql: HttpUrl
+    default_graph: str | None = Field(None, description="default-graph-uri of the request")
+
+    @model_validator(mode="after")
+    def _select(self) -> SparqlSource:
+        if self.query is not None and not re.search(r"\bselect\b", self.query, re.IGNORECASE):
+            raise PydanticCustomError("query", "the query must be a SPARQL SELECT")
+        return self
+
+
+class RqlSource(_RemoteSource):
+    """A CubicWeb instance queried in RQL (``?rql=...&vid=jsonexport``).
+
+    Answers are rows of values without names: ``columns`` names them.
+    """
+
+    rql: HttpUrl = Field(description="the CubicWeb instance's base URL")
+    columns: list[str] = Field(min_length=1, description="names of the selected values")
+    page_size: int | None = Field(
+        None, ge=1, description="rows per request (LIMIT/OFFSET added to the query); null: one"
+    )
+
+
+_SOURCE_KEYS = ("csv", "tsv", "inline", "rdf", "sparql", "rql")
+_SOURCE_TYPES: dict[type, str] = {
+    CsvSource: "csv",
+    TsvSource: "tsv",
+    InlineSource: "inline",
+    RdfSource: "rdf",
+    SparqlSource: "sparql",
+    RqlSource: "rql",
+}
+
+
 def _source_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("csv", "tsv", "inline", "rdf"):
+        for key in _SOURCE_KEYS:
             if key in value:
                 return key
     elif isinstance(value, StrictModel):
-        return {CsvSource: "csv", TsvSource: "tsv", InlineSource: "inline", RdfSource: "rdf"}[
-            type(value)
-        ]
+        return _SOURCE_TYPES[type(value)]
     elif value == "same":
         return "same"
     return "__invalid__"
@@ -610,14 +733,16 @@ def _source_kind(value: Any) -> str:
 
 def _reject_source(value: Any) -> Any:
     raise PydanticCustomError(
-        "source", "a source needs one of the keys: csv, tsv, inline, rdf (a mapping)"
+        "source", "a source needs one of the keys: " + ", ".join(_SOURCE_KEYS) + " (a mapping)"
     )
 
 
 def _reject_target(value: Any) -> Any:
     raise PydanticCustomError(
         "source",
-        "a target needs one of the keys: csv, tsv, inline, rdf (a mapping), or is 'same' to deduplicate",
+        "a target needs one of the keys: "
+        + ", ".join(_SOURCE_KEYS)
+        + " (a mapping), or is 'same' to deduplicate",
     )
 
 
@@ -629,6 +754,8 @@ Source = Annotated[
     | Annotated[TsvSource, Tag("tsv")]
     | Annotated[InlineSource, Tag("inline")]
     | Annotated[RdfSource, Tag("rdf")]
+    | Annotated[SparqlSource, Tag("sparql")]
+    | Annotated[RqlSource, Tag("rql")]
     | _Invalid,
     Discriminator(_source_kind),
 ]
@@ -637,6 +764,8 @@ TargetSource = Annotated[
     | Annotated[TsvSource, Tag("tsv")]
     | Annotated[InlineSource, Tag("inline")]
     | Annotated[RdfSource, Tag("rdf")]
+    | Annotated[SparqlSource, Tag("sparql")]
+    | Annotated[RqlSource, Tag("rql")]
     | Annotated[Literal["same"], Tag("same")]
     | Annotated[
         Any, AfterValidator(_reject_target), WithJsonSchema({"not": {}}), Tag("__invalid__")
@@ -802,28 +931,144 @@ class LinksCsvOutput(StrictModel):
     delimiter: str = Field(",", min_length=1, max_length=1)
 
 
-def _output_kind(value: Any) -> str:
+class SssomOutput(StrictModel):
+    """Links as an SSSOM mapping set (TSV with its YAML metadata block).
+
+    Each mapping carries a confidence and a similarity score derived from its
+    global distance, the compared fields and their normalisers.
+    """
+
+    sssom: OutputPath
+    predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
+        "owl:sameAs", validate_default=True
+    )
+    mapping_set_id: str | None = Field(
+        None, description="the mapping set's IRI (default urn:specengine:NAME:mappings:N)"
+    )
+    license: str | None = Field(None, description="the mapping set's license IRI")
+
+    @field_validator("mapping_set_id", "license")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(_SCHEMES) and _IRI.match(value)):
+            raise PydanticCustomError("iri", "'{value}' is not an absolute IRI", {"value": value})
+        return value
+
+
+class HtmlOutput(StrictModel):
+    """A one-file HTML report: summary, distance histogram, sample links, near-misses."""
+
+    html: OutputPath
+    gold: InputPath | None = Field(
+        None, description="gold links (CSV): adds precision/recall over the threshold"
+    )
+    sample: int = Field(50, ge=0, description="links shown with their values and distances")
+    near_misses: int = Field(50, ge=0, description="pairs just above the threshold shown")
+    margin: float = Field(
+        0.25,
+        gt=0,
+        description="near-misses: pairs up to threshold x (1 + margin) (at least + margin)",
+    )
+
+
+_OUTPUT_KEYS = {"rdf": RdfOutput, "csv": LinksCsvOutput, "sssom": SssomOutput, "html": HtmlOutput}
+
+
+def output_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("rdf", "csv"):
+        for key in _OUTPUT_KEYS:
             if key in value:
                 return key
-    elif isinstance(value, RdfOutput | LinksCsvOutput):
-        return "rdf" if isinstance(value, RdfOutput) else "csv"
+    else:
+        for key, model in _OUTPUT_KEYS.items():
+            if isinstance(value, model):
+                return key
     return "__invalid__"
 
 
+def output_path(output: Any) -> Path:
+    """The file an output writes (its kind's key)."""
+    return Path(getattr(output, output_kind(output)))
+
+
 def _reject_output(value: Any) -> Any:
-    raise PydanticCustomError("output", "an output needs one of the keys: rdf, csv (a mapping)")
+    raise PydanticCustomError(
+        "output", "an output needs one of the keys: " + ", ".join(_OUTPUT_KEYS) + " (a mapping)"
+    )
 
 
 Output = Annotated[
     Annotated[RdfOutput, Tag("rdf")]
     | Annotated[LinksCsvOutput, Tag("csv")]
+    | Annotated[SssomOutput, Tag("sssom")]
+    | Annotated[HtmlOutput, Tag("html")]
     | Annotated[
         Any, AfterValidator(_reject_output), WithJsonSchema({"not": {}}), Tag("__invalid__")
     ],
-    Discriminator(_output_kind),
+    Discriminator(output_kind),
 ]
+
+# --------------------------------------------------------------------------- publishing
+
+
+class Publish(StrictModel):
+    """Publish the links to a triple store as one named graph, replaced as a whole.
+
+    ``graph_store`` (Graph Store HTTP Protocol: one PUT) or ``update`` (SPARQL
+    1.1 Update: the triples go to a staging graph, then MOVE onto the graph).
+    ``query`` (a SPARQL endpoint of the same store) reads what is published,
+    for the plan's difference and the check after publishing; with a graph
+    store alone, the graph is read back with a GET.
+    """
+
+    graph: str = Field(description="the named graph holding the links")
+    graph_store: HttpUrl | None = Field(None, description="Graph Store Protocol endpoint")
+    update: HttpUrl | None = Field(None, description="SPARQL 1.1 Update endpoint")
+    query: HttpUrl | None = Field(None, description="SPARQL query endpoint of the same store")
+    predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
+        "owl:sameAs", validate_default=True
+    )
+    scores: bool = Field(
+        True,
+        description="also publish each link's similarity score (an owl:Axiom annotation),"
+        " so a plan can tell re-scored links",
+    )
+    description: bool = Field(True, description="also publish the VoID + PROV-O description")
+    max_removals: int = Field(
+        100, ge=0, description="refuse a run that would remove more published links than this"
+    )
+    allow_removals: bool = Field(False, description="lift max_removals")
+    batch: int = Field(
+        200,
+        ge=1,
+        le=100000,
+        description="triples per INSERT DATA operation (update; Virtuoso takes at most 1,426"
+        " and is fastest near 200)",
+    )
+    auth: AuthSpec | None = None
+    timeout_s: float = Field(120.0, gt=0)
+    retries: int = Field(4, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+
+    @field_validator("graph")
+    @classmethod
+    def _graph_iri(cls, value: str) -> str:
+        if not (value.startswith(_SCHEMES) and _IRI.match(value)):
+            raise PydanticCustomError("graph", "'{value}' is not an absolute IRI", {"value": value})
+        return value
+
+    @model_validator(mode="after")
+    def _one_protocol(self) -> Publish:
+        if (self.graph_store is None) == (self.update is None):
+            raise PydanticCustomError(
+                "publish", "give either 'graph_store' (Graph Store Protocol) or 'update' (SPARQL)"
+            )
+        if self.update is not None and self.query is None:
+            raise PydanticCustomError(
+                "publish", "publishing through 'update' needs 'query' to read what is published"
+            )
+        return self
+
 
 # --------------------------------------------------------------------------- executors
 
@@ -863,6 +1108,7 @@ class AlignmentSpec(StrictModel):
     threshold: float = Field(ge=0, allow_inf_nan=False)
     matching: Literal["all", "best", "one-to-one"] = "best"
     outputs: list[Output] = Field(default_factory=list)
+    publish: Publish | None = None
     executor: ExecutorRef = Field("local", validate_default=True)
 
     @field_validator("attributes")
@@ -918,7 +1164,9 @@ def cross_checks(
     for index, attribute in enumerate(spec.attributes):
         n_align, n_target = len(attribute.align_columns), len(attribute.target_columns)
         metric = attribute.metric.name
-        if n_align != n_target:
+        if metric in _POINT_METRICS and {n_align, n_target} <= {1, 2}:
+            pass  # a point: two columns, or one column of WKT points, on either side
+        elif n_align != n_target:
             problems.append(
                 (
                     ("attributes", index, "target"),
@@ -926,11 +1174,12 @@ def cross_checks(
                     " must give the same number",
                 )
             )
-        elif metric in _POINT_METRICS and n_align != 2:
+        elif metric in _POINT_METRICS and n_align not in (1, 2):
             problems.append(
                 (
                     ("attributes", index, "metric"),
-                    f"metric '{metric}' compares points: give two columns, e.g. align: [lat, long]",
+                    f"metric '{metric}' compares points: give two columns, e.g. align: [lat, long],"
+                    " or one column of WKT points",
                 )
             )
         elif n_align != 1 and (metric not in _NUMERIC_METRICS or metric == "temporal"):
@@ -951,7 +1200,7 @@ def cross_checks(
     seen: dict[Path, int] = {}
     written: list[tuple[int, Path]] = []
     for index, output in enumerate(spec.outputs):
-        written.append((index, output.rdf if isinstance(output, RdfOutput) else output.csv))
+        written.append((index, output_path(output)))
         if isinstance(output, RdfOutput) and output.void is not None:
             written.append((index, output.void))
     for index, path in written:

@@ -7,18 +7,15 @@ carries one step out on an :class:`AlignmentState`. The generic executor in
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from engine import __version__
 from engine.alignment.batches import batches
 from engine.alignment.blocking import (
     BlockingRule,
@@ -42,17 +39,21 @@ from engine.alignment.metrics import METRICS, clear_tables
 from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
+from engine.alignment.terms import wkt_point
 from engine.errors import DataError
 from renderers import (
-    LinksetDescription,
     LinkTable,
     OutputTransaction,
     sorted_links,
-    write_description,
 )
-from renderers.csv import write_links_csv
-from renderers.rdf import write_nquads, write_ntriples, write_turtle
-from schemas.alignment import AlignmentSpec, Attribute, LinksCsvOutput, RdfOutput
+from schemas.alignment import (
+    AlignmentSpec,
+    Attribute,
+    HtmlOutput,
+    RdfOutput,
+    output_kind,
+    output_path,
+)
 from schemas.base import Ref
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "Compare",
     "Match",
     "Prepare",
+    "Publish",
     "ReadSource",
     "Write",
     "steps",
@@ -95,9 +97,14 @@ class Block:
 
 @dataclass(frozen=True)
 class Compare:
-    """Weighted global distance of every candidate pair; keep those under the threshold."""
+    """Weighted global distance of every candidate pair; keep those under the threshold.
+
+    ``keep_until`` (above the threshold when a report shows near-misses) keeps
+    the pairs up to it too, apart from the candidates.
+    """
 
     threshold: float
+    keep_until: float
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,24 @@ class Write:
     format: str
 
 
+@dataclass(frozen=True)
+class Publish:
+    """Replace the links' named graph in a triple store (before the files are committed)."""
+
+    graph: str
+    endpoint: str
+    protocol: str
+
+
+def near_limit(spec: AlignmentSpec) -> float:
+    """Up to which global distance pairs are kept: the threshold, or the near-misses' reach."""
+    margins = [o.margin for o in spec.outputs if isinstance(o, HtmlOutput) and o.near_misses]
+    if not margins:
+        return spec.threshold
+    margin = max(margins)
+    return max(spec.threshold * (1 + margin), spec.threshold + margin)
+
+
 def steps(spec: AlignmentSpec) -> list[Any]:
     """The plan of an alignment job, as plain data."""
     out: list[Any] = [
@@ -124,14 +149,17 @@ def steps(spec: AlignmentSpec) -> list[Any]:
         ReadSource("target"),
         Prepare(tuple(a.name for a in spec.attributes)),
         Block(describe_blocking(spec.blocking)),
-        Compare(spec.threshold),
+        Compare(spec.threshold, near_limit(spec)),
         Match(spec.matching, spec.threshold),
     ]
     for index, output in enumerate(spec.outputs):
-        if isinstance(output, RdfOutput):
-            out.append(Write(index, str(output.rdf), output.resolved_format))
-        else:
-            out.append(Write(index, str(output.csv), "csv"))
+        kind = output_kind(output)
+        fmt = output.resolved_format if isinstance(output, RdfOutput) else kind
+        out.append(Write(index, str(output_path(output)), fmt))
+    if spec.publish is not None:
+        target = spec.publish.graph_store or spec.publish.update
+        protocol = "graph store" if spec.publish.graph_store else "SPARQL update"
+        out.append(Publish(spec.publish.graph, str(target), protocol))
     return out
 
 
@@ -229,6 +257,7 @@ class AlignmentState:
     estimated_pairs: int = 0
     compared_pairs: int = 0
     pairs: tuple[Ints, Ints, Floats, dict[str, Floats]] | None = None
+    near: tuple[Ints, Ints, Floats] | None = None
     under_threshold: int = 0
     links: LinkTable | None = None
     written: list[str] = field(default_factory=list)
@@ -237,6 +266,9 @@ class AlignmentState:
     executor: str = ""
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    publish_diff: Any = None
+    published: int | None = None
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -290,6 +322,27 @@ def _normalise_collecting(
     return out
 
 
+#: Metrics on points: one column of WKT points stands for two columns.
+POINT_METRICS = {"geographic"}
+
+
+def _wkt_points(
+    values: list[str | None], order: str, bad: dict[int, str], column: str
+) -> list[tuple[str, str] | None]:
+    """WKT ``POINT (long lat)`` values as the (lat, long) tuples two columns would give."""
+    out: list[tuple[str, str] | None] = []
+    for index, value in enumerate(values):
+        point = None if value is None else wkt_point(value)
+        if value is not None and point is None:
+            bad.setdefault(
+                index, f"column {column}: {value!r} is not a WKT point, e.g. POINT(2.35 48.85)"
+            )
+        if point is not None and order == "lonlat":
+            point = (point[1], point[0])
+        out.append(point)
+    return out
+
+
 def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> dict[int, str]:
     """Normalise and prepare every attribute of one side.
 
@@ -313,7 +366,9 @@ def _prepare_side(spec: AlignmentSpec, side: Side, role: str) -> dict[int, str]:
                 _normalise_collecting(records.columns[name], attribute.normalise, bad, name)
             )
         values: list[Any]
-        if len(columns) == 1:
+        if len(columns) == 1 and attribute.metric.name in POINT_METRICS:
+            values = _wkt_points(columns[0], attribute.metric.option("order"), bad, names[0])
+        elif len(columns) == 1:
             values = columns[0]
         else:  # a tuple with a missing part is a missing value
             values = [None if None in row else row for row in zip(*columns, strict=True)]
@@ -614,7 +669,7 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     assert state.rule is not None
     started = time.perf_counter()
     spec = state.spec
-    task = compare_task(state, step.threshold)
+    task = compare_task(state, step.keep_until)
     kept: list[ChunkResult] = []
     from tqdm import tqdm  # lazily: start-up time matters for small specs
 
@@ -650,12 +705,17 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         bar.close()
         clear_tables()
     merged = _merged(kept, spec)
-    state.pairs = (merged.ia, merged.ib, merged.total, merged.distances)
-    state.under_threshold = len(state.pairs[0])
+    ia, ib, total = merged.ia, merged.ib, merged.total
+    if step.keep_until > step.threshold:  # near-misses apart: they are not candidates
+        under = total <= step.threshold + 1e-9 * max(1.0, step.threshold)
+        state.near = (ia[~under], ib[~under], total[~under])
+        ia, ib, total = ia[under], ib[under], total[under]
+    state.pairs = (ia, ib, total, merged.distances)
+    state.under_threshold = len(ia)
     state.timings["compare"] = time.perf_counter() - started
 
 
-def _attribute_distances(state: AlignmentState, ia: Ints, ib: Ints) -> dict[str, Floats]:
+def attribute_distances(state: AlignmentState, ia: Ints, ib: Ints) -> dict[str, Floats]:
     """Each attribute's distance for the links, computed again (the pool keeps only totals)."""
     out: dict[str, Floats] = {}
     align, target = state.sides["align"], state.sides["target"]
@@ -680,76 +740,10 @@ def handle_match(step: Match, state: AlignmentState) -> None:
         align_ids=[align_ids[i] for i in la],
         target_ids=[target_ids[i] for i in lb],
         distance=total[keep],
-        attributes=_attribute_distances(state, la, lb),
+        attributes=attribute_distances(state, la, lb),
     )
     state.links = sorted_links(table)
     state.timings["match"] = time.perf_counter() - started
-
-
-def _source_iris(state: AlignmentState, role: str) -> list[str]:
-    source = getattr(state.spec.sources, role)
-    if source == "same":
-        return []
-    files = (
-        [source.csv] if hasattr(source, "csv") else [source.tsv] if hasattr(source, "tsv") else []
-    )
-    files = list(getattr(source, "rdf", files))
-    if files:
-        return [Path(f).resolve().as_uri() for f in files]
-    return [Path(state.spec_file).resolve().as_uri() + f"#sources.{role}"]
-
-
-def _describe(state: AlignmentState, step: Write, output: RdfOutput) -> LinksetDescription:
-    """The VoID + PROV-O facts of one written linkset."""
-    assert state.links is not None
-    spec, name = state.spec, state.spec.name
-    spec_path = Path(state.spec_file).resolve()
-    try:
-        digest = hashlib.sha256(spec_path.read_bytes()).hexdigest()
-    except OSError:
-        digest = "unknown"
-    base = f"urn:specengine:{name}"
-    return LinksetDescription(
-        linkset=f"{base}:linkset:{step.output}",
-        predicate=output.predicate,
-        triples=len(set(zip(state.links.align_ids, state.links.target_ids, strict=True))),
-        subjects=f"{base}:dataset:align",
-        objects=f"{base}:dataset:{'align' if spec.dedup else 'target'}",
-        data_dump=Path(step.path).resolve().as_uri(),
-        activity=f"{base}:run:{state.started.strftime('%Y%m%dT%H%M%S%fZ')}",
-        spec_file=spec_path.as_uri(),
-        spec_sha256=digest,
-        engine_version=__version__,
-        started=state.started,
-        ended=datetime.now(UTC),
-        sources=tuple(_source_iris(state, "align") + _source_iris(state, "target")),
-    )
-
-
-def handle_write(step: Write, state: AlignmentState) -> None:
-    """Write one output into the run's transaction (committed after the last step)."""
-    assert state.links is not None and state.transaction is not None
-    output = state.spec.outputs[step.output]
-    path = Path(step.path)
-    try:
-        if isinstance(output, RdfOutput):
-            handle = state.transaction.open_text(path, newline="\n")
-            if step.format == "nquads":
-                graph = output.graph or f"urn:specengine:{state.spec.name}:linkset:{step.output}"
-                write_nquads(state.links, output.predicate, graph, handle)
-            else:
-                writer = write_turtle if step.format == "turtle" else write_ntriples
-                writer(state.links, output.predicate, handle)
-            if output.void is not None:
-                description = state.transaction.open_text(output.void, newline="\n")
-                write_description(_describe(state, step, output), description)
-        else:
-            assert isinstance(output, LinksCsvOutput)
-            handle = state.transaction.open_text(path)
-            write_links_csv(state.links, handle, delimiter=output.delimiter)
-    except OSError as exc:
-        raise DataError(step.path, f"cannot write: {exc.strerror or exc}") from None
-    state.written.append(step.path)
 
 
 HANDLERS: dict[type, Any] = {
@@ -758,5 +752,4 @@ HANDLERS: dict[type, Any] = {
     Block: handle_block,
     Compare: handle_compare,
     Match: handle_match,
-    Write: handle_write,
 }

@@ -90,10 +90,20 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             lines.extend(f"   warning: {warning}" for warning in state.warnings)
         elif isinstance(step, pipeline.Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
+            if step.keep_until > step.threshold:
+                lines.append(f"   (and near-misses up to {step.keep_until:g} for the report)")
         elif isinstance(step, pipeline.Match):
             lines.append(f"{number}. matching: {step.mode}")
         elif isinstance(step, pipeline.Write):
             lines.append(f"{number}. write {step.format} -> {_shown(step.path)}")
+        elif isinstance(step, pipeline.Publish):
+            lines.append(
+                f"{number}. publish to graph <{step.graph}> ({step.protocol} {step.endpoint})"
+            )
+            if state.publish_diff is not None:
+                count = 0 if state.links is None else len(state.links)
+                lines.append(f"   {count:,} links; against what is published:")
+                lines.extend(f"   {line}" for line in state.publish_diff.lines())
     lines.extend(_skipped(state))
     return "\n".join(lines)
 
@@ -112,6 +122,10 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
         for a, t, d in zip(links.align_ids, links.target_ids, links.distance, strict=True):
             lines.append(f"  <{a}> -> <{t}>  distance {d:g}")
     lines.extend(f"wrote {_shown(path)}" for path in state.written)
+    if state.published is not None and state.spec.publish is not None:
+        lines.append(f"published {state.published:,} links to <{state.spec.publish.graph}>")
+        if state.publish_diff is not None:
+            lines.append("  " + state.publish_diff.lines()[0])
     lines.extend(_skipped(state))
     lines.append(f"done in {seconds:.2f} s")
     return "\n".join(lines)

@@ -172,7 +172,7 @@ def test_cross_field_problems_point_at_their_fields(tmp_path: Path) -> None:
         "  - {name: name, metric: levenshtein, normalise: [lowercase]}\n",
         "  - {name: name, metric: levenshtein, normalise: [lowercase]}\n"
         "  - {name: pt, align: [lat, long], metric: geographic}\n"
-        "  - {name: one, align: lat, metric: geographic}\n"
+        "  - {name: one, align: [lat, long, alt], metric: geographic}\n"
         "  - {name: two, align: [a, b], target: a, metric: euclidean}\n"
         "  - {name: words, align: [a, b], metric: jaccard}\n",
     ).replace(
@@ -182,7 +182,8 @@ def test_cross_field_problems_point_at_their_fields(tmp_path: Path) -> None:
     problems = _problems(_write(tmp_path, text))
     assert problems == [
         f"{tmp_path / 'spec.yaml'}:{_at(text, 'geographic}' + chr(10) + '  - {name: two')}: attributes[2].metric: metric"
-        " 'geographic' compares points: give two columns, e.g. align: [lat, long]",
+        " 'geographic' compares points: give two columns, e.g. align: [lat, long], or one"
+        " column of WKT points",
         f"{tmp_path / 'spec.yaml'}:{_at(text, 'a, metric: euc')}: attributes[3].target: 2 align"
         " column(s) but 1 target column(s): both sides must give the same number",
         f"{tmp_path / 'spec.yaml'}:{_at(text, 'jaccard')}: attributes[4].metric: metric 'jaccard'"
