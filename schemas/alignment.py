@@ -1039,11 +1039,11 @@ class Publish(StrictModel):
     )
     allow_removals: bool = Field(False, description="lift max_removals")
     batch: int = Field(
-        200,
+        10000,
         ge=1,
-        le=100000,
-        description="triples per INSERT DATA operation (update; Virtuoso takes at most 1,426"
-        " and is fastest near 200)",
+        le=1000000,
+        description="triples per INSERT DATA operation (update); halved when the store"
+        " finds it too large (Virtuoso takes about 1,400)",
     )
     auth: AuthSpec | None = None
     timeout_s: float = Field(120.0, gt=0)

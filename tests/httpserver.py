@@ -41,12 +41,14 @@ class Behaviour:
 
     ``answer`` computes ``(status, content type, body)`` from the request;
     ``stall_s`` waits before answering; ``cut`` sends only that many bytes of
-    the body (with the full Content-Length) and closes the connection.
+    the body (with the full Content-Length) and closes the connection;
+    ``headers`` are added to the answer.
     """
 
     answer: Callable[[Recorded], tuple[int, str, bytes]]
     stall_s: float = 0.0
     cut: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def fixed(status: int, body: bytes | str, content_type: str = "application/json") -> Behaviour:
@@ -96,6 +98,8 @@ def serve(*script: Behaviour) -> Iterator[ScriptedServer]:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
                 if behaviour.cut is not None:
                     self.send_header("Connection", "close")
                 self.end_headers()

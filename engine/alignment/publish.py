@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 from renderers.graph import OWL, SSSOM
 from schemas.alignment import Publish
 
-__all__ = ["Diff", "Published", "diff", "read_published", "send"]
+__all__ = ["Diff", "Published", "diff", "read_published", "send", "send_with"]
 
 #: Links listed by name in a difference (the rest are counted).
 SHOWN = 10
@@ -201,44 +202,44 @@ def _update(spec: Publish, auth: Auth | None, text: str) -> None:
         auth=auth,
         policy=_policy(spec),
         parse=_ok,
+        # Too large stays too large: halve it at once instead of asking again.
+        final=lambda reason: _TOO_LARGE.search(reason) is not None,
     )
 
 
 #: INSERT DATA operations sent in one request (joined by ';').
 OPERATIONS_PER_REQUEST = 10
+#: What stores say when an update is too large: Virtuoso's generated SQL outgrows
+#: its limits (SP031, SQ199) or its parser runs out of memory (SP030); HTTP 413.
+_TOO_LARGE = re.compile(
+    r"SP031|SP030|SQ199|memory exhausted|longer than \d+ ?[MK]b|HTTP 413|too large",
+    re.IGNORECASE,
+)
 
 
-def _batches(links: list[list[str]], extra: list[str], size: int) -> Iterable[list[str]]:
-    """Triples in operations of at most ``size`` triples (a link's lines never split).
-
-    Virtuoso refuses an INSERT DATA of more than 1,426 triples (its generated
-    SQL outgrows 10,000 lines), whatever their length: hence small operations,
-    several to a request.
-    """
-    operation: list[str] = []
-    for lines in [*links, extra]:
-        if operation and len(operation) + len(lines) > size:
-            yield operation
-            operation = []
-        operation.extend(lines)
-    if operation:
-        yield operation
-
-
-def _requests(links: list[list[str]], extra: list[str], size: int, staging: str) -> Iterable[str]:
+def _request_at(groups: list[list[str]], start: int, size: int, staging: str) -> tuple[str, int]:
+    """The update text of up to OPERATIONS_PER_REQUEST operations from ``groups[start]`` on,
+    and where the next request starts."""
     operations: list[str] = []
-    for body in _batches(links, extra, size):
+    position = start
+    while position < len(groups) and len(operations) < OPERATIONS_PER_REQUEST:
+        body: list[str] = []
+        while position < len(groups) and (not body or len(body) + len(groups[position]) <= size):
+            body.extend(groups[position])
+            position += 1
         operations.append(f"INSERT DATA {{ GRAPH <{staging}> {{\n{''.join(body)}}} }}")
-        if len(operations) == OPERATIONS_PER_REQUEST:
-            yield " ;\n".join(operations)
-            operations = []
-    if operations:
-        yield " ;\n".join(operations)
+    return " ;\n".join(operations), position
 
 
 def send(spec: Publish, links: list[list[str]], extra: list[str], where: str) -> None:
     """Replace the published graph with ``links`` (lines per link) and ``extra`` lines."""
-    auth = resolve_auth(spec.auth, where)
+    send_with(spec, resolve_auth(spec.auth, where), links, extra, where)
+
+
+def send_with(
+    spec: Publish, auth: Auth | None, links: list[list[str]], extra: list[str], where: str
+) -> None:
+    """:func:`send` with the credentials given."""
     try:
         if spec.graph_store is not None:
             body = "".join(line for lines in links for line in lines) + "".join(extra)
@@ -262,13 +263,30 @@ def send(spec: Publish, links: list[list[str]], extra: list[str], where: str) ->
 def _send_by_update(
     spec: Publish, auth: Auth | None, links: list[list[str]], extra: list[str]
 ) -> None:
+    """INSERT DATA into a staging graph, then MOVE it onto the graph.
+
+    An operation the store finds too large (Virtuoso refuses more than about
+    1,400 triples in one) is sent again in halves: the batch adapts to the
+    store, and re-sending triples already in the staging graph adds nothing.
+    """
     digest = hashlib.sha256(spec.graph.encode()).hexdigest()[:16]
     staging = f"urn:specengine:staging:{digest}:{time.time_ns()}"
+    groups = [lines for lines in [*links, extra] if lines]
+    size = spec.batch
     try:
         _update(spec, auth, f"DROP SILENT GRAPH <{staging}>")
-        for text in _requests(links, extra, spec.batch, staging):
-            _update(spec, auth, text)
-        if links or extra:
+        position = 0
+        while position < len(groups):
+            text, following = _request_at(groups, position, size, staging)
+            try:
+                _update(spec, auth, text)
+            except HttpFailure as exc:
+                if size > 1 and _TOO_LARGE.search(exc.message):
+                    size = max(1, size // 2)
+                    continue
+                raise
+            position = following
+        if groups:
             _update(spec, auth, f"MOVE SILENT GRAPH <{staging}> TO GRAPH <{spec.graph}>")
         else:
             _update(spec, auth, f"DROP SILENT GRAPH <{spec.graph}>")

@@ -271,3 +271,29 @@ def test_blocking_on_an_unknown_attribute_points_at_it(tmp_path: Path) -> None:
         f"{tmp_path / 'spec.yaml'}:{_at(text, '[name, nom]')}: blocking.union[1].key.attribute:"
         " blocking refers to attribute 'nom', which is not defined (attributes: name)"
     ]
+
+
+def test_environment_variables_in_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = GOOD.replace("{rdf: out/links.ttl}", "{rdf: '${SPECENGINE_OUT:-out}/links.ttl'}")
+    monkeypatch.delenv("SPECENGINE_OUT", raising=False)
+    assert load_spec(_write(tmp_path, text)).outputs[0].rdf == tmp_path / "out" / "links.ttl"
+    monkeypatch.setenv("SPECENGINE_OUT", str(tmp_path / "elsewhere"))
+    assert load_spec(_write(tmp_path, text)).outputs[0].rdf == tmp_path / "elsewhere" / "links.ttl"
+
+
+def test_an_unset_environment_variable_is_reported_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPECENGINE_NOT_SET", raising=False)
+    text = GOOD.replace("{rdf: out/links.ttl}", "{rdf: '${SPECENGINE_NOT_SET}/links.ttl'}")
+    (problem,) = _problems(_write(tmp_path, text))
+    assert problem.endswith(
+        "outputs[0].rdf: environment variable SPECENGINE_NOT_SET is not set"
+        " (write ${SPECENGINE_NOT_SET:-default} to give a default)"
+    )
+    assert f":{_at(text, chr(39) + '${SPECENGINE')}:" in problem
+
+
+def test_a_doubled_dollar_keeps_a_literal_placeholder(tmp_path: Path) -> None:
+    text = GOOD.replace("kind: alignment", "kind: alignment\ndescription: 'costs $${PRICE}'")
+    assert load_spec(_write(tmp_path, text)).description == "costs ${PRICE}"
