@@ -25,7 +25,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from schemas.base import InputPath, NoOptions, OutputPath, Ref, StrictModel, named_union
+from schemas.base import (
+    InputPath,
+    NoOptions,
+    OutputDir,
+    OutputPath,
+    Ref,
+    StrictModel,
+    named_union,
+)
 
 __all__ = [
     "BLOCKINGS",
@@ -567,6 +575,10 @@ class RdfSource(StrictModel):
     format: Literal["turtle", "nt", "nquads", "xml", "json-ld", "trig"] | None = None
     query: str = Field(min_length=1)
     id: IdSpec
+    languages: list[str] = Field(
+        default_factory=list,
+        description="language preference of literals, e.g. [fr, en, ''] ('' = no tag)",
+    )
     on_error: Literal["fail", "skip"] = "fail"
 
     @field_validator("rdf", mode="before")
@@ -633,7 +645,7 @@ class _RemoteSource(StrictModel):
     retries: int = Field(4, ge=0, description="attempts after the first on timeouts, 5xx, cuts")
     backoff_s: float = Field(1.0, ge=0, description="first wait between attempts (then doubled)")
     auth: AuthSpec | None = None
-    cache: OutputPath | None = Field(
+    cache: OutputDir | None = Field(
         None, description="a folder keeping each answer, keyed by endpoint and query"
     )
     cache_ttl_s: float | None = Field(
@@ -688,11 +700,12 @@ class SparqlSource(_RemoteSource):
     sparql: HttpUrl
     default_graph: str | None = Field(None, description="default-graph-uri of the request")
 
-    @model_validator(mode="after")
-    def _select(self) -> SparqlSource:
-        if self.query is not None and not re.search(r"\bselect\b", self.query, re.IGNORECASE):
+    @field_validator("query")
+    @classmethod
+    def _select(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(r"\bselect\b", value, re.IGNORECASE):
             raise PydanticCustomError("query", "the query must be a SPARQL SELECT")
-        return self
+        return value
 
 
 class RqlSource(_RemoteSource):

@@ -21,7 +21,8 @@ from tests.httpserver import Behaviour, Recorded, ScriptedServer, serve
 __all__ = ["recorded_cubicweb"]
 
 _MODIFIERS = re.compile(
-    r"\s*(ORDERBY\s+(\w+)(?:\s+(ASC|DESC))?)?\s*(LIMIT\s+(\d+))?\s*(OFFSET\s+(\d+))?\s*"
+    r"\s*(ORDERBY\s+(\w+(?:\s+(?:ASC|DESC))?(?:\s*,\s*\w+(?:\s+(?:ASC|DESC))?)*))?"
+    r"\s*(LIMIT\s+(\d+))?\s*(OFFSET\s+(\d+))?\s*"
 )
 
 
@@ -46,10 +47,12 @@ def _answer(recordings: dict[str, list[list[Any]]]) -> Behaviour:
         rows = list(recorded)
         variables = [v.strip() for v in selection.group(1)[4:].split(",")]
         if modifiers.group(2):
-            column = variables.index(modifiers.group(2))
-            rows.sort(key=lambda row: row[column], reverse=modifiers.group(3) == "DESC")
-        offset = int(modifiers.group(7) or 0)
-        limit = int(modifiers.group(5)) if modifiers.group(5) else len(rows)
+            # Least significant key first, each sort stable: as a database orders.
+            for key in reversed([k.split() for k in modifiers.group(2).split(",")]):
+                column = variables.index(key[0])
+                rows.sort(key=lambda row, c=column: row[c], reverse=key[-1] == "DESC")
+        offset = int(modifiers.group(6) or 0)
+        limit = int(modifiers.group(4)) if modifiers.group(4) else len(rows)
         page = rows[offset : offset + limit]
         return 200, "application/json", json.dumps(page).encode()
 

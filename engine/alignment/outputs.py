@@ -17,6 +17,7 @@ import numpy as np
 
 from engine import __version__
 from engine.alignment import publish as publishing
+from engine.alignment.compare import missing_fill
 from engine.alignment.metrics import METRICS
 from engine.alignment.pipeline import (
     HANDLERS as COMPUTE_HANDLERS,
@@ -55,6 +56,7 @@ from schemas.alignment import (
     LinksCsvOutput,
     RdfOutput,
     SssomOutput,
+    output_path,
 )
 
 __all__ = ["HANDLERS", "handle_publish", "handle_write"]
@@ -188,6 +190,16 @@ def _details(state: AlignmentState, ia: Ints, ib: Ints, total: Floats) -> tuple[
         return ()
     distances = attribute_distances(state, ia, ib)
     align, target = state.sides["align"], state.sides["target"]
+    # A missing value adds the attribute's `missing` distance: show that, so the
+    # contributions add up to the global distance.
+    fills = {}
+    for attribute in state.spec.attributes:
+        metric = METRICS[attribute.metric.name].func()
+        fills[attribute.name] = missing_fill(
+            attribute.missing, metric.bounded(attribute.metric.options)
+        )
+    for name, values in distances.items():
+        distances[name] = np.where(np.isnan(values), fills[name], values)
     out = []
     for k, (a, b) in enumerate(zip(ia.tolist(), ib.tolist(), strict=True)):
         comparisons = tuple(
@@ -289,7 +301,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         matching=spec.matching,
         threshold=spec.threshold,
         blocking=describe_blocking(spec.blocking),
-        outputs=tuple(state.written),
+        outputs=tuple(str(output_path(o)) for o in spec.outputs),
         warnings=tuple(state.warnings),
         dedup=spec.dedup,
     )
@@ -396,26 +408,45 @@ def handle_publish(step: Publish, state: AlignmentState) -> None:
             new[pair] = score
     current = publishing.read_published(spec, auth, where)
     state.publish_diff = difference = publishing.diff(current, new)
+    refused = difference.removals > spec.max_removals and not spec.allow_removals
     if state.dry_run:
+        if refused:
+            state.warnings.append(
+                f"a run would be refused: {difference.removals:,} removals, more than"
+                f" max_removals ({spec.max_removals:,}); set allow_removals: true to allow them"
+            )
         return
-    if len(difference.removed) > spec.max_removals and not spec.allow_removals:
+    if refused:
+        what = f"{len(difference.removed):,} published links"
+        if difference.foreign:
+            what += f" and {difference.foreign:,} other triples of the graph"
         raise DataError(
             where,
-            f"this run would remove {len(difference.removed):,} published links, more than"
-            f" max_removals ({spec.max_removals:,}); nothing was published or written."
-            " Check the sources, or raise max_removals or set allow_removals: true",
+            f"this run would remove {what} ({difference.removals:,}), more than max_removals"
+            f" ({spec.max_removals:,}); nothing was published or written. Check the sources"
+            " and the graph, or raise max_removals or set allow_removals: true",
         )
     lines = list(link_lines(state.links, spec.predicate, spec.graph, scores))
     extra = _description_lines(state, step) if spec.description else []
     publishing.send(spec, lines, extra, where)
-    count = publishing.count_links(spec, auth, where)
-    if count != len(new):
-        raise DataError(
+    state.published = len(new)
+    # The graph is replaced now: the local outputs follow it even when the check
+    # below cannot be made; its failure is reported after they are written.
+    try:
+        count = publishing.count_links(spec, auth, where)
+    except DataError as exc:
+        state.publish_error = (
             where,
-            f"the store holds {count:,} links in the graph after publishing, expected"
-            f" {len(new):,}; the local outputs were not written",
+            f"the graph WAS replaced (the local outputs were written), but the check after"
+            f" publishing failed: {exc.message}",
         )
-    state.published = count
+        return
+    if count != len(new):
+        state.publish_error = (
+            where,
+            f"the graph was replaced (the local outputs were written), but the store holds"
+            f" {count:,} links in it, expected {len(new):,}",
+        )
 
 
 HANDLERS: dict[type, Any] = {

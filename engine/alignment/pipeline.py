@@ -38,6 +38,7 @@ from engine.alignment.match import prune, select
 from engine.alignment.metrics import METRICS, clear_tables
 from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
 from engine.alignment.records import Records, Skip
+from engine.alignment.remote import resolve_auth
 from engine.alignment.sources import read_source
 from engine.alignment.terms import wkt_point
 from engine.errors import DataError
@@ -269,6 +270,7 @@ class AlignmentState:
     dry_run: bool = False
     publish_diff: Any = None
     published: int | None = None
+    publish_error: tuple[str, str] | None = None
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -280,6 +282,10 @@ class AlignmentState:
 
 def handle_read(step: ReadSource, state: AlignmentState) -> None:
     """Read a source into columnar records."""
+    publish = state.spec.publish
+    if step.role == "align" and publish is not None and publish.auth is not None:
+        # Before minutes of reading and comparing: the credentials exist.
+        resolve_auth(publish.auth, f"publish to <{publish.graph}>")
     source = getattr(state.spec.sources, step.role)
     started = time.perf_counter()
     if source == "same":  # deduplication: the target side is the align side itself
@@ -488,11 +494,21 @@ def _keys(state: AlignmentState, rule: Ref, points: bool = False) -> tuple[list[
                     except KeyError as exc:
                         raise DataError(source, f"blocking: {exc.args[0]}") from None
                     columns.append(normalise_column(raw, options.normalise))
-                keys = (
-                    columns[0]
-                    if len(columns) == 1
-                    else [None if None in row else row for row in zip(*columns, strict=True)]
-                )
+                first = next((v for v in columns[0] if v is not None), "") if points else ""
+                if len(columns) == 1 and first.lstrip().upper().startswith(("POINT", "<")):
+                    # One column of WKT points (one column of numbers stays 1-D).
+                    keys = [None if v is None else wkt_point(v) for v in columns[0]]
+                    bad = next((i for i, v in enumerate(columns[0]) if v and not keys[i]), None)
+                    if bad is not None:
+                        raise DataError(
+                            source,
+                            f"blocking: {columns[0][bad]!r} is not a WKT point",
+                            row=int(side.records.rows[bad]),
+                        )
+                elif len(columns) == 1:
+                    keys = columns[0]
+                else:
+                    keys = [None if None in row else row for row in zip(*columns, strict=True)]
         except NormaliseError as exc:
             row = int(side.records.rows[exc.index])
             raise DataError(source, f"blocking key: {exc.message}", row=row) from None

@@ -40,10 +40,12 @@ SHOWN = 10
 
 @dataclass(frozen=True)
 class Published:
-    """What a store holds in the graph: each link and its score (None: not annotated)."""
+    """What a store holds in the graph: each link and its score (None: not annotated),
+    and how many other triples (not links, annotations or descriptions of ours)."""
 
     links: dict[tuple[str, str], float | None]
     exists: bool
+    foreign: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,17 @@ class Diff:
     removed: list[tuple[str, str]] = field(default_factory=list)
     rescored: list[tuple[str, str]] = field(default_factory=list)
     unchanged: int = 0
+    foreign: int = 0
 
     @property
     def changes(self) -> bool:
         """Whether publishing would change the graph's links or scores."""
-        return bool(self.added or self.removed or self.rescored)
+        return bool(self.added or self.removed or self.rescored or self.foreign)
+
+    @property
+    def removals(self) -> int:
+        """Links removed, plus other triples the replaced graph loses."""
+        return len(self.removed) + self.foreign
 
     def lines(self) -> list[str]:
         """The difference for the user: counts, then the first links of each kind."""
@@ -66,6 +74,11 @@ class Diff:
             f"{len(self.added):,} added, {len(self.removed):,} removed,"
             f" {len(self.rescored):,} re-scored, {self.unchanged:,} unchanged"
         ]
+        if self.foreign:
+            out.append(
+                f"  and {self.foreign:,} other triples of the graph (not links of this spec:"
+                " another predicate, or other data) would be removed: the graph is replaced whole"
+            )
         for sign, pairs in (("+", self.added), ("-", self.removed), ("~", self.rescored)):
             out.extend(f"  {sign} <{a}> <{b}>" for a, b in pairs[:SHOWN])
             if len(pairs) > SHOWN:
@@ -86,7 +99,7 @@ def diff(published: Published, new: dict[tuple[str, str], float | None]) -> Diff
         and (old[pair] is None or abs(float(old[pair] or 0.0) - score) > 5e-7)
     )
     unchanged = len(new) - len(added) - len(rescored)
-    return Diff(added, removed, rescored, unchanged)
+    return Diff(added, removed, rescored, unchanged, published.foreign)
 
 
 # --------------------------------------------------------------------------- reading
@@ -105,6 +118,17 @@ def _published_query(spec: Publish, in_graph: bool) -> str:
     if in_graph:
         pattern = f"GRAPH <{spec.graph}> {{ {pattern} }}"
     return f"SELECT ?s ?o ?score WHERE {{ {pattern} }}"
+
+
+def _foreign_query(spec: Publish, in_graph: bool) -> str:
+    """Triples of the graph that publishing would drop without counting them as links."""
+    pattern = (
+        f"?s ?p ?o FILTER(?p != <{spec.predicate}> && !STRSTARTS(STR(?s), 'urn:specengine:')"
+        f" && ?s != <{spec.graph}>)"
+    )
+    if in_graph:
+        pattern = f"GRAPH <{spec.graph}> {{ {pattern} }}"
+    return f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}"
 
 
 def _links_of(rows: Iterable[tuple[str, str, str | None]]) -> dict[tuple[str, str], float | None]:
@@ -140,7 +164,14 @@ def read_published(spec: Publish, auth: Auth | None, where: str) -> Published:
             for s, o, score in (row for row in answer.rows)
             if s is not None and o is not None
         ]
-        return Published(_links_of(rows), bool(rows))
+        try:
+            counted = sparql.fetch(
+                spec.query, _foreign_query(spec, True), page_size=None, auth=auth, policy=policy
+            )
+        except sparql.SparqlFailure as exc:
+            raise DataError(where, f"cannot read the published graph: {exc.message}") from None
+        foreign = int(counted.rows[0][0].value) if counted.rows and counted.rows[0][0] else 0
+        return Published(_links_of(rows), bool(rows) or foreign > 0, foreign)
     return _read_by_get(spec, auth, where)
 
 
@@ -173,7 +204,15 @@ def _read_by_get(spec: Publish, auth: Auth | None, where: str) -> Published:
         for row in graph.query(_published_query(spec, False))
         if isinstance(row, tuple)
     ]
-    return Published(_links_of(rows), len(graph) > 0)
+    foreign = next(
+        (
+            int(str(row[0]))
+            for row in graph.query(_foreign_query(spec, False))
+            if isinstance(row, tuple)
+        ),
+        0,
+    )
+    return Published(_links_of(rows), len(graph) > 0, foreign)
 
 
 _RDF_FORMATS = {
@@ -273,6 +312,7 @@ def _send_by_update(
     staging = f"urn:specengine:staging:{digest}:{time.time_ns()}"
     groups = [lines for lines in [*links, extra] if lines]
     size = spec.batch
+    _drop_stale_staging(spec, auth, f"urn:specengine:staging:{digest}:")
     try:
         _update(spec, auth, f"DROP SILENT GRAPH <{staging}>")
         position = 0
@@ -295,6 +335,22 @@ def _send_by_update(
         with contextlib.suppress(HttpFailure):
             _update(spec, auth, f"DROP SILENT GRAPH <{staging}>")
         raise
+
+
+def _drop_stale_staging(spec: Publish, auth: Auth | None, prefix: str) -> None:
+    """Drop the staging graphs an earlier run left when its store went away mid-publish."""
+    assert spec.query is not None
+    query = (
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o }"
+        f" FILTER(STRSTARTS(STR(?g), '{prefix}')) }}"
+    )
+    try:
+        answer = sparql.fetch(spec.query, query, page_size=None, auth=auth, policy=_policy(spec))
+    except sparql.SparqlFailure:
+        return  # cleaning up is a courtesy: publishing itself decides
+    for (graph,) in answer.rows:
+        if graph is not None:
+            _update(spec, auth, f"DROP SILENT GRAPH <{graph.value}>")
 
 
 def count_links(spec: Publish, auth: Auth | None, where: str) -> int:

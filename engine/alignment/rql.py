@@ -2,9 +2,9 @@
 
 CubicWeb answers ``GET BASE?rql=QUERY&vid=jsonexport`` with a JSON list of
 rows, each a list of plain values (numbers, strings, null). With
-``page_size`` the query is read in pages: ``ORDERBY`` (the first selected
-variable when the query has none) ``LIMIT n OFFSET k`` go before ``WHERE``, as
-RQL writes them, until a page comes back empty.
+``page_size`` the query is read in pages: ``ORDERBY`` every selected variable
+(after the query's own keys, if any), ``LIMIT n OFFSET k``, before ``WHERE``
+as RQL writes them, until a page comes back empty.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 
 __all__ = ["RqlFailure", "fetch", "paged_rql"]
 
-_SELECTION = re.compile(r"^\s*(?:DISTINCT\s+)?Any\s+([A-Za-z_]\w*)", re.IGNORECASE)
+_SELECTION = re.compile(
+    r"^\s*(?:DISTINCT\s+)?Any\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)", re.IGNORECASE
+)
 _WHERE = re.compile(r"\bWHERE\b", re.IGNORECASE)
 _ORDERBY = re.compile(r"\bORDERBY\b", re.IGNORECASE)
 _LIMIT_OFFSET = re.compile(r"\b(LIMIT|OFFSET)\s+\d+", re.IGNORECASE)
@@ -40,12 +42,16 @@ def paged_rql(query: str, limit: int, offset: int) -> str:
     """The RQL of one page; ValueError when the query cannot be paged."""
     where = _WHERE.search(query)
     head, tail = (query[: where.start()], query[where.start() :]) if where else (query, "")
-    modifiers = ""
-    if not _ORDERBY.search(head):
-        selection = _SELECTION.match(head)
-        if selection is None:
-            raise ValueError("cannot page an RQL query that does not start with 'Any X'")
-        modifiers += f"ORDERBY {selection.group(1)} "
+    selection = _SELECTION.match(head)
+    if selection is None:
+        raise ValueError("cannot page an RQL query that does not start with 'Any X, ...'")
+    # Every selected variable: a total order, so ties cannot move between pages.
+    variables = ", ".join(v.strip() for v in selection.group(1).split(","))
+    if _ORDERBY.search(head):
+        head = f"{head.rstrip()}, {variables}"
+        modifiers = ""
+    else:
+        modifiers = f"ORDERBY {variables} "
     modifiers += f"LIMIT {limit} OFFSET {offset} "
     return f"{head.rstrip()} {modifiers}{tail}".strip()
 
@@ -133,7 +139,7 @@ def fetch(
         page = ask(text)
         if not page:
             return Answer(list(columns), rows, requests)
-        if page == previous:
+        if page == previous and len({tuple(row) for row in page}) > 1:
             raise RqlFailure(
                 "the instance answered the same page for two offsets; set page_size: null",
                 text,

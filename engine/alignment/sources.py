@@ -411,7 +411,7 @@ def _read_rdf(
         raise problems.error("the SPARQL query must be a SELECT")
     names = [str(v) for v in result.vars]
     rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
-    return _answer_columns(names, rows, spec.id, [], problems)
+    return _answer_columns(names, rows, spec.id, spec.languages, problems)
 
 
 def _read_remote(
@@ -506,6 +506,11 @@ def _make_ids(
             reasons[i] = f"missing value for the id template (column {', '.join(missing)})"
         elif iri is None:
             reasons[i] = f"missing id (column {used[0]})"
+        elif iri.startswith("_:"):
+            reasons[i] = (
+                f"id {iri} (column {used[0]}) is a blank node: it names nothing outside this"
+                " answer; select an IRI for the id"
+            )
         else:
             reasons[i] = (
                 f"id '{iri}' (column {used[0]}) is not an absolute IRI; to build ids from"

@@ -2,11 +2,11 @@
 
 Endpoints cap their answers (Virtuoso at 10,000 rows by default) and say
 nothing about it: a source read in one request silently loses rows, and so
-links. The query is therefore read in pages, ``ORDER BY`` every projected
-variable (a stable order, so pages neither overlap nor skip rows) with
-``LIMIT page_size OFFSET k``; the offset moves on by the rows actually
-received and reading stops only at an empty page. A store whose cap is lower
-than ``page_size`` therefore still gives every row.
+links. The query is therefore read in pages: the user's query as a subquery,
+``ORDER BY`` every projected variable (a total order, so pages neither
+overlap nor skip rows) with ``LIMIT page_size OFFSET k``; the offset moves on
+by the rows actually received and reading stops only at an empty page. A
+store whose cap is lower than ``page_size`` therefore still gives every row.
 
 Virtuoso refuses to sort more than ``MaxSortedTopRows`` rows for an
 ``OFFSET`` (error SR353): on that error the pages are asked again in the form
@@ -134,18 +134,48 @@ def split_query(query: str) -> SplitQuery:
 
 
 def paged_query(split: SplitQuery, limit: int, offset: int, subquery: bool = False) -> str:
-    """The query of one page: ordered on every projected variable, then LIMIT/OFFSET."""
-    order = "" if split.ordered else " ORDER BY " + " ".join(f"?{v}" for v in split.variables)
+    """The query of one page: the user's query as a subquery, ordered on every variable.
+
+    Wrapping the whole query keeps what it says (DISTINCT, GROUP BY, its own
+    LIMIT, a trailing VALUES block or comment) and orders the page on every
+    projected variable, a total order whatever the user's ORDER BY was.
+    ``subquery`` puts the ORDER BY inside and LIMIT/OFFSET outside, the form
+    Virtuoso documents for sorts past its MaxSortedTopRows.
+    """
+    projection = " ".join(f"?{v}" for v in split.variables)
+    inner = f"{{\n{{\n{split.body}\n}}\n}}"  # newlines: a trailing comment stays closed
+    order = f"ORDER BY {projection}"
     if subquery:
-        projection = " ".join(f"?{v}" for v in split.variables)
         return (
-            f"{split.prologue}SELECT {projection} WHERE {{ {{ {split.body}{order} }} }}"
-            f" LIMIT {limit} OFFSET {offset}"
+            f"{split.prologue}SELECT {projection} WHERE {{\n{{\nSELECT {projection} WHERE"
+            f" {inner}\n{order}\n}}\n}}\nLIMIT {limit} OFFSET {offset}"
         )
-    return f"{split.prologue}{split.body}{order} LIMIT {limit} OFFSET {offset}"
+    return (
+        f"{split.prologue}SELECT {projection} WHERE {inner}\n{order}\nLIMIT {limit} OFFSET {offset}"
+    )
 
 
 Page = tuple[list[str], list[list[Term | None]], int | None]
+
+
+_NOT_JSON = "the endpoint did not answer SPARQL JSON results"
+
+
+def _body_excerpt(body: bytes) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def _final(reason: str) -> bool:
+    """Failures that asking again cannot fix: Virtuoso's sort limit, a non-JSON answer."""
+    return _SORT_LIMIT.search(reason) is not None or _NOT_JSON in reason
+
+
+def _own_limit(split: SplitQuery) -> int | None:
+    """The query's own top-level LIMIT, when it has one."""
+    tail = split.body[split.body.rfind("}") + 1 :]
+    match = re.search(r"\bLIMIT\s+(\d+)", tail, re.IGNORECASE)
+    return int(match.group(1)) if match else None
 
 
 def _parse(response: Response) -> Page:
@@ -155,11 +185,16 @@ def _parse(response: Response) -> Page:
     if state:  # Virtuoso's "anytime" answers: a partial result with status 200
         message = response.headers.get("x-sql-message", "")
         raise ValueError(f"the endpoint returned a partial answer ({state} {message})".strip())
+    kind = response.headers.get("content-type", "")
+    if kind and "json" not in kind:
+        # A whole answer of another kind (an HTML error page, XML results): final.
+        raise ValueError(f"{_NOT_JSON} ({kind}): {_body_excerpt(response.body)}")
     try:
         document = json.loads(response.body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        kind = response.headers.get("content-type", "unknown content type")
-        raise ValueError(f"not a complete SPARQL JSON answer ({kind}): {exc}") from None
+        raise ValueError(
+            f"not a complete SPARQL JSON answer ({kind or 'no content type'}): {exc}"
+        ) from None
     try:
         names = [str(v) for v in document["head"]["vars"]]
         bindings = document["results"]["bindings"]
@@ -193,7 +228,7 @@ def _ask(
         policy=policy,
         parse=_parse,
         sleep=sleep,
-        final=lambda reason: _SORT_LIMIT.search(reason) is not None,
+        final=_final,
     )
 
 
@@ -210,19 +245,19 @@ def fetch(
 ) -> Answer:
     """Every row of ``query`` on ``endpoint``; raises :class:`SparqlFailure`.
 
-    Without ``page_size`` (or when the query has its own LIMIT/OFFSET) one
-    request is made. ``progress`` is called with the rows read so far.
+    Without ``page_size`` one request is made (an answer the endpoint says it
+    cut is then an error). ``progress`` is called with the rows read so far.
     """
     try:
         split = split_query(query)
     except ValueError as exc:
         raise SparqlFailure(str(exc), query) from None
-    if page_size is None or split.limited:
+    if page_size is None:
         try:
             head, whole, cap = _ask(endpoint, query, default_graph, auth, policy, sleep)
         except HttpFailure as exc:
             raise SparqlFailure(exc.message, query) from None
-        if cap is not None and len(whole) >= cap and not split.limited:
+        if cap is not None and len(whole) >= cap and _own_limit(split) != len(whole):
             raise SparqlFailure(
                 f"the endpoint cut its answer at {cap:,} rows (X-SPARQL-MaxRows): rows would be"
                 " lost; set page_size to read the answer in pages",
@@ -249,7 +284,8 @@ def fetch(
             ) from None
         if not page:
             return Answer(names, rows, requests)
-        if page == previous:
+        # Sorted pages cannot repeat a block of two different rows: OFFSET was ignored.
+        if page == previous and len({tuple(row) for row in page}) > 1:
             raise SparqlFailure(
                 "the endpoint answered the same page for two offsets: it ignores OFFSET;"
                 " set page_size: null to read the answer in one request",

@@ -11,7 +11,7 @@ makes the columns, whatever the source:
   (``on_error``), never a silent wrong value;
 - rows that share a record id (several labels, several types...) merge into one
   record: per column the value in the most preferred language (``languages``,
-  ``""`` standing for no tag), then the smallest text, so the result does not
+  ``""`` standing for no tag, ``en`` also taking ``en-GB``), then the smallest text, so the result does not
   depend on the order the endpoint answered in.
 """
 
@@ -136,6 +136,8 @@ def cell(term: Term | None) -> str | None:
     """The text a term gives its column (None: a missing value)."""
     if term is None:
         return None
+    if term.kind == "bnode":  # never an IRI, whatever label the store gives it
+        return "_:" + term.value.removeprefix("_:")
     value = term.value
     if term.datatype == XSD + "date":
         value = value.strip()[:10] if not value.startswith("-") else value.strip()
@@ -155,7 +157,12 @@ def _rank(languages: Sequence[str]) -> Callable[[Term | None], int]:
             return unbound
         if not order:
             return 0
-        return order.get(term.lang or "", unlisted)
+        tag = term.lang or ""
+        if tag in order:
+            return order[tag]
+        # A range matches its subtags (RFC 4647 basic filtering): "en" takes "en-gb".
+        base = tag.split("-", 1)[0]
+        return order.get(base, unlisted) if base != tag else unlisted
 
     return rank
 

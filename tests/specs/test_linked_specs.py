@@ -76,7 +76,7 @@ def test_places_from_cubicweb_rql_in_pages(cubicweb: ScriptedServer, tmp_path: P
     pages = [r.query["rql"][0] for r in cubicweb.requests]
     # 531 rows in pages of 200, then the empty page (at the rows read) that ends it.
     assert [p.split("OFFSET ")[1].split()[0] for p in pages] == ["0", "200", "400", "531"]
-    assert all("ORDERBY U LIMIT 200" in p for p in pages)
+    assert all("ORDERBY U, N, LONG, LAT LIMIT 200" in p for p in pages)
 
 
 def test_places_from_sparql_with_wkt_points_and_languages(store: Oxigraph, tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_removing_more_links_than_allowed_is_refused(
     capsys.readouterr()
     assert main(["run", "-q", str(fewer)]) == 1
     err = capsys.readouterr().err
-    assert "would remove 2 published links, more than max_removals (1)" in err
+    assert "would remove 2 published links (2), more than max_removals (1)" in err
     assert store.dump(GONCOURT_GRAPH) == before
     assert (tmp_path / "out" / "links.nt").read_bytes() == written  # outputs intact too
     allowed = _variant(
@@ -233,3 +233,33 @@ def test_a_failed_publish_leaves_the_graph_and_the_outputs(
     assert "publish to <http://example.org/linksets/goncourt>" in err and "cannot connect" in err
     assert store.dump(GONCOURT_GRAPH) == before
     assert (tmp_path / "out" / "links.nt").read_bytes() == written
+
+
+def test_triples_that_are_not_links_of_the_spec_count_as_removals(
+    store: Oxigraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A graph holding other data (here: under another predicate) would be wiped.
+    store.load(
+        "<http://example.org/x> <http://www.w3.org/2004/02/skos/core#exactMatch> <http://example.org/y> .",
+        "application/n-triples",
+        graph=GONCOURT_GRAPH,
+    )
+    spec = _variant(tmp_path, store.base, ALL_ROWS, "  max_removals: 0")
+    assert main(["plan", str(spec)]) == 2
+    out = capsys.readouterr().out
+    assert "1 other triples of the graph" in out and "a run would be refused" in out
+    assert main(["run", "-q", str(spec)]) == 1
+    assert "and 1 other triples of the graph" in capsys.readouterr().err
+    assert store.count(GONCOURT_GRAPH) == 1  # untouched
+
+
+def test_kdtree_blocking_on_a_named_wkt_column(store: Oxigraph, tmp_path: Path) -> None:
+    text = (LINKED / "places-sparql.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "kdtree: {attribute: place, radius_km: 3}",
+        "kdtree: {align: [lat, long], target: point, radius_km: 3}",
+    ).replace("../data/", f"{DATA}/")
+    spec = tmp_path / "places.yaml"
+    spec.write_text(text, encoding="utf-8")
+    assert _engine("run", "-q", str(spec), "--out-dir", str(tmp_path / "out")) == 0
+    assert _nt_links(tmp_path / "out" / "places-sparql.nt") == _gold()

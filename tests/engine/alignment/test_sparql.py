@@ -48,15 +48,33 @@ def test_split_rejects_what_is_not_a_select() -> None:
         split_query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
 
 
-def test_pages_order_on_every_variable_then_limit_and_offset() -> None:
-    split = split_query("PREFIX a: <http://a/>\nSELECT ?s ?o WHERE { ?s a:p ?o }")
+def test_pages_wrap_the_query_and_order_on_every_variable() -> None:
+    split = split_query("PREFIX a: <http://a/>\nSELECT ?s ?o WHERE { ?s a:p ?o } # all")
     assert paged_query(split, 100, 200) == (
-        "PREFIX a: <http://a/>\nSELECT ?s ?o WHERE { ?s a:p ?o } ORDER BY ?s ?o LIMIT 100 OFFSET 200"
+        "PREFIX a: <http://a/>\nSELECT ?s ?o WHERE {\n{\nSELECT ?s ?o WHERE { ?s a:p ?o } # all\n}\n}"
+        "\nORDER BY ?s ?o\nLIMIT 100 OFFSET 200"
     )
     assert paged_query(split, 100, 200, subquery=True) == (
-        "PREFIX a: <http://a/>\nSELECT ?s ?o WHERE { { SELECT ?s ?o WHERE { ?s a:p ?o }"
-        " ORDER BY ?s ?o } } LIMIT 100 OFFSET 200"
+        "PREFIX a: <http://a/>\nSELECT ?s ?o WHERE {\n{\nSELECT ?s ?o WHERE {\n{\n"
+        "SELECT ?s ?o WHERE { ?s a:p ?o } # all\n}\n}\nORDER BY ?s ?o\n}\n}\nLIMIT 100 OFFSET 200"
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT ?s ?o WHERE { ?s <http://a/p> ?o } # a comment after the WHERE clause",
+        "SELECT ?s ?o WHERE { ?s <http://a/p> ?o } VALUES ?s { <http://a/1> <http://a/2> }",
+        "SELECT ?s (COUNT(?o) AS ?n) WHERE { ?s <http://a/p> ?o } GROUP BY ?s ORDER BY DESC(?n)",
+        "SELECT ?s ?o WHERE { ?s <http://a/p> ?o } ORDER BY ?o LIMIT 20000",
+    ],
+)
+def test_every_page_is_valid_sparql(query: str) -> None:
+    from rdflib.plugins.sparql import prepareQuery
+
+    split = split_query(query)
+    for subquery in (False, True):
+        prepareQuery(paged_query(split, 10, 20, subquery))  # raises on a syntax error
 
 
 # --------------------------------------------------------------------------- against a scripted endpoint
@@ -73,6 +91,11 @@ def _answer(rows: list[tuple[str, str]]) -> bytes:
 
 def _query_of(recorded: Recorded) -> str:
     return urllib.parse.parse_qs(recorded.body.decode())["query"][0]
+
+
+def _subquery_form(query: str) -> bool:
+    """Virtuoso's paging form: the ORDER BY inside, LIMIT/OFFSET outside."""
+    return "ORDER BY ?s ?name\n}" in query
 
 
 def _capped_endpoint(cap: int) -> Behaviour:
@@ -99,10 +122,11 @@ def test_every_row_comes_back_even_when_the_endpoint_caps_below_the_page_size() 
     assert offsets == [0, 7, 14, 21, 25]  # moves by the rows received, stops at an empty page
 
 
-def test_a_query_with_its_own_limit_is_sent_as_written() -> None:
-    with serve(fixed(200, _answer(ROWS[:3]))) as server:
-        answer = fetch(server.url, QUERY + " LIMIT 3", page_size=10, policy=FAST)
-    assert len(answer.rows) == 3 and _query_of(server.requests[0]) == QUERY + " LIMIT 3"
+def test_a_query_with_its_own_limit_is_paged_within_it() -> None:
+    with serve(_capped_endpoint(cap=100)) as server:
+        answer = fetch(server.url, QUERY + " LIMIT 30", page_size=10, policy=FAST)
+    assert len(answer.rows) == 25  # the scripted endpoint ignores the inner LIMIT: all rows
+    assert "LIMIT 30" in _query_of(server.requests[0])
 
 
 def test_a_page_cut_mid_answer_is_asked_again() -> None:
@@ -111,6 +135,18 @@ def test_a_page_cut_mid_answer_is_asked_again() -> None:
     with serve(cut, _capped_endpoint(cap=100)) as server:
         answer = fetch(server.url, QUERY, page_size=100, policy=FAST)
     assert len(answer.rows) == 25
+
+
+def test_duplicate_rows_across_pages_are_not_taken_for_an_ignored_offset() -> None:
+    same = [("http://x/1", "a")] * 6
+
+    def answer(recorded: Recorded) -> tuple[int, str, bytes]:
+        query = _query_of(recorded)
+        offset = int(query.split("OFFSET ")[1])
+        return 200, "application/sparql-results+json", _answer(same[offset : offset + 2])
+
+    with serve(Behaviour(answer)) as server:
+        assert len(fetch(server.url, QUERY, page_size=2, policy=FAST).rows) == 6
 
 
 def test_an_endpoint_that_ignores_offset_is_an_error_not_a_loop() -> None:
@@ -134,7 +170,7 @@ def test_a_failing_endpoint_names_the_offset_and_the_query() -> None:
 def test_virtuosos_sort_limit_switches_to_the_subquery_form() -> None:
     def answer(recorded: Recorded) -> tuple[int, str, bytes]:
         query = _query_of(recorded)
-        if "{ {" not in query:
+        if not _subquery_form(query):
             return 500, "text/plain", b"SR353: Sorted TOP clause specifies more than 10001 rows"
         offset = int(query.split("OFFSET ")[1])
         return 200, "application/sparql-results+json", _answer(ROWS[offset : offset + 10])
@@ -143,8 +179,8 @@ def test_virtuosos_sort_limit_switches_to_the_subquery_form() -> None:
         result = fetch(server.url, QUERY, page_size=10, policy=FAST)
     assert len(result.rows) == 25
     # The sort limit is not retried: the next request is already the other form.
-    assert "{ {" not in _query_of(server.requests[0])
-    assert all("{ {" in _query_of(r) for r in server.requests[1:])
+    assert not _subquery_form(_query_of(server.requests[0]))
+    assert all(_subquery_form(_query_of(r)) for r in server.requests[1:])
     assert len(server.requests) == 1 + 4
 
 
@@ -157,8 +193,11 @@ def test_a_partial_virtuoso_answer_is_not_taken_for_a_whole_one() -> None:
         _parse(Response(200, {"x-sql-state": "S1TAT"}, _answer(ROWS[:3])))
 
 
-def test_an_html_error_page_with_status_200_is_retried_then_reported() -> None:
+def test_an_html_error_page_with_status_200_is_reported_at_once() -> None:
     page = fixed(200, "<html>maintenance</html>", "text/html")
     with serve(page) as server, pytest.raises(SparqlFailure) as caught:
         fetch(server.url, QUERY, page_size=None, policy=FAST)
-    assert "not a complete SPARQL JSON answer (text/html)" in caught.value.message
+    assert "did not answer SPARQL JSON results (text/html): <html>maintenance</html>" in (
+        caught.value.message
+    )
+    assert len(server.requests) == 1  # a whole page of another kind: not asked again
