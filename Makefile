@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast check schema bench clean
+.PHONY: demo test test-fast check schema bench clean glance
+GLANCE_VENV ?= .venv-glance
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,9 +20,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/engine run specs/seed-people.yaml
 
-## test: the whole test suite
-test: $(STAMP)
+## test: the whole test suite (builds the Glance test virtualenv on first use)
+test: $(STAMP) glance
 	$(BIN)/pytest -q
+
+## test-fast: the suite without the slow tests (image builds and QEMU boots)
+test-fast: $(STAMP) glance
+	$(BIN)/pytest -q -m "not slow"
+
+## glance: a real OpenStack Glance in its own virtualenv, for the tests
+glance:
+	@bash tests/glance-venv.sh $(GLANCE_VENV)
 
 ## check: lint, format and type checks
 check: $(STAMP)
@@ -38,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(GLANCE_VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import pytest
 
+from tests.glance import glance_fixture  # noqa: F401 - defines the session fixture `glance`
 from tests.stores import NotInstalledError, Oxigraph, Virtuoso, start_oxigraph, start_virtuoso
 
 S = TypeVar("S", Oxigraph, Virtuoso)
@@ -19,6 +20,7 @@ S = TypeVar("S", Oxigraph, Virtuoso)
 STORE_MARKERS = {
     "oxigraph": "uses a real Oxigraph server (tests/stores.py, the oxigraph fixture)",
     "virtuoso": "uses a real Virtuoso 7 server (tests/stores.py, the virtuoso fixture)",
+    "glance": "uses a real OpenStack Glance, Images API v2 (tests/glance.py, the glance fixture)",
 }
 
 
