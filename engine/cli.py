@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__
+from engine import __version__, image
 from engine.alignment.report import eval_text, plan_text, summary_text
 from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
 from engine.execute import execute, new_state, with_outputs_in
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
     run.add_argument(
         "--out-dir", type=Path, help="write the outputs into this folder instead (same file names)"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="image recipes: build again even when cached"
     )
 
     evaluate = commands.add_parser(
@@ -104,6 +107,9 @@ def _plan(path: Path) -> int:
     spec = load_spec(path)
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), dry_run=True)
+    if plan.kind == "image":
+        print(image.plan_text(plan.steps, state, plan.spec_file))
+        return EXIT_OK if state.cached else EXIT_CHANGES
     print(plan_text(plan, state))
     # Like terraform's -detailed-exitcode: 2 when publishing would change the store.
     if state.publish_diff is not None and state.publish_diff.changes:
@@ -111,21 +117,33 @@ def _plan(path: Path) -> int:
     return EXIT_OK
 
 
-def _run(path: Path, quiet: bool, out_dir: Path | None = None) -> int:
+def _run(path: Path, quiet: bool, out_dir: Path | None = None, force: bool = False) -> int:
     started = time.perf_counter()
     spec = load_spec(path)
     if out_dir is not None:
         spec = with_outputs_in(spec, out_dir.resolve())
     plan = build(spec, str(path))
     progress = not quiet and sys.stderr.isatty()
-    state = execute(plan, new_state(plan, spec, progress=progress))
+    state = execute(plan, new_state(plan, spec, progress=progress, force=force))
     if not quiet:
-        print(summary_text(state, time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        text = (
+            image.summary_text(state, seconds)
+            if plan.kind == "image"
+            else summary_text(state, seconds)
+        )
+        print(text)
     return EXIT_OK
 
 
 def _eval(path: Path, gold: Path, steps: int) -> int:
     spec = load_spec(path)
+    if spec.kind != "alignment":
+        print(
+            f"engine: {path}: eval scores alignment specs; this is a {spec.kind} spec",
+            file=sys.stderr,
+        )
+        return EXIT_SPEC
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), write=False)
     print(eval_text(state, gold, max(1, steps)))
@@ -169,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plan":
             return _plan(args.spec)
         if args.command == "run":
-            return _run(args.spec, args.quiet, args.out_dir)
+            return _run(args.spec, args.quiet, args.out_dir, args.force)
         if args.command == "eval":
             return _eval(args.spec, args.gold, args.steps)
         if args.command == "schema":

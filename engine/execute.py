@@ -9,12 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine import image
 from engine.alignment import pipeline
 from engine.alignment.outputs import HANDLERS
 from engine.alignment.pipeline import AlignmentState
+from engine.errors import DataError
+from engine.image import ImageState
 from engine.plan import Plan
 from renderers import OutputTransaction
 from schemas.alignment import RdfOutput, output_kind, output_path
+from schemas.image import ImageSpec
 
 __all__ = ["execute", "new_state", "with_outputs_in"]
 
@@ -29,6 +33,8 @@ WORK_STEPS: tuple[type, ...] = (
 
 def with_outputs_in(spec: Any, folder: Path) -> Any:
     """The spec with every output written into ``folder`` under its own file name."""
+    if isinstance(spec, ImageSpec):
+        return spec.model_copy(update={"output": folder})
     outputs = []
     for output in spec.outputs:
         update: dict[str, Path] = {output_kind(output): folder / output_path(output).name}
@@ -38,14 +44,21 @@ def with_outputs_in(spec: Any, folder: Path) -> Any:
     return spec.model_copy(update={"outputs": outputs})
 
 
-def new_state(plan: Plan, spec: Any, *, progress: bool = False) -> AlignmentState:
-    """The state a plan's handlers fill in."""
+def new_state(plan: Plan, spec: Any, *, progress: bool = False, force: bool = False) -> Any:
+    """The state a plan's handlers fill in (``force``: build again what is cached)."""
+    if plan.kind == "image":
+        return ImageState(spec=spec, spec_file=plan.spec_file, progress=progress, force=force)
     return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress)
 
 
-def execute(
-    plan: Plan, state: AlignmentState, *, dry_run: bool = False, write: bool = True
-) -> AlignmentState:
+def _execute_image(plan: Plan, state: ImageState, dry_run: bool) -> ImageState:
+    state.dry_run = dry_run
+    for step in plan.steps:
+        image.HANDLERS[type(step)](step, state)
+    return state
+
+
+def execute(plan: Plan, state: Any, *, dry_run: bool = False, write: bool = True) -> Any:
     """Carry out the plan.
 
     ``dry_run`` (``engine plan``) stops at the first work step, unless the plan
@@ -53,6 +66,8 @@ def execute(
     compares them with what is published. Without ``write`` (evaluation)
     every step runs but the writes and the publishing.
     """
+    if isinstance(state, ImageState):
+        return _execute_image(plan, state, dry_run)
     state.dry_run = dry_run
     if dry_run or not write:
         publishes = any(isinstance(step, pipeline.Publish) for step in plan.steps)
@@ -71,4 +86,6 @@ def execute(
             HANDLERS[type(step)](step, state)
         transaction.commit()
     state.transaction = None
+    if state.publish_error is not None:
+        raise DataError(*state.publish_error)
     return state

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
-from schemas.alignment import cross_checks
+from schemas.alignment import AlignmentSpec, cross_checks
 from schemas.base import closest, field_names
 from schemas.spec import KINDS, spec_adapter
 
@@ -186,7 +186,8 @@ def load_spec(path: Path, *, check_files: bool = True) -> Any:
     except ValidationError as exc:
         raise SpecError(_problems(doc, exc)) from None
     problems = []
-    for where, message in cross_checks(spec, path.resolve()):
+    checks = cross_checks(spec, path.resolve()) if isinstance(spec, AlignmentSpec) else []
+    for where, message in checks:
         where = _locate(doc.data, where)
         line, column = doc.position(where)
         problems.append(Problem(doc.file, line, column, _dotted(where), message))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine import image
 from engine.alignment import pipeline
 from schemas.alignment import AlignmentSpec
+from schemas.image import ImageSpec
 
 __all__ = ["Plan", "build"]
 
@@ -25,4 +27,6 @@ def build(spec: Any, spec_file: str) -> Plan:
     """The plan of a validated spec (no I/O)."""
     if isinstance(spec, AlignmentSpec):
         return Plan(spec.kind, spec.name, spec_file, tuple(pipeline.steps(spec)))
+    if isinstance(spec, ImageSpec):
+        return Plan(spec.kind, spec.name, spec_file, tuple(image.steps(spec)))
     raise TypeError(f"no planner for {type(spec).__name__}")

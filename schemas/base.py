@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "InputPath",
+    "OutputDir",
     "OutputPath",
     "Ref",
     "StrictModel",
@@ -225,6 +226,19 @@ def _output_path(value: Any, info: ValidationInfo) -> Path:
     return path
 
 
+def _output_dir(value: Any, info: ValidationInfo) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise PydanticCustomError("path_type", "expected a folder path")
+    path = _resolve(str(value), info)
+    if path.exists() and not path.is_dir():
+        raise PydanticCustomError(
+            "path_is_file", "{path} is a file, not a folder", {"path": str(path)}
+        )
+    return path
+
+
+#: A folder the job writes into; relative to the spec's folder.
+OutputDir = Annotated[Path, BeforeValidator(_output_dir), WithJsonSchema({"type": "string"})]
 #: A file the job reads; relative to the spec's folder; must exist.
 InputPath = Annotated[Path, BeforeValidator(_input_path), WithJsonSchema({"type": "string"})]
 #: A file the job writes; relative to the spec's folder.

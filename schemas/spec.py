@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from pydantic import Discriminator, Tag, TypeAdapter
 
 from schemas.alignment import AlignmentSpec
+from schemas.image import ImageSpec
 
 __all__ = ["KINDS", "Spec", "json_schemas", "spec_adapter"]
 
 #: kind -> model; image and volume-pool specs join here.
-KINDS: dict[str, type[Any]] = {"alignment": AlignmentSpec}
+KINDS: dict[str, type[Any]] = {"alignment": AlignmentSpec, "image": ImageSpec}
 
 
 def _kind(value: Any) -> str | None:
@@ -22,7 +23,7 @@ def _kind(value: Any) -> str | None:
 
 
 Spec = Annotated[
-    Annotated[AlignmentSpec, Tag("alignment")],
+    Annotated[AlignmentSpec, Tag("alignment")] | Annotated[ImageSpec, Tag("image")],
     Discriminator(
         _kind,
         custom_error_type="unknown_kind",

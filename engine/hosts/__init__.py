@@ -1,0 +1,1 @@
+"""Host actions: Ansible runs (ansible.py) and SSH (ssh.py)."""

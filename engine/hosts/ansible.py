@@ -1,0 +1,152 @@
+"""Run a playbook of ``playbooks/`` through ansible-runner: the only module that imports it.
+
+The contract with Ansible is a directory (ansible-runner's private_data_dir):
+the engine writes the inventory and the extra variables there, runs the
+playbook, and turns the events into progress lines and, on failure, an error
+naming the failed task with what it printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+
+__all__ = ["PLAYBOOKS", "HostError", "PlaybookRun", "TaskResult", "run_playbook"]
+
+#: The playbooks shipped with the engine.
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+#: Lines of a failed task's output quoted in the error.
+_SHOWN_LINES = 25
+
+
+class HostError(EngineError):
+    """A playbook failed: the task, the host, and what the task said."""
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    """One playbook to run, as plain data (a plan step can print it)."""
+
+    playbook: str
+    extravars: dict[str, Any]
+    host: str = "localhost"
+    inventory: Path | None = None
+
+
+@dataclass
+class TaskResult:
+    """What a run did: each task's name and status, and the facts it set."""
+
+    rc: int
+    tasks: list[tuple[str, str]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _inventory(run: PlaybookRun, folder: Path) -> Path:
+    if run.inventory is not None:
+        return run.inventory
+    path = folder / "inventory" / "hosts.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local = {
+        "ansible_connection": "local",
+        # The engine's own interpreter: the build host is this machine.
+        "ansible_python_interpreter": sys.executable,
+    }
+    path.write_text(json.dumps({"all": {"hosts": {run.host: local}}}), encoding="utf-8")
+    return path
+
+
+def _failure(event: dict[str, Any]) -> str:
+    data = event.get("event_data", {})
+    result = data.get("res", {}) or {}
+    parts = [str(result.get("msg", "")).strip()]
+    for key in ("stderr", "stdout"):
+        text = str(result.get(key, "") or "").strip()
+        if text:
+            lines = text.splitlines()
+            parts.append("\n".join(lines[-_SHOWN_LINES:]))
+    if "rc" in result:
+        parts.append(f"(exit code {result['rc']})")
+    return "\n".join(p for p in parts if p)
+
+
+def run_playbook(
+    run: PlaybookRun, progress: Callable[[str], None] | None = None, keep: Path | None = None
+) -> TaskResult:
+    """Run ``playbooks/<playbook>`` on the run's host; raise :class:`HostError` on failure.
+
+    ``progress`` receives a line as each task starts. ``keep`` is a folder to
+    write the private_data_dir into (for debugging); by default a temporary
+    one, removed afterwards.
+    """
+    import ansible_runner
+
+    playbook = PLAYBOOKS / run.playbook  # an absolute path stays as it is
+    if not playbook.is_file():
+        raise HostError(f"no playbook {playbook}")
+    result = TaskResult(rc=0)
+    failure: list[str] = []
+    started: dict[str, float] = {}
+
+    def on_event(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        task = str(data.get("task", ""))
+        if kind == "playbook_on_task_start" and task:
+            started[task] = float(event.get("created_ts", 0) or 0)
+            if progress is not None:
+                progress(task)
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
+            status = {"runner_on_ok": "ok", "runner_on_failed": "failed"}.get(kind, "skipped")
+            if kind == "runner_on_failed" and data.get("ignore_errors"):
+                status = "ignored"
+            result.tasks.append((task, status))
+            duration = data.get("duration")
+            if isinstance(duration, int | float):
+                result.seconds[task] = float(duration)
+            facts = (data.get("res") or {}).get("ansible_facts") or {}
+            result.facts.update(facts)
+            if status == "failed":
+                host = data.get("host", run.host)
+                failure.append(f"task '{task}' failed on {host}:\n{_failure(event)}")
+        elif kind == "runner_on_unreachable":
+            failure.append(f"host {data.get('host', run.host)} unreachable: {_failure(event)}")
+        return True
+
+    env = {
+        # Without it an SSH control master lingers for 60 s after the run.
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
+        # ansible-playbook sits beside this interpreter (the venv's bin).
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "1",
+    }
+    with tempfile.TemporaryDirectory(prefix="specengine-ansible-") as temporary:
+        folder = keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        runner = ansible_runner.run(
+            private_data_dir=str(folder),
+            playbook=str(playbook),
+            inventory=str(_inventory(run, folder)),
+            limit=run.host,
+            extravars=run.extravars,
+            envvars=env,
+            quiet=True,
+            event_handler=on_event,
+            settings={"suppress_ansible_output": True},
+        )
+    result.rc = int(runner.rc or 0)
+    if failure or runner.status != "successful":
+        detail = "\n".join(failure) or f"ansible-playbook ended {runner.status} (rc {runner.rc})"
+        raise HostError(f"{run.playbook}: {detail}")
+    return result
