@@ -40,7 +40,6 @@ Why the configuration looks the way it does (each was a failure first):
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -57,7 +56,15 @@ from typing import Any
 
 import pytest
 
-from tests.stores import LOOPBACK, NotInstalledError, Response, StoreError, free_port, http
+from tests.stores import (
+    LOOPBACK,
+    NotInstalledError,
+    Response,
+    ServerProcess,
+    StoreError,
+    free_port,
+    http,
+)
 
 __all__ = [
     "INSTALL_HINT",
@@ -294,34 +301,8 @@ def _init_database(venv: Path, directory: Path, timeout: float) -> None:
         raise StoreError(f"glance-manage db_sync failed ({done.returncode}):\n{tail}")
 
 
-class GlanceProcess:
-    """The uwsgi master, its output in a log file, stopped by PID."""
-
-    def __init__(self, argv: list[str], log_path: Path, cwd: Path, env: dict[str, str]) -> None:
-        self.argv = argv
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            # A session of its own: a Ctrl-C in the terminal reaches pytest,
-            # whose finalizer then stops the server, not the server directly.
-            self.popen = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        # Safety net for a test run that dies before its fixtures finalize.
-        atexit.register(self.stop)
-
-    @property
-    def pid(self) -> int:
-        """The uwsgi master's process id."""
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        """Whether the master is still running."""
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines uwsgi and Glance wrote, for error messages."""
-        text = self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+class GlanceProcess(ServerProcess):
+    """The uwsgi master, its output in a log file, stopped by PID (and its group)."""
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the master's PID; after ``timeout``, SIGKILL to its process group.

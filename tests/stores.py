@@ -138,14 +138,21 @@ def _form(**fields: str) -> bytes:
 class ServerProcess:
     """A store's child process, its output in a log file, stopped by PID."""
 
-    def __init__(self, argv: list[str], log_path: Path, cwd: Path) -> None:
+    def __init__(
+        self, argv: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.argv = argv
         self.log_path = log_path
         with log_path.open("wb") as log:
             # A session of its own: a Ctrl-C in the terminal reaches pytest,
             # whose finalizer then stops the server, not the server directly.
             self.popen = subprocess.Popen(
-                argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         # Safety net for a test run that dies before its fixtures finalize.
         atexit.register(self.stop)

@@ -15,7 +15,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 
-from engine.alignment.sparql import Answer
+from engine.alignment.sparql import Answer, QueryFailure
 from engine.alignment.terms import Term
 from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 
@@ -29,13 +29,8 @@ _ORDERBY = re.compile(r"\bORDERBY\b", re.IGNORECASE)
 _LIMIT_OFFSET = re.compile(r"\b(LIMIT|OFFSET)\s+\d+", re.IGNORECASE)
 
 
-class RqlFailure(Exception):
-    """The instance failed for good; ``query`` is the RQL that was sent."""
-
-    def __init__(self, message: str, query: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.query = query
+#: The failure of a CubicWeb instance (``query`` is the RQL that was sent).
+RqlFailure = QueryFailure
 
 
 def paged_rql(query: str, limit: int, offset: int) -> str:

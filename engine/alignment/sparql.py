@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from engine.alignment.terms import Term, from_json_binding
 from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 
-__all__ = ["Answer", "SparqlFailure", "fetch", "paged_query", "split_query"]
+__all__ = ["Answer", "QueryFailure", "SparqlFailure", "fetch", "paged_query", "split_query"]
 
 #: Answer formats asked for, best first.
 _ACCEPT = "application/sparql-results+json, application/json;q=0.9"
@@ -43,13 +43,17 @@ _ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
 _SORT_LIMIT = re.compile(r"SR353|Sorted TOP", re.IGNORECASE)
 
 
-class SparqlFailure(Exception):
-    """The endpoint failed for good; ``query`` is the text that was sent."""
+class QueryFailure(Exception):
+    """A source's endpoint failed for good; ``query`` is the text that was sent."""
 
     def __init__(self, message: str, query: str) -> None:
         super().__init__(message)
         self.message = message
         self.query = query
+
+
+#: The failure of a SPARQL endpoint.
+SparqlFailure = QueryFailure
 
 
 @dataclass(frozen=True)
