@@ -1,0 +1,296 @@
+"""A real OpenSSH server for tests, with its own host key, config and authorized_keys.
+
+The server listens on 127.0.0.1 on a free port and lets root log in with a
+generated ed25519 key only; everything it needs (host key, config, pid file,
+authorized_keys, its log) lives in one temporary folder, so nothing of the
+machine's own sshd is read or changed. ``Sshd.ssh`` runs the real ``ssh``
+client against it with the host key pinned.
+
+``install_recorders`` writes two fake tools (``zfs``, ``tgtadm``) that append
+their argv to a log as JSON lines: with the real wrapper forced by the key,
+a test sees exactly what sshd and the wrapper let through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "INSTALL_HINT",
+    "NotInstalledError",
+    "Recorders",
+    "Sshd",
+    "install_recorders",
+    "run_sshd",
+]
+
+SSHD = "/usr/sbin/sshd"
+INSTALL_HINT = "apt-get install openssh-server openssh-client"
+_START_TIMEOUT = 10.0
+
+
+class NotInstalledError(RuntimeError):
+    """sshd, ssh or ssh-keygen is missing: the message says what to install."""
+
+
+def _require_tools() -> dict[str, str]:
+    found = {"sshd": SSHD if os.access(SSHD, os.X_OK) else None}
+    found["ssh"] = shutil.which("ssh")
+    found["ssh-keygen"] = shutil.which("ssh-keygen")
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise NotInstalledError(f"{', '.join(missing)} not found: {INSTALL_HINT}")
+    return {name: path for name, path in found.items() if path is not None}
+
+
+@dataclass(frozen=True)
+class Recorders:
+    """Fake ``zfs`` and ``tgtadm`` and the log they append to."""
+
+    zfs: Path
+    tgtadm: Path
+    log: Path
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every recorded call, oldest first: ``{"argv": [...], "tty": bool}``."""
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+
+_RECORDER = """#!/usr/bin/python3 -I
+import json, os, sys
+tty = any(os.isatty(fd) for fd in (0, 1, 2))
+with open({log!r}, "a", encoding="utf-8") as out:
+    out.write(json.dumps({{"argv": sys.argv, "tty": tty}}) + "\\n")
+print("recorded", {name!r})
+"""
+
+
+def install_recorders(folder: Path) -> Recorders:
+    """Write the fake tools into ``folder``; they record, and print ``recorded NAME``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "calls.jsonl"
+    paths = {}
+    for name in ("zfs", "tgtadm"):
+        path = folder / name
+        path.write_text(_RECORDER.format(log=str(log), name=name), encoding="utf-8")
+        path.chmod(0o755)
+        paths[name] = path
+    return Recorders(zfs=paths["zfs"], tgtadm=paths["tgtadm"], log=log)
+
+
+@dataclass
+class Sshd:
+    """A running sshd and what a client needs to reach it."""
+
+    folder: Path
+    port: int
+    client_key: Path
+    public_key: str
+    known_hosts: Path
+    authorized_keys: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+    ssh_binary: str
+
+    def set_authorized_keys(self, text: str) -> None:
+        """Replace authorized_keys: sshd reads it again at each login."""
+        self.authorized_keys.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+    def ssh_argv(self, *options: str) -> list[str]:
+        """The ssh client's argv up to the destination, with the host key pinned."""
+        return [
+            self.ssh_binary,
+            "-F",
+            "/dev/null",  # no user or system client config changes the test
+            "-i",
+            str(self.client_key),
+            "-p",
+            str(self.port),
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            # The default post-quantum exchange costs a third of each login's
+            # time on a small machine, and the tests make dozens of logins.
+            "-o",
+            "KexAlgorithms=curve25519-sha256",
+            *options,
+            "root@127.0.0.1",
+        ]
+
+    def ssh(
+        self,
+        command: str | bytes | None,
+        *options: str,
+        tty: bool = False,
+        timeout: float = 15,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``ssh ... root@127.0.0.1 COMMAND`` (no COMMAND when None) and return what it did.
+
+        ``tty`` gives ssh a terminal as stdin, as a person at a terminal has:
+        then ``-t`` asks for a pty and goes on without one when it is
+        refused, where ``-tt`` without a terminal would give up.
+        """
+        argv: list[str | bytes] = [*self.ssh_argv(*options)]
+        if command is not None:
+            # One argument: ssh sends it as the command line unchanged.
+            argv.append(command)
+        if not tty:
+            return subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            )
+        leader, follower = os.openpty()
+        try:
+            return subprocess.run(
+                argv, stdin=follower, capture_output=True, timeout=timeout, check=False
+            )
+        finally:
+            os.close(follower)
+            os.close(leader)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _keygen(keygen: str, path: Path, comment: str) -> str:
+    subprocess.run(
+        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path.with_suffix(".pub").read_text(encoding="utf-8").strip()
+
+
+def _config(folder: Path, port: int, host_key: Path, authorized_keys: Path) -> str:
+    return "\n".join(
+        [
+            "ListenAddress 127.0.0.1",
+            f"Port {port}",
+            f"HostKey {host_key}",
+            f"PidFile {folder / 'sshd.pid'}",
+            f"AuthorizedKeysFile {authorized_keys}",
+            "UsePAM no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+            "PermitRootLogin prohibit-password",
+            "AllowUsers root",
+            "StrictModes no",
+            "PermitUserEnvironment no",
+            "LogLevel VERBOSE",
+            "",
+        ]
+    )
+
+
+def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> bool:
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(
+        f"sshd did not listen on port {port} in {_START_TIMEOUT}s: {log.read_text()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@contextmanager
+def run_sshd(folder: Path, authorized_keys: Callable[[str], str]) -> Iterator[Sshd]:
+    """Start sshd in ``folder`` and stop it (by its PID) on exit.
+
+    ``authorized_keys`` is given the generated client public key and returns
+    the authorized_keys text. Raises ``NotInstalledError`` when OpenSSH is
+    missing and ``RuntimeError`` when sshd does not start.
+    """
+    tools = _require_tools()
+    if os.geteuid() != 0:
+        raise RuntimeError("tests/sshd.py logs in as root and must run as root (as CI does)")
+    folder.mkdir(parents=True, exist_ok=True)
+    host_key = folder / "host_ed25519"
+    host_public = _keygen(tools["ssh-keygen"], host_key, "specengine-test-host")
+    client_key = folder / "client_ed25519"
+    public_key = _keygen(tools["ssh-keygen"], client_key, "specengine-test")
+    authorized = folder / "authorized_keys"
+    authorized.write_text(authorized_keys(public_key).rstrip("\n") + "\n", encoding="utf-8")
+    # sshd refuses to start without its privilege separation directory.
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    log = folder / "sshd.log"
+    config = folder / "sshd_config"
+    # The free port may be taken between probe and bind: try a few.
+    for _attempt in range(3):
+        port = _free_port()
+        config.write_text(_config(folder, port, host_key, authorized), encoding="utf-8")
+        with log.open("ab") as err:
+            process = subprocess.Popen(
+                [tools["sshd"], "-D", "-e", "-f", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+            )
+        try:
+            if _wait_listening(process, port, log):
+                break
+        except BaseException:
+            _stop(process)
+            raise
+    else:
+        raise RuntimeError(f"sshd did not start: {log.read_text()}")
+    known_hosts = folder / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {host_public}\n", encoding="utf-8")
+    server = Sshd(
+        folder=folder,
+        port=port,
+        client_key=client_key,
+        public_key=public_key,
+        known_hosts=known_hosts,
+        authorized_keys=authorized,
+        log=log,
+        process=process,
+        ssh_binary=tools["ssh"],
+    )
+    try:
+        yield server
+    finally:
+        _stop(process)
