@@ -31,7 +31,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "JSON_RESULTS",
@@ -226,9 +226,13 @@ class _SparqlStore:
         default_factory=urllib.request.build_opener, repr=False
     )
 
+    #: The path of the store's SPARQL query endpoint.
+    query_path: ClassVar[str] = "/sparql"
+
     @property
     def query_url(self) -> str:
-        raise NotImplementedError
+        """The SPARQL query endpoint."""
+        return f"{self.base}{self.query_path}"
 
     @property
     def pid(self) -> int:
@@ -272,9 +276,7 @@ class Oxigraph(_SparqlStore):
 
     location: Path = Path()
 
-    @property
-    def query_url(self) -> str:
-        return f"{self.base}/query"
+    query_path: ClassVar[str] = "/query"
 
     @property
     def update_url(self) -> str:
@@ -510,10 +512,6 @@ class Virtuoso(_SparqlStore):
     password: str = "dba"
     isql_binary: str = "isql-vt"
     _loads: int = field(default=0, repr=False)
-
-    @property
-    def query_url(self) -> str:
-        return self.sparql_url
 
     @property
     def sparql_url(self) -> str:
