@@ -220,7 +220,9 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
             key = path[-1] if path else ""
             line, column = doc.position(path, key=True)
             # Prefer the required keys this mapping lacks, then any key of the spec language.
-            hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), field_names())
+            # Never the key itself: valid elsewhere in the language, it is not valid here.
+            others = [name for name in field_names() if name != key]
+            hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), others)
             message = f"unknown key '{key}'{hint}"
         else:
             line, column = doc.position(path)
