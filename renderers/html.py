@@ -434,6 +434,7 @@ class _SweepChart:
     best: SweepPoint
     best_at: _Marker
     best_y: str
+    best_dy: str
     frame: _Frame
     points: list[SweepPoint]
 
@@ -475,6 +476,8 @@ def _sweep_chart(sweep: Sweep, threshold: float) -> _SweepChart | None:
         best=best,
         best_at=_marker(x(best.threshold), _Frame()),
         best_y=_coordinate(y(best.f1)),
+        # Near the top the legend sits above the lines: label the point below it.
+        best_dy="22" if best.f1 > 0.8 else "-10",
         frame=_Frame(),
         points=points,
     )
