@@ -163,6 +163,11 @@ def parse_tgtadm(text: str) -> list[Export]:
     return exports
 
 
+def _tgtadm(*words: str) -> tuple[str, ...]:
+    """A tgtadm command line on the iSCSI driver, as the wrapper accepts it."""
+    return ("tgtadm", "--lld", "iscsi", *words)
+
+
 def _size(volsize: int) -> str:
     return str(volsize)
 
@@ -246,23 +251,10 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
         if volume.export and exported is None:
             iqn = f"{spec.iscsi.iqn_prefix}{volume.name}"
             commands: list[tuple[str, ...]] = [
-                (
-                    "tgtadm",
-                    "--lld",
-                    "iscsi",
-                    "--mode",
-                    "target",
-                    "--op",
-                    "new",
-                    "--tid",
-                    str(next_tid),
-                    "--targetname",
-                    iqn,
+                _tgtadm(
+                    "--mode", "target", "--op", "new", "--tid", str(next_tid), "--targetname", iqn
                 ),
-                (
-                    "tgtadm",
-                    "--lld",
-                    "iscsi",
+                _tgtadm(
                     "--mode",
                     "logicalunit",
                     "--op",
@@ -282,10 +274,7 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
                     "--initiator-name" if initiator.startswith("iqn.") else "--initiator-address"
                 )
                 commands.append(
-                    (
-                        "tgtadm",
-                        "--lld",
-                        "iscsi",
+                    _tgtadm(
                         "--mode",
                         "target",
                         "--op",
@@ -314,16 +303,8 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
                         "unexport",
                         volume.name,
                         (
-                            (
-                                "tgtadm",
-                                "--lld",
-                                "iscsi",
-                                "--mode",
-                                "target",
-                                "--op",
-                                "delete",
-                                "--tid",
-                                str(exported.tid),
+                            _tgtadm(
+                                "--mode", "target", "--op", "delete", "--tid", str(exported.tid)
                             ),
                         ),
                     )
@@ -376,17 +357,7 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
             commands = []
             if exported is not None:
                 commands.append(
-                    (
-                        "tgtadm",
-                        "--lld",
-                        "iscsi",
-                        "--mode",
-                        "target",
-                        "--op",
-                        "delete",
-                        "--tid",
-                        str(exported.tid),
-                    )
+                    _tgtadm("--mode", "target", "--op", "delete", "--tid", str(exported.tid))
                 )
             commands += [
                 ("zfs", "destroy", f"{dataset(name)}@{s}") for s in sorted(current.snapshots)
