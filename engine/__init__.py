@@ -1,4 +1,4 @@
-"""specengine: declarative, spec-driven alignment jobs (and, later, image recipes and volume pools)."""
+"""specengine: declarative, spec-driven alignment jobs, image recipes and volume pools."""
 
 __all__ = ["__version__"]
 

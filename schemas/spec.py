@@ -8,11 +8,16 @@ from pydantic import Discriminator, Tag, TypeAdapter
 
 from schemas.alignment import AlignmentSpec
 from schemas.image import ImageSpec
+from schemas.volume_pool import VolumePoolSpec
 
 __all__ = ["KINDS", "Spec", "json_schemas", "spec_adapter"]
 
-#: kind -> model; image and volume-pool specs join here.
-KINDS: dict[str, type[Any]] = {"alignment": AlignmentSpec, "image": ImageSpec}
+#: kind -> model.
+KINDS: dict[str, type[Any]] = {
+    "alignment": AlignmentSpec,
+    "image": ImageSpec,
+    "volume-pool": VolumePoolSpec,
+}
 
 
 def _kind(value: Any) -> str | None:
@@ -23,7 +28,9 @@ def _kind(value: Any) -> str | None:
 
 
 Spec = Annotated[
-    Annotated[AlignmentSpec, Tag("alignment")] | Annotated[ImageSpec, Tag("image")],
+    Annotated[AlignmentSpec, Tag("alignment")]
+    | Annotated[ImageSpec, Tag("image")]
+    | Annotated[VolumePoolSpec, Tag("volume-pool")],
     Discriminator(
         _kind,
         custom_error_type="unknown_kind",

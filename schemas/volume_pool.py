@@ -4,29 +4,50 @@ Desired state: the volumes (size, snapshots, clones, export), the storage
 host reached over SSH with a restricted key, and ``prune`` (default false:
 nothing the spec no longer lists is ever destroyed unless it says so).
 
-Not yet a spec kind of the loader: the engine's plan and apply over SSH come
-with the rest of the volume-pools issue; the diff logic already uses it.
+``setup`` says how ``engine setup`` prepares the host once, with admin
+rights (playbooks/storage-host.yml): packages, the pool, tgt persistence, the
+wrapper and the restricted key. Routine runs never use the admin key.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.base import StrictModel
+from engine.hosts.wrapper import IQN_PATTERN, NAME_PATTERN
+from schemas.base import InputPath, OutputPath, StrictModel
 from schemas.image import Size, parse_size
 
-__all__ = ["Host", "Iscsi", "Volume", "VolumePoolSpec", "Zfs"]
+__all__ = ["Host", "Iscsi", "Setup", "Volume", "VolumePoolSpec", "Zfs"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)+$")
-_IQN = re.compile(r"^iqn\.[0-9]{4}-[0-9]{2}\.[a-z0-9.-]+(:[A-Za-z0-9._:-]*)?$")
+# The wrapper's own patterns: what validates here is what the host accepts.
+# fullmatch throughout: re.match with "$" would let a trailing newline through.
+_NAME = re.compile(NAME_PATTERN)
+_DATASET = re.compile(f"{NAME_PATTERN}(/{NAME_PATTERN})+")
+_IQN = re.compile(IQN_PATTERN)
+
+
+def _initiators(value: list[str] | None) -> list[str] | None:
+    for entry in value or []:
+        if entry == "ALL" or _IQN.fullmatch(entry):
+            continue
+        try:
+            ipaddress.IPv4Address(entry)
+        except ValueError:
+            raise PydanticCustomError(
+                "initiator",
+                "'{entry}' is not an initiator: an IQN, an IPv4 address or ALL",
+                {"entry": entry},
+            ) from None
+    return value
 
 
 def _name(value: str, what: str) -> str:
-    if not _NAME.match(value) or ".." in value:
+    if not _NAME.fullmatch(value) or ".." in value:
         raise PydanticCustomError(
             "name",
             "'{value}' is not a valid {what} (letters, digits, _ . -)",
@@ -38,14 +59,56 @@ def _name(value: str, what: str) -> str:
 class Host(StrictModel):
     """The storage host and how to reach it."""
 
-    address: str = Field(min_length=1)
+    address: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.:_-]+$")
     port: int = Field(22, ge=1, le=65535)
-    user: str = "root"
-    key: str = Field(description="the private key of the restricted account")
-    known_hosts: str = Field(description="a known_hosts file pinning the host's key")
+    user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]*$")
+    key: InputPath = Field(description="the private key of the restricted account")
+    known_hosts: OutputPath = Field(description="a known_hosts file pinning the host's key")
+    timeout_s: float = Field(20, gt=0, description="to connect, and for each command's answer")
     trust_on_first_use: bool = Field(
         False, description="accept and record an unknown host key (never a changed one)"
     )
+
+
+class Setup(StrictModel):
+    """How ``engine setup`` prepares the storage host, with admin rights."""
+
+    admin_user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]*$")
+    admin_key: InputPath = Field(description="a private key the admin account accepts")
+    public_key: InputPath | None = Field(
+        None, description="the restricted key's public half; default: host.key + '.pub'"
+    )
+    from_addresses: list[str] = Field(
+        min_length=1,
+        description="addresses or networks the engine connects from (authorized_keys from=)",
+    )
+    devices: list[str] = Field(
+        default_factory=list,
+        description="disks for a new pool (zpool create); empty: the pool must exist",
+    )
+    packages: bool = Field(True, description="install zfsutils-linux, tgt, python3")
+
+    @field_validator("from_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=True)
+            except ValueError as error:
+                raise PydanticCustomError(
+                    "address", "'{address}': {error}", {"address": address, "error": str(error)}
+                ) from None
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: list[str]) -> list[str]:
+        for device in value:
+            if not re.fullmatch(r"/dev/[A-Za-z0-9_./:-]+", device) or ".." in device:
+                raise PydanticCustomError(
+                    "device", "'{device}' is not a /dev/... path", {"device": device}
+                )
+        return value
 
 
 class Zfs(StrictModel):
@@ -57,7 +120,7 @@ class Zfs(StrictModel):
     @field_validator("base")
     @classmethod
     def _base(cls, value: str) -> str:
-        if not _DATASET.match(value) or ".." in value:
+        if not _DATASET.fullmatch(value) or ".." in value:
             raise PydanticCustomError(
                 "dataset",
                 "'{value}' is not a dataset under a pool (POOL/NAME...)",
@@ -76,10 +139,13 @@ class Iscsi(StrictModel):
         default_factory=list, description="initiator IQNs or IPv4 addresses allowed on every volume"
     )
 
+    _acl = field_validator("initiators")(_initiators)
+
     @field_validator("iqn_prefix")
     @classmethod
     def _iqn(cls, value: str) -> str:
-        if not _IQN.match(value):
+        # The prefix and a volume name make the target's IQN.
+        if not _IQN.fullmatch(value + "v"):
             raise PydanticCustomError(
                 "iqn", "'{value}' is not an iSCSI qualified name prefix", {"value": value}
             )
@@ -96,6 +162,8 @@ class Volume(StrictModel):
     promote: bool = False
     export: bool = True
     initiators: list[str] | None = Field(None, description="instead of the pool's")
+
+    _acl = field_validator("initiators")(_initiators)
 
     @field_validator("name")
     @classmethod
@@ -141,13 +209,17 @@ class Volume(StrictModel):
 class VolumePoolSpec(StrictModel):
     """A pool of volumes on one storage host."""
 
-    kind: str = Field("volume-pool", pattern=r"^volume-pool$")
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    kind: Literal["volume-pool"]
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
+        description="recorded on what the engine makes (ZFS property org.specengine:spec)",
+    )
     host: Host
     zfs: Zfs
     iscsi: Iscsi
     volumes: list[Volume] = Field(default_factory=list)
     prune: bool = Field(False, description="destroy what the spec no longer lists")
+    setup: Setup | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VolumePoolSpec:
@@ -156,10 +228,21 @@ class VolumePoolSpec(StrictModel):
             raise PydanticCustomError("volumes", "a volume is listed twice")
         known = {v.name: v for v in self.volumes}
         for volume in self.volumes:
+            acl = volume.initiators if volume.initiators is not None else self.iscsi.initiators
+            if volume.export and not acl:
+                raise PydanticCustomError(
+                    "initiators",
+                    "volume '{name}' is exported to no initiator: list some under"
+                    " iscsi.initiators or the volume's initiators (ALL allows any)",
+                    {"name": volume.name},
+                )
             if volume.clone_of is None:
                 continue
             origin, _, snapshot = volume.clone_of.partition("@")
-            if origin in known and snapshot not in known[origin].snapshots:
+            # A promoted clone takes the origin's snapshots up to its own (ZFS
+            # moves them), so it may list the snapshot it was cloned from.
+            moved = volume.promote and snapshot in volume.snapshots
+            if origin in known and snapshot not in known[origin].snapshots and not moved:
                 raise PydanticCustomError(
                     "clone_of",
                     "volume '{name}' is a clone of {origin}@{snapshot}, which the spec does not list",

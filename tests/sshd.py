@@ -8,19 +8,27 @@ client against it with the host key pinned.
 
 ``install_recorders`` writes two fake tools (``zfs``, ``tgtadm``) that append
 their argv to a log as JSON lines: with the real wrapper forced by the key,
-a test sees exactly what sshd and the wrapper let through.
+a test sees exactly what sshd and the wrapper let through. A recorder can be
+made to fail (after recording) on a given word, to test what the wrapper
+does when a tool fails half-way.
+
+``fake_zvols`` gives a pool name of its own under ``/dev/zvol`` where a test
+may create stand-ins for the devices the wrapper's export waits for, and
+removes them afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +36,12 @@ from typing import Any
 
 __all__ = [
     "INSTALL_HINT",
+    "ZVOL_ROOT",
+    "FakeZvols",
     "NotInstalledError",
     "Recorders",
     "Sshd",
+    "fake_zvols",
     "install_recorders",
     "run_sshd",
 ]
@@ -75,21 +86,81 @@ import json, os, sys
 tty = any(os.isatty(fd) for fd in (0, 1, 2))
 with open({log!r}, "a", encoding="utf-8") as out:
     out.write(json.dumps({{"argv": sys.argv, "tty": tty}}) + "\\n")
+fail = {fail!r}
+if fail is not None and fail in sys.argv[1:]:
+    sys.stderr.write("recorder {name}: failing on purpose on " + fail + "\\n")
+    sys.exit(1)
 print("recorded", {name!r})
 """
 
 
-def install_recorders(folder: Path) -> Recorders:
-    """Write the fake tools into ``folder``; they record, and print ``recorded NAME``."""
+def install_recorders(folder: Path, *, fail_on: Mapping[str, str] | None = None) -> Recorders:
+    """Write the fake tools into ``folder``; they record, and print ``recorded NAME``.
+
+    ``fail_on`` maps a tool (``zfs``, ``tgtadm``) to a word: a call of that
+    tool with the word among its arguments is recorded, then exits 1 with a
+    message on stderr instead of printing.
+    """
+    unknown = set(fail_on or {}) - {"zfs", "tgtadm"}
+    if unknown:
+        raise ValueError(f"fail_on: no recorder named {sorted(unknown)}")
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "calls.jsonl"
     paths = {}
     for name in ("zfs", "tgtadm"):
         path = folder / name
-        path.write_text(_RECORDER.format(log=str(log), name=name), encoding="utf-8")
+        fail = (fail_on or {}).get(name)
+        path.write_text(_RECORDER.format(log=str(log), name=name, fail=fail), encoding="utf-8")
         path.chmod(0o755)
         paths[name] = path
     return Recorders(zfs=paths["zfs"], tgtadm=paths["tgtadm"], log=log)
+
+
+#: Where the wrapper's export waits for a volume's device.
+ZVOL_ROOT = Path("/dev/zvol")
+
+
+@dataclass(frozen=True)
+class FakeZvols:
+    """A pool name of the test's own under /dev/zvol, and a base dataset in it."""
+
+    #: ``POOL/volumes``, POOL unique to this test
+    base: str
+    #: ``/dev/zvol/POOL``: everything the test creates is below it
+    root: Path
+
+    def device(self, dataset: str) -> Path:
+        """Create the stand-in (an empty file) for ``/dev/zvol/DATASET``; ``dataset`` is under the pool."""
+        path = ZVOL_ROOT / dataset
+        if ".." in dataset.split("/") or not path.is_relative_to(self.root):
+            raise ValueError(f"{dataset!r} is not under the test's pool {self.root.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        return path
+
+
+@contextmanager
+def fake_zvols() -> Iterator[FakeZvols]:
+    """A unique ``/dev/zvol/specengine-test-HEX`` for device stand-ins; removed on exit.
+
+    The wrapper looks for ``/dev/zvol/DATASET`` itself (udev makes it on a
+    real host), so a test of its export needs one there. The folder is new
+    (never one that existed), and ``/dev/zvol`` is removed again when this
+    made it and it is empty. Needs root, as the sshd tests do.
+    """
+    if os.geteuid() != 0:
+        raise RuntimeError("fake_zvols writes under /dev/zvol and must run as root (as CI does)")
+    made_zvol = not ZVOL_ROOT.exists()
+    pool = f"specengine-test-{secrets.token_hex(6)}"
+    root = ZVOL_ROOT / pool
+    root.mkdir(parents=True)  # FileExistsError rather than sharing another's folder
+    try:
+        yield FakeZvols(base=f"{pool}/volumes", root=root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if made_zvol:
+            with contextlib.suppress(OSError):  # not empty: someone else uses it now
+                ZVOL_ROOT.rmdir()
 
 
 @dataclass

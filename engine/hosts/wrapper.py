@@ -23,10 +23,15 @@ import ipaddress
 import re
 
 __all__ = [
+    "BUSY_EXIT",
+    "DEFAULT_LOCK_DIR",
     "DEFAULT_TGTADM",
+    "DEFAULT_TGT_CONF_DIR",
     "DEFAULT_ZFS",
     "IQN_PATTERN",
+    "LIST_COLUMNS",
     "NAME_PATTERN",
+    "OWNER_PROPERTY",
     "REFUSED_EXIT",
     "WRAPPER_PATH",
     "authorized_keys_line",
@@ -40,6 +45,15 @@ DEFAULT_ZFS = "/usr/sbin/zfs"
 DEFAULT_TGTADM = "/usr/sbin/tgtadm"
 #: The wrapper's exit status for a refused line: the shell's "found but cannot execute".
 REFUSED_EXIT = 126
+#: Its exit status when another run holds the pool's lock (EX_TEMPFAIL).
+BUSY_EXIT = 75
+#: Where Debian's tgt reads one file per target (targets.conf includes conf.d/*.conf).
+DEFAULT_TGT_CONF_DIR = "/etc/tgt/conf.d"
+DEFAULT_LOCK_DIR = "/run/lock"
+#: The ZFS user property naming the spec that made a volume or snapshot.
+OWNER_PROPERTY = "org.specengine:spec"
+#: The columns of the engine's one listing of the pool.
+LIST_COLUMNS = f"name,type,volsize,used,available,origin,{OWNER_PROPERTY}"
 #: One component of a dataset or snapshot name (the wrapper also refuses "..").
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 #: An iSCSI qualified name, as the engine names its targets and initiators.
@@ -74,16 +88,23 @@ engine issues, on volumes under BASE, by execve of an absolute path: never
 through a shell. Anything else is refused with exit status 126.
 """
 
+import fcntl
 import ipaddress
 import os
 import re
 import shlex
+import subprocess
 import sys
+import time
 
 BASE = __SPECENGINE_BASE__
 ZFS = __SPECENGINE_ZFS__
 TGTADM = __SPECENGINE_TGTADM__
 REFUSED = __SPECENGINE_REFUSED__
+BUSY = __SPECENGINE_BUSY__
+TGT_CONF_DIR = __SPECENGINE_CONF_DIR__
+LOCK_DIR = __SPECENGINE_LOCK_DIR__
+SPEC = re.compile(r"org\.specengine:spec=" + __SPECENGINE_NAME__)
 MAX_LINE = 1024
 # Shell metacharacters, quotes and escapes: the engine never sends them, so a
 # line with one is an attempt to reach a shell, whatever the split makes of it.
@@ -144,34 +165,145 @@ def is_address(word):
     return True
 
 
-def is_backing_store(word):
-    return word.startswith("/dev/zvol/") and is_dataset(word[len("/dev/zvol/"):])
+def is_owner(word):
+    return SPEC.fullmatch(word) is not None
+
+
+def is_acl(word):
+    entries = word.split(",")
+    return len(entries) <= 64 and all(is_address(e) or is_iqn(e) for e in entries)
+
+
+def conf_path(dataset):
+    # "+" is in no ZFS name, so the file name cannot collide between datasets.
+    return os.path.join(TGT_CONF_DIR, "specengine+%s.conf" % dataset.replace("/", "+"))
+
+
+def tgt_save(words):
+    """Persist one export as its own tgt configuration file (atomically)."""
+    dataset, iqn, acl = words[1], words[2], words[3].split(",")
+    lines = ["# Written by specengine for %s: engine run rewrites it." % dataset,
+             "<target %s>" % iqn, "    backing-store /dev/zvol/%s" % dataset]
+    for entry in acl:
+        key = "initiator-name" if entry.startswith("iqn.") else "initiator-address"
+        lines.append("    %s %s" % (key, entry))
+    lines.append("</target>")
+    path = conf_path(dataset)
+    temporary = path + ".partial"
+    with open(temporary, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return 0
+
+
+class Failed(Exception):
+    pass
+
+
+def tgtadm(*words):
+    """Run tgtadm on the iSCSI driver (argv, fixed environment, never a shell)."""
+    done = subprocess.run([TGTADM, "--lld", "iscsi", *words], env=ENV, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).decode("utf-8", "replace").strip()
+        raise Failed("tgtadm %s: %s" % (" ".join(words[:4]), message or "exit %d" % done.returncode))
+
+
+def export(words):
+    """Export a volume whole or not at all: target, LUN 1, ACL, then its configuration file."""
+    dataset, tid, iqn, acl = words[1], words[2], words[3], words[4].split(",")
+    device = "/dev/zvol/" + dataset
+    # udev makes /dev/zvol/... a moment after zfs create or clone returns.
+    for _ in range(600):
+        if os.path.exists(device):
+            break
+        time.sleep(0.1)
+    else:
+        raise Failed("%s did not appear within 60 s" % device)
+    tgtadm("--mode", "target", "--op", "new", "--tid", tid, "--targetname", iqn)
+    try:
+        tgtadm("--mode", "logicalunit", "--op", "new", "--tid", tid, "--lun", "1",
+               "--backing-store", device)
+        for entry in acl:
+            option = "--initiator-name" if entry.startswith("iqn.") else "--initiator-address"
+            tgtadm("--mode", "target", "--op", "bind", "--tid", tid, option, entry)
+        tgt_save([words[0], dataset, iqn, words[4]])
+    except (Failed, OSError):
+        # Never a half-exported volume: the target goes with whatever failed.
+        try:
+            tgtadm("--mode", "target", "--op", "delete", "--force", "--tid", tid)
+        except Failed:
+            pass
+        raise
+    return 0
+
+
+def unexport(words):
+    """Stop exporting a volume: its configuration file first, then the target."""
+    dataset, tid = words[1], words[2]
+    # The file first: a failure in between leaves a live target the next plan
+    # sees, never a file that would bring the target back after a restart.
+    try:
+        os.unlink(conf_path(dataset))
+    except FileNotFoundError:
+        pass
+    tgtadm("--mode", "target", "--op", "delete", "--tid", tid)
+    return 0
+
+
+def lock(words):
+    """Hold the pool's lock until the engine closes this channel (or its connection drops)."""
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    path = os.path.join(LOCK_DIR, "specengine+%s.lock" % BASE.replace("/", "+"))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write("specengine-wrapper: %s is locked by another run\n" % BASE)
+        return BUSY
+    sys.stdout.write("locked %s\n" % BASE)
+    sys.stdout.flush()
+    # No timeout: sshd closes stdin when the channel or the connection ends,
+    # so a run that dies never leaves a stale lock behind.
+    while sys.stdin.buffer.read(65536):
+        pass
+    return 0
 
 
 ISCSI = ["--lld", "iscsi"]
+LIST_COLUMNS = __SPECENGINE_COLUMNS__
+OWNER = __SPECENGINE_OWNER__
 # Each shape is the tool to run and the exact words of the line: a string must
 # be equal, a function must accept the word. Nothing else is run.
 SHAPES = [
-    (ZFS, ["zfs", "list", "-H", "-p", "-o", "name,volsize,used,origin,type",
-           "-t", "volume,snapshot", "-r", BASE]),
-    (ZFS, ["zfs", "create", "-V", is_size, is_dataset]),
-    (ZFS, ["zfs", "create", "-s", "-V", is_size, is_dataset]),
+    (ZFS, ["zfs", "list", "-H", "-p", "-o", LIST_COLUMNS,
+           "-t", "filesystem,volume,snapshot", "-r", BASE]),
+    (ZFS, ["zfs", "get", "-H", "-p", "-o", "name,value", "-s", "local",
+           "-t", "volume,snapshot", "-r", OWNER, BASE]),
+    (ZFS, ["zfs", "create", "-V", is_size, "-o", is_owner, is_dataset]),
+    (ZFS, ["zfs", "create", "-s", "-V", is_size, "-o", is_owner, is_dataset]),
     (ZFS, ["zfs", "set", is_volsize, is_dataset]),
-    (ZFS, ["zfs", "snapshot", is_snapshot]),
-    (ZFS, ["zfs", "clone", is_snapshot, is_dataset]),
+    (ZFS, ["zfs", "snapshot", "-o", is_owner, is_snapshot]),
+    (ZFS, ["zfs", "clone", "-o", is_owner, is_snapshot, is_dataset]),
     (ZFS, ["zfs", "promote", is_dataset]),
     (ZFS, ["zfs", "destroy", is_dataset]),
     (ZFS, ["zfs", "destroy", is_snapshot]),
     (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "show"]),
-    (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "new", "--tid", is_tid,
-              "--targetname", is_iqn]),
-    (TGTADM, ["tgtadm", *ISCSI, "--mode", "logicalunit", "--op", "new", "--tid", is_tid,
-              "--lun", "1", "--backing-store", is_backing_store]),
     (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "bind", "--tid", is_tid,
               "--initiator-address", is_address]),
     (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "bind", "--tid", is_tid,
               "--initiator-name", is_iqn]),
-    (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "delete", "--tid", is_tid]),
+    (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "unbind", "--tid", is_tid,
+              "--initiator-address", is_address]),
+    (TGTADM, ["tgtadm", *ISCSI, "--mode", "target", "--op", "unbind", "--tid", is_tid,
+              "--initiator-name", is_iqn]),
+    # The wrapper's own commands: run here, tools by argv, never a shell.
+    (export, ["specengine-export", is_dataset, is_tid, is_iqn, is_acl]),
+    (unexport, ["specengine-unexport", is_dataset, is_tid]),
+    (tgt_save, ["specengine-tgt-save", is_dataset, is_iqn, is_acl]),
+    (lock, ["specengine-lock"]),
 ]
 
 
@@ -220,6 +352,12 @@ def main():
         sys.stderr.write("specengine-wrapper: refused: %s\n" % refusal)
         sys.stderr.flush()
         return REFUSED
+    if callable(tool):
+        try:
+            return tool(words)
+        except (Failed, OSError) as error:
+            sys.stderr.write("specengine-wrapper: %s failed: %s\n" % (words[0], error))
+            return 1
     try:
         os.execve(tool, [tool, *words[1:]], ENV)
     except OSError as error:
@@ -253,20 +391,35 @@ def _check_path(path: str, what: str) -> None:
         raise ValueError(f"{what} {path!r} must be an absolute path of [A-Za-z0-9_./-]")
 
 
-def wrapper_script(base: str, zfs: str = DEFAULT_ZFS, tgtadm: str = DEFAULT_TGTADM) -> str:
+def wrapper_script(
+    base: str,
+    zfs: str = DEFAULT_ZFS,
+    tgtadm: str = DEFAULT_TGTADM,
+    conf_dir: str = DEFAULT_TGT_CONF_DIR,
+    lock_dir: str = DEFAULT_LOCK_DIR,
+) -> str:
     """The text of the wrapper program that allows the engine's commands on volumes under ``base``.
 
     ``base`` is ``POOL/DATASET`` (one or more further components allowed);
     ``zfs`` and ``tgtadm`` are the absolute paths the wrapper executes (tests
-    point them at recorders). Raises ``ValueError`` for a malformed argument.
+    point them at recorders); ``conf_dir`` receives one tgt configuration
+    file per export and ``lock_dir`` the pool's lock file. Raises
+    ``ValueError`` for a malformed argument.
     """
     _check_base(base)
     _check_path(zfs, "zfs")
     _check_path(tgtadm, "tgtadm")
+    _check_path(conf_dir, "conf_dir")
+    _check_path(lock_dir, "lock_dir")
     values = {
         "__SPECENGINE_BASE__": repr(base),
         "__SPECENGINE_ZFS__": repr(zfs),
         "__SPECENGINE_TGTADM__": repr(tgtadm),
+        "__SPECENGINE_CONF_DIR__": repr(conf_dir),
+        "__SPECENGINE_LOCK_DIR__": repr(lock_dir),
+        "__SPECENGINE_COLUMNS__": repr(LIST_COLUMNS),
+        "__SPECENGINE_OWNER__": repr(OWNER_PROPERTY),
+        "__SPECENGINE_BUSY__": repr(BUSY_EXIT),
         "__SPECENGINE_REFUSED__": repr(REFUSED_EXIT),
         "__SPECENGINE_NAME__": repr(NAME_PATTERN),
         "__SPECENGINE_IQN__": repr(IQN_PATTERN),

@@ -7,6 +7,13 @@ nothing, neither a tool nor a shell (a canary file a shell would create, a
 folder it would remove). Behind sshd, the key's authorized_keys line is the
 one ``authorized_keys_line`` makes, so ``restrict`` and ``from=`` are tested
 as sshd applies them.
+
+The wrapper's own commands (``specengine-export``, ``-unexport``,
+``-tgt-save``, ``-lock``) run tgtadm itself: their tests check the exact
+tgtadm calls, the tgt configuration file they leave (or remove), and the
+rollback when a step fails. The export waits for ``/dev/zvol/DATASET``, so
+those tests use a pool of their own under /dev/zvol (tests/sshd.py
+``fake_zvols``), removed afterwards.
 """
 
 from __future__ import annotations
@@ -14,45 +21,66 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from engine.hosts.wrapper import REFUSED_EXIT, authorized_keys_line, wrapper_script
-from tests.sshd import NotInstalledError, Recorders, Sshd, install_recorders, run_sshd
+from engine.hosts.wrapper import BUSY_EXIT, REFUSED_EXIT, authorized_keys_line, wrapper_script
+from tests.sshd import (
+    FakeZvols,
+    NotInstalledError,
+    Recorders,
+    Sshd,
+    fake_zvols,
+    install_recorders,
+    run_sshd,
+)
 
 BASE = "tank/specengine"
 REFUSAL = b"specengine-wrapper: refused: "
 
+LISTING = (
+    "zfs list -H -p -o name,type,volsize,used,available,origin,org.specengine:spec"
+    " -t filesystem,volume,snapshot -r tank/specengine"
+)
+#: Who made what: the owner property where it is set, not where it is inherited.
+OWNERS = (
+    "zfs get -H -p -o name,value -s local -t volume,snapshot -r org.specengine:spec tank/specengine"
+)
+OWNER = "-o org.specengine:spec=lab"
+IQN = "iqn.2010-10.org.openstack:vol1"
+
 ALLOWED = [
-    "zfs list -H -p -o name,volsize,used,origin,type -t volume,snapshot -r tank/specengine",
-    "zfs create -V 10G tank/specengine/vol1",
-    "zfs create -V 1073741824 tank/specengine/vol-1.raw",
-    "zfs create -s -V 512M tank/specengine/Vol_2",
+    LISTING,
+    OWNERS,
+    f"zfs create -V 10G {OWNER} tank/specengine/vol1",
+    f"zfs create -V 1073741824 {OWNER} tank/specengine/vol-1.raw",
+    "zfs create -s -V 512M -o org.specengine:spec=zol-san.2 tank/specengine/Vol_2",
     "zfs set volsize=20G tank/specengine/vol1",
-    "zfs snapshot tank/specengine/vol1@base",
-    "zfs clone tank/specengine/vol1@base tank/specengine/vol2",
+    f"zfs snapshot {OWNER} tank/specengine/vol1@base",
+    f"zfs clone {OWNER} tank/specengine/vol1@base tank/specengine/vol2",
     "zfs promote tank/specengine/vol2",
     "zfs destroy tank/specengine/vol2",
     "zfs destroy tank/specengine/vol1@base",
     "tgtadm --lld iscsi --mode target --op show",
-    "tgtadm --lld iscsi --mode target --op new --tid 7 --targetname iqn.2024-05.org.example:vol1",
-    "tgtadm --lld iscsi --mode target --op new --tid 7 --targetname iqn.2024-05.org.example",
-    "tgtadm --lld iscsi --mode logicalunit --op new --tid 7 --lun 1 --backing-store /dev/zvol/tank/specengine/vol1",
     "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-address ALL",
     "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-address 192.0.2.10",
     "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-name iqn.1993-08.org.debian:01:abc",
-    "tgtadm --lld iscsi --mode target --op delete --tid 7",
+    "tgtadm --lld iscsi --mode target --op unbind --tid 7 --initiator-address ALL",
+    "tgtadm --lld iscsi --mode target --op unbind --tid 7 --initiator-name iqn.1993-08.org.debian:01:abc",
 ]
 
 
 def _hostile(canary: Path, victim: Path) -> list[str | bytes]:
     """Lines the wrapper must refuse; ``canary`` appears if a shell ran one, ``victim`` goes."""
-    listing = "zfs list -H -p -o name,volsize,used,origin,type -t volume,snapshot -r " + BASE
+    listing = LISTING
+    columns = "name,type,volsize,used,available,origin,org.specengine:spec"
     vol = f"{BASE}/vol1"
     return [
         f"{listing}; touch {canary}",
@@ -91,9 +119,44 @@ def _hostile(canary: Path, victim: Path) -> list[str | bytes]:
         f"zfs set quota=1G {vol}",
         f"zfs rename {vol} tank/x",
         f"zfs list -H -p -o name,mountpoint -r {BASE}",
-        "zfs list -H -p -o name,volsize,used,origin,type -t volume,snapshot -r tank",
+        f"zfs list -H -p -o {columns} -t filesystem,volume,snapshot -r tank",
+        f"zfs list -H -p -o {columns} -t volume,snapshot -r {BASE}",
+        f"zfs list -H -p -o {columns},mountpoint -t filesystem,volume,snapshot -r {BASE}",
         f"{listing} extra",
         f"{listing}/",
+        # Who made what: locally set values of the owner property under the base, only.
+        f"{OWNERS}; touch {canary}",
+        f"{OWNERS} extra",
+        f"{OWNERS}/",
+        f"{OWNERS}/vol1",
+        OWNERS.replace("-s local", "-s local,inherited"),
+        OWNERS.replace("-s local", "-s inherited"),
+        OWNERS.replace("-s local", "-s all"),
+        OWNERS.replace(" -s local", ""),
+        OWNERS.replace("-o name,value", "-o name,value,source"),
+        OWNERS.replace("-o name,value", "-o name,property,value"),
+        OWNERS.replace("-o name,value", "-o all"),
+        OWNERS.replace(" -o name,value", ""),
+        OWNERS.replace(" -H", ""),
+        OWNERS.replace(" -p", ""),
+        OWNERS.replace("org.specengine:spec", "all"),
+        OWNERS.replace("org.specengine:spec", "org.specengine:spec,keylocation"),
+        OWNERS.replace("org.specengine:spec", "org.specengine:other"),
+        OWNERS.replace("org.specengine:spec", "keyformat"),
+        OWNERS.replace("org.specengine:spec", "ORG.SPECENGINE:SPEC"),
+        OWNERS.replace("-t volume,snapshot", "-t all"),
+        OWNERS.replace("-t volume,snapshot", "-t filesystem,volume,snapshot"),
+        OWNERS.replace(" -t volume,snapshot", ""),
+        OWNERS.replace(" -r ", " -d 1 "),
+        OWNERS.replace(" -r ", " "),
+        OWNERS.replace("tank/specengine", "tank"),
+        OWNERS.replace("tank/specengine", "tank/other"),
+        OWNERS.replace("tank/specengine", "tank/specengine-old"),
+        OWNERS.replace("tank/specengine", "tank/specengine/../other"),
+        OWNERS + " tank/other",
+        OWNERS.replace("zfs get", "zfs set"),
+        "zfs set org.specengine:spec=lab tank/specengine/vol1",
+        "zfs inherit org.specengine:spec tank/specengine/vol1",
         f"ZFS promote {vol}",
         f"zfs\tpromote {vol}",
         f"sh -c 'touch {canary}'",
@@ -128,24 +191,117 @@ def _hostile(canary: Path, victim: Path) -> list[str | bytes]:
         "tgtadm --lld iscsi --mode system --op delete",
         "scp -t /tmp",
         "/usr/lib/openssh/sftp-server",
+        # The shapes of earlier versions, gone: what the engine makes carries its owner.
+        f"zfs list -H -p -o name,volsize,used,origin,type -t volume,snapshot -r {BASE}",
+        f"zfs create -V 10G {vol}",
+        f"zfs create -s -V 512M {vol}",
+        f"zfs snapshot {vol}@base",
+        f"zfs clone {vol}@base {BASE}/vol2",
+        # ... and raw target shapes: the wrapper's export makes targets whole or not at all.
+        f"tgtadm --lld iscsi --mode target --op new --tid 7 --targetname {IQN}",
+        f"tgtadm --lld iscsi --mode logicalunit --op new --tid 7 --lun 1 --backing-store /dev/zvol/{vol}",
+        "tgtadm --lld iscsi --mode target --op delete --tid 7",
+        "tgtadm --lld iscsi --mode target --op delete --force --tid 7",
+        # Properties: the owner only, exactly once, with a plain name.
+        f"zfs create -V 1G -o mountpoint=/ {vol}",
+        f"zfs create -V 1G -o org.specengine:spec=x;y {vol}",
+        f"zfs create -V 1G -o org.specengine:spec= {vol}",
+        f"zfs create -V 1G -o org.specengine:spec=-rf {vol}",
+        f"zfs create -V 1G -o org.specengine:spec=a/b {vol}",
+        f"zfs create -V 1G -o org.specengine:other=lab {vol}",
+        f"zfs create -V 1G -o ORG.SPECENGINE:SPEC=lab {vol}",
+        f"zfs create -V 1G {OWNER} -o compression=off {vol}",
+        f"zfs create -V 1G -o compression=off {OWNER} {vol}",
+        f"zfs create -V 1G -oorg.specengine:spec=lab {vol}",
+        f"zfs create -V 1G {OWNER} tank/x",
+        f"zfs create -V 1G {OWNER} {BASE}",
+        f"zfs create -V 1G {OWNER} {BASE}/../x",
+        f"zfs create -p -V 1G {OWNER} {BASE}/a/b",
+        f"zfs snapshot -r {OWNER} {vol}@s",
+        f"zfs snapshot {OWNER} {vol}",
+        f"zfs snapshot {OWNER} tank/x@s",
+        f"zfs snapshot -o readonly=on {vol}@s",
+        f"zfs clone {OWNER} tank/x@base {vol}",
+        f"zfs clone {OWNER} {vol}@base tank/x",
+        f"zfs clone -o readonly=off {vol}@base {BASE}/vol2",
+        f"zfs clone -p {OWNER} {vol}@base {BASE}/vol2",
+        "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-address 0.0.0.0/0",
+        # The wrapper's own commands: datasets under the base, plain ACLs, nothing more.
+        f"specengine-export tank/other/v 1 {IQN} ALL",
+        f"specengine-export {BASE} 1 {IQN} ALL",
+        f"specengine-export {BASE}/../x 1 {IQN} ALL",
+        f"specengine-export {vol} 1 {IQN} ALL;touch {canary}",
+        f"specengine-export {vol} 1 {IQN} ALL,10.0.0.1;rm -rf {victim}",
+        f"specengine-export {vol} 1 {IQN} $(touch {canary})",
+        f"specengine-export {vol} 0 {IQN} ALL",
+        f"specengine-export {vol} 1 IQN.2010-10.org.openstack:vol1 ALL",
+        f"specengine-export {vol} 1 {IQN} 10.0.0.256",
+        f"specengine-export {vol} 1 {IQN} 0.0.0.0/0",
+        f"specengine-export {vol} 1 {IQN} ALL,",
+        f"specengine-export {vol} 1 {IQN} ,ALL",
+        f"specengine-export {vol} 1 {IQN} ALL 10.0.0.1",
+        f"specengine-export {vol} 1 {IQN} " + ",".join(["ALL"] * 65),
+        f"specengine-export {vol} 1 {IQN}",
+        f"specengine-export {vol} 1 {IQN} ALL extra",
+        f"specengine-export {vol} {IQN} ALL",
+        f"specengine-unexport {BASE} 1",
+        "specengine-unexport tank/other/v 1",
+        f"specengine-unexport {vol}",
+        f"specengine-unexport {vol} 1 --force",
+        f"specengine-unexport {vol} -1",
+        f"specengine-tgt-save {BASE}/../x {IQN} ALL",
+        f"specengine-tgt-save {BASE}/v/../../x {IQN} ALL",
+        f"specengine-tgt-save tank/x {IQN} ALL",
+        f"specengine-tgt-save {vol} {IQN} ALL extra",
+        f"specengine-tgt-save {vol} {IQN} /etc/passwd",
+        f"specengine-tgt-save {vol} /etc/tgt/conf.d/x.conf ALL",
+        f"specengine-tgt-save {vol} {IQN}",
+        "specengine-lock extra",
+        f"specengine-lock {BASE}",
+        "specengine-lock --base tank/other",
+        "SPECENGINE-LOCK",
+        "specengine-lock; id",
+        f"specengine-lock\ntouch {canary}",
+        "/usr/local/sbin/specengine-zfs-wrapper --base tank/specengine",
     ]
 
 
 @dataclass(frozen=True)
 class Installed:
-    """The wrapper written for BASE, its recorders, and the files a shell would touch."""
+    """The wrapper written for a base, its recorders, its folders, and the files a shell would touch."""
 
     wrapper: Path
     recorders: Recorders
     canary: Path
     victim: Path
+    base: str
+    conf_dir: Path
+    lock_dir: Path
 
 
-def _install(folder: Path) -> Installed:
-    recorders = install_recorders(folder / "tools")
+def _install(
+    folder: Path,
+    base: str = BASE,
+    *,
+    fail_on: dict[str, str] | None = None,
+    conf_dir: Path | None = None,
+    lock_dir: Path | None = None,
+) -> Installed:
+    recorders = install_recorders(folder / "tools", fail_on=fail_on)
+    if conf_dir is None:
+        conf_dir = folder / "conf.d"
+        conf_dir.mkdir()
+    # Not made beforehand: the lock makes its folder (/run/lock may be a fresh tmpfs).
+    lock_dir = lock_dir or folder / "lock"
     wrapper = folder / "specengine-zfs-wrapper"
     wrapper.write_text(
-        wrapper_script(BASE, zfs=str(recorders.zfs), tgtadm=str(recorders.tgtadm)),
+        wrapper_script(
+            base,
+            zfs=str(recorders.zfs),
+            tgtadm=str(recorders.tgtadm),
+            conf_dir=str(conf_dir),
+            lock_dir=str(lock_dir),
+        ),
         encoding="utf-8",
     )
     wrapper.chmod(0o755)
@@ -153,11 +309,27 @@ def _install(folder: Path) -> Installed:
     victim.mkdir()
     (victim / "keep").write_text("a shell that ran rm -rf would remove this\n", encoding="utf-8")
     canary = folder / f"PWNED-{secrets.token_hex(8)}"
-    return Installed(wrapper, recorders, canary, victim)
+    return Installed(wrapper, recorders, canary, victim, base, conf_dir, lock_dir)
 
 
-def _untouched(installed: Installed, calls_before: int) -> None:
-    assert len(installed.recorders.calls()) == calls_before, "a tool was executed"
+def _listing(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder)) if folder.is_dir() else []
+
+
+def _state(installed: Installed) -> tuple[int, list[str], list[str]]:
+    """What a refused line must leave as it was: the calls, the tgt files, the locks."""
+    return (
+        len(installed.recorders.calls()),
+        _listing(installed.conf_dir),
+        _listing(installed.lock_dir),
+    )
+
+
+def _untouched(installed: Installed, before: tuple[int, list[str], list[str]]) -> None:
+    calls, conf, locks = _state(installed)
+    assert calls == before[0], "a tool was executed"
+    assert conf == before[1], "a tgt configuration file was written or removed"
+    assert locks == before[2], "a lock file was made"
     assert not installed.canary.exists(), "a shell ran the injected command"
     assert (installed.victim / "keep").exists(), "a shell ran the injected rm"
 
@@ -168,6 +340,12 @@ def _expected_argv(installed: Installed, line: str) -> list[str]:
     return [str(tool), *words[1:]]
 
 
+def _tgtadm(installed: Installed, words: str) -> dict[str, object]:
+    """A recorded tgtadm call on the iSCSI driver (``words`` after ``--lld iscsi``, split)."""
+    argv = [str(installed.recorders.tgtadm), "--lld", "iscsi", *words.split()]
+    return {"argv": argv, "tty": False}
+
+
 # -- the wrapper alone -------------------------------------------------------
 
 
@@ -176,14 +354,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return _install(tmp_path_factory.mktemp("wrapper"))
 
 
-def _run_wrapper(
-    installed: Installed, line: str | bytes | None, args: tuple[str, ...] = ("--base", BASE)
-) -> subprocess.CompletedProcess[bytes]:
+def _env(line: str | bytes | None) -> dict[bytes, bytes]:
     env: dict[bytes, bytes] = {b"PATH": os.environb.get(b"PATH", b"/usr/bin:/bin")}
     if line is not None:
         env[b"SSH_ORIGINAL_COMMAND"] = line.encode("utf-8") if isinstance(line, str) else line
+    return env
+
+
+def _run_wrapper(
+    installed: Installed, line: str | bytes | None, args: tuple[str, ...] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    argv = [str(installed.wrapper), *(("--base", installed.base) if args is None else args)]
+    # stdin at its end, as ssh -n gives: the lock would otherwise wait on the test's own.
     return subprocess.run(
-        [str(installed.wrapper), *args], env=env, capture_output=True, timeout=10, check=False
+        argv,
+        env=_env(line),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=10,
+        check=False,
     )
 
 
@@ -205,7 +394,7 @@ _HOSTILE_COUNT = len(_hostile(Path("/canary"), Path("/victim")))
 def test_anything_else_is_refused_before_running_anything(installed: Installed, index: int) -> None:
     # The last index is no command at all (an interactive login).
     lines = [*_hostile(installed.canary, installed.victim), None]
-    before = len(installed.recorders.calls())
+    before = _state(installed)
     done = _run_wrapper(installed, lines[index])
     assert done.returncode == REFUSED_EXIT
     assert done.stderr.startswith(REFUSAL) and done.stderr.count(b"\n") == 1, done.stderr
@@ -219,7 +408,7 @@ def test_anything_else_is_refused_before_running_anything(installed: Installed, 
 def test_a_wrapper_called_with_another_base_refuses(
     installed: Installed, args: tuple[str, ...]
 ) -> None:
-    before = len(installed.recorders.calls())
+    before = _state(installed)
     done = _run_wrapper(installed, ALLOWED[0], args)
     assert done.returncode == REFUSED_EXIT
     assert done.stderr.startswith(REFUSAL)
@@ -230,10 +419,15 @@ def test_the_wrapper_is_a_standalone_isolated_python3_program() -> None:
     text = wrapper_script(BASE)
     assert text.startswith("#!/usr/bin/python3 -I\n")
     assert "'/usr/sbin/zfs'" in text and "'/usr/sbin/tgtadm'" in text
+    assert "'/etc/tgt/conf.d'" in text and "'/run/lock'" in text
     imports = {line.split()[1] for line in text.splitlines() if line.startswith("import ")}
-    assert imports <= {"ipaddress", "os", "re", "shlex", "sys"}
-    for runner in ("subprocess", "os.system", "os.popen", "os.spawn", "shell=True"):
+    assert imports <= {"fcntl", "ipaddress", "os", "re", "shlex", "subprocess", "sys", "time"}
+    assert not any(line.startswith("from ") for line in text.splitlines())
+    for runner in ("os.system", "os.popen", "os.spawn", "shell=True", "Popen"):
         assert runner not in text
+    # The one subprocess call runs tgtadm by an argv list, without a shell.
+    assert text.count("subprocess.run(") == 1
+    assert "subprocess.run([TGTADM, " in text
     compile(text, "wrapper", "exec")
 
 
@@ -252,6 +446,253 @@ def test_the_wrapper_is_a_standalone_isolated_python3_program() -> None:
 def test_wrapper_script_refuses_a_malformed_base_or_tool(base: str, zfs: str) -> None:
     with pytest.raises(ValueError):
         wrapper_script(base, zfs=zfs)
+
+
+@pytest.mark.parametrize("option", ["tgtadm", "conf_dir", "lock_dir"])
+@pytest.mark.parametrize("path", ["relative/dir", "/etc/tgt;id", "/etc/../tmp", "/a//b", "/a b"])
+def test_wrapper_script_refuses_a_malformed_path(option: str, path: str) -> None:
+    with pytest.raises(ValueError, match=f"^{option} "):
+        wrapper_script(BASE, **{option: path})
+
+
+# -- the wrapper's own commands -------------------------------------------------
+
+ACL = "ALL,10.0.2.2,iqn.1993-08.org.debian:01:abc"
+
+
+@pytest.fixture
+def zvols() -> Iterator[FakeZvols]:
+    with fake_zvols() as made:
+        yield made
+
+
+def _conf_text(dataset: str, iqn: str, lines: list[str]) -> str:
+    return "\n".join(
+        [
+            f"# Written by specengine for {dataset}: engine run rewrites it.",
+            f"<target {iqn}>",
+            f"    backing-store /dev/zvol/{dataset}",
+            *(f"    {line}" for line in lines),
+            "</target>",
+            "",
+        ]
+    )
+
+
+def _conf_file(installed: Installed, dataset: str) -> Path:
+    return installed.conf_dir / f"specengine+{dataset.replace('/', '+')}.conf"
+
+
+def test_export_makes_target_lun_acl_and_its_tgt_file(tmp_path: Path, zvols: FakeZvols) -> None:
+    installed = _install(tmp_path, zvols.base)
+    dataset = f"{zvols.base}/vol1"
+    device = zvols.device(dataset)
+    done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} {ACL}")
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == (b"", b"")
+    bind = "--mode target --op bind --tid 3"
+    assert installed.recorders.calls() == [
+        _tgtadm(installed, f"--mode target --op new --tid 3 --targetname {IQN}"),
+        _tgtadm(installed, f"--mode logicalunit --op new --tid 3 --lun 1 --backing-store {device}"),
+        _tgtadm(installed, f"{bind} --initiator-address ALL"),
+        _tgtadm(installed, f"{bind} --initiator-address 10.0.2.2"),
+        _tgtadm(installed, f"{bind} --initiator-name iqn.1993-08.org.debian:01:abc"),
+    ]
+    # One file per export, named after the dataset, nothing half-written beside it.
+    conf = _conf_file(installed, dataset)
+    assert _listing(installed.conf_dir) == [conf.name]
+    assert conf.name == f"specengine+{zvols.base.replace('/', '+')}+vol1.conf"
+    assert conf.read_text(encoding="utf-8") == _conf_text(
+        dataset,
+        IQN,
+        [
+            "initiator-address ALL",
+            "initiator-address 10.0.2.2",
+            "initiator-name iqn.1993-08.org.debian:01:abc",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("failing", "steps"),
+    [
+        ("logicalunit", 2),  # the LUN
+        ("--initiator-name", 5),  # the last bind of the ACL
+    ],
+)
+def test_an_export_that_fails_half_way_deletes_its_target(
+    tmp_path: Path, zvols: FakeZvols, failing: str, steps: int
+) -> None:
+    installed = _install(tmp_path, zvols.base, fail_on={"tgtadm": failing})
+    dataset = f"{zvols.base}/vol1"
+    zvols.device(dataset)
+    done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} {ACL}")
+    assert done.returncode == 1
+    assert done.stderr.startswith(b"specengine-wrapper: specengine-export failed: tgtadm ")
+    assert f"failing on purpose on {failing}".encode() in done.stderr
+    calls = installed.recorders.calls()
+    assert len(calls) == steps + 1
+    assert failing in calls[steps - 1]["argv"]
+    # Never a half-exported volume: the target goes, by force (a session may have come).
+    assert calls[-1] == _tgtadm(installed, "--mode target --op delete --force --tid 3")
+    assert _listing(installed.conf_dir) == []
+
+
+def test_an_export_whose_tgt_file_cannot_be_written_deletes_its_target(
+    tmp_path: Path, zvols: FakeZvols
+) -> None:
+    # The configuration folder is missing: the file fails after the whole target was made.
+    installed = _install(tmp_path, zvols.base, conf_dir=tmp_path / "no-such-folder")
+    dataset = f"{zvols.base}/vol1"
+    zvols.device(dataset)
+    done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
+    assert done.returncode == 1
+    assert b"specengine-export failed" in done.stderr and b"No such file" in done.stderr
+    calls = installed.recorders.calls()
+    assert len(calls) == 4
+    assert calls[-1] == _tgtadm(installed, "--mode target --op delete --force --tid 3")
+    assert not (tmp_path / "no-such-folder").exists()
+
+
+def test_an_export_whose_target_cannot_be_made_deletes_nothing(
+    tmp_path: Path, zvols: FakeZvols
+) -> None:
+    # tgtadm refuses the target (its id is taken, say): that target is not ours to delete.
+    installed = _install(tmp_path, zvols.base, fail_on={"tgtadm": "--targetname"})
+    dataset = f"{zvols.base}/vol1"
+    zvols.device(dataset)
+    done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
+    assert done.returncode == 1, done.stderr
+    assert installed.recorders.calls() == [
+        _tgtadm(installed, f"--mode target --op new --tid 3 --targetname {IQN}")
+    ]
+    assert _listing(installed.conf_dir) == []
+
+
+def test_unexport_removes_the_tgt_file_then_the_target(tmp_path: Path, zvols: FakeZvols) -> None:
+    installed = _install(tmp_path, zvols.base)
+    dataset = f"{zvols.base}/vol1"
+    other = f"{zvols.base}/vol2"
+    for name in (dataset, other):
+        zvols.device(name)
+    done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
+    assert done.returncode == 0, done.stderr
+    done = _run_wrapper(installed, f"specengine-export {other} 4 {IQN}2 ALL")
+    assert done.returncode == 0, done.stderr
+    before = len(installed.recorders.calls())
+    done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
+    assert done.returncode == 0, done.stderr
+    assert installed.recorders.calls()[before:] == [
+        _tgtadm(installed, "--mode target --op delete --tid 3")
+    ]
+    # The other export's file stays.
+    assert _listing(installed.conf_dir) == [_conf_file(installed, other).name]
+    # Again, without its file (a run stopped in between): the target is still deleted.
+    done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
+    assert done.returncode == 0, done.stderr
+    assert len(installed.recorders.calls()) == before + 2
+
+
+def test_an_unexport_that_fails_leaves_no_tgt_file(tmp_path: Path) -> None:
+    # A session holds the target: delete fails, but the file went first, so a
+    # tgt restart cannot bring the target back; the next plan sees it live.
+    installed = _install(tmp_path, fail_on={"tgtadm": "delete"})
+    dataset = f"{BASE}/vol1"
+    done = _run_wrapper(installed, f"specengine-tgt-save {dataset} {IQN} ALL")
+    assert done.returncode == 0, done.stderr
+    done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
+    assert done.returncode == 1
+    assert b"specengine-unexport failed: tgtadm --mode target --op delete" in done.stderr
+    assert _listing(installed.conf_dir) == []
+
+
+def test_tgt_save_rewrites_the_file_whole(tmp_path: Path) -> None:
+    installed = _install(tmp_path)
+    dataset = f"{BASE}/vol1"
+    conf = _conf_file(installed, dataset)
+    conf.write_text("<target iqn.2000-01.org.old:x>\n</target>\n", encoding="utf-8")
+    done = _run_wrapper(
+        installed, f"specengine-tgt-save {dataset} {IQN} iqn.1993-08.org.debian:01:abc,192.0.2.7"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == (b"", b"")
+    assert installed.recorders.calls() == []
+    assert conf.read_text(encoding="utf-8") == _conf_text(
+        dataset,
+        IQN,
+        ["initiator-name iqn.1993-08.org.debian:01:abc", "initiator-address 192.0.2.7"],
+    )
+    assert _listing(installed.conf_dir) == [conf.name]
+
+
+def _lock_holder(installed: Installed) -> subprocess.Popen[bytes]:
+    """A wrapper holding the lock (it has printed ``locked BASE``) until its stdin closes."""
+    holder = subprocess.Popen(
+        [str(installed.wrapper), "--base", installed.base],
+        env=_env("specengine-lock"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == f"locked {installed.base}\n".encode()
+    return holder
+
+
+def _eventually_locks(
+    attempt: Callable[[], subprocess.CompletedProcess[bytes]], timeout: float = 10
+) -> subprocess.CompletedProcess[bytes]:
+    """Retry a lock attempt while the previous holder is still on its way out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = attempt()
+        if done.returncode != BUSY_EXIT or time.monotonic() > deadline:
+            return done
+        time.sleep(0.05)
+
+
+def test_the_lock_is_held_until_stdin_closes(tmp_path: Path) -> None:
+    installed = _install(tmp_path)
+    holder = _lock_holder(installed)
+    try:
+        assert _listing(installed.lock_dir) == ["specengine+tank+specengine.lock"]
+        busy = _run_wrapper(installed, "specengine-lock")
+        assert busy.returncode == BUSY_EXIT
+        assert busy.stdout == b""
+        assert busy.stderr == b"specengine-wrapper: tank/specengine is locked by another run\n"
+        # Another pool's lock is another file: not held.
+        other = _install(tmp_path / "other", "tank/other", lock_dir=installed.lock_dir)
+        other_lock = _run_wrapper(other, "specengine-lock")
+        assert (other_lock.returncode, other_lock.stdout) == (0, b"locked tank/other\n")
+        assert _listing(installed.lock_dir) == [
+            "specengine+tank+other.lock",
+            "specengine+tank+specengine.lock",
+        ]
+        # Input does not release it: only the end of input does.
+        assert holder.stdin is not None
+        holder.stdin.write(b"anything\n")
+        holder.stdin.flush()
+        assert _run_wrapper(installed, "specengine-lock").returncode == BUSY_EXIT
+        holder.stdin.close()
+        assert holder.wait(timeout=10) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    again = _run_wrapper(installed, "specengine-lock")
+    assert (again.returncode, again.stdout) == (0, b"locked tank/specengine\n")
+    assert installed.recorders.calls() == []
+
+
+def test_a_lock_holder_that_dies_leaves_no_stale_lock(tmp_path: Path) -> None:
+    installed = _install(tmp_path)
+    holder = _lock_holder(installed)
+    try:
+        assert _run_wrapper(installed, "specengine-lock").returncode == BUSY_EXIT
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    assert _run_wrapper(installed, "specengine-lock").returncode == 0
 
 
 # -- the authorized_keys line -------------------------------------------------
@@ -326,7 +767,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def test_an_allowed_command_runs_once_through_sshd(served: Served) -> None:
-    line = "zfs create -s -V 512M tank/specengine/vol1"
+    line = f"zfs create -s -V 512M {OWNER} tank/specengine/vol1"
     before = len(served.installed.recorders.calls())
     done = served.server.ssh(line)
     assert done.returncode == 0, done.stderr
@@ -339,10 +780,11 @@ def test_hostile_lines_through_sshd_run_nothing(served: Served) -> None:
     installed = served.installed
     hostile = [*_hostile(installed.canary, installed.victim), None]
     assert len(hostile) >= 30
-    before = len(installed.recorders.calls())
+    before = _state(installed)
     # One connection per line, a few at a time: sshd forks a session for each
-    # as it would for the engine, and the file stays well under 30 s.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # as it would for the engine. Eight stay below sshd's MaxStartups (10
+    # unauthenticated connections), which would drop some at random.
+    with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(served.server.ssh, hostile))
     let_through = [
         (line, done.returncode, done.stderr[-300:])
@@ -354,7 +796,7 @@ def test_hostile_lines_through_sshd_run_nothing(served: Served) -> None:
 
 
 def test_restrict_forbids_forwarding(served: Served) -> None:
-    before = len(served.installed.recorders.calls())
+    before = _state(served.installed)
     # -W opens a direct-tcpip channel at once, to sshd's own port.
     done = served.server.ssh(None, "-W", f"127.0.0.1:{served.server.port}")
     assert done.returncode == 255
@@ -368,7 +810,7 @@ def test_restrict_forbids_forwarding(served: Served) -> None:
 
 
 def test_restrict_gives_no_pty(served: Served) -> None:
-    before = len(served.installed.recorders.calls())
+    before = _state(served.installed)
     # At a terminal without a command, ssh asks for a pty and goes on
     # without one when sshd refuses it; the wrapper then refuses the login.
     done = served.server.ssh(None, tty=True)
@@ -386,7 +828,7 @@ def test_from_another_address_refuses_the_key(served: Served) -> None:
     # 192.0.2.0/24 is documentation space: a pattern sshd compares, never contacted.
     elsewhere = served.line.replace('from="127.0.0.1"', 'from="192.0.2.1"', 1)
     assert elsewhere != served.line
-    before = len(served.installed.recorders.calls())
+    before = _state(served.installed)
     served.server.set_authorized_keys(elsewhere)
     try:
         done = served.server.ssh(ALLOWED[0])
@@ -397,3 +839,63 @@ def test_from_another_address_refuses_the_key(served: Served) -> None:
     _untouched(served.installed, before)
     # The same key from the permitted address still works.
     assert served.server.ssh(ALLOWED[0]).returncode == 0
+
+
+def test_the_wrapper_commands_run_through_sshd(served: Served) -> None:
+    installed = served.installed
+    dataset = f"{BASE}/vol1"
+    done = served.server.ssh(f"specengine-tgt-save {dataset} {IQN} ALL")
+    assert done.returncode == 0, done.stderr
+    assert _conf_file(installed, dataset).is_file()
+    before = len(installed.recorders.calls())
+    done = served.server.ssh(f"specengine-unexport {dataset} 5")
+    assert done.returncode == 0, done.stderr
+    assert installed.recorders.calls()[before:] == [
+        _tgtadm(installed, "--mode target --op delete --tid 5")
+    ]
+    assert not _conf_file(installed, dataset).exists()
+
+
+def test_the_lock_through_sshd_is_held_by_the_channel(served: Served) -> None:
+    server = served.server
+    holder = subprocess.Popen(
+        [*server.ssh_argv(), "specengine-lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline() == b"locked tank/specengine\n"
+        busy = server.ssh("specengine-lock")
+        assert busy.returncode == BUSY_EXIT
+        assert b"tank/specengine is locked by another run" in busy.stderr
+        # The end of the channel's input (the engine closing it) releases it.
+        holder.stdin.close()
+        assert holder.wait(timeout=10) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    done = _eventually_locks(lambda: server.ssh("specengine-lock"))
+    assert (done.returncode, done.stdout) == (0, b"locked tank/specengine\n")
+
+
+def test_a_dropped_connection_releases_the_lock(served: Served) -> None:
+    server = served.server
+    holder = subprocess.Popen(
+        [*server.ssh_argv(), "specengine-lock"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"locked tank/specengine\n"
+        assert server.ssh("specengine-lock").returncode == BUSY_EXIT
+    finally:
+        # The client dies without closing anything: sshd sees the connection go.
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    done = _eventually_locks(lambda: server.ssh("specengine-lock"))
+    assert done.returncode == 0, done.stderr
