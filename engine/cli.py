@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import __version__, image
+from engine import __version__, image, pool
 from engine.alignment.report import eval_text, plan_text, summary_text
 from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
 from engine.execute import execute, new_state, with_outputs_in
@@ -37,7 +37,8 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "json"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engine",
-        description="Run declarative specs: alignment jobs (record linkage to owl:sameAs links).",
+        description="Run declarative specs: alignment jobs (record linkage to owl:sameAs"
+        " links), image recipes, volume pools.",
         epilog="exit codes: 0 ok, 1 run failed, 2 invalid spec or usage, 70 internal error",
     )
     parser.add_argument("--version", action="version", version=f"specengine {__version__}")
@@ -80,6 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("rest", nargs=argparse.REMAINDER)
 
+    setup = commands.add_parser(
+        "setup",
+        help="prepare a volume pool's storage host with admin rights (storage-host.yml)",
+    )
+    setup.add_argument("spec", type=Path, metavar="SPEC")
+    setup.add_argument("--quiet", "-q", action="store_true", help="no progress")
+
+    from engine import lab
+
+    lab.add_arguments(
+        commands.add_parser("lab", help="start, stop or show a lab storage host under QEMU")
+    )
+
     schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
     schema.add_argument(
         "--out", type=Path, default=SCHEMA_DIR, help="folder (default: %(default)s)"
@@ -110,6 +124,9 @@ def _plan(path: Path) -> int:
     if plan.kind == "image":
         print(image.plan_text(plan.steps, state, plan.spec_file))
         return EXIT_OK if state.cached else EXIT_CHANGES
+    if plan.kind == "volume-pool":
+        print(pool.plan_text(state))
+        return EXIT_CHANGES if state.changes else EXIT_OK
     print(plan_text(plan, state))
     # Like terraform's -detailed-exitcode: 2 when publishing would change the store.
     if state.publish_diff is not None and state.publish_diff.changes:
@@ -127,12 +144,12 @@ def _run(path: Path, quiet: bool, out_dir: Path | None = None, force: bool = Fal
     state = execute(plan, new_state(plan, spec, progress=progress, force=force))
     if not quiet:
         seconds = time.perf_counter() - started
-        text = (
-            image.summary_text(state, seconds)
-            if plan.kind == "image"
-            else summary_text(state, seconds)
-        )
-        print(text)
+        if plan.kind == "image":
+            print(image.summary_text(state, seconds))
+        elif plan.kind == "volume-pool":
+            print(pool.summary_text(state, seconds))
+        else:
+            print(summary_text(state, seconds))
     return EXIT_OK
 
 
@@ -147,6 +164,26 @@ def _eval(path: Path, gold: Path, steps: int) -> int:
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), write=False)
     print(eval_text(state, gold, max(1, steps)))
+    return EXIT_OK
+
+
+def _setup(path: Path, quiet: bool) -> int:
+    from engine.hosts.ansible import run_playbook
+    from schemas.volume_pool import VolumePoolSpec
+
+    spec = load_spec(path)
+    if not isinstance(spec, VolumePoolSpec):
+        print(f"engine: {path}: setup prepares volume-pool hosts; this is a {spec.kind} spec",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SPEC
+    started = time.perf_counter()
+    progress = None if quiet else (lambda task: print(f"  {task}", file=sys.stderr, flush=True))
+    result = run_playbook(pool.setup_run(spec), progress=progress)
+    changed = [task for task, status in result.tasks if status == "ok"]
+    if not quiet:
+        seconds = time.perf_counter() - started
+        print(f"storage host {spec.host.address} prepared for {spec.zfs.base}"
+              f" ({len(changed)} task(s)) in {seconds:.1f} s")  # fmt: skip
     return EXIT_OK
 
 
@@ -190,6 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args.spec, args.quiet, args.out_dir, args.force)
         if args.command == "eval":
             return _eval(args.spec, args.gold, args.steps)
+        if args.command == "setup":
+            return _setup(args.spec, args.quiet)
+        if args.command == "lab":
+            from engine import lab
+
+            return lab.command(args)
         if args.command == "schema":
             return _schema(args.out, args.check)
         parser.error(f"unknown command {args.command}")

@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine import image
+from engine import image, pool
 from engine.alignment import pipeline
 from engine.alignment.outputs import HANDLERS
 from engine.alignment.pipeline import AlignmentState
 from engine.errors import DataError
 from engine.image import ImageState
 from engine.plan import Plan
+from engine.pool import PoolState
 from renderers import OutputTransaction
 from schemas.alignment import RdfOutput, output_kind, output_path
 from schemas.image import ImageSpec
@@ -35,6 +36,8 @@ def with_outputs_in(spec: Any, folder: Path) -> Any:
     """The spec with every output written into ``folder`` under its own file name."""
     if isinstance(spec, ImageSpec):
         return spec.model_copy(update={"output": folder})
+    if not hasattr(spec, "outputs"):  # a volume pool writes no files
+        return spec
     outputs = []
     for output in spec.outputs:
         update: dict[str, Path] = {output_kind(output): folder / output_path(output).name}
@@ -48,6 +51,8 @@ def new_state(plan: Plan, spec: Any, *, progress: bool = False, force: bool = Fa
     """The state a plan's handlers fill in (``force``: build again what is cached)."""
     if plan.kind == "image":
         return ImageState(spec=spec, spec_file=plan.spec_file, progress=progress, force=force)
+    if plan.kind == "volume-pool":
+        return PoolState(spec=spec, spec_file=plan.spec_file, progress=progress)
     return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress)
 
 
@@ -68,6 +73,9 @@ def execute(plan: Plan, state: Any, *, dry_run: bool = False, write: bool = True
     """
     if isinstance(state, ImageState):
         return _execute_image(plan, state, dry_run)
+    if isinstance(state, PoolState):
+        state.dry_run = dry_run
+        return pool.execute_pool(plan.steps, state)
     state.dry_run = dry_run
     if dry_run or not write:
         publishes = any(isinstance(step, pipeline.Publish) for step in plan.steps)

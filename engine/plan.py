@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine import image
+from engine import image, pool
 from engine.alignment import pipeline
 from schemas.alignment import AlignmentSpec
 from schemas.image import ImageSpec
+from schemas.volume_pool import VolumePoolSpec
 
 __all__ = ["Plan", "build"]
 
@@ -29,4 +30,6 @@ def build(spec: Any, spec_file: str) -> Plan:
         return Plan(spec.kind, spec.name, spec_file, tuple(pipeline.steps(spec)))
     if isinstance(spec, ImageSpec):
         return Plan(spec.kind, spec.name, spec_file, tuple(image.steps(spec)))
+    if isinstance(spec, VolumePoolSpec):
+        return Plan(spec.kind, spec.name, spec_file, tuple(pool.steps(spec)))
     raise TypeError(f"no planner for {type(spec).__name__}")

@@ -39,6 +39,10 @@ class PlaybookRun:
     extravars: dict[str, Any]
     host: str = "localhost"
     inventory: Path | None = None
+    #: connection variables of ``host`` (an inventory the engine writes); None: local
+    hostvars: dict[str, Any] | None = None
+    #: OpenSSH options of the run (ANSIBLE_SSH_ARGS); None: no control master
+    ssh_args: str | None = None
 
 
 @dataclass
@@ -49,6 +53,8 @@ class TaskResult:
     tasks: list[tuple[str, str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: each loop item's label and status, in order
+    items: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _inventory(run: PlaybookRun, folder: Path) -> Path:
@@ -56,6 +62,10 @@ def _inventory(run: PlaybookRun, folder: Path) -> Path:
         return run.inventory
     path = folder / "inventory" / "hosts.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if run.hostvars is not None:
+        hosts = {run.host: run.hostvars}
+        path.write_text(json.dumps({"all": {"hosts": hosts}}), encoding="utf-8")
+        return path
     local = {
         "ansible_connection": "local",
         # The engine's own interpreter: the build host is this machine.
@@ -95,6 +105,7 @@ def run_playbook(
         raise HostError(f"no playbook {playbook}")
     result = TaskResult(rc=0)
     failure: list[str] = []
+    item_failures: list[str] = []
     started: dict[str, float] = {}
 
     def on_event(event: dict[str, Any]) -> bool:
@@ -117,14 +128,27 @@ def run_playbook(
             result.facts.update(facts)
             if status == "failed":
                 host = data.get("host", run.host)
-                failure.append(f"task '{task}' failed on {host}:\n{_failure(event)}")
+                # A loop's failure says "one or more items failed": name the item.
+                detail = "\n".join(item_failures) or _failure(event)
+                failure.append(f"task '{task}' failed on {host}:\n{detail}")
+        elif kind in ("runner_item_on_ok", "runner_item_on_failed"):
+            res = data.get("res") or {}
+            label = str(res.get("_ansible_item_label", res.get("item", "")))
+            status = "ok" if kind == "runner_item_on_ok" else "failed"
+            result.items.append((label, status))
+            if status == "ok" and progress is not None:
+                progress(f"{task}: {label}")
+            if status == "failed":
+                item_failures.append(
+                    f"'{label}' failed on {data.get('host', run.host)}:\n{_failure(event)}"
+                )
         elif kind == "runner_on_unreachable":
             failure.append(f"host {data.get('host', run.host)} unreachable: {_failure(event)}")
         return True
 
     env = {
         # Without it an SSH control master lingers for 60 s after the run.
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
+        "ANSIBLE_SSH_ARGS": run.ssh_args or "-o ControlMaster=no",
         # ansible-playbook sits beside this interpreter (the venv's bin).
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
