@@ -16,10 +16,12 @@ from schemas.alignment import output_path
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 #: Specs that read from or publish to a triple store run in test_linked_specs.py;
-#: image recipes (minutes each) in test_image_specs.py.
+#: image recipes (minutes each) in test_image_specs.py; the lab storage host and
+#: its pool in tests/test_pool_lab.py.
 LINKED = ROOT / "specs" / "linked"
 IMAGES = ROOT / "specs" / "images"
-LOCAL_SPECS = [p for p in SPECS if not (p.is_relative_to(LINKED) or p.is_relative_to(IMAGES))]
+LAB = ROOT / "specs" / "lab"
+LOCAL_SPECS = [p for p in SPECS if not any(p.is_relative_to(d) for d in (LINKED, IMAGES, LAB))]
 
 
 def _run_into(spec_path: Path, out: Path) -> dict[str, Path]:
