@@ -6,7 +6,9 @@ Boots the lab storage host (specs/lab/storage-host.yaml, built when not
 cached) in a temporary folder with a fresh pool disk, prepares it with
 ``engine setup``, then times, for a pool of VOLUMES exported 16 MiB volumes:
 the first ``engine plan``, the ``engine run`` that creates and exports them
-all, the second (no-change) ``engine plan`` and ``engine run``. Prints a
+all, the second (no-change) ``engine plan`` and ``engine run``, and as a
+floor the same number of create + export commands sent directly over one
+paramiko connection (no Ansible). Prints a
 Markdown table with the wall times, the SSH round trips of the engine's own
 connection, and the commands applied (the figures of docs/benchmarks.md).
 """
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.cli import main as engine  # noqa: E402
 from engine.execute import execute, new_state  # noqa: E402
+from engine.hosts.ssh import Session  # noqa: E402
 from engine.lab import start, stop  # noqa: E402
 from engine.loader import load_spec  # noqa: E402
 from engine.plan import build  # noqa: E402
@@ -38,6 +41,26 @@ def _timed(spec: Path, dry_run: bool) -> tuple[float, Any]:
     started = time.perf_counter()
     state = execute(plan, new_state(plan, loaded), dry_run=dry_run)
     return time.perf_counter() - started, state
+
+
+def _floor(data: dict[str, Any], count: int, port: int, key: Path) -> tuple[str, float, int, int]:
+    """The same kind of commands sent one by one over one paramiko connection, no Ansible.
+
+    What the storage host itself costs (the wrapper's start, zfs, tgtadm in a
+    TCG guest): the floor Ansible's raw tasks are compared with.
+    """
+    base = data["zfs"]["base"]
+    owner = f"org.specengine:spec={data['name']}"
+    known = Path(data["host"]["known_hosts"])
+    started = time.perf_counter()
+    with Session("127.0.0.1", port, "root", key, known) as session:
+        for n in range(count):
+            dataset = f"{base}/raw-{n:03d}"
+            session.run(["zfs", "create", "-V", str(16 << 20), "-o", owner, dataset])
+            iqn = f"{data['iscsi']['iqn_prefix']}raw-{n:03d}"
+            session.run(["specengine-export", dataset, str(1000 + n), iqn, "10.0.2.2"])
+        trips = session.round_trips
+    return ("floor: the same commands over paramiko", time.perf_counter() - started, trips, 0)
 
 
 def main() -> None:
@@ -72,6 +95,7 @@ def main() -> None:
             ):
                 seconds, state = _timed(spec, dry_run)
                 rows.append((label, seconds, state.round_trips, len(state.applied)))
+            rows.append(_floor(data, count, lab.ssh_port, Path(env["LAB_ENGINE_KEY"])))
         finally:
             stop(lab.folder)
     print(f"lab boot to SSH {boot:.1f} s; engine setup {setup:.1f} s; {count} volumes")

@@ -1,7 +1,7 @@
 """Volume pools: plan steps and handlers for ``kind: volume-pool``.
 
 A run connects to the storage host over SSH with the restricted key (its host
-key pinned), takes the pool's lock, reads the live state (two commands), and
+key pinned), takes the pool's lock, reads the live state (three commands), and
 diffs it with the spec (engine/volume_pool.py). ``engine plan`` stops there
 and prints the actions. ``engine run`` applies them with
 ``playbooks/volume-pool.yml`` (Ansible ``raw`` tasks through the same key and
@@ -297,13 +297,14 @@ def handle_confirm(step: Confirm, state: PoolState) -> None:
     started = time.perf_counter()
     reader = ReadLive(_reads(state.spec.zfs.base))
     live = _read(state, reader)
-    planned = {(a.kind, a.target) for a in state.changes}
+    # By target: a planned export that comes back as a re-export failed too.
+    planned = {a.target for a in state.changes}
     after = [a for a in diff(state.spec, live) if a.changes]
     # What was planned must be done; what the changes made possible (a
     # snapshot whose clone was just destroyed) waits for the next run, which
     # plans it in the open rather than doing more than this plan showed.
-    state.pending = [a for a in after if (a.kind, a.target) in planned]
-    state.follow_up = [a for a in after if (a.kind, a.target) not in planned]
+    state.pending = [a for a in after if a.target in planned]
+    state.follow_up = [a for a in after if a.target not in planned]
     state.timings["confirm"] = time.perf_counter() - started
     if state.pending:
         raise DataError(

@@ -1,8 +1,9 @@
 """Volume pools: the live state of a storage host, and the actions that reach the spec.
 
-Pure functions on text: ``parse_zfs_list`` reads the engine's one listing of
-the pool (``zfs list -H -p -o name,type,volsize,used,available,origin,
-org.specengine:spec -t filesystem,volume,snapshot -r BASE``), ``parse_tgtadm``
+Pure functions on text: ``parse_zfs_list`` reads the engine's listing of the
+pool (``zfs list -H -p -o name,type,volsize,used,available,origin,
+org.specengine:spec -t filesystem,volume,snapshot -r BASE``), ``parse_owners``
+who made what (``zfs get -s local``: user properties inherit), ``parse_tgtadm``
 reads ``tgtadm --lld iscsi --mode target --op show``, and ``diff`` turns the
 spec and that state into plain-data actions whose commands are exactly the
 shapes the storage host's restricted wrapper accepts (engine/hosts/wrapper.py).
@@ -130,7 +131,7 @@ def parse_owners(text: str) -> dict[str, str]:
         if not line.strip():
             continue
         name, tab, value = line.partition("\t")
-        if not tab:
+        if not tab or "\t" in value:
             raise PoolError(f"zfs get line {number}: expected NAME<TAB>VALUE: {line!r}")
         owners[name] = value
     return owners
@@ -278,6 +279,12 @@ def _check(spec: VolumePoolSpec, live: Live) -> None:
     base = spec.zfs.base
     existing = {(n, s) for n, v in live.volumes.items() for s in v.snapshots}
     existing |= {(v.name, s) for v in spec.volumes for s in v.snapshots}
+    # A snapshot a promote moved onto a clone is still its origin's, for clone_of.
+    for origin, clones in _promoted(spec).items():
+        for clone in clones:
+            moved = live.volumes.get(clone)
+            if moved is not None and moved.origin is None:
+                existing |= {(origin, s) for s in moved.snapshots}
     needed = 0
     for volume in spec.volumes:
         current = live.volumes.get(volume.name)
@@ -327,12 +334,16 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
         current = live.volumes.get(name)
         size = volume.bytes
         grown = False
+        moved_here: set[str] = set()
         if current is None and volume.clone_of is not None:
             origin, _, snapshot = volume.clone_of.partition("@")
-            clone = ("zfs", "clone", *owner, f"{dataset(origin)}@{snapshot}", dataset(name))
+            holder = _holder(live, promoted, origin, snapshot)
+            clone = ("zfs", "clone", *owner, f"{dataset(holder)}@{snapshot}", dataset(name))
             actions.append(Action("clone", name, (clone,)))
             if volume.promote:
                 actions.append(Action("promote", name, (("zfs", "promote", dataset(name)),)))
+                # The promote moves the snapshot it was cloned from onto it.
+                moved_here.add(snapshot)
         elif current is None:
             assert size is not None  # the schema: a volume has a size unless it is a clone
             sparse = ("-s",) if spec.zfs.thin else ()
@@ -345,7 +356,7 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
                 grown = True
             if volume.promote and current.origin is not None:
                 actions.append(Action("promote", name, (("zfs", "promote", dataset(name)),)))
-        have = set(current.snapshots) if current is not None else set()
+        have = (set(current.snapshots) if current is not None else set()) | moved_here
         # ZFS moved the snapshots up to a promoted clone's origin onto the clone.
         for promoted_clone in promoted.get(name, ()):
             moved = live.volumes.get(promoted_clone)
@@ -410,6 +421,18 @@ def diff(spec: VolumePoolSpec, live: Live) -> list[Action]:
 
     actions += _prune(spec, live, wanted)
     return actions
+
+
+def _holder(live: Live, promoted: dict[str, list[str]], origin: str, snapshot: str) -> str:
+    """The volume that holds ORIGIN@SNAPSHOT now: the origin, or a clone promoted since."""
+    current = live.volumes.get(origin)
+    if current is None or snapshot in current.snapshots:
+        return origin
+    for name in promoted.get(origin, ()):
+        moved = live.volumes.get(name)
+        if moved is not None and moved.origin is None and snapshot in moved.snapshots:
+            return name
+    return origin
 
 
 def _promoted(spec: VolumePoolSpec) -> dict[str, list[str]]:

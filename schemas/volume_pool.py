@@ -134,7 +134,8 @@ class Iscsi(StrictModel):
 
     helper: str = Field("tgtadm", pattern=r"^tgtadm$")
     portal: str = Field(description="ADDRESS:PORT initiators connect to")
-    iqn_prefix: str = Field("iqn.2010-10.org.openstack:")
+    # 223 characters make an IQN; a volume name may take 64 of them.
+    iqn_prefix: str = Field("iqn.2010-10.org.openstack:", max_length=159)
     initiators: list[str] = Field(
         default_factory=list, description="initiator IQNs or IPv4 addresses allowed on every volume"
     )
@@ -227,6 +228,21 @@ class VolumePoolSpec(StrictModel):
         if len(set(names)) != len(names):
             raise PydanticCustomError("volumes", "a volume is listed twice")
         known = {v.name: v for v in self.volumes}
+        for volume in self.volumes:
+            chain = [volume.name]
+            current = volume
+            while current.clone_of is not None:
+                origin = current.clone_of.partition("@")[0]
+                if origin in chain:
+                    raise PydanticCustomError(
+                        "clone_of",
+                        "clone_of makes a cycle: {chain}",
+                        {"chain": " -> ".join([*chain, origin])},
+                    )
+                if origin not in known:
+                    break
+                chain.append(origin)
+                current = known[origin]
         for volume in self.volumes:
             acl = volume.initiators if volume.initiators is not None else self.iscsi.initiators
             if volume.export and not acl:

@@ -169,17 +169,18 @@ def test_data_survives_a_tgtd_restart(lab: Lab) -> None:
     assert code == 0, out
 
 
+GROWN: dict[str, Any] = {
+    "volumes": [
+        {"name": "vol-db", "size": "512M", "snapshots": ["nightly", "weekly"]},
+        {"name": "vol-db-test", "clone_of": "vol-db@nightly"},
+        {"name": "vol-scratch", "size": "64M", "export": False},
+        {"name": "vol-db-copy", "clone_of": "vol-db@weekly"},
+    ]
+}
+
+
 def test_grow_snapshot_clone_export(lab: Lab, tmp_path: Path) -> None:
-    spec = variant(
-        tmp_path,
-        "grown",
-        volumes=[
-            {"name": "vol-db", "size": "512M", "snapshots": ["nightly", "weekly"]},
-            {"name": "vol-db-test", "clone_of": "vol-db@nightly"},
-            {"name": "vol-scratch", "size": "64M", "export": False},
-            {"name": "vol-db-copy", "clone_of": "vol-db@weekly"},
-        ],
-    )
+    spec = variant(tmp_path, "grown", **GROWN)
     code, out, err = engine("run", str(spec))
     assert code == 0, err
     assert "1 grow, 1 snapshot, 1 reexport, 1 clone, 1 export" in out
@@ -231,6 +232,12 @@ def test_errors_before_anything_changes(lab: Lab, tmp_path: Path) -> None:
     foreign = variant(tmp_path, "foreign", volumes=[{"name": "foreign", "size": "16M"}])
     code, _, err = engine("run", str(foreign))
     assert code == 1 and "exists but was not made by this spec" in err
+    lab.admin_ssh("systemctl", "stop", "tgt")
+    try:
+        code, _, err = engine("run", str(variant(tmp_path, "grown-again", **GROWN)))
+        assert code == 1 and "tgtd does not answer" in err and "nothing was changed" in err
+    finally:
+        lab.admin_ssh("systemctl", "start", "tgt")
     after = lab.admin_ssh("zfs", "list", "-H", "-p", "-r", "-t", "all", "tank").stdout
     names = sorted(line.split("\t")[0] for line in after.splitlines())
     assert names == sorted(
@@ -238,31 +245,18 @@ def test_errors_before_anything_changes(lab: Lab, tmp_path: Path) -> None:
     )
 
 
-def test_a_second_run_waits_for_no_one_and_is_refused_while_locked(lab: Lab) -> None:
-    host = os.environ
-    with (
-        Session(
-            "127.0.0.1",
-            lab.ssh_port,
-            "root",
-            Path(host["LAB_ENGINE_KEY"]),
-            Path(host["LAB_KNOWN_HOSTS"]),
-        ) as session,
-        session.lock(),
-    ):
+def engine_session(lab: Lab) -> Session:
+    """A session with the restricted key, as the engine opens it."""
+    key, known = Path(os.environ["LAB_ENGINE_KEY"]), Path(os.environ["LAB_KNOWN_HOSTS"])
+    return Session("127.0.0.1", lab.ssh_port, "root", key, known)
+
+
+def test_a_second_run_is_refused_while_the_pool_is_locked(lab: Lab) -> None:
+    with engine_session(lab) as session, session.lock():
         code, _, err = engine("run", str(SPEC))
         assert code == 1 and "another run holds the pool's lock" in err
     # Released with the connection: the lock can be taken again at once.
-    with (
-        Session(
-            "127.0.0.1",
-            lab.ssh_port,
-            "root",
-            Path(host["LAB_ENGINE_KEY"]),
-            Path(host["LAB_KNOWN_HOSTS"]),
-        ) as session,
-        session.lock(),
-    ):
+    with engine_session(lab) as session, session.lock():
         pass
 
 

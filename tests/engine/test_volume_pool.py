@@ -810,11 +810,6 @@ def test_prune_keeps_the_snapshots_a_promote_moved() -> None:
     assert _kinds(diff(spec.model_copy(update={"prune": False}), live)) == [("keep", "vol-test")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a new promoted clone that lists its clone_of snapshot gets"
-    " `zfs snapshot CLONE@SNAP` planned after the promote that already moved it there",
-)
 def test_a_new_promoted_clone_does_not_snapshot_what_the_promote_moves_onto_it() -> None:
     spec = _spec(
         volumes=[
@@ -828,11 +823,6 @@ def test_a_new_promoted_clone_does_not_snapshot_what_the_promote_moves_onto_it()
     assert ("snapshot", "vol-copy@old") not in kinds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: after a promote, a new clone of ORIGIN@SNAP (SNAP moved onto the"
-    " promoted clone) is planned as `zfs clone ORIGIN@SNAP`, which no longer exists",
-)
 def test_a_new_clone_of_a_moved_snapshot_clones_it_where_it_now_is() -> None:
     live = _promote_live(promoted=True)
     spec = _promote_spec(
@@ -899,11 +889,6 @@ def test_a_clone_of_a_clone_comes_after_it_whatever_the_spec_order() -> None:
     _clones_follow_what_they_clone(actions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: clone_of cycles (a volume cloned from itself, or two from each"
-    " other) pass the schema and the diff, which plans clones that cannot run",
-)
 @pytest.mark.parametrize(
     "volumes",
     [
