@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("lab", help="start, stop or show a lab storage host under QEMU")
     )
 
+    from engine.web import serve
+
+    serve.add_arguments(
+        commands.add_parser(
+            "serve", help="a local web interface: browse, compose, run specs and see results"
+        )
+    )
+
     schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
     schema.add_argument(
         "--out", type=Path, default=SCHEMA_DIR, help="folder (default: %(default)s)"
@@ -233,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine import lab
 
             return lab.command(args)
+        if args.command == "serve":
+            from engine.web import serve
+
+            return serve.command(args)
         if args.command == "schema":
             return _schema(args.out, args.check)
         parser.error(f"unknown command {args.command}")

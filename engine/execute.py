@@ -6,6 +6,7 @@ only when every step has succeeded, so a failed run leaves them intact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,23 @@ def _execute_image(plan: Plan, state: ImageState, dry_run: bool) -> ImageState:
     return state
 
 
-def execute(plan: Plan, state: Any, *, dry_run: bool = False, write: bool = True) -> Any:
+def execute(
+    plan: Plan,
+    state: Any,
+    *,
+    dry_run: bool = False,
+    write: bool = True,
+    before_step: Callable[[int, Any], None] | None = None,
+) -> Any:
     """Carry out the plan.
 
     ``dry_run`` (``engine plan``) stops at the first work step, unless the plan
     publishes: then it computes the links too and the publish step only
     compares them with what is published. Without ``write`` (evaluation)
-    every step runs but the writes and the publishing.
+    every step runs but the writes and the publishing. ``before_step`` is
+    called with the step's number (from 1) and the step before each step of
+    an alignment run, and with ``len(steps) + 1`` and None before the outputs
+    are committed; an exception it raises abandons the run, outputs untouched.
     """
     if isinstance(state, ImageState):
         return _execute_image(plan, state, dry_run)
@@ -90,8 +101,12 @@ def execute(plan: Plan, state: Any, *, dry_run: bool = False, write: bool = True
         return state
     with OutputTransaction() as transaction:
         state.transaction = transaction
-        for step in plan.steps:
+        for number, step in enumerate(plan.steps, 1):
+            if before_step is not None:
+                before_step(number, step)
             HANDLERS[type(step)](step, state)
+        if before_step is not None:
+            before_step(len(plan.steps) + 1, None)
         transaction.commit()
     state.transaction = None
     if state.publish_error is not None:

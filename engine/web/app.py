@@ -1,0 +1,92 @@
+"""The web application: a Starlette app over one folder of specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from engine.web.compose import DraftStore, flow_yaml
+from engine.web.runs import RunManager
+from engine.web.security import BodyLimit, SameOrigin, TokenGuard, mib
+
+__all__ = ["DEFAULT_MAX_UPLOAD", "WebState", "create_app", "page", "web"]
+
+#: Uploads larger than this are refused (``engine serve --max-upload``).
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class WebState:
+    """What every route needs: the served folder, the runs, the drafts, the templates."""
+
+    root: Path
+    runs: RunManager
+    drafts: DraftStore
+    templates: Jinja2Templates
+    max_upload: int
+
+
+def web(request: Request) -> WebState:
+    """The application's state, from a request."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def page(request: Request, template: str, status_code: int = 200, /, **context: Any) -> Response:
+    """Render one template with the common context (the folder, the upload limit)."""
+    state = web(request)
+    context.setdefault("message", None)
+    context.setdefault("error", None)
+    context.update(root=state.root, max_upload=mib(state.max_upload))
+    response: HTMLResponse = state.templates.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+    return response
+
+
+def create_app(
+    root: Path,
+    *,
+    token: str | None = None,
+    max_upload: int = DEFAULT_MAX_UPLOAD,
+    allowed_hosts: list[str] | None = None,
+) -> Starlette:
+    """The web interface over the specs of ``root``.
+
+    ``token``: every request must carry it. ``allowed_hosts``: the Host headers
+    accepted (against DNS rebinding); None accepts any. Uploads above
+    ``max_upload`` bytes are refused before they are read.
+    """
+    from engine.web import routes_browse, routes_compose, routes_run
+
+    folder = root.resolve()
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder")
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.autoescape = True
+    templates.env.filters["yaml"] = flow_yaml
+    middleware = [Middleware(BodyLimit, limit=max_upload), Middleware(SameOrigin)]
+    if allowed_hosts is not None:
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    if token:
+        middleware.insert(0, Middleware(TokenGuard, token=token))
+    routes: list[Route | Mount] = [
+        *routes_browse.routes(),
+        *routes_run.routes(),
+        *routes_compose.routes(),
+        Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.web = WebState(folder, RunManager(folder), DraftStore(folder), templates, max_upload)
+    return app

@@ -1,0 +1,393 @@
+"""Compose an alignment spec in steps: sources, attributes, blocking and threshold, outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from engine.errors import SpecError
+from engine.web.app import page, web
+from engine.web.compose import (
+    Draft,
+    PreviewError,
+    attribute_preview,
+    parse_yaml_value,
+    source_preview,
+    spec_yaml,
+)
+from engine.web.paths import UnsafePathError, resolve_inside
+from engine.web.security import mib
+from engine.web.specs import ChangedOnDiskError, save_spec_text, validate_text
+from schemas.alignment import BLOCKINGS, METRICS, NORMALISERS
+
+__all__ = ["routes"]
+
+STEPS = ("sources", "attributes", "settings", "outputs", "review")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(csv|tsv)$")
+#: Blocking rules offered by the form (on one attribute); others: edit the YAML.
+FORM_BLOCKINGS = ("none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf")
+OUTPUT_CHOICES = {
+    "ttl": ("rdf", "Turtle (.ttl)"),
+    "nt": ("rdf", "N-Triples (.nt)"),
+    "csv": ("csv", "CSV (.csv)"),
+    "sssom.tsv": ("sssom", "SSSOM (.sssom.tsv)"),
+    "html": ("html", "HTML report (.html)"),
+}
+
+
+def _draft(request: Request) -> Draft | None:
+    return web(request).drafts.get(request.path_params["draft_id"])
+
+
+def _step(request: Request, draft: Draft, step: str, status: int = 200, **context: Any) -> Response:
+    return page(
+        request,
+        f"compose_{step}.html",
+        status,
+        draft=draft,
+        step=step,
+        steps=STEPS,
+        metrics=sorted(METRICS),
+        normalisers=sorted(NORMALISERS),
+        blockings=FORM_BLOCKINGS,
+        all_blockings=sorted(BLOCKINGS),
+        output_choices=OUTPUT_CHOICES,
+        **context,
+    )
+
+
+def _missing(request: Request) -> Response:
+    return page(request, "message.html", 404, title="No such draft", error="no such draft")
+
+
+async def start(request: Request) -> Response:
+    """The first page (GET) and the new draft (POST, with its name)."""
+    if request.method == "GET":
+        return page(request, "compose_new.html", steps=STEPS)
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    state = web(request)
+    try:
+        if name and resolve_inside(state.root, f"{name}.yaml").exists():
+            return page(
+                request, "compose_new.html", 409, steps=STEPS, name=name,
+                error=f"{name}.yaml already exists: choose another name, or edit that spec",
+            )  # fmt: skip
+        draft = state.drafts.new(name)
+    except (ValueError, UnsafePathError) as exc:
+        return page(request, "compose_new.html", 422, steps=STEPS, error=str(exc), name=name)
+    return RedirectResponse(f"/compose/{draft.id}/sources", status_code=303)
+
+
+async def step_page(request: Request) -> Response:
+    """One step's page."""
+    draft = _draft(request)
+    step = request.path_params["step"]
+    if draft is None or step not in STEPS:
+        return _missing(request)
+    context: dict[str, Any] = {}
+    if step == "review":
+        context["yaml"], context["problems"] = _review(request, draft)
+    return _step(request, draft, step, **context)
+
+
+def _review(request: Request, draft: Draft) -> tuple[str, str | None]:
+    text = spec_yaml(draft.spec())
+    try:
+        validate_text(resolve_inside(web(request).root, draft.file), text)
+    except SpecError as exc:
+        return text, exc.render()
+    return text, None
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _id_spec(text: str) -> str | dict[str, str]:
+    text = text.strip()
+    return {"template": text} if "{" in text else text
+
+
+async def _store_upload(
+    request: Request, upload: UploadFile, source: dict[str, Any], role: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check an uploaded file, preview it from a temporary file, then move it into data/."""
+    state = web(request)
+    name = Path(upload.filename or "").name
+    if not _FILE_NAME.match(name):
+        raise PreviewError(
+            "upload a .csv or .tsv file whose name has only letters, digits, '_', '.', '-'"
+        )
+    if upload.size is not None and upload.size > state.max_upload:
+        raise PreviewError(
+            f"The upload is too big ({mib(upload.size)}): the limit is {mib(state.max_upload)}."
+            " Nothing was written."
+        )
+    folder = resolve_inside(state.root, "data")
+    target = _free_name(folder, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".upload")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            while chunk := await upload.read(1 << 16):
+                handle.write(chunk)
+        kind = "tsv" if name.endswith(".tsv") else "csv"
+        trial = {**source, kind: f"data/{temp.name}"}
+        try:
+            preview = await run_in_threadpool(source_preview, trial, role, state.root)
+        except PreviewError as exc:  # name the file as uploaded, not its temporary
+            text = str(exc).replace(str(temp), name).replace(f"data/{temp.name}", name)
+            raise PreviewError(text) from None
+        os.replace(temp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    return {**source, kind: f"data/{target.name}"}, preview
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``data/NAME``, or ``NAME-2``, ``NAME-3``... when taken (never overwrite a data file)."""
+    target = folder / name
+    stem, dot, suffix = name.partition(".")
+    number = 2
+    while target.exists():
+        target = folder / f"{stem}-{number}{dot}{suffix}"
+        number += 1
+    return target
+
+
+def _remote_source(form: FormData, kind: str) -> dict[str, Any]:
+    endpoint = str(form.get("endpoint", "")).strip()
+    query = str(form.get("query", "")).replace("\r\n", "\n").strip()
+    source: dict[str, Any] = {kind: endpoint, "query": query}
+    if kind == "rql":
+        source["columns"] = [
+            c.strip() for c in str(form.get("columns", "")).split(",") if c.strip()
+        ]
+    return source
+
+
+async def source(request: Request) -> Response:
+    """Set one side's source from an upload, a file of the folder, SPARQL or RQL; preview it."""
+    draft = _draft(request)
+    role = request.path_params["role"]
+    if draft is None or role not in ("align", "target"):
+        return _missing(request)
+    state = web(request)
+    form = await request.form(max_part_size=state.max_upload + 1)
+    kind = str(form.get("kind", "upload"))
+    id_text = str(form.get("id", "")).strip()
+    try:
+        if not id_text:
+            raise PreviewError(
+                "give the id: a column holding IRIs, or a template like http://example.org/{id}"
+            )
+        base: dict[str, Any] = {}
+        if kind in ("sparql", "rql"):
+            base = _remote_source(form, kind)
+        base["id"] = _id_spec(id_text)
+        delimiter = str(form.get("delimiter", "")).strip()
+        if kind in ("upload", "file") and delimiter and delimiter != ",":
+            base["delimiter"] = "\t" if delimiter in ("\\t", "tab") else delimiter
+        if kind == "upload":
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise PreviewError("choose a file to upload")
+            spec_source, preview = await _store_upload(request, upload, base, role)
+        elif kind == "file":
+            rel = str(form.get("path", "")).strip()
+            resolve_inside(state.root, rel)
+            key = "tsv" if rel.endswith(".tsv") else "csv"
+            spec_source = {key: rel, **base}
+            preview = await run_in_threadpool(source_preview, spec_source, role, state.root)
+        elif kind in ("sparql", "rql"):
+            spec_source = base
+            preview = await run_in_threadpool(source_preview, spec_source, role, state.root)
+        else:
+            raise PreviewError(f"unknown source kind {kind!r}")
+    except (PreviewError, UnsafePathError) as exc:
+        return _step(request, draft, "sources", 422, error=f"{role} source: {exc}", role=role)
+    # The key of the file/endpoint first, as people write it.
+    ordered = {k: spec_source[k] for k in spec_source if k != "id"} | {"id": spec_source["id"]}
+    draft.sources[role] = ordered
+    draft.previews[role] = preview
+    state.drafts.save(draft)
+    return _step(
+        request, draft, "sources", message=f"{role} source read: {preview['count']} records"
+    )
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def _attribute(form: FormData) -> dict[str, Any]:
+    name = str(form.get("name", "")).strip()
+    out: dict[str, Any] = {"name": name}
+    for role in ("align", "target"):
+        column = str(form.get(role, "")).strip()
+        if column and column != name:
+            out[role] = column
+    normalise = parse_yaml_value(str(form.get("normalise", "")), "normalise")
+    if normalise is not None:
+        out["normalise"] = normalise if isinstance(normalise, list) else [normalise]
+    metric = str(form.get("metric", "")).strip()
+    options = parse_yaml_value(str(form.get("options", "")), "metric options")
+    out["metric"] = {metric: options} if options is not None else metric
+    weight = str(form.get("weight", "")).strip()
+    if weight and float(weight) != 1:
+        out["weight"] = float(weight) if not float(weight).is_integer() else int(float(weight))
+    missing = str(form.get("missing", "")).strip()
+    if missing and missing != "max":
+        out["missing"] = missing if missing == "ignore" else float(missing)
+    return out
+
+
+async def attribute_add(request: Request) -> Response:
+    """Add an attribute (checked on the sample values first)."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    form = await request.form()
+    try:
+        attribute = _attribute(form)
+        await run_in_threadpool(attribute_preview, draft, attribute)
+    except (PreviewError, ValueError) as exc:
+        return _step(request, draft, "attributes", 422, error=f"attribute not added: {exc}")
+    draft.attributes = [a for a in draft.attributes if a.get("name") != attribute["name"]]
+    draft.attributes.append(attribute)
+    web(request).drafts.save(draft)
+    return RedirectResponse(f"/compose/{draft.id}/attributes", status_code=303)
+
+
+async def attribute_delete(request: Request) -> Response:
+    """Remove an attribute by its position."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    index = int(request.path_params["index"])
+    if 0 <= index < len(draft.attributes):
+        del draft.attributes[index]
+        web(request).drafts.save(draft)
+    return RedirectResponse(f"/compose/{draft.id}/attributes", status_code=303)
+
+
+async def attribute_preview_fragment(request: Request) -> Response:
+    """The live preview of the attribute being typed: an HTML fragment for the page's script."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    form = await request.form()
+    try:
+        preview = await run_in_threadpool(attribute_preview, draft, _attribute(form))
+        error = None
+    except (PreviewError, ValueError) as exc:
+        preview, error = None, str(exc)
+    return page(request, "_attribute_preview.html", preview=preview, error=error)
+
+
+# --------------------------------------------------------------------------- settings, outputs
+
+
+async def settings(request: Request) -> Response:
+    """Blocking, threshold and matching."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    form = await request.form()
+    try:
+        rule = str(form.get("blocking", "none"))
+        custom = parse_yaml_value(str(form.get("blocking_yaml", "")), "blocking")
+        if custom is not None:
+            draft.blocking = custom
+        elif rule == "none":
+            draft.blocking = "none"
+        elif rule in FORM_BLOCKINGS:
+            attribute = str(form.get("blocking_attribute", "")).strip()
+            if not attribute:
+                raise PreviewError(f"{rule} blocking needs an attribute")
+            draft.blocking = {rule: {"attribute": attribute}}
+        else:
+            raise PreviewError(f"unknown blocking rule {rule!r}")
+        threshold = float(str(form.get("threshold", "")))
+        draft.threshold = int(threshold) if threshold.is_integer() else threshold
+        matching = str(form.get("matching", "best"))
+        if matching not in ("all", "best", "one-to-one"):
+            raise PreviewError(f"unknown matching {matching!r}")
+        draft.matching = matching
+    except (PreviewError, ValueError) as exc:
+        return _step(request, draft, "settings", 422, error=str(exc))
+    web(request).drafts.save(draft)
+    return RedirectResponse(f"/compose/{draft.id}/outputs", status_code=303)
+
+
+async def outputs(request: Request) -> Response:
+    """The outputs: RDF, CSV, SSSOM, HTML report files under one base name."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    form = await request.form()
+    base = str(form.get("base", "")).strip() or f"out/{draft.name}"
+    try:
+        resolve_inside(web(request).root, base)
+    except UnsafePathError as exc:
+        return _step(request, draft, "outputs", 422, error=str(exc))
+    chosen = form.getlist("formats")
+    draft.outputs = [
+        {OUTPUT_CHOICES[ext][0]: f"{base}.{ext}"} for ext in OUTPUT_CHOICES if ext in chosen
+    ]
+    web(request).drafts.save(draft)
+    return RedirectResponse(f"/compose/{draft.id}/review", status_code=303)
+
+
+async def save(request: Request) -> Response:
+    """Save the spec: validated by the engine's loader, never over a file changed meanwhile."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    state = web(request)
+    text = spec_yaml(draft.spec())
+    target = resolve_inside(state.root, draft.file)
+    try:
+        save_spec_text(target, text, draft.saved_sha256)
+    except ChangedOnDiskError as exc:
+        return _step(request, draft, "review", 409, error=str(exc), yaml=text, problems=None)
+    except SpecError as exc:
+        return _step(
+            request, draft, "review", 422, error="Not saved: the spec is not valid yet",
+            yaml=text, problems=exc.render(),
+        )  # fmt: skip
+    from engine.web.specs import digest
+
+    draft.saved_sha256 = digest(text.encode("utf-8"))
+    state.drafts.save(draft)
+    return RedirectResponse(f"/spec/{draft.file}?saved=1", status_code=303)
+
+
+def routes() -> list[Route]:
+    """The compose routes."""
+    return [
+        Route("/compose", start, methods=["GET", "POST"]),
+        Route("/compose/{draft_id}/source/{role}", source, methods=["POST"]),
+        Route("/compose/{draft_id}/attributes/add", attribute_add, methods=["POST"]),
+        Route(
+            "/compose/{draft_id}/attributes/preview", attribute_preview_fragment, methods=["POST"]
+        ),
+        Route(
+            "/compose/{draft_id}/attributes/{index:int}/delete", attribute_delete, methods=["POST"]
+        ),
+        Route("/compose/{draft_id}/settings", settings, methods=["POST"]),
+        Route("/compose/{draft_id}/outputs", outputs, methods=["POST"]),
+        Route("/compose/{draft_id}/save", save, methods=["POST"]),
+        Route("/compose/{draft_id}/{step}", step_page),
+    ]

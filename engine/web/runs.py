@@ -1,0 +1,346 @@
+"""Runs started from the web interface: a background thread each, progress events, cancel.
+
+A run goes through the engine's Python API (``load_spec``, ``build``,
+``new_state``, the step handlers) in a thread of the server. Cancel is
+cooperative: it is checked before each step of an alignment, so a step that has
+started (reading a source, comparing) finishes first; the run then stops and the
+output transaction rolls back, leaving the previous outputs as they were. Once
+a step has published to a triple store, cancel is too late and is ignored.
+Image and volume-pool runs are one call to the executor: cancel only stops
+them before they start.
+
+Each run is recorded as JSON in ``DIR/.specengine/runs/`` (atomic writes), so
+the browse page can show every spec's last run after a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine import image, pool
+from engine.alignment import pipeline
+from engine.alignment.report import summary_text
+from engine.errors import EngineError
+from engine.execute import execute, new_state
+from engine.loader import load_spec
+from engine.plan import Plan, build
+from engine.web.paths import atomic_write, inside, relative
+from schemas.alignment import output_path
+
+__all__ = [
+    "CONFIRM_KINDS",
+    "Run",
+    "RunManager",
+    "RunRecord",
+    "RunRefusedError",
+    "outside_paths",
+    "plan_preview",
+]
+
+#: Kinds whose plan is shown and must be confirmed before a run applies it.
+CONFIRM_KINDS = frozenset({"image", "volume-pool"})
+
+
+class RunRefusedError(Exception):
+    """A run that cannot start: already running, unconfirmed, paths outside the folder."""
+
+
+class _Cancelled(Exception):
+    """Raised between steps when the user asked to cancel."""
+
+
+@dataclass
+class RunRecord:
+    """What is kept of a run: ``status`` is running, succeeded, failed, cancelled or lost."""
+
+    id: str
+    spec: str
+    kind: str
+    started: str
+    status: str = "running"
+    ended: str | None = None
+    message: str = ""
+    summary: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """A run in this server process: its record, its events and its cancel flag."""
+
+    record: RunRecord
+    events: list[dict[str, Any]] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    thread: threading.Thread | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended (any way)."""
+        return self.record.status != "running"
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Add one progress event and wake up the pages that follow the run."""
+        with self.changed:
+            self.events.append({"type": kind, **data})
+            self.changed.notify_all()
+
+    def events_from(self, start: int, timeout: float) -> list[dict[str, Any]]:
+        """The events from index ``start`` on, waiting up to ``timeout`` s for a new one."""
+        with self.changed:
+            if len(self.events) <= start and not self.finished:
+                self.changed.wait(timeout)
+            return list(self.events[start:])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _paths(value: Any) -> Iterator[Path]:
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _paths(getattr(value, name))
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _paths(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _paths(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            yield from _paths(getattr(value, item.name))
+
+
+def outside_paths(root: Path, spec: Any) -> list[Path]:
+    """The files and folders a spec reads or writes that are not inside ``root``."""
+    return sorted({p for p in _paths(spec) if not inside(root, p)})
+
+
+def _outputs(root: Path, spec: Any) -> list[str]:
+    out: list[str] = []
+    for output in getattr(spec, "outputs", None) or []:
+        for path in (output_path(output), getattr(output, "void", None)):
+            if isinstance(path, Path) and inside(root, path):
+                out.append(relative(root, path))
+    if spec.kind == "image" and inside(root, spec.output):
+        out.append(relative(root, spec.output))
+    return out
+
+
+def plan_preview(path: Path) -> str:
+    """``engine plan``'s text for a spec (a dry run: reads, writes nothing)."""
+    spec = load_spec(path)
+    plan = build(spec, str(path))
+    state = execute(plan, new_state(plan, spec), dry_run=True)
+    if plan.kind == "image":
+        return image.plan_text(plan.steps, state, plan.spec_file)
+    if plan.kind == "volume-pool":
+        return pool.plan_text(state)
+    from engine.alignment.report import plan_text
+
+    return plan_text(plan, state)
+
+
+def _step_text(step: Any) -> str:
+    if isinstance(step, pipeline.ReadSource):
+        return f"read the {step.role} source"
+    if isinstance(step, pipeline.Prepare):
+        return "normalise " + ", ".join(step.attributes)
+    if isinstance(step, pipeline.Block):
+        return f"blocking: {step.description}"
+    if isinstance(step, pipeline.Compare):
+        return "compare the candidate pairs"
+    if isinstance(step, pipeline.Match):
+        return f"match ({step.mode}, threshold {step.threshold:g})"
+    if isinstance(step, pipeline.Write):
+        return f"write {Path(step.path).name} ({step.format})"
+    if isinstance(step, pipeline.Publish):
+        return f"publish to {step.graph}"
+    return type(step).__name__
+
+
+class RunManager:
+    """The runs of one served folder; at most one live run per spec."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folder = root / ".specengine" / "runs"
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+        self._active: dict[str, str] = {}
+        #: Called in the run's thread before each step (index from 1): for tests.
+        self.step_hook: Callable[[Run, int], None] | None = None
+        self._mark_lost()
+
+    # ------------------------------------------------------------------ records
+
+    def _save(self, record: RunRecord) -> None:
+        data = json.dumps(asdict(record), indent=2, sort_keys=True) + "\n"
+        atomic_write(self.folder / f"{record.id}.json", data.encode("utf-8"))
+
+    def _records(self) -> list[RunRecord]:
+        out: list[RunRecord] = []
+        if not self.folder.is_dir():
+            return out
+        for path in self.folder.glob("*.json"):
+            try:
+                out.append(RunRecord(**json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, TypeError):
+                continue  # a record from another version, or damaged: not shown
+        return sorted(out, key=lambda r: (r.started, r.id))
+
+    def _mark_lost(self) -> None:
+        """Runs recorded as running by a server that is gone: they ended unknown."""
+        for record in self._records():
+            if record.status == "running":
+                record.status, record.message = "lost", "the server stopped during the run"
+                self._save(record)
+
+    def record(self, run_id: str) -> RunRecord | None:
+        """A run's record, live or from disk."""
+        live = self._runs.get(run_id)
+        if live is not None:
+            return live.record
+        if not run_id.isalnum():
+            return None
+        path = self.folder / f"{run_id}.json"
+        if not path.is_file():
+            return None
+        return RunRecord(**json.loads(path.read_text(encoding="utf-8")))
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        """The latest run of each spec (relative path -> record)."""
+        last: dict[str, RunRecord] = {}
+        for record in self._records():
+            last[record.spec] = record
+        for run in self._runs.values():
+            known = last.get(run.record.spec)
+            if known is None or (run.record.started, run.record.id) >= (known.started, known.id):
+                last[run.record.spec] = run.record
+        return last
+
+    def live(self, run_id: str) -> Run | None:
+        """The run if this process started it."""
+        return self._runs.get(run_id)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self, path: Path, *, confirmed: bool = False) -> Run:
+        """Start a run of the spec at ``path`` (resolved, inside the folder) in a thread.
+
+        Raises RunRefusedError when the spec is already running, invalid, reads or
+        writes outside the folder, or needs a confirmation it did not get.
+        """
+        rel = relative(self.root, path)
+        try:
+            spec = load_spec(path)
+        except EngineError as exc:
+            raise RunRefusedError(f"{rel} is not a valid spec:\n{exc.render()}") from None
+        if spec.kind in CONFIRM_KINDS and not confirmed:
+            raise RunRefusedError(
+                f"{rel} is a {spec.kind} spec: review its plan and confirm before it runs"
+            )
+        outside = outside_paths(self.root, spec)
+        if outside:
+            shown = ", ".join(str(p) for p in outside)
+            raise RunRefusedError(
+                f"{rel} reads or writes outside the served folder ({shown});"
+                " the web interface never does: run it with `engine run` instead"
+            )
+        with self._lock:
+            if rel in self._active:
+                raise RunRefusedError(
+                    f"{rel} is already running (run {self._active[rel]}); wait for it or cancel it"
+                )
+            run_id = uuid.uuid4().hex[:12]
+            run = Run(RunRecord(run_id, rel, spec.kind, _now()))
+            self._runs[run_id] = run
+            self._active[rel] = run_id
+        self._save(run.record)
+        run.thread = threading.Thread(
+            target=self._work, args=(run, path, spec), name=f"run-{run_id}", daemon=True
+        )
+        run.thread.start()
+        return run
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a live run to stop at its next step; False when it is not running here."""
+        run = self._runs.get(run_id)
+        if run is None or run.finished:
+            return False
+        run.cancel.set()
+        run.emit("log", text="cancel requested: the run stops before its next step")
+        return True
+
+    def _work(self, run: Run, path: Path, spec: Any) -> None:
+        started = time.perf_counter()
+        record = run.record
+        summary, outputs = "", []
+        try:
+            plan = build(spec, str(path))
+            summary = self._execute(run, plan, spec, started)
+            status, message = "succeeded", "the run succeeded"
+            outputs = _outputs(self.root, spec)
+        except _Cancelled:
+            status = "cancelled"
+            message = "cancelled; the previous outputs were left as they were"
+        except EngineError as exc:
+            status, message = "failed", exc.render()
+        except Exception as exc:  # a bug: keep the server alive, say what happened
+            status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        final = dataclasses.replace(
+            record, status=status, message=message, summary=summary, outputs=outputs, ended=_now()
+        )
+        try:
+            self._save(final)
+        finally:
+            # The record changes last, under the lock: whoever sees the run ended can
+            # start the next one.
+            with self._lock:
+                self._active.pop(record.spec, None)
+                run.record = final
+            run.emit("end", status=status, message=message)
+
+    def _execute(self, run: Run, plan: Plan, spec: Any, started: float) -> str:
+        if run.cancel.is_set():
+            raise _Cancelled
+        if plan.kind != "alignment":
+            run.emit("step", index=1, total=1, text=f"apply the {plan.kind} plan")
+            state = execute(plan, new_state(plan, spec))
+            seconds = time.perf_counter() - started
+            if plan.kind == "image":
+                return image.summary_text(state, seconds)
+            return pool.summary_text(state, seconds)
+        total = len(plan.steps)
+        published = False
+
+        def before_step(index: int, step: Any) -> None:
+            # Cancel is checked between steps; once published, the run goes on
+            # to its end (the store already has the new graph).
+            nonlocal published
+            if self.step_hook is not None and step is not None:
+                self.step_hook(run, index)
+            if run.cancel.is_set() and not published:
+                raise _Cancelled
+            if step is not None:
+                run.emit("step", index=index, total=total, text=_step_text(step))
+                published = published or isinstance(step, pipeline.Publish)
+
+        state = execute(plan, new_state(plan, spec), before_step=before_step)
+        return summary_text(state, time.perf_counter() - started)

@@ -1,0 +1,189 @@
+"""Request guards: the access token, the body size limit and a same-origin check.
+
+All three are plain ASGI middleware so that they act before any route reads
+the request: a refused upload is never parsed, spooled or written.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import ipaddress
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BodyLimit", "SameOrigin", "TokenGuard", "is_loopback", "mib"]
+
+TOKEN_COOKIE = "specengine_token"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts local connections (``localhost`` counts)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def mib(size: int) -> str:
+    """A size for messages: ``20 MiB``, ``1.5 MiB``, ``512 KiB``."""
+    if size < 1 << 20:
+        return f"{size / 1024:.3g} KiB"
+    return f"{size / (1 << 20):.3g} MiB"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _page(send: Send, status: int, title: str, message: str) -> None:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><link rel=stylesheet href=/static/style.css>"
+        f"<main><h1>{html.escape(title)}</h1><p class=error role=alert>{html.escape(message)}</p>"
+        "<p><a href=/>Back to the specs</a></p></main></html>"
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class TokenGuard:
+    """Every request needs the token: ``Authorization: Bearer``, the cookie, or ``?token=``.
+
+    A ``?token=`` link sets an HttpOnly, SameSite=Strict cookie and redirects to
+    the same page without the token, so it stays out of the browser history.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    def _ok(self, value: str | None) -> bool:
+        return value is not None and hmac.compare_digest(value.encode(), self.token.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and self._ok(auth[7:].strip()):
+            await self.app(scope, receive, send)
+            return
+        cookie = SimpleCookie(headers.get("cookie", ""))
+        if TOKEN_COOKIE in cookie and self._ok(cookie[TOKEN_COOKIE].value):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if self._ok((query.get("token") or [None])[0]):
+            rest = "&".join(f"{k}={v}" for k, vs in query.items() if k != "token" for v in vs)
+            location = scope["path"] + (f"?{rest}" if rest else "")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [
+                        (b"location", location.encode()),
+                        (
+                            b"set-cookie",
+                            f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode(),
+                        ),
+                        (b"content-length", b"0"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _page(
+            send,
+            401,
+            "Token required",
+            "This server needs its access token: open the link `engine serve` printed"
+            " (…/?token=…), or send Authorization: Bearer TOKEN.",
+        )
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse request bodies larger than ``limit`` bytes (plus room for form fields)."""
+
+    #: Multipart boundaries and the other fields of an upload form.
+    SLACK = 64 * 1024
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _message(self, size: int | None) -> str:
+        got = f" ({mib(size)})" if size is not None else ""
+        return (
+            f"The upload is too big{got}: the limit is {mib(self.limit)}"
+            " (engine serve --max-upload). Nothing was written."
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        maximum = self.limit + self.SLACK
+        length = _headers(scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > maximum:
+            await _page(send, 413, "Upload too big", self._message(int(length)))
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > maximum:
+                    raise _TooLargeError
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLargeError:
+            if started:
+                raise
+            await _page(send, 413, "Upload too big", self._message(None))
+
+
+class SameOrigin:
+    """Refuse a POST whose ``Origin`` is another site (a page elsewhere submitting a form here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = _headers(scope)
+            origin = headers.get("origin")
+            if origin and urlsplit(origin).netloc != headers.get("host"):
+                await _page(send, 403, "Refused", "A form of another site was sent here.")
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,151 @@
+"""End to end in headless Chromium: compose the people example, save, run, download.
+
+The server is uvicorn on 127.0.0.1 and a free port, in a thread of the test,
+stopped at the end. Playwright drives Debian's /usr/bin/chromium (never a
+downloaded browser). Each page is screenshotted into the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from engine.web.app import create_app
+from tests.web.people import ALIGN, EXPECTED_LINKS, TARGET, csv_bytes, links
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """uvicorn serving an empty folder on 127.0.0.1 (a thread; stopped at the end)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    port = _free_port()
+    config = uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", root
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_compose_save_run_and_download_the_people_example(
+    server: tuple[str, Path], tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: apt-get install chromium", pytrace=False)
+    from playwright.sync_api import expect, sync_playwright
+
+    base, root = server
+    shots = tmp_path / "screenshots"
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for role in ("align", "target"):
+        (uploads / f"{role}.csv").write_bytes(csv_bytes(role))
+    count = 0
+
+    def shot(name: str) -> None:
+        nonlocal count
+        count += 1
+        page.screenshot(path=str(shots / f"{count:02d}-{name}.png"), full_page=True)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.set_default_timeout(10_000)
+            page.goto(base + "/")
+            expect(page.get_by_text("No spec in this folder yet")).to_be_visible()
+            shot("browse-empty")
+
+            page.click("text=Compose an alignment")
+            page.fill("#name", "people")
+            page.click("#create")
+            shot("compose-new")
+            for role, template in (("align", ALIGN), ("target", TARGET)):
+                form = page.locator(f"#source-{role} form")
+                form.locator("input[type=file]").set_input_files(str(uploads / f"{role}.csv"))
+                form.locator(f"#{role}-id").fill(template)
+                form.locator(f"#{role}-preview").click()
+                expect(page.locator("#message")).to_contain_text(f"{role} source read")
+            expect(page.locator("#source-target .columns")).to_have_text(
+                "row, name, birthdate, city"
+            )
+            shot("sources")
+
+            page.click("#next")
+            for name, metric, options in (
+                ("name", "levenshtein", ""),
+                ("birthdate", "temporal", "{unit: days, dayfirst: true}"),
+                ("city", "levenshtein", ""),
+            ):
+                page.fill("#attr-name", name)
+                page.select_option("#attr-metric", metric)
+                page.fill("#attr-options", options)
+                # The live preview: normalised sample values and their distances.
+                expect(page.locator("#attribute-preview table")).to_contain_text(metric)
+                if name == "birthdate":
+                    expect(page.locator("#attribute-preview")).to_contain_text("14/08/1991")
+                    shot("attribute-preview")
+                page.click("#attr-add")
+                expect(page.locator("#attributes")).to_contain_text(name)
+            shot("attributes")
+
+            page.click("#next")
+            page.select_option("#blocking", "none")
+            page.fill("#threshold", "2")
+            page.select_option("#matching", "best")
+            shot("settings")
+            page.click("#settings-next")
+            for fmt in ("ttl", "nt", "csv"):
+                page.check(f"#format-{fmt}")
+            shot("outputs")
+            page.click("#outputs-next")
+            expect(page.locator("#valid")).to_be_visible()
+            expect(page.locator("#yaml")).to_contain_text("dayfirst: true")
+            shot("review")
+            page.click("#save")
+            expect(page.locator("#validation")).to_have_text("valid")
+            shot("saved-spec")
+
+            page.click("#run")
+            expect(page.locator("#status")).to_have_text("succeeded", timeout=30_000)
+            expect(page.locator("#outputs")).to_be_visible()
+            shot("run-done")
+            for name, fmt in (("people.ttl", "turtle"), ("people.nt", "nt"), ("people.csv", None)):
+                with page.expect_download() as info:
+                    page.click(f"#outputs a[href='/files/out/{name}']")
+                saved = tmp_path / "downloads" / name
+                info.value.save_as(saved)
+                if fmt is not None:
+                    assert links(saved.read_bytes(), fmt) == EXPECTED_LINKS
+                else:
+                    assert len(saved.read_text(encoding="utf-8").splitlines()) == 4
+
+            page.goto(base + "/")
+            expect(page.locator("tr[data-spec='people.yaml']")).to_contain_text("succeeded")
+            shot("browse-after-run")
+        finally:
+            browser.close()
+    assert (root / "people.yaml").is_file()
+    assert len(list(shots.glob("*.png"))) == count >= 10

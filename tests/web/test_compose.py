@@ -1,0 +1,209 @@
+"""Compose an alignment spec through the forms (HTTP): previews, bad input, the saved YAML."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from starlette.testclient import TestClient
+
+from engine.loader import load_spec
+from engine.web.app import create_app
+from tests.httpserver import fixed, serve
+from tests.web.people import ALIGN, TARGET, csv_bytes
+
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED_YAML = """\
+kind: alignment
+name: composed
+sources:
+  align:
+    csv: data/align.csv
+    id: {template: 'http://example.org/align/person/{row}'}
+  target:
+    csv: data/target.csv
+    id: {template: 'http://example.org/target/person/{row}'}
+attributes:
+  - {name: name, metric: levenshtein}
+  - {name: birthdate, metric: {temporal: {unit: days, dayfirst: true}}}
+  - {name: city, metric: levenshtein}
+blocking: none
+threshold: 2
+matching: best
+outputs:
+  - {rdf: out/composed.ttl}
+  - {rdf: out/composed.nt}
+  - {csv: out/composed.csv}
+"""
+
+
+def _new(client: TestClient, name: str = "composed") -> str:
+    answer = client.post("/compose", data={"name": name}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"]).split("/")[2]
+
+
+def _upload(client: TestClient, draft: str, role: str, data: bytes, name: str, template: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/compose/{draft}/source/{role}",
+        data={"kind": "upload", "id": template},
+        files={"file": (name, data, "text/csv")},
+    )
+
+
+ATTRIBUTES = [
+    {"name": "name", "metric": "levenshtein"},
+    {"name": "birthdate", "metric": "temporal", "options": "{unit: days, dayfirst: true}"},
+    {"name": "city", "metric": "levenshtein"},
+]
+
+
+def test_compose_the_people_example_and_save_yaml_that_validates(
+    client: TestClient, folder: Path
+) -> None:
+    draft = _new(client)
+    page = _upload(client, draft, "align", csv_bytes("align"), "align.csv", ALIGN)
+    assert page.status_code == 200 and "align source read: 3 records" in page.text
+    assert 'Columns: <span class="columns">row, name, birthdate, city</span>' in page.text
+    assert "Paul Dupont" in page.text and "http://example.org/align/person/0" in page.text
+    page = _upload(client, draft, "target", csv_bytes("target"), "target.csv", TARGET)
+    assert "target source read: 4 records" in page.text and 'id="next"' in page.text
+
+    fragment = client.post(f"/compose/{draft}/attributes/preview", data=ATTRIBUTES[1]).text
+    assert "14-08-1991" in fragment and "<td>0.0</td>" in fragment  # same day, dayfirst
+    for attribute in ATTRIBUTES:
+        answer = client.post(f"/compose/{draft}/attributes/add", data=attribute)
+        assert answer.status_code == 200 and "attribute not added" not in answer.text
+    answer = client.post(
+        f"/compose/{draft}/settings",
+        data={"blocking": "none", "threshold": "2", "matching": "best"},
+    )
+    assert answer.url.path.endswith("/outputs")
+    answer = client.post(
+        f"/compose/{draft}/outputs", data={"base": "out/composed", "formats": ["ttl", "nt", "csv"]}
+    )
+    assert answer.url.path.endswith("/review") and 'id="valid"' in answer.text
+    saved = client.post(f"/compose/{draft}/save")
+    assert saved.url.path == "/spec/composed.yaml" and "Saved." in saved.text
+
+    text = (folder / "composed.yaml").read_text(encoding="utf-8")
+    assert text == EXPECTED_YAML
+    assert load_spec(folder / "composed.yaml").name == "composed"
+    validate = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", "composed.yaml"],
+        cwd=folder, capture_output=True, text=True, env={"PYTHONPATH": str(REPO)}, check=False,
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stderr
+    assert (folder / "data" / "align.csv").read_bytes() == csv_bytes("align")
+
+
+def test_attribute_preview_reports_a_bad_metric_option(client: TestClient) -> None:
+    draft = _new(client)
+    _upload(client, draft, "align", csv_bytes("align"), "align.csv", ALIGN)
+    _upload(client, draft, "target", csv_bytes("target"), "target.csv", TARGET)
+    fragment = client.post(
+        f"/compose/{draft}/attributes/preview",
+        data={"name": "birthdate", "metric": "temporal", "options": "{unit: weeks}"},
+    ).text
+    assert 'class="error"' in fragment and "unit" in fragment
+    answer = client.post(
+        f"/compose/{draft}/attributes/add", data={"name": "nope", "metric": "exact"}
+    )
+    assert answer.status_code == 422 and "no column &#39;nope&#39;" in answer.text
+
+
+def test_a_too_big_upload_is_refused_and_nothing_written(folder: Path) -> None:
+    with TestClient(create_app(folder, max_upload=1024)) as client:
+        draft = _new(client)
+        big = b"row,name\n" + b"1,abcdefgh\n" * 20_000
+        answer = _upload(client, draft, "align", big, "big.csv", ALIGN)
+        assert answer.status_code == 413
+        assert "too big" in answer.text and "the limit is 1 KiB" in answer.text
+        assert "Nothing was written" in answer.text
+    assert not (folder / "data").exists()
+
+
+def test_a_malformed_upload_is_refused_and_nothing_written(
+    client: TestClient, folder: Path
+) -> None:
+    draft = _new(client)
+    ragged = b"row,name,city\n0,Paul,Paris\n1,Jacques\n"
+    answer = _upload(client, draft, "align", ragged, "ragged.csv", ALIGN)
+    assert answer.status_code == 422 and "expected 3 fields, found 2" in answer.text
+    answer = _upload(client, draft, "align", b"row,name\n0,\xff\xfe\n", "latin.csv", ALIGN)
+    assert answer.status_code == 422
+    assert "latin.csv: cannot decode byte 0xff" in answer.text and ".upload" not in answer.text
+    answer = _upload(client, draft, "align", b"x", "evil.sh", ALIGN)
+    assert answer.status_code == 422 and "upload a .csv or .tsv file" in answer.text
+    answer = _upload(client, draft, "align", b"", "empty.csv", ALIGN)
+    assert answer.status_code == 422
+    assert sorted(p.name for p in (folder / "data").iterdir()) == []  # no file, no temporary
+    assert client.app.state.web.drafts.get(draft).sources == {}  # type: ignore[attr-defined]
+    # A name with folders keeps only its last part: the file lands in data/, nowhere else.
+    answer = _upload(client, draft, "align", csv_bytes("align"), "../../evil.csv", ALIGN)
+    assert answer.status_code == 200
+    assert [p.name for p in (folder / "data").iterdir()] == ["evil.csv"]
+    assert not (folder.parent / "evil.csv").exists()
+
+
+def test_a_failing_sparql_endpoint_is_reported_in_the_page(client: TestClient) -> None:
+    draft = _new(client)
+    with serve(
+        fixed(
+            500, "Virtuoso 37000 Error SP030: SPARQL compiler, line 1: syntax error", "text/plain"
+        )
+    ) as server:
+        answer = client.post(
+            f"/compose/{draft}/source/align",
+            data={"kind": "sparql", "endpoint": f"{server.url}/sparql", "id": "s",
+                  "query": "SELECT ?s ?name WHERE { ?s <http://xmlns.com/foaf/0.1/name> ?name }"},
+        )  # fmt: skip
+    assert answer.status_code == 422
+    assert "align source:" in answer.text and "500" in answer.text
+    assert client.app.state.web.drafts.get(draft).sources == {}  # type: ignore[attr-defined]
+
+
+def test_a_sparql_source_previews_its_columns(client: TestClient) -> None:
+    answer_json = {
+        "head": {"vars": ["s", "name"]},
+        "results": {"bindings": [
+            {"s": {"type": "uri", "value": "http://e.org/1"}, "name": {"type": "literal", "value": "Paul"}},
+        ]},
+    }  # fmt: skip
+    draft = _new(client)
+    with serve(fixed(200, json.dumps(answer_json), "application/sparql-results+json")) as server:
+        answer = client.post(
+            f"/compose/{draft}/source/align",
+            data={"kind": "sparql", "endpoint": f"{server.url}/sparql", "id": "s",
+                  "query": "SELECT ?s ?name WHERE { ?s <http://xmlns.com/foaf/0.1/name> ?name }"},
+        )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert '<span class="columns">s, name</span>' in answer.text and "Paul" in answer.text
+
+
+def test_saving_refuses_a_spec_created_or_changed_on_disk_meanwhile(
+    client: TestClient, folder: Path
+) -> None:
+    draft = _new(client)
+    _upload(client, draft, "align", csv_bytes("align"), "align.csv", ALIGN)
+    _upload(client, draft, "target", csv_bytes("target"), "target.csv", TARGET)
+    client.post(f"/compose/{draft}/attributes/add", data=ATTRIBUTES[0])
+    client.post(f"/compose/{draft}/settings", data={"blocking": "none", "threshold": "1"})
+    (folder / "composed.yaml").write_text("# someone else's\n", encoding="utf-8")
+    answer = client.post(f"/compose/{draft}/save")
+    assert answer.status_code == 409 and "already exists; nothing was overwritten" in answer.text
+    assert (folder / "composed.yaml").read_text(encoding="utf-8") == "# someone else's\n"
+    (folder / "composed.yaml").unlink()
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
+    client.post(f"/compose/{draft}/settings", data={"blocking": "none", "threshold": "1.5"})
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"  # its own file
+    assert yaml.safe_load((folder / "composed.yaml").read_text("utf-8"))["threshold"] == 1.5
+    (folder / "composed.yaml").write_text(
+        (folder / "composed.yaml").read_text("utf-8") + "# edit\n", "utf-8"
+    )
+    answer = client.post(f"/compose/{draft}/save")
+    assert answer.status_code == 409 and "changed on disk" in answer.text
+    assert (folder / "composed.yaml").read_text("utf-8").endswith("# edit\n")

@@ -1,0 +1,170 @@
+"""Runs from the page: live progress (SSE), cancel, one run per spec, records, downloads."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from engine.web.runs import Run, RunRecord
+from tests.web.people import EXPECTED_LINKS, links
+
+
+def _wait(app: Starlette, run_id: str, timeout: float = 20) -> RunRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = app.state.web.runs.record(run_id)
+        if record is not None and record.status != "running":
+            return record  # type: ignore[no-any-return]
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} still running")
+
+
+def _start(client: TestClient, spec: str) -> str:
+    answer = client.post("/run", data={"spec": spec}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"]).rsplit("/", 1)[1]
+
+
+def _events(client: TestClient, run_id: str) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    with client.stream("GET", f"/runs/{run_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[6:]))
+                if out[-1]["type"] == "end":
+                    break
+    return out
+
+
+def test_run_streams_progress_then_offers_the_outputs(
+    client: TestClient, app: Starlette, folder: Path
+) -> None:
+    run_id = _start(client, "people.yaml")
+    events = _events(client, run_id)
+    steps = [e for e in events if e["type"] == "step"]
+    assert steps[0]["text"] == "read the align source" and steps[0]["index"] == 1
+    assert steps[-1]["index"] == steps[-1]["total"]
+    assert events[-1] == {"type": "end", "status": "succeeded", "message": "the run succeeded"}
+    record = _wait(app, run_id)
+    assert record.outputs == [
+        "out/people.ttl",
+        "out/people.nt",
+        "out/people.csv",
+        "out/people.html",
+    ]
+    page = client.get(f"/runs/{run_id}").text
+    assert "succeeded" in page and 'href="/files/out/people.ttl"' in page
+
+    ttl = client.get("/files/out/people.ttl")
+    assert ttl.headers["content-type"].startswith("text/turtle")
+    assert "attachment" in ttl.headers["content-disposition"]
+    assert links(ttl.content, "turtle") == EXPECTED_LINKS
+    nt = client.get("/files/out/people.nt")
+    assert nt.headers["content-type"].startswith("application/n-triples")
+    assert links(nt.content, "nt") == EXPECTED_LINKS
+    table = client.get("/files/out/people.csv")
+    assert table.headers["content-type"].startswith("text/csv")
+    assert table.text.splitlines()[0].startswith("align_id,target_id,distance")
+    report = client.get("/files/out/people.html")
+    assert report.headers["content-type"].startswith("text/html")
+    assert "attachment" not in report.headers.get("content-disposition", "")  # shown, not saved
+
+    saved = json.loads((folder / ".specengine" / "runs" / f"{run_id}.json").read_text("utf-8"))
+    assert saved["status"] == "succeeded" and saved["spec"] == "people.yaml" and saved["ended"]
+    index = client.get("/").text
+    assert f'href="/runs/{run_id}">succeeded' in index
+
+
+def _blocked_at(app: Starlette, step: int) -> tuple[threading.Event, threading.Event]:
+    reached, release = threading.Event(), threading.Event()
+
+    def hook(run: Run, index: int) -> None:
+        if index == step:
+            reached.set()
+            release.wait(10)
+
+    app.state.web.runs.step_hook = hook
+    return reached, release
+
+
+def test_a_second_run_of_the_same_spec_is_refused(client: TestClient, app: Starlette) -> None:
+    reached, release = _blocked_at(app, 2)
+    run_id = _start(client, "people.yaml")
+    assert reached.wait(10)
+    second = client.post("/run", data={"spec": "people.yaml"})
+    assert second.status_code == 409
+    assert "people.yaml is already running" in second.text
+    release.set()
+    assert _wait(app, run_id).status == "succeeded"
+    assert (
+        client.post("/run", data={"spec": "people.yaml"}, follow_redirects=False).status_code == 303
+    )
+
+
+def test_cancel_stops_before_the_next_step_and_keeps_the_outputs(
+    client: TestClient, app: Starlette, folder: Path
+) -> None:
+    (folder / "out").mkdir()
+    (folder / "out" / "people.ttl").write_text("previous\n", encoding="utf-8")
+    reached, release = _blocked_at(app, 3)
+    run_id = _start(client, "people.yaml")
+    assert reached.wait(10)
+    answer = client.post(f"/runs/{run_id}/cancel", headers={"Accept": "application/json"})
+    assert answer.json() == {"cancelling": True}
+    release.set()
+    record = _wait(app, run_id)
+    assert record.status == "cancelled"
+    assert (folder / "out" / "people.ttl").read_text(encoding="utf-8") == "previous\n"
+    assert not (folder / "out" / "people.nt").exists()
+    events = _events(client, run_id)
+    assert events[-1]["status"] == "cancelled"
+    assert "cancelled" in client.get(f"/runs/{run_id}").text
+
+
+def test_a_spec_writing_outside_the_folder_is_not_run(client: TestClient, folder: Path) -> None:
+    answer = client.post("/run", data={"spec": "seed-people.yaml"})
+    assert answer.status_code == 409
+    assert "outside the served folder" in answer.text
+    assert not (folder.parent / "out").exists()
+
+
+def test_a_failed_run_says_why(client: TestClient, app: Starlette, folder: Path) -> None:
+    (folder / "data").mkdir()
+    (folder / "data" / "a.csv").write_text("row,name\n0,Paul\n1,Jacques,extra\n", encoding="utf-8")
+    (folder / "broken.yaml").write_text(
+        "kind: alignment\nname: broken\nsources:\n"
+        "  align: {csv: data/a.csv, id: {template: 'http://e.org/{row}'}}\n"
+        "  target: {csv: data/a.csv, id: {template: 'http://e.org/t{row}'}}\n"
+        "attributes:\n  - {name: name, metric: levenshtein}\nthreshold: 1\n"
+        "outputs:\n  - {csv: out/broken.csv}\n",
+        encoding="utf-8",
+    )
+    record = _wait(app, _start(client, "broken.yaml"))
+    assert record.status == "failed"
+    assert "data/a.csv:3: expected 2 fields, found 3" in record.message
+    assert "data/a.csv:3: expected 2 fields, found 3" in client.get(f"/runs/{record.id}").text
+    assert not (folder / "out" / "broken.csv").exists()
+
+
+def test_image_specs_show_their_plan_and_need_a_confirmation(
+    client: TestClient, folder: Path
+) -> None:
+    (folder / "img.yaml").write_text(
+        "kind: image\nname: img\ndebian: {suite: bookworm}\nformats: [qcow2]\n"
+        "output: out/img\ncache: cache\n",
+        encoding="utf-8",
+    )
+    spec_page = client.get("/spec/img.yaml").text
+    assert 'href="/plan/img.yaml"' in spec_page and 'id="run"' not in spec_page
+    refused = client.post("/run", data={"spec": "img.yaml"})
+    assert refused.status_code == 409 and "confirm" in refused.text
+    plan = client.get("/plan/img.yaml")
+    assert "plan for image &#39;img&#39;" in plan.text and "to build" in plan.text
+    assert 'name="confirm" value="yes" required' in plan.text
+    assert not (folder / ".specengine" / "runs").exists()
