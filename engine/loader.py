@@ -47,9 +47,10 @@ class Document:
 class _Builder(yaml.constructor.SafeConstructor):
     """Turns composed YAML nodes into plain data, recording every node's position."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, *, expand_env: bool = True) -> None:
         super().__init__()
         self.doc = doc
+        self.expand_env = expand_env
         self.problems: list[Problem] = []
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
@@ -90,6 +91,16 @@ class _Builder(yaml.constructor.SafeConstructor):
             if match.group(0).startswith("$$"):
                 return match.group(0)[1:]
             name, default = match.group(1), match.group(2)
+            if not self.expand_env:
+                # Not even the default is used: the value would differ from what
+                # the command line reads, and the environment is never looked at.
+                self._problem(
+                    node,
+                    path,
+                    f"environment variable {name} is not expanded here: ${{{name}}}"
+                    " is only expanded by the engine commands (engine validate, plan, run)",
+                )
+                return match.group(0)
             value = os.environ.get(name)
             if value is None or (value == "" and default is not None):
                 if default is not None:
@@ -121,8 +132,40 @@ def _is_inline_cell(path: Path_) -> bool:
     return len(path) >= 4 and path[0] == "sources" and path[2] == "inline"
 
 
-def read_document(path: Path) -> Document:
-    """Parse a YAML spec file, keeping positions; SpecError on unreadable or malformed YAML."""
+class _AliasRefusedError(Exception):
+    """An alias (``*name``) met while aliases are refused, at a 1-based line and column."""
+
+    def __init__(self, anchor: str, line: int, column: int) -> None:
+        super().__init__(f"YAML aliases (*{anchor}) are not accepted here: write the value out")
+        self.line, self.column = line, column
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A SafeLoader that stops at the first alias.
+
+    Aliases are shared nodes: a few hundred bytes of nested aliases expand to
+    millions of values (a "billion laughs"), so text from an untrusted sender
+    is read without them.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise _AliasRefusedError(event.anchor or "", line, column)
+        return super().compose_node(parent, index)
+
+
+def read_document(path: Path, *, allow_aliases: bool = True, expand_env: bool = True) -> Document:
+    """Parse a YAML spec file, keeping positions; SpecError on unreadable or malformed YAML.
+
+    ``allow_aliases=False`` refuses YAML aliases (``*name``, ``<<: *name``) at
+    their line, for text from an untrusted sender (nested aliases expand
+    exponentially). ``expand_env=False`` never reads the environment: each
+    ``${VAR}`` is a problem at its line instead of the variable's value (which
+    could end up quoted in an error message).
+    """
     name = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -138,7 +181,9 @@ def read_document(path: Path) -> Document:
         raise SpecError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     doc = Document(name, None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader if allow_aliases else _NoAliasLoader)
+    except _AliasRefusedError as exc:
+        raise SpecError([Problem(name, exc.line, exc.column, "", str(exc))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -151,7 +196,7 @@ def read_document(path: Path) -> Document:
         raise SpecError([Problem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
     if node is None:
         raise SpecError([Problem(name, 1, 1, "", "the file is empty; a spec starts with 'kind:'")])
-    builder = _Builder(doc)
+    builder = _Builder(doc, expand_env=expand_env)
     try:
         doc.data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
@@ -165,12 +210,19 @@ def read_document(path: Path) -> Document:
     return doc
 
 
-def load_spec(path: Path, *, check_files: bool = True) -> Any:
+def load_spec(
+    path: Path,
+    *,
+    check_files: bool = True,
+    allow_aliases: bool = True,
+    expand_env: bool = True,
+) -> Any:
     """Load and validate a spec file; relative paths in it resolve against its folder.
 
+    ``allow_aliases`` and ``expand_env``: as for :func:`read_document`.
     Raises :class:`SpecError` listing every problem found.
     """
-    doc = read_document(path)
+    doc = read_document(path, allow_aliases=allow_aliases, expand_env=expand_env)
     kind = doc.data.get("kind")
     if kind not in KINDS:
         line, column = doc.position(("kind",)) if "kind" in doc.data else (1, 1)

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from engine.web.compose import DraftStore, flow_yaml
+from engine.web.paths import DamagedFileError
 from engine.web.runs import RunManager
 from engine.web.security import BodyLimit, SameOrigin, TokenGuard, mib
 
@@ -55,6 +56,12 @@ def page(request: Request, template: str, status_code: int = 200, /, **context: 
     return response
 
 
+async def _damaged(request: Request, exc: Exception) -> Response:
+    # A run record or draft damaged on disk (edited by hand, a full disk): say
+    # which file, rather than an internal error on every page that reads it.
+    return page(request, "message.html", 409, title="Damaged file", error=str(exc))
+
+
 def create_app(
     root: Path,
     *,
@@ -87,6 +94,8 @@ def create_app(
         *routes_compose.routes(),
         Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={DamagedFileError: _damaged}
+    )
     app.state.web = WebState(folder, RunManager(folder), DraftStore(folder), templates, max_upload)
     return app

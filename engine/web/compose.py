@@ -8,9 +8,11 @@ key per line, sources in block style, one line per attribute and per output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,14 +25,17 @@ from engine.alignment.metrics import distance_matrix
 from engine.alignment.normalise import NormaliseError, normalise_value
 from engine.alignment.sources import read_source
 from engine.errors import EngineError
-from engine.web.paths import atomic_write
+from engine.web.paths import DamagedFileError, atomic_write
 from schemas.alignment import Attribute, Source
 
 __all__ = [
+    "DRAFT_MAX_AGE_DAYS",
+    "NAME_LENGTH",
     "Draft",
     "DraftStore",
     "PreviewError",
     "attribute_preview",
+    "finite_number",
     "flow_yaml",
     "parse_yaml_value",
     "source_preview",
@@ -42,6 +47,12 @@ PREVIEW_ROWS = 10
 #: Sample values per side in an attribute's live preview.
 SAMPLE_VALUES = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: Longest spec name offered: NAME.yaml and the temporaries beside it stay short file names.
+NAME_LENGTH = 100
+#: What a draft id looks like (``uuid4().hex[:12]``); anything else names no draft.
+_DRAFT_ID = re.compile(r"[0-9a-f]{12}")
+#: Drafts untouched for this long are deleted when a new draft is made.
+DRAFT_MAX_AGE_DAYS = 30
 
 
 class PreviewError(Exception):
@@ -58,7 +69,7 @@ class Draft:
     previews: dict[str, dict[str, Any]] = field(default_factory=dict)
     attributes: list[dict[str, Any]] = field(default_factory=list)
     blocking: Any = "none"
-    threshold: float | None = None
+    threshold: int | float | None = None  # an int stays an int in the YAML
     matching: str = "best"
     outputs: list[dict[str, Any]] = field(default_factory=list)
     saved_sha256: str | None = None
@@ -87,35 +98,72 @@ class Draft:
         return list(self.previews.get(role, {}).get("columns", []))
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are no JSON, and a NaN threshold never reads back from YAML.
+    raise ValueError(f"{name} is not a number a spec can hold")
+
+
 class DraftStore:
-    """Drafts of one served folder, as JSON files (atomic writes)."""
+    """Drafts of one served folder, as JSON files (atomic writes).
 
-    def __init__(self, root: Path) -> None:
+    Drafts are never finished on purpose: those untouched for ``max_age_days``
+    are deleted when a new one is made, so the folder does not fill up.
+    """
+
+    def __init__(self, root: Path, *, max_age_days: float = DRAFT_MAX_AGE_DAYS) -> None:
+        self.root = root
         self.folder = root / ".specengine" / "drafts"
+        self.max_age_days = max_age_days
 
-    def new(self, name: str) -> Draft:
-        """A new, empty draft; ValueError for a name the spec language refuses."""
+    @staticmethod
+    def check_name(name: str) -> None:
+        """ValueError for a name the spec language refuses, or too long for a file name."""
         if not _NAME.match(name):
             raise ValueError(
                 "a name starts with a letter or digit, then letters, digits, '_', '.' or '-'"
             )
+        if len(name) > NAME_LENGTH:
+            raise ValueError(f"a name has at most {NAME_LENGTH} characters")
+
+    def new(self, name: str) -> Draft:
+        """A new, empty draft; ValueError for a name the spec language refuses."""
+        self.check_name(name)
+        self.prune()
         draft = Draft(uuid.uuid4().hex[:12], name)
         self.save(draft)
         return draft
 
+    def prune(self) -> None:
+        """Delete the drafts not written for ``max_age_days``."""
+        if not self.folder.is_dir():
+            return
+        oldest = time.time() - self.max_age_days * 86400
+        for path in self.folder.glob("*.json"):
+            with contextlib.suppress(OSError):  # deleted meanwhile: as good
+                if path.stat().st_mtime < oldest:
+                    path.unlink()
+
     def get(self, draft_id: str) -> Draft | None:
-        """A draft by id, or None."""
-        if not draft_id.isalnum():
+        """A draft by id, or None; DamagedFileError when its file cannot be read as a draft."""
+        if not _DRAFT_ID.fullmatch(draft_id):
             return None
         path = self.folder / f"{draft_id}.json"
         if not path.is_file():
             return None
-        return Draft(**json.loads(path.read_text(encoding="utf-8")))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+            return _DRAFT.validate_python(data)
+        except (OSError, ValueError) as exc:  # ValidationError is a ValueError
+            raise DamagedFileError(self.root, path, exc) from None
 
     def save(self, draft: Draft) -> None:
-        """Write the draft (atomically)."""
-        data = json.dumps(asdict(draft), indent=2) + "\n"  # key order is the YAML's
+        """Write the draft (atomically); ValueError for a value JSON cannot hold."""
+        data = json.dumps(asdict(draft), indent=2, allow_nan=False) + "\n"  # key order: the YAML's
         atomic_write(self.folder / f"{draft.id}.json", data.encode("utf-8"))
+
+
+#: A draft read back from its JSON: wrong types are a damaged file, not a 500 later.
+_DRAFT = TypeAdapter(Draft)
 
 
 # --------------------------------------------------------------------------- YAML
@@ -179,13 +227,51 @@ def spec_yaml(spec: dict[str, Any]) -> str:
 
 
 def parse_yaml_value(text: str, what: str) -> Any:
-    """A value typed in a form as YAML (``{unit: days}``, ``[lowercase]``); empty is None."""
+    """A value typed in a form as YAML (``{unit: days}``, ``[lowercase]``); empty is None.
+
+    PreviewError for a value a draft cannot keep: it is stored as JSON and
+    written back as YAML, so no dates, no NaN or infinity, only text keys.
+    """
     if not text.strip():
         return None
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PreviewError(f"{what}: not valid YAML ({exc})") from None
+    problem = _not_plain(value)
+    if problem:
+        raise PreviewError(f"{what}: {problem} (write it quoted if it is text)")
+    return value
+
+
+def _not_plain(value: Any) -> str | None:
+    """What makes ``value`` more than plain JSON-like data, or None."""
+    if value is None or isinstance(value, bool | int | str):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, list):
+        return next((p for p in map(_not_plain, value) if p), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} is not text"
+            problem = _not_plain(item)
+            if problem:
+                return problem
+        return None
+    return f"{value!r} is a {type(value).__name__}, not a number, text, list or mapping"
+
+
+def finite_number(text: str, what: str) -> float:
+    """A number typed in a form; ValueError (saying ``what``) unless it is finite."""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{what}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what}: {text.strip()!r} is not a finite number")
+    return number
 
 
 # --------------------------------------------------------------------------- previews

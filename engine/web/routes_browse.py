@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.errors import EngineError, SpecError
 from engine.web.app import page, web
-from engine.web.paths import UnsafePathError, resolve_inside
-from engine.web.runs import CONFIRM_KINDS, plan_preview
-from engine.web.specs import ChangedOnDiskError, SpecInfo, list_specs, save_spec_text, spec_info
+from engine.web.paths import UnsafePathError, UnusablePathError, relative, resolve_inside
+from engine.web.runs import CONFIRM_KINDS, RunRefusedError, plan_preview
+from engine.web.specs import (
+    ChangedOnDiskError,
+    SpecInfo,
+    list_specs,
+    resolve_spec,
+    save_spec_text,
+    spec_info,
+)
 
-__all__ = ["MEDIA_TYPES", "routes"]
+__all__ = ["INLINE_CSP", "MEDIA_TYPES", "routes"]
 
 #: Content types of the files a run writes (downloads).
 MEDIA_TYPES = {
@@ -29,18 +37,20 @@ MEDIA_TYPES = {
     ".yaml": "text/yaml; charset=utf-8",
     ".yml": "text/yaml; charset=utf-8",
 }
+#: An HTML file of the folder is shown from this origin: sandboxed (no script, a
+#: unique origin), it cannot use the interface with the user's cookie.
+INLINE_CSP = "sandbox"
 
 
 def _refused(request: Request, error: Exception, status: int = 403) -> Response:
+    if isinstance(error, UnusablePathError):
+        status = 400  # no file can have that name: a bad request, not a forbidden one
     return page(request, "message.html", status, title="Refused", error=str(error))
 
 
 def _spec_path(request: Request) -> Path:
     """The resolved spec file of the request's ``path`` (UnsafePathError, FileNotFoundError)."""
-    path = resolve_inside(web(request).root, request.path_params["path"])
-    if not path.is_file():
-        raise FileNotFoundError(f"no such spec: {request.path_params['path']}")
-    return path
+    return resolve_spec(web(request).root, request.path_params["path"])
 
 
 def _lines(info: SpecInfo) -> list[tuple[int, str, list[str]]]:
@@ -55,23 +65,30 @@ def _lines(info: SpecInfo) -> list[tuple[int, str, list[str]]]:
     return [(n, text, by_line.get(n, [])) for n, text in enumerate(lines, 1)]
 
 
+def _listing(root: Path) -> list[SpecInfo]:
+    out = []
+    for rel in list_specs(root):
+        try:
+            out.append(spec_info(root, resolve_inside(root, rel)))
+        except (OSError, UnsafePathError):
+            continue
+    return out
+
+
 async def index(request: Request) -> Response:
     """Every spec of the folder with its kind, validation state and last run."""
     state = web(request)
     last = state.runs.last_runs()
-    specs = []
-    for rel in list_specs(state.root):
-        try:
-            info = spec_info(state.root, resolve_inside(state.root, rel))
-        except (OSError, UnsafePathError):
-            continue
-        specs.append((info, last.get(rel)))
-    return page(request, "index.html", specs=specs)
+    # Validating every spec reads files: in a thread, the event loop keeps serving.
+    infos = await run_in_threadpool(_listing, state.root)
+    return page(request, "index.html", specs=[(info, last.get(info.path)) for info in infos])
 
 
-def _spec_page(request: Request, path: Path, status: int = 200, **context: object) -> Response:
+async def _spec_page(
+    request: Request, path: Path, status: int = 200, **context: object
+) -> Response:
     state = web(request)
-    info = spec_info(state.root, path)
+    info = await run_in_threadpool(spec_info, state.root, path)
     context.setdefault("text", info.text)
     context.setdefault("sha256", info.sha256)
     return page(
@@ -94,11 +111,15 @@ async def spec(request: Request) -> Response:
         return _refused(request, exc)
     except FileNotFoundError as exc:
         return _refused(request, exc, 404)
-    return _spec_page(request, path)
+    return await _spec_page(request, path)
 
 
 async def save(request: Request) -> Response:
-    """Save an edited spec: validated first, refused when the file changed meanwhile."""
+    """Save an edited spec: validated first, refused when the file changed meanwhile.
+
+    Only a spec file can be written (``.yaml``/``.yml``, no hidden folder): not
+    a data file, not the interface's own state.
+    """
     try:
         path = _spec_path(request)
     except UnsafePathError as exc:
@@ -109,35 +130,44 @@ async def save(request: Request) -> Response:
     text = str(form.get("text", "")).replace("\r\n", "\n")
     sha = str(form.get("sha256", ""))
     try:
-        save_spec_text(path, text, sha)
+        # In a thread: validation reads files, and the event loop serves the others.
+        await run_in_threadpool(save_spec_text, path, text, sha)
     except ChangedOnDiskError as exc:
-        return _spec_page(request, path, 409, error=str(exc), text=text, sha256=sha)
+        return await _spec_page(request, path, 409, error=str(exc), text=text, sha256=sha)
     except SpecError as exc:
-        return _spec_page(
+        return await _spec_page(
             request, path, 422, error="Not saved: " + exc.render(), text=text, sha256=sha
         )
     return RedirectResponse(f"/spec/{request.path_params['path']}?saved=1", status_code=303)
 
 
 async def plan(request: Request) -> Response:
-    """The plan of a spec (``engine plan``), with the confirmation form of image and pool specs."""
+    """The plan of a spec (``engine plan``), with the confirmation form of image and pool specs.
+
+    Computing a plan reads the sources and connects to the hosts of the spec:
+    only a POST does it (a form of this site, see SameOrigin), never a GET a
+    link or an image of another page could trigger. A GET shows the button.
+    """
     try:
         path = _spec_path(request)
     except UnsafePathError as exc:
         return _refused(request, exc)
     except FileNotFoundError as exc:
         return _refused(request, exc, 404)
-    from starlette.concurrency import run_in_threadpool
-
-    info = spec_info(web(request).root, path)
+    root = web(request).root
+    info = await run_in_threadpool(spec_info, root, path)
+    confirm = info.kind in CONFIRM_KINDS
+    if request.method != "POST":
+        return page(request, "plan.html", info=info, plan=None, ask=True, confirm=confirm)
     try:
-        text = await run_in_threadpool(plan_preview, path)
+        text = await run_in_threadpool(plan_preview, root, path)
         error = None
-    except EngineError as exc:
-        text, error = "", exc.render()
+    except (EngineError, RunRefusedError) as exc:
+        text = ""
+        error = exc.render() if isinstance(exc, EngineError) else str(exc)
     return page(
         request, "plan.html", 200 if error is None else 422, info=info, plan=text, error=error,
-        confirm=info.kind in CONFIRM_KINDS,
+        confirm=confirm,
     )  # fmt: skip
 
 
@@ -149,7 +179,15 @@ async def files(request: Request) -> Response:
         path = resolve_inside(root, rel)
     except UnsafePathError as exc:
         return _refused(request, exc)
-    if not path.is_file() or ".specengine" in Path(rel).parts:
+    try:
+        found = path.is_file()
+    except OSError:  # ENAMETOOLONG past the checks of resolve_inside, ELOOP...
+        found = False
+    # Hidden files (the interface's own state, .git, .env...) are no download,
+    # also through a symlink to them.
+    parts = (*Path(rel).parts, *Path(relative(root, path)).parts)
+    hidden = any(part.startswith(".") for part in parts)
+    if not found or hidden:
         return _refused(request, FileNotFoundError(f"no such file: {rel}"), 404)
     name = path.name
     media = next(
@@ -163,6 +201,7 @@ async def files(request: Request) -> Response:
         media_type=media,
         filename=None if inline else name,
         content_disposition_type="inline" if inline else "attachment",
+        headers={"content-security-policy": INLINE_CSP} if inline else None,
     )
 
 
@@ -172,6 +211,6 @@ def routes() -> list[Route]:
         Route("/", index),
         Route("/spec/{path:path}", spec),
         Route("/save/{path:path}", save, methods=["POST"]),
-        Route("/plan/{path:path}", plan),
+        Route("/plan/{path:path}", plan, methods=["GET", "POST"]),
         Route("/files/{path:path}", files),
     ]

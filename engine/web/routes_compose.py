@@ -18,16 +18,18 @@ from starlette.routing import Route
 from engine.errors import SpecError
 from engine.web.app import page, web
 from engine.web.compose import (
+    NAME_LENGTH,
     Draft,
     PreviewError,
     attribute_preview,
+    finite_number,
     parse_yaml_value,
     source_preview,
     spec_yaml,
 )
 from engine.web.paths import UnsafePathError, resolve_inside
 from engine.web.security import mib
-from engine.web.specs import ChangedOnDiskError, save_spec_text, validate_text
+from engine.web.specs import ChangedOnDiskError, digest, save_spec_text, validate_text
 from schemas.alignment import BLOCKINGS, METRICS, NORMALISERS
 
 __all__ = ["routes"]
@@ -78,7 +80,8 @@ async def start(request: Request) -> Response:
     name = str(form.get("name", "")).strip()
     state = web(request)
     try:
-        if name and resolve_inside(state.root, f"{name}.yaml").exists():
+        state.drafts.check_name(name)  # before any file system call on it (a name too long)
+        if resolve_inside(state.root, f"{name}.yaml").exists():
             return page(
                 request, "compose_new.html", 409, steps=STEPS, name=name,
                 error=f"{name}.yaml already exists: choose another name, or edit that spec",
@@ -97,14 +100,18 @@ async def step_page(request: Request) -> Response:
         return _missing(request)
     context: dict[str, Any] = {}
     if step == "review":
-        context["yaml"], context["problems"] = _review(request, draft)
+        context["yaml"], context["problems"] = await _review(request, draft)
     return _step(request, draft, step, **context)
 
 
-def _review(request: Request, draft: Draft) -> tuple[str, str | None]:
-    text = spec_yaml(draft.spec())
+async def _review(request: Request, draft: Draft) -> tuple[str, str | None]:
     try:
-        validate_text(resolve_inside(web(request).root, draft.file), text)
+        text = spec_yaml(draft.spec())
+    except ValueError as exc:  # a draft written before its values were checked
+        return "", f"this draft cannot be written as YAML: {exc}"
+    try:
+        # In a thread: validation reads the data files, and the event loop serves others.
+        await run_in_threadpool(validate_text, resolve_inside(web(request).root, draft.file), text)
     except SpecError as exc:
         return text, exc.render()
     return text, None
@@ -124,9 +131,10 @@ async def _store_upload(
     """Check an uploaded file, preview it from a temporary file, then move it into data/."""
     state = web(request)
     name = Path(upload.filename or "").name
-    if not _FILE_NAME.match(name):
+    if not _FILE_NAME.match(name) or len(name) > NAME_LENGTH:
         raise PreviewError(
             "upload a .csv or .tsv file whose name has only letters, digits, '_', '.', '-'"
+            f" (at most {NAME_LENGTH} characters)"
         )
     if upload.size is not None and upload.size > state.max_upload:
         raise PreviewError(
@@ -134,7 +142,6 @@ async def _store_upload(
             " Nothing was written."
         )
     folder = resolve_inside(state.root, "data")
-    target = _free_name(folder, name)
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".upload")
     temp = Path(temp_name)
@@ -149,22 +156,30 @@ async def _store_upload(
         except PreviewError as exc:  # name the file as uploaded, not its temporary
             text = str(exc).replace(str(temp), name).replace(f"data/{temp.name}", name)
             raise PreviewError(text) from None
-        os.replace(temp, target)
+        target = _claim(temp, folder, name)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return {**source, kind: f"data/{target.name}"}, preview
 
 
-def _free_name(folder: Path, name: str) -> Path:
-    """``data/NAME``, or ``NAME-2``, ``NAME-3``... when taken (never overwrite a data file)."""
-    target = folder / name
+def _claim(temp: Path, folder: Path, name: str) -> Path:
+    """Give ``temp`` the name ``data/NAME``, or ``NAME-2``, ``NAME-3``... when taken.
+
+    A hard link fails when the name exists, atomically: two uploads of the same
+    name at once get two names, and a data file is never overwritten. The
+    temporary is removed by the caller.
+    """
     stem, dot, suffix = name.partition(".")
-    number = 2
-    while target.exists():
-        target = folder / f"{stem}-{number}{dot}{suffix}"
-        number += 1
-    return target
+    number = 1
+    while True:
+        target = folder / (name if number == 1 else f"{stem}-{number}{dot}{suffix}")
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            number += 1
+            continue
+        return target
 
 
 def _remote_source(form: FormData, kind: str) -> dict[str, Any]:
@@ -245,11 +260,12 @@ def _attribute(form: FormData) -> dict[str, Any]:
     options = parse_yaml_value(str(form.get("options", "")), "metric options")
     out["metric"] = {metric: options} if options is not None else metric
     weight = str(form.get("weight", "")).strip()
-    if weight and float(weight) != 1:
-        out["weight"] = float(weight) if not float(weight).is_integer() else int(float(weight))
+    number = finite_number(weight, "weight") if weight else 1.0
+    if number != 1:
+        out["weight"] = int(number) if number.is_integer() else number
     missing = str(form.get("missing", "")).strip()
     if missing and missing != "max":
-        out["missing"] = missing if missing == "ignore" else float(missing)
+        out["missing"] = missing if missing == "ignore" else finite_number(missing, "missing")
     return out
 
 
@@ -319,7 +335,7 @@ async def settings(request: Request) -> Response:
             draft.blocking = {rule: {"attribute": attribute}}
         else:
             raise PreviewError(f"unknown blocking rule {rule!r}")
-        threshold = float(str(form.get("threshold", "")))
+        threshold = finite_number(str(form.get("threshold", "")), "threshold")
         draft.threshold = int(threshold) if threshold.is_integer() else threshold
         matching = str(form.get("matching", "best"))
         if matching not in ("all", "best", "one-to-one"):
@@ -356,10 +372,15 @@ async def save(request: Request) -> Response:
     if draft is None:
         return _missing(request)
     state = web(request)
-    text = spec_yaml(draft.spec())
+    try:
+        text = spec_yaml(draft.spec())
+    except ValueError as exc:  # a draft written before its values were checked
+        return _step(request, draft, "review", 422, error=f"Not saved: {exc}", yaml="",
+                     problems=None)  # fmt: skip
     target = resolve_inside(state.root, draft.file)
     try:
-        save_spec_text(target, text, draft.saved_sha256)
+        # In a thread: validation reads the data files, and the event loop serves others.
+        await run_in_threadpool(save_spec_text, target, text, draft.saved_sha256)
     except ChangedOnDiskError as exc:
         return _step(request, draft, "review", 409, error=str(exc), yaml=text, problems=None)
     except SpecError as exc:
@@ -367,8 +388,6 @@ async def save(request: Request) -> Response:
             request, draft, "review", 422, error="Not saved: the spec is not valid yet",
             yaml=text, problems=exc.render(),
         )  # fmt: skip
-    from engine.web.specs import digest
-
     draft.saved_sha256 = digest(text.encode("utf-8"))
     state.drafts.save(draft)
     return RedirectResponse(f"/spec/{draft.file}?saved=1", status_code=303)

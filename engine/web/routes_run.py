@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from engine.web.app import page, web
-from engine.web.paths import UnsafePathError, resolve_inside
+from engine.web.paths import UnsafePathError
 from engine.web.runs import RunRefusedError
+from engine.web.specs import resolve_spec
 
-__all__ = ["routes"]
+__all__ = ["KEEP_ALIVE_S", "POLL_S", "routes"]
+
+#: How often a page following a run looks for new events, and how often it is
+#: sent a comment to keep the connection open. The follower polls in the event
+#: loop: a thread blocked per open page would soon take the whole thread pool
+#: (40 threads), and with it every validation and save.
+POLL_S = 0.1
+KEEP_ALIVE_S = 5.0
 
 
 async def start(request: Request) -> Response:
@@ -23,11 +32,12 @@ async def start(request: Request) -> Response:
     form = await request.form()
     rel = str(form.get("spec", ""))
     try:
-        path = resolve_inside(state.root, rel)
-        if not path.is_file():
-            raise RunRefusedError(f"no such spec: {rel}")
-        run = state.runs.start(path, confirmed=form.get("confirm") == "yes")
-    except (UnsafePathError, RunRefusedError) as exc:
+        path = resolve_spec(state.root, rel)
+        # In a thread: the spec is loaded and validated, which reads its files.
+        run = await run_in_threadpool(
+            state.runs.start, path, confirmed=form.get("confirm") == "yes"
+        )
+    except (UnsafePathError, FileNotFoundError, RunRefusedError) as exc:
         return page(request, "message.html", 409, title="Run refused", error=str(exc), spec=rel)
     return RedirectResponse(f"/runs/{run.record.id}", status_code=303)
 
@@ -53,14 +63,19 @@ async def events(request: Request) -> Response:
             message = record.message if record else "no such run"
             yield _event({"type": "end", "status": status, "message": message})
             return
-        index = 0
+        index, quiet = 0, 0.0
         while True:
-            batch = await run_in_threadpool(run.events_from, index, 5.0)
+            batch = run.events_since(index)
             if not batch:
-                yield ": keep-alive\n\n"
-                if await request.is_disconnected():
-                    return
+                if quiet >= KEEP_ALIVE_S:
+                    yield ": keep-alive\n\n"
+                    if await request.is_disconnected():
+                        return
+                    quiet = 0.0
+                await anyio.sleep(POLL_S)
+                quiet += POLL_S
                 continue
+            quiet = 0.0
             for item in batch:
                 yield _event(item)
                 if item["type"] == "end":

@@ -11,12 +11,17 @@ them before they start.
 
 Each run is recorded as JSON in ``DIR/.specengine/runs/`` (atomic writes), so
 the browse page can show every spec's last run after a restart.
+
+Nothing the web runs or plans acts outside the served folder (:func:`check_runnable`):
+no path outside it, no image hooks (shell commands), no default image cache
+(in the home folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 import traceback
@@ -34,9 +39,9 @@ from engine.alignment import pipeline
 from engine.alignment.report import summary_text
 from engine.errors import EngineError
 from engine.execute import execute, new_state
-from engine.loader import load_spec
 from engine.plan import Plan, build
-from engine.web.paths import atomic_write, inside, relative
+from engine.web.paths import DamagedFileError, atomic_write, inside, relative
+from engine.web.specs import load
 from schemas.alignment import output_path
 
 __all__ = [
@@ -45,16 +50,19 @@ __all__ = [
     "RunManager",
     "RunRecord",
     "RunRefusedError",
+    "check_runnable",
     "outside_paths",
     "plan_preview",
 ]
 
 #: Kinds whose plan is shown and must be confirmed before a run applies it.
 CONFIRM_KINDS = frozenset({"image", "volume-pool"})
+#: What a run id looks like (``uuid4().hex[:12]``); anything else names no run.
+_RUN_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class RunRefusedError(Exception):
-    """A run that cannot start: already running, unconfirmed, paths outside the folder."""
+    """A run that cannot start: already running, unconfirmed, acting outside the folder."""
 
 
 class _Cancelled(Exception):
@@ -97,11 +105,9 @@ class Run:
             self.events.append({"type": kind, **data})
             self.changed.notify_all()
 
-    def events_from(self, start: int, timeout: float) -> list[dict[str, Any]]:
-        """The events from index ``start`` on, waiting up to ``timeout`` s for a new one."""
+    def events_since(self, start: int) -> list[dict[str, Any]]:
+        """The events from index ``start`` on, without waiting (for the event loop)."""
         with self.changed:
-            if len(self.events) <= start and not self.finished:
-                self.changed.wait(timeout)
             return list(self.events[start:])
 
 
@@ -131,6 +137,35 @@ def outside_paths(root: Path, spec: Any) -> list[Path]:
     return sorted({p for p in _paths(spec) if not inside(root, p)})
 
 
+def check_runnable(root: Path, rel: str, spec: Any) -> None:
+    """RunRefusedError unless the web may run (or plan) ``spec``: nothing outside ``root``.
+
+    The paths of the spec are not all: an image's hooks are shell commands run
+    on the build host, and an image without ``cache:`` builds in
+    ~/.cache/specengine/images. Planning is checked too: a dry run reads the
+    sources and opens SSH with the pool's key.
+    """
+    engine_run = "run it with `engine run` instead"
+    if spec.kind == "image" and spec.hooks:
+        raise RunRefusedError(
+            f"{rel} has hooks: hooks run shell commands on the build host;"
+            f" the web interface never runs them: {engine_run}"
+        )
+    outside = outside_paths(root, spec)
+    if outside:
+        shown = ", ".join(str(p) for p in outside)
+        raise RunRefusedError(
+            f"{rel} reads or writes outside the served folder ({shown});"
+            f" the web interface never does: {engine_run}"
+        )
+    if spec.kind == "image" and spec.cache is None:
+        raise RunRefusedError(
+            f"{rel} has no cache: the default (~/.cache/specengine/images) is outside the"
+            f" served folder; set `cache:` to a folder inside it (such as `cache: cache`),"
+            f" or {engine_run}"
+        )
+
+
 def _outputs(root: Path, spec: Any) -> list[str]:
     out: list[str] = []
     for output in getattr(spec, "outputs", None) or []:
@@ -142,9 +177,14 @@ def _outputs(root: Path, spec: Any) -> list[str]:
     return out
 
 
-def plan_preview(path: Path) -> str:
-    """``engine plan``'s text for a spec (a dry run: reads, writes nothing)."""
-    spec = load_spec(path)
+def plan_preview(root: Path, path: Path) -> str:
+    """``engine plan``'s text for a spec of ``root`` (a dry run: reads, writes nothing).
+
+    Raises SpecError (invalid) or RunRefusedError (see :func:`check_runnable`):
+    a dry run reads the sources and connects to the hosts of the spec.
+    """
+    spec = load(path)
+    check_runnable(root, relative(root, path), spec)
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), dry_run=True)
     if plan.kind == "image":
@@ -212,16 +252,19 @@ class RunManager:
                 self._save(record)
 
     def record(self, run_id: str) -> RunRecord | None:
-        """A run's record, live or from disk."""
+        """A run's record, live or from disk; DamagedFileError when its file is unreadable."""
         live = self._runs.get(run_id)
         if live is not None:
             return live.record
-        if not run_id.isalnum():
+        if not _RUN_ID.fullmatch(run_id):
             return None
         path = self.folder / f"{run_id}.json"
         if not path.is_file():
             return None
-        return RunRecord(**json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return RunRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise DamagedFileError(self.root, path, exc) from None
 
     def last_runs(self) -> dict[str, RunRecord]:
         """The latest run of each spec (relative path -> record)."""
@@ -248,19 +291,13 @@ class RunManager:
         """
         rel = relative(self.root, path)
         try:
-            spec = load_spec(path)
+            spec = load(path)
         except EngineError as exc:
             raise RunRefusedError(f"{rel} is not a valid spec:\n{exc.render()}") from None
+        check_runnable(self.root, rel, spec)
         if spec.kind in CONFIRM_KINDS and not confirmed:
             raise RunRefusedError(
                 f"{rel} is a {spec.kind} spec: review its plan and confirm before it runs"
-            )
-        outside = outside_paths(self.root, spec)
-        if outside:
-            shown = ", ".join(str(p) for p in outside)
-            raise RunRefusedError(
-                f"{rel} reads or writes outside the served folder ({shown});"
-                " the web interface never does: run it with `engine run` instead"
             )
         with self._lock:
             if rel in self._active:

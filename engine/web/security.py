@@ -10,11 +10,11 @@ import hmac
 import html
 import ipaddress
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "SameOrigin", "TokenGuard", "is_loopback", "mib"]
+__all__ = ["BodyLimit", "SameOrigin", "TokenGuard", "is_loopback", "mib", "without_token"]
 
 TOKEN_COOKIE = "specengine_token"
 
@@ -34,6 +34,18 @@ def mib(size: int) -> str:
     if size < 1 << 20:
         return f"{size / 1024:.3g} KiB"
     return f"{size / (1 << 20):.3g} MiB"
+
+
+def without_token(path: str, query: list[tuple[str, str]]) -> str:
+    """The same-site URL of ``path`` and ``query`` minus ``token``, for a ``Location`` header.
+
+    The path is the decoded one: it is quoted again (no CR/LF, no ``?`` or ``#``
+    from ``%3F``), and its leading slashes collapse to one, since ``//evil.com``
+    would be another site. The query is encoded again likewise.
+    """
+    location = "/" + quote(path.lstrip("/"), safe="/:@!$&'()*+,;=~")
+    rest = urlencode([(key, value) for key, value in query if key != "token"])
+    return location + (f"?{rest}" if rest else "")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -88,10 +100,9 @@ class TokenGuard:
         if TOKEN_COOKIE in cookie and self._ok(cookie[TOKEN_COOKIE].value):
             await self.app(scope, receive, send)
             return
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if self._ok((query.get("token") or [None])[0]):
-            rest = "&".join(f"{k}={v}" for k, vs in query.items() if k != "token" for v in vs)
-            location = scope["path"] + (f"?{rest}" if rest else "")
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if self._ok(next((value for key, value in query if key == "token"), None)):
+            location = without_token(scope["path"], query)
             await send(
                 {
                     "type": "http.response.start",
@@ -174,7 +185,11 @@ class BodyLimit:
 
 
 class SameOrigin:
-    """Refuse a POST whose ``Origin`` is another site (a page elsewhere submitting a form here)."""
+    """Refuse a POST from another site (a page elsewhere submitting a form here).
+
+    The ``Origin`` must be this host; ``Sec-Fetch-Site: cross-site`` is refused
+    too (it also covers a browser that leaves ``Origin`` out).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -183,7 +198,8 @@ class SameOrigin:
         if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             headers = _headers(scope)
             origin = headers.get("origin")
-            if origin and urlsplit(origin).netloc != headers.get("host"):
+            foreign = origin and urlsplit(origin).netloc != headers.get("host")
+            if foreign or headers.get("sec-fetch-site") == "cross-site":
                 await _page(send, 403, "Refused", "A form of another site was sent here.")
                 return
         await self.app(scope, receive, send)

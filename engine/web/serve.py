@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.errors import EXIT_OK, EXIT_SPEC
 
-__all__ = ["TOKEN_ENV", "add_arguments", "command"]
+__all__ = ["TOKEN_ENV", "add_arguments", "allowed_hosts", "command"]
 
 #: The token may come from the environment rather than the command line (ps shows that).
 TOKEN_ENV = "SPECENGINE_TOKEN"
@@ -40,6 +40,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def allowed_hosts(host: str) -> list[str] | None:
+    """The Host headers accepted when serving on ``host``: local names on loopback, else any.
+
+    Against DNS rebinding: on loopback, only a local name reaches the app. The
+    bind address itself is one (``--host 127.0.0.2`` is loopback too).
+    """
+    from engine.web.security import is_loopback
+
+    if not is_loopback(host):
+        return None
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"]
+    bare = host.strip("[]")
+    # An IPv6 address arrives in brackets (Host: [::2]:8765).
+    for name in (bare, f"[{bare}]") if ":" in bare else (bare,):
+        if name not in hosts:
+            hosts.append(name)
+    return hosts
+
+
 def command(args: argparse.Namespace) -> int:
     """Check the options, then serve until interrupted."""
     import uvicorn
@@ -61,10 +80,9 @@ def command(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"engine: serve: {args.dir} is not a folder", file=sys.stderr)
         return EXIT_SPEC
-    hosts = None
-    if is_loopback(args.host):  # against DNS rebinding: only local names reach the app
-        hosts = ["127.0.0.1", "localhost", "[::1]", "::1"]
-    app = create_app(folder, token=token, max_upload=args.max_upload, allowed_hosts=hosts)
+    app = create_app(
+        folder, token=token, max_upload=args.max_upload, allowed_hosts=allowed_hosts(args.host)
+    )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"serving {folder} on {url}", file=sys.stderr, flush=True)

@@ -1,21 +1,38 @@
-"""The specs of the served folder: listing, validation state, guarded saving."""
+"""The specs of the served folder: listing, validation state, guarded saving.
+
+The web interface reads every spec as text from an untrusted sender (see
+:func:`load`): without YAML aliases and without environment variables.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.errors import Problem, SpecError
-from engine.loader import load_spec, read_document
-from engine.web.paths import atomic_write, inside, relative
+from engine.loader import Document, load_spec, read_document
+from engine.web.paths import (
+    TEMP_PREFIX,
+    UnsafePathError,
+    atomic_write,
+    inside,
+    relative,
+    resolve_inside,
+)
 
 __all__ = [
+    "SPEC_SUFFIXES",
     "ChangedOnDiskError",
     "SpecInfo",
     "digest",
     "list_specs",
+    "load",
+    "read",
+    "resolve_spec",
     "save_spec_text",
     "spec_info",
     "validate_text",
@@ -23,6 +40,63 @@ __all__ = [
 
 #: Folders never listed: the web interface's own state and hidden folders.
 _SKIPPED = {".specengine", ".git", ".venv", "node_modules", "__pycache__"}
+#: What a spec file is called; the only files the web interface writes as specs.
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _guarded(path: Path, error: BaseException) -> SpecError:
+    """A SpecError for what the loader lets escape on hostile text (a 500 otherwise)."""
+    if isinstance(error, RecursionError):
+        message = "the YAML is nested too deeply"
+    else:
+        message = f"a path of this spec cannot be checked: {getattr(error, 'strerror', error)}"
+    return SpecError([Problem(path.name, 1, 1, "", message)])
+
+
+def read(path: Path) -> Document:
+    """``read_document`` as the web reads a spec: no aliases, no ``${VAR}`` (see :func:`load`)."""
+    try:
+        return read_document(path, allow_aliases=False, expand_env=False)
+    except (RecursionError, OSError) as exc:
+        raise _guarded(path, exc) from None
+
+
+def load(path: Path) -> Any:
+    """``load_spec`` as the web interface loads every spec (typed, uploaded or on disk).
+
+    YAML aliases are refused: a few hundred bytes of nested aliases expand to
+    millions of values. The environment is never read: ``${VAR}`` is reported
+    as not expanded here, since a variable's value could come back in an error
+    message (``kind: ${AWS_SECRET_ACCESS_KEY}`` -> "unknown kind '...'"), and a
+    spec that needs one is run with ``engine run``. YAML nested too deeply and a
+    path the file system refuses (ENAMETOOLONG) are SpecErrors too.
+    """
+    try:
+        return load_spec(path, allow_aliases=False, expand_env=False)
+    except (RecursionError, OSError) as exc:
+        raise _guarded(path, exc) from None
+
+
+def resolve_spec(root: Path, relpath: str) -> Path:
+    """The spec file ``relpath`` names: inside ``root``, ``.yaml``/``.yml``, nothing hidden.
+
+    The checks hold for the requested path and for the resolved one (a symlink
+    to ``.specengine/`` or to a CSV file is no spec). Raises UnsafePathError,
+    or FileNotFoundError when there is no such file.
+    """
+    path = resolve_inside(root, relpath)
+    for name in (relpath, relative(root, path)):
+        if any(part.startswith(".") for part in PurePosixPath(name).parts):
+            raise UnsafePathError(f"not a spec of the folder (a hidden path): {relpath}")
+    if path.suffix not in SPEC_SUFFIXES:
+        raise UnsafePathError(f"not a spec file (.yaml or .yml): {relpath}")
+    try:
+        found = path.is_file()
+    except OSError as exc:  # ENAMETOOLONG past the checks of resolve_inside, ELOOP...
+        raise FileNotFoundError(f"no such spec: {relpath} ({exc.strerror})") from None
+    if not found:
+        raise FileNotFoundError(f"no such spec: {relpath}")
+    return path
 
 
 class ChangedOnDiskError(Exception):
@@ -69,10 +143,10 @@ def spec_info(root: Path, path: Path) -> SpecInfo:
     info = SpecInfo(rel, None, None, False, sha256=digest(data))
     info.text = data.decode("utf-8", errors="replace")
     try:
-        doc = read_document(path)
+        doc = read(path)
         info.kind = str(doc.data.get("kind")) if doc.data.get("kind") is not None else None
         info.name = str(doc.data.get("name")) if doc.data.get("name") is not None else None
-        load_spec(path)
+        load(path)
     except SpecError as exc:
         info.problems = exc.problems
         return info
@@ -85,15 +159,13 @@ def validate_text(target: Path, text: str) -> Any:
 
     Relative paths resolve as they will once saved. Returns the spec; raises SpecError.
     """
-    import os
-    import tempfile
-
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".yaml")
+    prefix = f".{target.stem[:TEMP_PREFIX]}."  # cut: a long name must not make it too long
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".yaml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        return load_spec(Path(name))
+        return load(Path(name))
     except SpecError as exc:
         shown = target.name
         problems = [Problem(shown, p.line, p.column, p.path, p.message) for p in exc.problems]
@@ -109,14 +181,26 @@ def save_spec_text(target: Path, text: str, expected_sha256: str | None) -> Any:
     the page created a new file). Raises :class:`ChangedOnDiskError` when the file
     on disk is not that one, and SpecError (nothing written) when the text is invalid.
     """
-    current = digest(target.read_bytes()) if target.exists() else None
-    if current != expected_sha256:
-        if expected_sha256 is None:
-            raise ChangedOnDiskError(f"{target.name} already exists; nothing was overwritten")
-        raise ChangedOnDiskError(
-            f"{target.name} changed on disk since this page was opened;"
-            " nothing was overwritten (reload to see the new version)"
-        )
+    _unchanged(target, expected_sha256)
     spec = validate_text(target, text)
-    atomic_write(target, text.encode("utf-8"))
+    # Checked again just before the write: validating takes a while, and a change
+    # made meanwhile would be lost. A new file is created only if still absent.
+    _unchanged(target, expected_sha256)
+    try:
+        atomic_write(target, text.encode("utf-8"), exclusive=expected_sha256 is None)
+    except FileExistsError:
+        raise ChangedOnDiskError(f"{target.name} already exists; nothing was overwritten") from None
     return spec
+
+
+def _unchanged(target: Path, expected_sha256: str | None) -> None:
+    """ChangedOnDiskError unless ``target`` is the version of ``expected_sha256`` (None: absent)."""
+    current = digest(target.read_bytes()) if target.exists() else None
+    if current == expected_sha256:
+        return
+    if expected_sha256 is None:
+        raise ChangedOnDiskError(f"{target.name} already exists; nothing was overwritten")
+    raise ChangedOnDiskError(
+        f"{target.name} changed on disk since this page was opened;"
+        " nothing was overwritten (reload to see the new version)"
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from engine.errors import SpecError
-from engine.loader import load_spec
+from engine.loader import load_spec, read_document
 
 GOOD = """\
 kind: alignment
@@ -297,3 +298,61 @@ def test_an_unset_environment_variable_is_reported_at_its_line(
 def test_a_doubled_dollar_keeps_a_literal_placeholder(tmp_path: Path) -> None:
     text = GOOD.replace("kind: alignment", "kind: alignment\ndescription: 'costs $${PRICE}'")
     assert load_spec(_write(tmp_path, text)).description == "costs ${PRICE}"
+
+
+#: Seven levels of nine aliases each: 9**7 (4.8 million) values once expanded.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + level)}: &{chr(98 + level)} [{', '.join([f'*{chr(97 + level)}'] * 9)}]\n"
+    for level in range(6)
+)
+
+
+def test_aliases_are_refused_at_their_line_when_asked(tmp_path: Path) -> None:
+    text = GOOD.replace("name: demo", "name: &n demo\ndescription: *n")
+    path = _write(tmp_path, text)
+    assert load_spec(path).description == "demo"  # the default reads aliases, as before
+    with pytest.raises(SpecError) as info:
+        load_spec(path, allow_aliases=False)
+    (problem,) = [str(p) for p in info.value.problems]
+    assert problem == (
+        f"{path}:{_at(text, '*n')}: YAML aliases (*n) are not accepted here: write the value out"
+    )
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    path = _write(tmp_path, "kind: alignment\n" + ALIAS_BOMB)
+    started = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        read_document(path, allow_aliases=False)
+    assert time.perf_counter() - started < 0.5
+    assert "YAML aliases (*a) are not accepted here" in str(info.value)
+    assert info.value.problems[0].line == 3  # the first alias, on the b: line
+    merge = _write(tmp_path, "base: &base {kind: alignment}\nspec:\n  <<: *base\n")
+    with pytest.raises(SpecError, match="aliases"):
+        read_document(merge, allow_aliases=False)
+
+
+def test_environment_variables_are_not_read_when_expansion_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPECENGINE_SECRET", "hunter2-value")
+    text = GOOD.replace("kind: alignment", "kind: ${SPECENGINE_SECRET}")
+    path = _write(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)  # the default expands, as before
+    assert "hunter2-value" in str(info.value)
+    with pytest.raises(SpecError) as info:
+        load_spec(path, expand_env=False)
+    assert "hunter2-value" not in str(info.value)
+    (problem,) = [str(p) for p in info.value.problems]
+    assert problem == (
+        f"{path}:{_at(text, '${SPECENGINE')}: kind: environment variable SPECENGINE_SECRET"
+        " is not expanded here: ${SPECENGINE_SECRET} is only expanded by the engine commands"
+        " (engine validate, plan, run)"
+    )
+    # A default is not used either, and $${ stays an escape.
+    text = GOOD.replace("{rdf: out/links.ttl}", "{rdf: '${SPECENGINE_OUT:-out}/links.ttl'}")
+    with pytest.raises(SpecError, match="SPECENGINE_OUT is not expanded here"):
+        load_spec(_write(tmp_path, text), expand_env=False)
+    text = GOOD.replace("kind: alignment", "kind: alignment\ndescription: 'costs $${PRICE}'")
+    assert load_spec(_write(tmp_path, text), expand_env=False).description == "costs ${PRICE}"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 from starlette.testclient import TestClient
 
@@ -207,3 +210,123 @@ def test_saving_refuses_a_spec_created_or_changed_on_disk_meanwhile(
     answer = client.post(f"/compose/{draft}/save")
     assert answer.status_code == 409 and "changed on disk" in answer.text
     assert (folder / "composed.yaml").read_text("utf-8").endswith("# edit\n")
+
+
+def _ready(client: TestClient) -> str:
+    """A draft with both sources and one attribute."""
+    draft = _new(client)
+    _upload(client, draft, "align", csv_bytes("align"), "align.csv", ALIGN)
+    _upload(client, draft, "target", csv_bytes("target"), "target.csv", TARGET)
+    client.post(f"/compose/{draft}/attributes/add", data=ATTRIBUTES[0])
+    return draft
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"blocking_yaml": "2001-01-01"}, "blocking: datetime.date(2001, 1, 1) is a date"),
+        ({"blocking_yaml": "{key: {attribute: .nan}}"}, "blocking: nan is not a finite number"),
+        ({"blocking_yaml": "{2001-01-01: x}"}, "the key datetime.date(2001, 1, 1) is not text"),
+        ({"threshold": "nan"}, "threshold: &#39;nan&#39; is not a finite number"),
+        ({"threshold": "-inf"}, "threshold: &#39;-inf&#39; is not a finite number"),
+        ({"threshold": "abc"}, "threshold: &#39;abc&#39; is not a number"),
+    ],
+)
+def test_settings_a_draft_cannot_keep_are_refused(
+    client: TestClient, fields: dict[str, str], message: str
+) -> None:
+    draft = _ready(client)
+    data = {"blocking": "none", "threshold": "1", "matching": "best", **fields}
+    answer = client.post(f"/compose/{draft}/settings", data=data)
+    assert answer.status_code == 422 and message in answer.text
+    review = client.get(f"/compose/{draft}/review")  # the draft is still usable
+    assert review.status_code == 200
+    client.post(f"/compose/{draft}/settings", data={"blocking": "none", "threshold": "1"})
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"weight": "nan"}, "weight: &#39;nan&#39; is not a finite number"),
+        ({"missing": "inf"}, "missing: &#39;inf&#39; is not a finite number"),
+        ({"options": "{unit: .inf}"}, "metric options: inf is not a finite number"),
+    ],
+)
+def test_attribute_values_a_draft_cannot_keep_are_refused(
+    client: TestClient, fields: dict[str, str], message: str
+) -> None:
+    draft = _ready(client)
+    answer = client.post(f"/compose/{draft}/attributes/add", data={**ATTRIBUTES[2], **fields})
+    assert answer.status_code == 422 and message in answer.text
+    assert client.get(f"/compose/{draft}/review").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"id": "0123',
+        '{"id": "0123456789ab", "name": "x", "threshold": NaN}',
+        '{"id": "0123456789ab", "name": "x", "sources": []}',
+    ],
+)
+def test_a_draft_damaged_on_disk_is_reported(
+    client: TestClient, folder: Path, content: str
+) -> None:
+    drafts = folder / ".specengine" / "drafts"
+    drafts.mkdir(parents=True)
+    (drafts / "0123456789ab.json").write_text(content, encoding="utf-8")
+    for answer in (
+        client.get("/compose/0123456789ab/review"),
+        client.post("/compose/0123456789ab/save"),
+    ):
+        assert answer.status_code == 409
+        assert ".specengine/drafts/0123456789ab.json is damaged" in answer.text
+
+
+def test_two_uploads_of_one_name_at_once_keep_both_files(
+    client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.web import routes_compose
+
+    draft = _new(client)
+    preview = routes_compose.source_preview
+
+    def meanwhile(source: dict[str, object], role: str, base_dir: Path) -> dict[str, object]:
+        # Another upload of align.csv finishes while this one is previewed.
+        (folder / "data" / "align.csv").write_text("the other upload\n", encoding="utf-8")
+        return preview(source, role, base_dir)
+
+    monkeypatch.setattr(routes_compose, "source_preview", meanwhile)
+    answer = _upload(client, draft, "align", csv_bytes("align"), "align.csv", ALIGN)
+    assert answer.status_code == 200
+    assert (folder / "data" / "align.csv").read_text("utf-8") == "the other upload\n"
+    assert (folder / "data" / "align-2.csv").read_bytes() == csv_bytes("align")
+    state = client.app.state.web  # type: ignore[attr-defined]
+    assert state.drafts.get(draft).sources["align"]["csv"] == "data/align-2.csv"
+    assert sorted(p.name for p in (folder / "data").iterdir()) == ["align-2.csv", "align.csv"]
+
+
+def test_drafts_untouched_for_a_month_are_deleted(client: TestClient, folder: Path) -> None:
+    old, recent = _new(client, "old"), _new(client, "recent")
+    drafts = folder / ".specengine" / "drafts"
+    month = time.time() - 31 * 86400
+    os.utime(drafts / f"{old}.json", (month, month))
+    _new(client, "newer")
+    assert not (drafts / f"{old}.json").exists()
+    assert (drafts / f"{recent}.json").exists()
+    assert client.get(f"/compose/{old}/sources").status_code == 404
+
+
+def test_names_too_long_for_a_file_are_refused(client: TestClient) -> None:
+    draft = _new(client)
+    answer = _upload(client, draft, "align", csv_bytes("align"), "a" * 250 + ".csv", ALIGN)
+    assert answer.status_code == 422 and "at most 100 characters" in answer.text
+    answer = client.post(f"/compose/{draft}/outputs", data={"base": "out/" + "b" * 300})
+    assert answer.status_code == 422 and "longer than 255 bytes" in answer.text
+    answer = client.post(
+        f"/compose/{draft}/source/align", data={"kind": "file", "path": "c" * 300, "id": "x"}
+    )
+    assert answer.status_code == 422 and "longer than 255 bytes" in answer.text
+    answer = client.post("/compose", data={"name": "n" * 101})
+    assert answer.status_code == 422 and "at most 100 characters" in answer.text

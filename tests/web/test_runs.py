@@ -7,9 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from engine.web import routes_run, runs
 from engine.web.runs import Run, RunRecord
 from tests.web.people import EXPECTED_LINKS, links
 
@@ -161,10 +163,114 @@ def test_image_specs_show_their_plan_and_need_a_confirmation(
         encoding="utf-8",
     )
     spec_page = client.get("/spec/img.yaml").text
-    assert 'href="/plan/img.yaml"' in spec_page and 'id="run"' not in spec_page
+    assert 'action="/plan/img.yaml"' in spec_page and 'id="run"' not in spec_page
     refused = client.post("/run", data={"spec": "img.yaml"})
     assert refused.status_code == 409 and "confirm" in refused.text
-    plan = client.get("/plan/img.yaml")
+    plan = client.post("/plan/img.yaml")
     assert "plan for image &#39;img&#39;" in plan.text and "to build" in plan.text
     assert 'name="confirm" value="yes" required' in plan.text
     assert not (folder / ".specengine" / "runs").exists()
+
+
+def _no_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is built, planned or connected to, even if a check were missing."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the web interface executed a spec it must refuse")
+
+    monkeypatch.setattr(runs, "execute", refuse)
+
+
+IMAGE = "kind: image\nname: img\ndebian: {suite: bookworm}\nformats: [qcow2]\noutput: out/img\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("cache: cache\nhooks: ['echo hi > \"$1\"/etc/motd']\n", "hooks run shell commands"),
+        ("", "set `cache:` to a folder inside it"),
+    ],
+)
+def test_image_hooks_and_the_default_cache_are_refused(
+    client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch, extra: str, message: str
+) -> None:
+    _no_execution(monkeypatch)
+    (folder / "img.yaml").write_text(IMAGE + extra, encoding="utf-8")
+    refused = client.post("/run", data={"spec": "img.yaml", "confirm": "yes"})
+    assert refused.status_code == 409 and message in refused.text
+    assert "engine run" in refused.text
+    plan = client.post("/plan/img.yaml")
+    assert plan.status_code == 422 and message in plan.text and 'id="apply"' not in plan.text
+    assert not (folder / ".specengine" / "runs").exists()
+
+
+def _pool(folder: Path, key: Path) -> None:
+    (folder / "known_hosts").write_text("", encoding="utf-8")
+    (folder / "pool.yaml").write_text(
+        "kind: volume-pool\nname: pool\n"
+        f"host: {{address: 192.0.2.9, user: specengine, key: {key}, known_hosts: known_hosts}}\n"
+        "zfs: {base: tank/volume}\niscsi: {portal: '192.0.2.9:3260', initiators: [ALL]}\n"
+        "volumes:\n  - {name: vol-db, size: 1G}\n",
+        encoding="utf-8",
+    )
+
+
+def test_the_plan_checks_paths_outside_the_folder_first(
+    client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_execution(monkeypatch)
+    key = folder.parent / "someone-elses-key"
+    key.write_text("PRIVATE KEY\n", encoding="utf-8")
+    _pool(folder, key)
+    plan = client.post("/plan/pool.yaml")
+    assert plan.status_code == 422
+    assert "outside the served folder" in plan.text and str(key) in plan.text
+    # seed-people.yaml writes ../out: its dry run is refused as its run is.
+    plan = client.post("/plan/seed-people.yaml")
+    assert plan.status_code == 422 and "outside the served folder" in plan.text
+
+
+def test_the_plan_connects_only_on_a_post_of_this_site(
+    client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_execution(monkeypatch)
+    (folder / "key").write_text("PRIVATE KEY\n", encoding="utf-8")
+    _pool(folder, folder / "key")
+    shown = client.get("/plan/pool.yaml")  # a link or an <img> of another page
+    assert shown.status_code == 200
+    assert 'method="post" action="/plan/pool.yaml"' in shown.text and 'id="plan"' not in shown.text
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        assert client.post("/plan/pool.yaml", headers=headers).status_code == 403
+
+
+def test_a_run_record_damaged_on_disk_is_reported(client: TestClient, folder: Path) -> None:
+    runs_folder = folder / ".specengine" / "runs"
+    runs_folder.mkdir(parents=True)
+    (runs_folder / "0123456789ab.json").write_text('{"id": "0123', encoding="utf-8")
+    page = client.get("/runs/0123456789ab")
+    assert page.status_code == 409
+    assert ".specengine/runs/0123456789ab.json is damaged" in page.text
+    assert client.get("/").status_code == 200  # the listing skips it
+    assert client.get("/runs/" + "a" * 300).status_code == 404  # no such run, no OSError
+
+
+def test_following_a_run_takes_no_thread(
+    client: TestClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread per open page (blocked while waiting for events) would soon take
+    # the whole pool, and with it every validation and save.
+    run_id = _start(client, "people.yaml")
+    _wait(app, run_id)
+    run = app.state.web.runs.live(run_id)
+    end = run.events.pop()  # as if still running: the page waits for the end
+
+    def threads(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the event stream ran in a thread")
+
+    monkeypatch.setattr(routes_run, "run_in_threadpool", threads)
+    monkeypatch.setattr(routes_run, "POLL_S", 0.01)
+    later = threading.Timer(0.2, lambda: run.emit("end", **{k: end[k] for k in end if k != "type"}))
+    later.start()
+    events = _events(client, run_id)
+    later.join()
+    assert events[-1] == end
