@@ -30,7 +30,8 @@ from engine.web.compose import (
 from engine.web.paths import UnsafePathError, resolve_inside
 from engine.web.security import mib
 from engine.web.specs import ChangedOnDiskError, digest, save_spec_text, validate_text
-from schemas.alignment import BLOCKINGS, METRICS, NORMALISERS
+from engine.web.widgets import metric_entry, named_value, normaliser_entries, read_options
+from schemas.alignment import BLOCKINGS, METRICS
 
 __all__ = ["routes"]
 
@@ -38,6 +39,8 @@ STEPS = ("sources", "attributes", "settings", "outputs", "review")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(csv|tsv)$")
 #: Blocking rules offered by the form (on one attribute); others: edit the YAML.
 FORM_BLOCKINGS = ("none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf")
+#: The metric chosen when the attributes page opens.
+DEFAULT_METRIC = "levenshtein"
 OUTPUT_CHOICES = {
     "ttl": ("rdf", "Turtle (.ttl)"),
     "nt": ("rdf", "N-Triples (.nt)"),
@@ -60,7 +63,8 @@ def _step(request: Request, draft: Draft, step: str, status: int = 200, **contex
         step=step,
         steps=STEPS,
         metrics=sorted(METRICS),
-        normalisers=sorted(NORMALISERS),
+        normaliser_entries=normaliser_entries(),
+        metric=metric_entry(DEFAULT_METRIC),
         blockings=FORM_BLOCKINGS,
         all_blockings=sorted(BLOCKINGS),
         output_choices=OUTPUT_CHOICES,
@@ -246,19 +250,50 @@ async def source(request: Request) -> Response:
 # --------------------------------------------------------------------------- attributes
 
 
+def _normalise(form: FormData, label: str) -> list[Any]:
+    """The ticked normalisers (in the order of the spec language), then the advanced YAML list."""
+    entries = normaliser_entries()
+    chosen = {str(v) for v in form.getlist("normaliser")}
+    unknown = sorted(chosen - {e.name for e in entries})
+    if unknown:
+        raise PreviewError(f"{label} › normalise: unknown normaliser {unknown[0]!r}")
+    out = [
+        named_value(entry, read_options(entry, form, f"{label} › {entry.name}"))
+        for entry in entries
+        if entry.name in chosen
+    ]
+    advanced = parse_yaml_value(str(form.get("normalise", "")), "normalise")
+    if advanced is not None:
+        out.extend(advanced if isinstance(advanced, list) else [advanced])
+    return out
+
+
+def _metric(form: FormData, label: str) -> Any:
+    """The metric with the options set in its fields (and the advanced YAML mapping over them)."""
+    metric = str(form.get("metric", "")).strip()
+    extra = parse_yaml_value(str(form.get("options", "")), "metric options")
+    if metric not in METRICS:  # the spec's validation names the valid ones
+        return {metric: extra} if extra is not None else metric
+    entry = metric_entry(metric)
+    if extra is None or isinstance(extra, dict):
+        return named_value(entry, read_options(entry, form, label, extra))
+    if read_options(entry, form, label):
+        raise PreviewError(f"{label} › metric options: give a mapping, or leave the fields empty")
+    return {metric: extra}
+
+
 def _attribute(form: FormData) -> dict[str, Any]:
     name = str(form.get("name", "")).strip()
+    label = name or "the attribute"
     out: dict[str, Any] = {"name": name}
     for role in ("align", "target"):
         column = str(form.get(role, "")).strip()
         if column and column != name:
             out[role] = column
-    normalise = parse_yaml_value(str(form.get("normalise", "")), "normalise")
-    if normalise is not None:
-        out["normalise"] = normalise if isinstance(normalise, list) else [normalise]
-    metric = str(form.get("metric", "")).strip()
-    options = parse_yaml_value(str(form.get("options", "")), "metric options")
-    out["metric"] = {metric: options} if options is not None else metric
+    normalise = _normalise(form, label)
+    if normalise:
+        out["normalise"] = normalise
+    out["metric"] = _metric(form, label)
     weight = str(form.get("weight", "")).strip()
     number = finite_number(weight, "weight") if weight else 1.0
     if number != 1:
@@ -310,6 +345,19 @@ async def attribute_preview_fragment(request: Request) -> Response:
     except (PreviewError, ValueError) as exc:
         preview, error = None, str(exc)
     return page(request, "_attribute_preview.html", preview=preview, error=error)
+
+
+async def metric_fields_fragment(request: Request) -> Response:
+    """The option fields of one metric (``?metric=NAME``): the page swaps them in."""
+    draft = _draft(request)
+    if draft is None:
+        return _missing(request)
+    name = request.query_params.get("metric", "")
+    if name not in METRICS:
+        valid = ", ".join(sorted(METRICS))
+        return page(request, "_metric_fields.html", 404,
+                    fields_error=f"metric: unknown {name!r} (valid: {valid})")  # fmt: skip
+    return page(request, "_metric_fields.html", entry=metric_entry(name))
 
 
 # --------------------------------------------------------------------------- settings, outputs
@@ -402,6 +450,7 @@ def routes() -> list[Route]:
         Route(
             "/compose/{draft_id}/attributes/preview", attribute_preview_fragment, methods=["POST"]
         ),
+        Route("/compose/{draft_id}/attributes/fields", metric_fields_fragment),
         Route(
             "/compose/{draft_id}/attributes/{index:int}/delete", attribute_delete, methods=["POST"]
         ),

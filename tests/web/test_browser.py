@@ -94,21 +94,42 @@ def test_compose_save_run_and_download_the_people_example(
             shot("sources")
 
             page.click("#next")
-            for name, metric, options in (
-                ("name", "levenshtein", ""),
-                ("birthdate", "temporal", "{unit: days, dayfirst: true}"),
-                ("city", "levenshtein", ""),
+            # Through the widgets only: no YAML typed anywhere.
+            expect(page.locator("#attr-options")).to_be_hidden()  # the advanced box: collapsed
+            expect(page.locator("#attr-normalise")).to_be_hidden()
+            for name, metric in (
+                ("name", "levenshtein"),
+                ("birthdate", "temporal"),
+                ("city", "levenshtein"),
             ):
                 page.fill("#attr-name", name)
                 page.select_option("#attr-metric", metric)
-                page.fill("#attr-options", options)
+                # Its option fields, from the schema, swapped in for the chosen metric.
+                expect(page.locator("#metric-doc")).to_contain_text(f"{metric}:")
+                if name == "birthdate":
+                    unit = page.locator("#metric-temporal-unit")
+                    expect(unit.locator("option")).to_have_text(
+                        ["default (days)", "days", "months", "years"]
+                    )
+                    expect(page.locator("#metric-temporal-scale")).to_have_attribute("min", "0")
+                    unit.select_option("days")
+                    dayfirst = page.locator("#metric-temporal-dayfirst")
+                    expect(dayfirst).not_to_be_checked()  # the schema's default
+                    dayfirst.check()
+                else:
+                    expect(page.locator("#metric-levenshtein-tokens")).to_be_checked()
                 # The live preview: normalised sample values and their distances.
                 expect(page.locator("#attribute-preview table")).to_contain_text(metric)
                 if name == "birthdate":
                     expect(page.locator("#attribute-preview")).to_contain_text("14/08/1991")
+                    # 06-01-1999 is 6 January with dayfirst: 2702 days from 01-12-2012.
+                    expect(page.locator("#attribute-preview")).to_contain_text("2702.0")
                     shot("attribute-preview")
                 page.click("#attr-add")
                 expect(page.locator("#attributes")).to_contain_text(name)
+            expect(page.locator("#attributes")).to_contain_text(
+                "{name: birthdate, metric: {temporal: {unit: days, dayfirst: true}}}"
+            )
             shot("attributes")
 
             page.click("#next")

@@ -13,8 +13,10 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
+from engine.alignment.metrics import METRICS as REGISTRY
 from engine.loader import load_spec
 from engine.web.app import create_app
+from schemas.alignment import METRICS, NORMALISERS
 from tests.httpserver import fixed, serve
 from tests.web.people import ALIGN, TARGET, csv_bytes
 
@@ -57,11 +59,13 @@ def _upload(client: TestClient, draft: str, role: str, data: bytes, name: str, t
     )
 
 
-ATTRIBUTES = [
+# The fields of the attributes page: the metric's option widgets, no YAML typed.
+ATTRIBUTES: list[dict[str, str | list[str]]] = [
     {"name": "name", "metric": "levenshtein"},
-    {"name": "birthdate", "metric": "temporal", "options": "{unit: days, dayfirst: true}"},
+    {"name": "birthdate", "metric": "temporal", "metric.temporal.unit": "days",
+     "metric.temporal.dayfirst": ["false", "true"]},  # the hidden default, then the ticked box
     {"name": "city", "metric": "levenshtein"},
-]
+]  # fmt: skip
 
 
 def test_compose_the_people_example_and_save_yaml_that_validates(
@@ -330,3 +334,127 @@ def test_names_too_long_for_a_file_are_refused(client: TestClient) -> None:
     assert answer.status_code == 422 and "longer than 255 bytes" in answer.text
     answer = client.post("/compose", data={"name": "n" * 101})
     assert answer.status_code == 422 and "at most 100 characters" in answer.text
+
+
+# --------------------------------------------------------------------------- option widgets
+
+
+def _preview(client: TestClient, draft: str, data: dict[str, str | list[str]]) -> str:
+    return client.post(f"/compose/{draft}/attributes/preview", data=data).text
+
+
+def test_the_attributes_page_offers_every_normaliser_and_the_default_metric_fields(
+    client: TestClient,
+) -> None:
+    draft = _ready(client)
+    page = client.get(f"/compose/{draft}/attributes").text
+    for name in NORMALISERS:
+        assert f'name="normaliser" value="{name}" id="norm-{name}"' in page
+    assert 'name="normaliser.prefix.length"' in page and 'min="1"' in page
+    assert 'name="normaliser.simplify.stopwords"' in page  # an optional Literal: a select
+    assert (
+        'name="metric.levenshtein.tokens" value="true" id="metric-levenshtein-tokens" checked'
+        in page
+    )
+    assert '<details class="advanced"><summary>advanced (YAML)</summary>' in page
+    assert 'id="attr-options"' in page and 'id="attr-normalise"' in page
+
+
+@pytest.mark.parametrize("metric", sorted(METRICS))
+def test_every_metric_renders_its_option_fields(client: TestClient, metric: str) -> None:
+    assert metric in REGISTRY.names()
+    draft = _ready(client)
+    answer = client.get(f"/compose/{draft}/attributes/fields", params={"metric": metric})
+    assert answer.status_code == 200 and 'class="error"' not in answer.text
+    assert f'id="metric-doc">{metric}: ' in answer.text
+    fields = METRICS[metric].model_fields
+    for field in fields:
+        assert f'name="metric.{metric}.{field}"' in answer.text
+    if not fields:
+        assert "takes no options" in answer.text
+    # Every field left at its default: the bare name, as before.
+    defaults = {f"metric.{metric}.{f}": "" for f in fields}
+    answer = client.post(
+        f"/compose/{draft}/attributes/add", data={"name": "x", "metric": metric, **defaults}
+    )
+    assert "›" not in answer.text  # no option is reported (the column may be)
+
+
+def test_the_fields_of_an_unknown_metric_are_an_error(client: TestClient) -> None:
+    draft = _ready(client)
+    answer = client.get(f"/compose/{draft}/attributes/fields", params={"metric": "nope"})
+    assert answer.status_code == 404 and "metric: unknown &#39;nope&#39;" in answer.text
+    assert client.get("/compose/0123456789ab/attributes/fields").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"metric.temporal.unit": "weeks"}, "birthdate › unit: must be one of days, months, years"),
+        ({"metric.temporal.scale": "0"}, "birthdate › scale: must be greater than 0"),
+        ({"metric.temporal.scale": "abc"}, "birthdate › scale: &#39;abc&#39; is not a number"),
+        ({"options": "{unit: weeks}"}, "birthdate › unit: must be one of days, months, years"),
+        ({"options": "{units: km}"}, "birthdate › units: not an option (the options are: "),
+        ({"normaliser": "prefix"}, "birthdate › prefix › length: required"),
+        ({"normaliser": "prefix", "normaliser.prefix.length": "1.5"},
+         "birthdate › prefix › length: &#39;1.5&#39; is not a whole number"),
+        ({"normaliser": "prefix", "normaliser.prefix.length": "0"},
+         "birthdate › prefix › length: must be greater than or equal to 1"),
+        ({"normaliser": "tokenize", "normaliser.tokenize.pattern": "("},
+         "birthdate › tokenize › pattern: "),
+        ({"normaliser": "nope"}, "birthdate › normalise: unknown normaliser &#39;nope&#39;"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_reported_by_its_field(
+    client: TestClient, fields: dict[str, str], message: str
+) -> None:
+    draft = _ready(client)
+    data = {"name": "birthdate", "metric": "temporal", **fields}
+    assert message in _preview(client, draft, data)
+    answer = client.post(f"/compose/{draft}/attributes/add", data=data)
+    assert answer.status_code == 422 and f"attribute not added: {message}" in answer.text
+
+
+def test_the_widgets_write_the_yaml_people_write(client: TestClient) -> None:
+    draft = _ready(client)
+    cases: list[tuple[dict[str, str | list[str]], dict[str, object]]] = [
+        # A box ticked at its default, a select left at default: nothing written.
+        ({"metric": "levenshtein", "metric.levenshtein.tokens": ["false", "true"],
+          "metric.levenshtein.normalised": "false"}, {"metric": "levenshtein"}),
+        ({"metric": "levenshtein", "metric.levenshtein.tokens": "false"},
+         {"metric": {"levenshtein": {"tokens": False}}}),
+        ({"metric": "jaro_winkler", "metric.jaro_winkler.prefix_weight": "0.2"},
+         {"metric": {"jaro_winkler": {"prefix_weight": 0.2}}}),
+        # Fields of another metric (left over in the form) are not this metric's.
+        ({"metric": "exact", "metric.temporal.unit": "years"}, {"metric": "exact"}),
+        # The advanced box over the fields.
+        ({"metric": "temporal", "metric.temporal.unit": "months", "options": "{scale: 12}"},
+         {"metric": {"temporal": {"unit": "months", "scale": 12}}}),
+        ({"metric": "exact", "normaliser": ["prefix", "lowercase", "remove_after", "unaccent"],
+          "normaliser.prefix.length": "3", "normaliser.remove_after.sub": "(",
+          "normaliser.date.dayfirst": ["false", "true"],  # date not ticked: ignored
+          "normalise": "[sort_tokens]"},
+         {"metric": "exact",
+          "normalise": ["lowercase", "unaccent", {"remove_after": "("}, {"prefix": 3}, "sort_tokens"]}),
+        ({"metric": "exact", "normaliser": "date", "normaliser.date.dayfirst": ["false", "true"]},
+         {"metric": "exact", "normalise": [{"date": {"dayfirst": True}}]}),
+    ]  # fmt: skip
+    for fields, expected in cases:
+        answer = client.post(
+            f"/compose/{draft}/attributes/add", data={"name": "birthdate", **fields}
+        )
+        assert answer.status_code == 200 and "attribute not added" not in answer.text, fields
+        attributes = client.app.state.web.drafts.get(draft).attributes  # type: ignore[attr-defined]
+        assert attributes[-1] == {"name": "birthdate", **expected}
+
+
+def test_the_advanced_yaml_box_gives_the_same_spec_as_the_widgets(client: TestClient) -> None:
+    draft = _ready(client)
+    typed = {"name": "birthdate", "metric": "temporal", "options": "{unit: days, dayfirst: true}"}
+    assert _preview(client, draft, typed) == _preview(client, draft, ATTRIBUTES[1])
+    drafts = client.app.state.web.drafts  # type: ignore[attr-defined]
+    client.post(f"/compose/{draft}/attributes/add", data=typed)
+    by_yaml = drafts.get(draft).attributes[-1]
+    client.post(f"/compose/{draft}/attributes/add", data=ATTRIBUTES[1])
+    assert drafts.get(draft).attributes[-1] == by_yaml
+    assert by_yaml["metric"] == {"temporal": {"unit": "days", "dayfirst": True}}

@@ -1,5 +1,6 @@
 // specengine web interface: live run progress (server-sent events) and the
-// attribute preview. Plain DOM code, no framework, nothing fetched elsewhere.
+// attribute form (its live preview, the option fields of the chosen metric).
+// Plain DOM code, no framework, nothing fetched elsewhere.
 "use strict";
 
 function followRun(section) {
@@ -48,6 +49,20 @@ function livePreview(form) {
   const later = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
   form.addEventListener("input", later);
   form.addEventListener("change", later);
+  // Choosing another metric swaps its option fields (rendered by the server from the schema).
+  const metric = form.elements.metric;
+  const box = document.getElementById("metric-options");
+  let asked = 0;
+  metric.addEventListener("change", () => {
+    const mine = ++asked;
+    fetch(`${box.dataset.fields}?metric=${encodeURIComponent(metric.value)}`)
+      .then((answer) => answer.text())
+      .then((html) => {
+        if (mine !== asked) { return; }  // another metric was chosen meanwhile
+        box.innerHTML = html;
+        later();
+      });
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
