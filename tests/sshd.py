@@ -139,6 +139,24 @@ class FakeZvols:
         return path
 
 
+def install_wrapper(
+    path: Path, base: str, recorders: Recorders, conf_dir: Path, lock_dir: Path
+) -> Path:
+    """The real wrapper at ``path``, for ``base``, running the recorders instead of zfs and tgtadm."""
+    from engine.hosts.wrapper import wrapper_script
+
+    text = wrapper_script(
+        base,
+        zfs=str(recorders.zfs),
+        tgtadm=str(recorders.tgtadm),
+        conf_dir=str(conf_dir),
+        lock_dir=str(lock_dir),
+    )
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
 @contextmanager
 def fake_zvols() -> Iterator[FakeZvols]:
     """A unique ``/dev/zvol/specengine-test-HEX`` for device stand-ins; removed on exit.

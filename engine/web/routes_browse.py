@@ -48,9 +48,14 @@ def _refused(request: Request, error: Exception, status: int = 403) -> Response:
     return page(request, "message.html", status, title="Refused", error=str(error))
 
 
-def _spec_path(request: Request) -> Path:
-    """The resolved spec file of the request's ``path`` (UnsafePathError, FileNotFoundError)."""
-    return resolve_spec(web(request).root, request.path_params["path"])
+def _spec_path(request: Request) -> Path | Response:
+    """The resolved spec file of the request's ``path``, or the page refusing it."""
+    try:
+        return resolve_spec(web(request).root, request.path_params["path"])
+    except UnsafePathError as exc:
+        return _refused(request, exc)
+    except FileNotFoundError as exc:
+        return _refused(request, exc, 404)
 
 
 def _lines(info: SpecInfo) -> list[tuple[int, str, list[str]]]:
@@ -105,12 +110,9 @@ async def _spec_page(
 
 async def spec(request: Request) -> Response:
     """One spec: its YAML with the problems on their lines, its last run, run and edit."""
-    try:
-        path = _spec_path(request)
-    except UnsafePathError as exc:
-        return _refused(request, exc)
-    except FileNotFoundError as exc:
-        return _refused(request, exc, 404)
+    path = _spec_path(request)
+    if isinstance(path, Response):
+        return path
     return await _spec_page(request, path)
 
 
@@ -120,12 +122,9 @@ async def save(request: Request) -> Response:
     Only a spec file can be written (``.yaml``/``.yml``, no hidden folder): not
     a data file, not the interface's own state.
     """
-    try:
-        path = _spec_path(request)
-    except UnsafePathError as exc:
-        return _refused(request, exc)
-    except FileNotFoundError as exc:
-        return _refused(request, exc, 404)
+    path = _spec_path(request)
+    if isinstance(path, Response):
+        return path
     form = await request.form()
     text = str(form.get("text", "")).replace("\r\n", "\n")
     sha = str(form.get("sha256", ""))
@@ -148,12 +147,9 @@ async def plan(request: Request) -> Response:
     only a POST does it (a form of this site, see SameOrigin), never a GET a
     link or an image of another page could trigger. A GET shows the button.
     """
-    try:
-        path = _spec_path(request)
-    except UnsafePathError as exc:
-        return _refused(request, exc)
-    except FileNotFoundError as exc:
-        return _refused(request, exc, 404)
+    path = _spec_path(request)
+    if isinstance(path, Response):
+        return path
     root = web(request).root
     info = await run_in_threadpool(spec_info, root, path)
     confirm = info.kind in CONFIRM_KINDS

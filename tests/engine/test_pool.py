@@ -54,7 +54,14 @@ from engine.volume_pool import (
     show_command,
 )
 from schemas.volume_pool import VolumePoolSpec
-from tests.sshd import NotInstalledError, Recorders, Sshd, install_recorders, run_sshd
+from tests.sshd import (
+    NotInstalledError,
+    Recorders,
+    Sshd,
+    install_recorders,
+    install_wrapper,
+    run_sshd,
+)
 
 BASE = "tank/openstack/volume"
 NAME = "lab"
@@ -530,18 +537,9 @@ class Host:
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     folder = tmp_path_factory.mktemp("apply")
     recorders = install_recorders(folder / "tools", fail_on={"zfs": "promote"})
-    wrapper = folder / "specengine-zfs-wrapper"
-    wrapper.write_text(
-        wrapper_script(
-            BASE,
-            zfs=str(recorders.zfs),
-            tgtadm=str(recorders.tgtadm),
-            conf_dir=str(folder),
-            lock_dir=str(folder / "lock"),
-        ),
-        encoding="utf-8",
+    wrapper = install_wrapper(
+        folder / "specengine-zfs-wrapper", BASE, recorders, folder, folder / "lock"
     )
-    wrapper.chmod(0o755)
 
     def keys(public_key: str) -> str:
         return authorized_keys_line(public_key, str(wrapper), BASE, ["127.0.0.1"])

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from engine.hosts.wrapper import wrapper_script
 from engine.volume_pool import (
     Action,
     Export,
@@ -40,7 +39,7 @@ from engine.volume_pool import (
     show_command,
 )
 from schemas.volume_pool import VolumePoolSpec
-from tests.sshd import FakeZvols, fake_zvols, install_recorders
+from tests.sshd import FakeZvols, fake_zvols, install_recorders, install_wrapper
 
 BASE = "tank/openstack/volume"
 NAME = "lab"
@@ -967,18 +966,7 @@ def test_every_planned_command_passes_the_restricted_wrapper(
     recorders = install_recorders(tmp_path / "tools")
     conf_dir = tmp_path / "conf.d"
     conf_dir.mkdir()
-    wrapper = tmp_path / "wrapper"
-    wrapper.write_text(
-        wrapper_script(
-            base,
-            zfs=str(recorders.zfs),
-            tgtadm=str(recorders.tgtadm),
-            conf_dir=str(conf_dir),
-            lock_dir=str(tmp_path / "lock"),
-        ),
-        encoding="utf-8",
-    )
-    wrapper.chmod(0o755)
+    wrapper = install_wrapper(tmp_path / "wrapper", base, recorders, conf_dir, tmp_path / "lock")
     spec = _spec(
         base,
         prune=True,

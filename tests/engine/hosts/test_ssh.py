@@ -20,11 +20,18 @@ import pytest
 
 from engine.errors import DataError
 from engine.hosts.ssh import Session
-from engine.hosts.wrapper import authorized_keys_line, wrapper_script
+from engine.hosts.wrapper import authorized_keys_line
 from engine.pool import ReadLive, steps
 from engine.volume_pool import list_command, owners_command, show_command
 from schemas.volume_pool import VolumePoolSpec
-from tests.sshd import NotInstalledError, Recorders, Sshd, install_recorders, run_sshd
+from tests.sshd import (
+    NotInstalledError,
+    Recorders,
+    Sshd,
+    install_recorders,
+    install_wrapper,
+    run_sshd,
+)
 
 BASE = "tank/specengine"
 
@@ -68,18 +75,9 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     conf_dir = folder / "conf.d"
     conf_dir.mkdir()
     lock_dir = folder / "lock"
-    wrapper = folder / "specengine-zfs-wrapper"
-    wrapper.write_text(
-        wrapper_script(
-            BASE,
-            zfs=str(recorders.zfs),
-            tgtadm=str(recorders.tgtadm),
-            conf_dir=str(conf_dir),
-            lock_dir=str(lock_dir),
-        ),
-        encoding="utf-8",
+    wrapper = install_wrapper(
+        folder / "specengine-zfs-wrapper", BASE, recorders, conf_dir, lock_dir
     )
-    wrapper.chmod(0o755)
 
     def keys(public_key: str) -> str:
         return authorized_keys_line(public_key, str(wrapper), BASE, ["127.0.0.1"])

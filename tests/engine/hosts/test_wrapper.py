@@ -39,6 +39,7 @@ from tests.sshd import (
     Sshd,
     fake_zvols,
     install_recorders,
+    install_wrapper,
     run_sshd,
 )
 
@@ -293,18 +294,9 @@ def _install(
         conf_dir.mkdir()
     # Not made beforehand: the lock makes its folder (/run/lock may be a fresh tmpfs).
     lock_dir = lock_dir or folder / "lock"
-    wrapper = folder / "specengine-zfs-wrapper"
-    wrapper.write_text(
-        wrapper_script(
-            base,
-            zfs=str(recorders.zfs),
-            tgtadm=str(recorders.tgtadm),
-            conf_dir=str(conf_dir),
-            lock_dir=str(lock_dir),
-        ),
-        encoding="utf-8",
+    wrapper = install_wrapper(
+        folder / "specengine-zfs-wrapper", base, recorders, conf_dir, lock_dir
     )
-    wrapper.chmod(0o755)
     victim = folder / "victim"
     victim.mkdir()
     (victim / "keep").write_text("a shell that ran rm -rf would remove this\n", encoding="utf-8")
