@@ -1123,6 +1123,11 @@ class AlignmentSpec(StrictModel):
     outputs: list[Output] = Field(default_factory=list)
     publish: Publish | None = None
     executor: ExecutorRef = Field("local", validate_default=True)
+    allow_empty: bool = Field(
+        False,
+        description="accept a run whose blocking finds no candidate pair (empty outputs);"
+        " by default such a run fails and leaves the previous outputs as they were",
+    )
 
     @field_validator("attributes")
     @classmethod
