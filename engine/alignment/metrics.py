@@ -582,7 +582,7 @@ class JaccardMetric:
     """1 - |A ∩ B| / |A ∪ B| on the sets of whitespace tokens."""
 
     def prepare(
-        self, values: Sequence[Value], options: Any
+        self, values: Sequence[Value], options: Any, bad: Bad = None
     ) -> tuple[StringColumn, list[list[str]]]:
         column = factorize(_scalar_strings(values, "jaccard"))
         return column, [sorted(set(v.split())) for v in column.uniques]
