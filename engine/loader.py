@@ -132,6 +132,28 @@ def _is_inline_cell(path: Path_) -> bool:
     return len(path) >= 4 and path[0] == "sources" and path[2] == "inline"
 
 
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with the booleans of YAML 1.2's core schema.
+
+    YAML 1.1 also reads ``yes``, ``no``, ``on`` and ``off`` (any case) as booleans,
+    so ``languages: [no, fr]`` (Norwegian) became ``[false, 'fr']``. Only ``true``
+    and ``false`` are booleans here; the other words stay strings, which the
+    spec's boolean fields still accept.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 class _AliasRefusedError(Exception):
     """An alias (``*name``) met while aliases are refused, at a 1-based line and column."""
 
@@ -140,8 +162,8 @@ class _AliasRefusedError(Exception):
         self.line, self.column = line, column
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """A SafeLoader that stops at the first alias.
+class _NoAliasLoader(_Loader):
+    """The spec loader, stopping at the first alias.
 
     Aliases are shared nodes: a few hundred bytes of nested aliases expand to
     millions of values (a "billion laughs"), so text from an untrusted sender
@@ -181,7 +203,7 @@ def read_document(path: Path, *, allow_aliases: bool = True, expand_env: bool = 
         raise SpecError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     doc = Document(name, None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader if allow_aliases else _NoAliasLoader)
+        node = yaml.compose(text, Loader=_Loader if allow_aliases else _NoAliasLoader)
     except _AliasRefusedError as exc:
         raise SpecError([Problem(name, exc.line, exc.column, "", str(exc))]) from None
     except yaml.MarkedYAMLError as exc:

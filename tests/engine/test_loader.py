@@ -356,3 +356,41 @@ def test_environment_variables_are_not_read_when_expansion_is_off(
         load_spec(_write(tmp_path, text), expand_env=False)
     text = GOOD.replace("kind: alignment", "kind: alignment\ndescription: 'costs $${PRICE}'")
     assert load_spec(_write(tmp_path, text), expand_env=False).description == "costs ${PRICE}"
+
+
+def _languages_spec(languages: str, extra: str = "") -> str:
+    return GOOD.replace(
+        "target: {csv: b.csv, id: uri}",
+        "target:\n    rdf: b.ttl\n    query: 'SELECT ?s ?name WHERE { ?s ?p ?name }'\n"
+        f"    id: s\n    languages: {languages}{extra}",
+    )
+
+
+def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
+    # Norwegian is `no`: YAML 1.1 read it as false, and a list of languages refused it.
+    (tmp_path / "b.ttl").write_text("")
+    spec = load_spec(_write(tmp_path, _languages_spec("[no, fr, yes, on, off, No, OFF]")))
+    assert spec.sources.target.languages == ["no", "fr", "yes", "on", "off", "No", "OFF"]
+    assert read_document(_write(tmp_path, "kind: x\nno: on\ny: n\n")).data == {
+        "kind": "x",
+        "no": "on",
+        "y": "n",
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False)],
+)
+def test_true_and_false_stay_booleans(tmp_path: Path, written: str, expected: bool) -> None:
+    text = GOOD.replace("{csv: a.csv, id: uri}", f"{{csv: a.csv, id: uri, header: {written}}}")
+    assert load_spec(_write(tmp_path, text)).sources.align.header is expected
+    assert read_document(_write(tmp_path, f"kind: x\nflag: {written}\n")).data["flag"] is expected
+
+
+def test_boolean_fields_still_read_yes_and_no(tmp_path: Path) -> None:
+    # The words are strings now; the boolean fields accept them as before.
+    text = GOOD.replace("{csv: a.csv, id: uri}", "{csv: a.csv, id: uri, header: no}")
+    assert load_spec(_write(tmp_path, text)).sources.align.header is False
+    text = GOOD.replace("{csv: a.csv, id: uri}", "{csv: a.csv, id: uri, header: yes}")
+    assert load_spec(_write(tmp_path, text)).sources.align.header is True
