@@ -9,6 +9,7 @@ truncated file that a triple store could load by mistake.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -50,6 +51,24 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _check_folders(path: Path) -> None:
+    """NotADirectoryError naming the file that stands where a folder of ``path`` must be.
+
+    ``mkdir`` would only say "File exists" or "Not a directory", not which
+    component of the path is to blame.
+    """
+    for parent in path.parents:
+        if parent.is_dir():
+            return
+        if os.path.lexists(parent):
+            what = "a file" if parent.is_file() else "a broken link" if parent.is_symlink() else ""
+            raise NotADirectoryError(
+                errno.ENOTDIR,
+                f"{parent} is {what or 'in the way'}, not a folder: move or rename it",
+                str(parent),
+            )
 
 
 class _PendingOutput:
@@ -120,6 +139,7 @@ class OutputTransaction:
             raise ValueError(f"output {str(path)!r} is written twice in the same run")
         if target.is_dir():
             raise IsADirectoryError(f"output {str(path)!r} is a directory")
+        _check_folders(Path(path))
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"

@@ -98,6 +98,21 @@ def test_directory_target_is_rejected_before_writing(tmp_path: Path) -> None:
         tx.open_text(tmp_path)
 
 
+@pytest.mark.parametrize("below", ["links.nt", "sub/links.nt"])
+def test_a_file_in_the_way_of_the_folder_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, below: str
+) -> None:
+    # The run reports the error's strerror: it must say which path blocks the folder.
+    monkeypatch.chdir(tmp_path)
+    Path("out").write_text("a file where a folder should be")
+    with OutputTransaction() as tx, pytest.raises(NotADirectoryError) as caught:
+        tx.open_text(Path("out") / below)
+    assert caught.value.strerror == "out is a file, not a folder: move or rename it"
+    assert caught.value.filename == "out"
+    assert Path("out").read_text() == "a file where a folder should be"
+    assert _listing(tmp_path) == ["out"]
+
+
 @pytest.mark.usefixtures("umask_022")
 def test_committed_files_are_not_private(tmp_path: Path) -> None:
     target = tmp_path / "links.nt"
