@@ -186,7 +186,7 @@ def _count(value: int) -> str:
 
 
 def _short(value: float) -> str:
-    """A distance rounded for reading (the exact value goes in a ``title``)."""
+    """A distance rounded for reading (the full value goes in a ``title``)."""
     if math.isnan(value):
         return "–"
     if value == 0:
@@ -194,9 +194,14 @@ def _short(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _exact(value: float) -> str:
-    """The exact distance (numpy scalars included: their repr is ``np.float64(...)``)."""
-    return format_distance(float(value))
+def _number(value: float) -> str:
+    """A threshold, weight or distance in full, without binary float noise.
+
+    Twelve significant digits keep every digit a spec or a threshold sweep means
+    and drop the noise of float sums: a sweep's ``0.027500000000000004`` shows
+    ``0.0275``. Numpy scalars are taken too (their repr is ``np.float64(...)``).
+    """
+    return format_distance(float(f"{float(value):.12g}"))
 
 
 def _percent(value: float) -> str:
@@ -412,7 +417,7 @@ def _histogram(finite: FloatArray, threshold: float, extra_high: float) -> _Hist
         x_ticks=_ticks(x, _nice_step(high - low, 8)),
         y_ticks=_ticks(y, y_step, _compact),
         threshold=_marker(x(threshold), _Frame()),
-        bin_width=format_distance(width),
+        bin_width=_number(width),
         frame=_Frame(),
     )
 
@@ -543,7 +548,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         count=_count,
         short=_short,
-        exact=_exact,
+        number=_number,
         percent=_percent,
         duration=_duration,
         coordinate=_coordinate,

@@ -576,3 +576,41 @@ def test_the_net_log_sees_page_requests(tmp_path: Path) -> None:
     net_log = tmp_path / "net.json"
     _chromium(tmp_path / "profile", f"--log-net-log={net_log}", "--dump-dom", page.as_uri())
     assert "http://img-probe.invalid/x.png" in _requested_urls(net_log)
+
+
+def test_float_noise_never_reaches_the_page() -> None:
+    # 0.0275 as a sweep reaches it (0.0125 + 3 x 0.005): 0.027500000000000004.
+    noisy = 0.0125 + 0.005 + 0.005 + 0.005
+    assert repr(noisy) == "0.027500000000000004"
+    tenth = 0.1 + 0.2  # 0.30000000000000004
+    points = tuple(
+        SweepPoint(noisy * k, 10 * k, 0.9, 0.5, 2 * 0.9 * 0.5 / 1.4) for k in range(1, 4)
+    )
+    pair = PairDetail(
+        "http://a/1",
+        "http://t/1",
+        noisy,
+        (AttributeComparison("name", "a", "b", tenth),),
+    )
+    report = _report(
+        summary=_summary(threshold=noisy),
+        attributes=(AttributeInfo("name", ("n",), ("n",), (), "jaro", tenth),),
+        distances=np.array([noisy, tenth]),
+        sweep=Sweep("gold.csv", 3, points),
+        sample=(pair,),
+        near_misses=(dataclasses.replace(pair, distance=tenth),),
+    )
+    html = _render(report)
+    assert re.findall(r"\d\.\d{9,}", html) == []  # nowhere: text, titles, tables, charts
+    root = parse(html)
+    facts = {
+        tr.find("th").all_text(): tr.find("td").all_text()
+        for tr in root.find("table", "facts").find_all("tr")
+    }
+    assert facts["Threshold"] == "0.0275"
+    thresholds = [
+        tr.find_all("td")[0].all_text()
+        for tr in root.find("table", "sweep-table").find("tbody").find_all("tr")
+    ]
+    assert thresholds == ["0.0275", "0.055", "0.0825"]
+    assert "threshold 0.0275" in root.find("svg", id="histogram").all_text()
