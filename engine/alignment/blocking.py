@@ -885,14 +885,23 @@ class TfidfRule:
 # --------------------------------------------------------------------------- points
 
 
-def _points(values: Values, side: str) -> Floats:
-    """Values (numbers or tuples of them, possibly as strings) as rows; NaN rows where missing."""
-    width = 0
+def _width(values: Values) -> int | None:
+    """Numbers per value, from the first value present (None: no value at all)."""
     for v in values:
         if v is not None:
-            width = len(v) if isinstance(v, tuple | list) else 1
-            break
-    out = np.full((len(values), max(width, 1)), np.nan)
+            return len(v) if isinstance(v, tuple | list) else 1
+    return None
+
+
+def _points(values: Values, side: str, fallback: int = 1) -> Floats:
+    """Values (numbers or tuples of them, possibly as strings) as rows; NaN rows where missing.
+
+    A side without any value (an empty source, a column missing everywhere) has
+    ``fallback`` columns: the width the other side or the rule expects, so that
+    it pairs with nothing instead of failing on its shape.
+    """
+    width = _width(values) or fallback
+    out = np.full((len(values), width), np.nan)
     present = np.array([v is not None for v in values], dtype=bool)
     try:  # the common case at numpy's speed; the loop below finds what is wrong
         rows = np.array([v for v in values if v is not None], dtype=np.float64)
@@ -981,8 +990,9 @@ class RadiusRule:
             raise ValueError("give either radius or radius_km")
         self.label = label
         self.warnings: list[str] = []
-        pa, pb = _points(align, "align"), _points(target, "target")
         self.geographic = radius_km is not None
+        fallback = 2 if self.geographic else _width(align) or _width(target) or 1
+        pa, pb = _points(align, "align", fallback), _points(target, "target", fallback)
         if self.geographic:
             pa = _coordinates(pa, order, "align", align)
             pb = _coordinates(pb, order, "target", target)
@@ -1082,7 +1092,8 @@ class KMeansRule(SharedTokenRule):
         seed: int = 0,
         label: str = "kmeans",
     ) -> None:
-        pa, pb = _points(align, "align"), _points(target, "target")
+        fallback = 2 if coordinates is not None else _width(align) or _width(target) or 1
+        pa, pb = _points(align, "align", fallback), _points(target, "target", fallback)
         if coordinates is not None:
             pa = _sphere(_coordinates(pa, coordinates, "align", align))
             pb = _sphere(_coordinates(pb, coordinates, "target", target))

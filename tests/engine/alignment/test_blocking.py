@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from engine.alignment.blocking import (
     qgrams,
 )
 from engine.alignment.normalise import normalise_column
+from engine.cli import main
 from schemas.alignment import SoundexOptions
 from schemas.base import Ref
 
@@ -477,6 +479,59 @@ def test_bad_coordinates_name_the_value(value: tuple[str, ...], message: str) ->
     assert message in caught.value.message
     with pytest.raises(BlockingValueError, match="coordinates need two columns"):
         RadiusRule(["45", "46"], ["45"], radius_km=10)
+
+
+@pytest.mark.parametrize("empty", [[], [None, None]], ids=["no record", "no value"])
+def test_a_side_without_points_pairs_with_nothing(empty: list[Any]) -> None:
+    # Not "coordinates need two columns, found 1": an empty source has no columns to count.
+    points: list[Any] = [("48.85", "2.35"), ("45.76", "4.83")]
+    numbers: list[Any] = [("1", "2"), ("3", "4")]
+    rules = [
+        RadiusRule(points, empty, radius_km=10),
+        RadiusRule(empty, points, radius_km=10, tree="balltree"),
+        RadiusRule(numbers, empty, radius=1.0),
+        RadiusRule(empty, numbers, radius=1.0),
+        KMeansRule(points, empty, clusters=2, coordinates="latlon"),
+        KMeansRule(empty, numbers, clusters=2),
+    ]
+    for rule in rules:
+        assert rule.estimate() == 0
+        assert _pairs(rule) == []
+
+
+@pytest.mark.parametrize(
+    "blocking",
+    [
+        "{kdtree: {attribute: place, radius_km: 5}}",
+        "{kmeans: {attribute: place, clusters: 2, coordinates: latlon}}",
+    ],
+)
+def test_a_run_on_a_header_only_source_names_it(
+    blocking: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.csv").write_text("id,lat,lon\n1,48.85,2.35\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id,lat,lon\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: empty-target
+sources:
+  align: {{csv: a.csv, id: {{template: "http://a/{{id}}"}}}}
+  target: {{csv: b.csv, id: {{template: "http://b/{{id}}"}}}}
+attributes:
+  - {{name: place, align: [lat, lon], metric: geographic}}
+blocking: {blocking}
+threshold: 1
+outputs:
+  - {{csv: out/links.csv}}
+""",
+        encoding="utf-8",
+    )
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "b.csv has no records" in err
+    assert "coordinates need" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_kmeans_assigns_the_nearest_centroids_and_pairs_shared_clusters() -> None:
