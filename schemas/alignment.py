@@ -577,7 +577,8 @@ class RdfSource(StrictModel):
     id: IdSpec
     languages: list[str] = Field(
         default_factory=list,
-        description="language preference of literals, e.g. [fr, en, ''] ('' = no tag)",
+        description="language preference of literals, e.g. [fr, en, ''] ('' = no tag): a"
+        " record without text in a listed language has a missing value there",
     )
     on_error: Literal["fail", "skip"] = "fail"
 
@@ -654,7 +655,8 @@ class _RemoteSource(StrictModel):
     languages: list[str] = Field(
         default_factory=list,
         description="language preference of literals, e.g. [fr, en, '']: per record and"
-        " column the value in the first language found is kept ('' = no language tag)",
+        " column the value in the first language found is kept ('' = no language tag);"
+        " a record without text in a listed language has a missing value there",
     )
     on_error: Literal["fail", "skip"] = "fail"
 

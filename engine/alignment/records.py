@@ -25,7 +25,8 @@ class Records:
     ``ids`` are absolute IRIs. ``columns`` maps each column name to its values,
     one per record, ``None`` where the cell is empty. ``rows`` gives each
     record's position in its source (1-based line of a file, or 1-based index
-    of an inline row), for error messages.
+    of an inline row), for error messages. ``warnings`` are what a user should
+    know about the data read (records without a value in the listed languages).
     """
 
     source: str
@@ -34,6 +35,7 @@ class Records:
     columns: dict[str, list[str | None]]
     rows: npt.NDArray[np.int64]
     skipped: list[Skip] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -64,4 +66,5 @@ class Records:
             columns={k: [v[i] for i in index] for k, v in self.columns.items()},
             rows=self.rows[index],
             skipped=list(self.skipped),
+            warnings=list(self.warnings),
         )

@@ -100,6 +100,7 @@ def read_source(
         columns=columns,
         rows=rows,
         skipped=problems.skipped,
+        warnings=problems.warnings,
     )
 
 
@@ -130,6 +131,7 @@ class _Problems:
         self.on_error = on_error
         self.inline = inline
         self.skipped: list[Skip] = []
+        self.warnings: list[str] = []
 
     def where(self, row: int) -> str:
         """How a row is named in a message: a file line or an inline row index."""
@@ -447,8 +449,16 @@ def _answer_columns(
     else:
         used = [_column_name(id_spec, names, problems, "`id:`")]
     keys = [names.index(name) for name in dict.fromkeys(used)]
-    columns, first_rows = merge_rows(names, rows, keys, languages, problems.row)
-    return names, columns, np.asarray(first_rows, dtype=np.int64)
+    merged = merge_rows(names, rows, keys, languages, problems.row)
+    if merged.unlisted:
+        listed = ", ".join(lang or "no tag" for lang in languages)
+        for name, count in merged.unlisted.items():
+            records = "1 record has" if count == 1 else f"{count:,} records have"
+            problems.warnings.append(
+                f"{problems.source}: {records} no ?{name} in the listed languages ({listed}):"
+                f" {'its' if count == 1 else 'their'} {name} is missing"
+            )
+    return names, merged.columns, np.asarray(merged.first_rows, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- ids

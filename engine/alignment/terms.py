@@ -11,8 +11,13 @@ makes the columns, whatever the source:
   (``on_error``), never a silent wrong value;
 - rows that share a record id (several labels, several types...) merge into one
   record: per column the value in the most preferred language (``languages``,
-  ``""`` standing for no tag, ``en`` also taking ``en-GB``), then the smallest text, so the result does not
-  depend on the order the endpoint answered in.
+  ``""`` standing for no tag, ``en`` also taking ``en-GB``), then the smallest
+  text, so the result does not depend on the order the endpoint answered in;
+- ``languages`` are strict: in a column holding language-tagged text, a record
+  with no value in a listed language has a missing value there ("Chypre"@fr is
+  no English label), and the records concerned are counted. Typed literals
+  (dates, numbers, points), IRIs and columns without any tag are not language
+  text and are kept whatever their tag.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["Term", "from_json_binding", "from_rdflib", "merge_rows", "wkt_point"]
+__all__ = ["Merged", "Term", "from_json_binding", "from_rdflib", "merge_rows", "wkt_point"]
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+#: Datatypes of text that a language tag may qualify (a plain literal has none).
+_TEXT_TYPES = (None, XSD + "string", RDF_LANG_STRING)
 WKT_LITERAL = "http://www.opengis.net/ont/geosparql#wktLiteral"
 
 
@@ -147,9 +155,14 @@ def cell(term: Term | None) -> str | None:
 # --------------------------------------------------------------------------- rows -> records
 
 
-def _rank(languages: Sequence[str]) -> Callable[[Term | None], int]:
-    """A literal's rank by language preference: lower is better; unbound is last."""
-    order = {lang.lower(): i for i, lang in enumerate(languages)}
+def _rank(languages: Sequence[str]) -> tuple[Callable[[Term | None], int], int]:
+    """A literal's rank by language preference (lower is better; unbound is last).
+
+    Also the rank of the languages that are not listed.
+    """
+    order: dict[str, int] = {}
+    for lang in languages:  # the first of repeated languages counts
+        order.setdefault(lang.lower(), len(order))
     unlisted, unbound = len(order), len(order) + 1
 
     def rank(term: Term | None) -> int:
@@ -164,7 +177,26 @@ def _rank(languages: Sequence[str]) -> Callable[[Term | None], int]:
         base = tag.split("-", 1)[0]
         return order.get(base, unlisted) if base != tag else unlisted
 
-    return rank
+    return rank, unlisted
+
+
+class Merged(NamedTuple):
+    """Records merged from answer rows.
+
+    ``columns``: one value per record and variable; ``first_rows``: each record's
+    first answer row (1-based); ``unlisted``: per variable of language-tagged
+    text, how many records had values there but none in a listed language
+    (their value is missing).
+    """
+
+    columns: dict[str, list[str | None]]
+    first_rows: list[int]
+    unlisted: dict[str, int]
+
+
+def _text(term: Term) -> bool:
+    """Whether a term is text that a language tag may qualify."""
+    return term.kind == "literal" and term.datatype in _TEXT_TYPES
 
 
 def merge_rows(
@@ -173,14 +205,17 @@ def merge_rows(
     key_columns: list[int],
     languages: Sequence[str],
     on_problem: Callable[[int, str], None],
-) -> tuple[dict[str, list[str | None]], list[int]]:
-    """Columns of one record per distinct key, and each record's first answer row (1-based).
+) -> Merged:
+    """Columns of one record per distinct key (see :class:`Merged`).
 
     ``key_columns`` are the positions of the variables the record id is made
     of. A row with a badly typed literal is reported to ``on_problem(row,
-    reason)`` (which raises under ``on_error: fail``) and left out.
+    reason)`` (which raises under ``on_error: fail``) and left out. With
+    ``languages``, a record's text in a column of tagged text is kept only in a
+    listed language.
     """
-    rank = _rank(languages)
+    rank, unlisted_rank = _rank(languages)
+    tagged = [False] * len(names)
     groups: dict[tuple[str | None, ...], int] = {}
     best: list[list[Term | None]] = []
     first_rows: list[int] = []
@@ -196,6 +231,9 @@ def merge_rows(
         if problem is not None:
             on_problem(number, problem)
             continue
+        for i, term in enumerate(row):
+            if term is not None and term.lang:
+                tagged[i] = True
         key = tuple(cell(row[i]) for i in key_columns)
         index = groups.get(key)
         if index is None:
@@ -210,5 +248,19 @@ def merge_rows(
                 continue
             if old is None or (rank(term), term.value) < (rank(old), old.value):
                 kept[i] = term
+    unlisted: dict[str, int] = {}
+    if languages:
+        for i, name in enumerate(names):
+            if not tagged[i]:  # codes, numbers...: no language to choose
+                continue
+            count = 0
+            for record in best:
+                term = record[i]
+                # The best-ranked value: listed whenever the record has a listed one.
+                if term is not None and _text(term) and rank(term) >= unlisted_rank:
+                    record[i] = None
+                    count += 1
+            if count:
+                unlisted[name] = count
     columns = {name: [cell(record[i]) for record in best] for i, name in enumerate(names)}
-    return columns, first_rows
+    return Merged(columns, first_rows, unlisted)

@@ -73,3 +73,34 @@ def test_schema_checks(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="must be a SPARQL SELECT"):
         _source(tmp_path, query="CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+
+
+COUNTRIES = """\
+@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:cy rdfs:label "Chypre"@fr, "Zypern"@de .
+ex:fr rdfs:label "France"@fr, "France"@en .
+ex:no rdfs:label "Norvège"@fr, "Norway"@en .
+ex:mt rdfs:label "Malte"@fr .
+"""
+
+
+def test_a_record_without_a_label_in_the_listed_languages_has_none(tmp_path: Path) -> None:
+    (tmp_path / "c.ttl").write_text(COUNTRIES, encoding="utf-8")
+    source = RdfSource.model_validate(
+        {
+            "rdf": "c.ttl",
+            "query": "SELECT ?s ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }",
+            "id": "s",
+            "languages": ["en"],
+        },
+        context={"base_dir": tmp_path},
+    )
+    records = read_source(source, "target")
+    labels = dict(zip(records.ids, records.columns["label"], strict=True))
+    ex = "http://example.org/"
+    assert labels == {ex + "cy": None, ex + "fr": "France", ex + "no": "Norway", ex + "mt": None}
+    assert records.warnings == [
+        f"target source {tmp_path / 'c.ttl'}: 2 records have no ?label in the listed"
+        " languages (en): their label is missing"
+    ]

@@ -99,7 +99,7 @@ def test_rows_of_one_record_merge_by_language_preference() -> None:
         [uri("http://x/2"), lit("Hugo"), None],
         [uri("http://x/2"), lit("Victor Hugo", "en"), lit("1802-02-26", None, XSD + "date")],
     ]
-    columns, first = merge_rows(names, rows, [0], ["fr", "en", ""], lambda r, m: None)
+    columns, first, _ = merge_rows(names, rows, [0], ["fr", "en", ""], lambda r, m: None)
     assert columns == {
         "s": ["http://x/1", "http://x/2"],
         "label": ["Émile Zola", "Victor Hugo"],
@@ -111,8 +111,8 @@ def test_rows_of_one_record_merge_by_language_preference() -> None:
 def test_merging_does_not_depend_on_the_answer_order() -> None:
     names = ["s", "label"]
     rows = [[uri("http://x/1"), lit(name)] for name in ("b", "a", "c")]
-    expected, _ = merge_rows(names, rows, [0], [], lambda r, m: None)
-    reordered, _ = merge_rows(names, rows[::-1], [0], [], lambda r, m: None)
+    expected = merge_rows(names, rows, [0], [], lambda r, m: None).columns
+    reordered = merge_rows(names, rows[::-1], [0], [], lambda r, m: None).columns
     assert expected == reordered == {"s": ["http://x/1"], "label": ["a"]}
 
 
@@ -122,6 +122,38 @@ def test_a_badly_typed_row_is_reported_with_its_variable_and_left_out() -> None:
         [uri("http://x/1"), lit("1950-01-01", None, XSD + "date")],
         [uri("http://x/2"), lit("not a date", None, XSD + "date")],
     ]
-    columns, first = merge_rows(["s", "born"], rows, [0], [], lambda r, m: problems.append((r, m)))
+    columns, first, _ = merge_rows(
+        ["s", "born"], rows, [0], [], lambda r, m: problems.append((r, m))
+    )
     assert problems == [(2, "literal 'not a date' is not a valid xsd:date (variable ?born)")]
     assert columns["s"] == ["http://x/1"] and first == [1]
+
+
+def test_listed_languages_are_strict() -> None:
+    # "Chypre"@fr is no English label: with languages [en] the record has none.
+    names = ["s", "label", "born", "code"]
+    born = lit("1960-08-16", None, XSD + "date")
+    rows = [
+        [uri("http://x/cy"), lit("Chypre", "fr"), born, lit("CY")],
+        [uri("http://x/cy"), lit("Zypern", "de"), None, None],
+        [uri("http://x/gb"), lit("Royaume-Uni", "fr"), None, lit("GB")],
+        [uri("http://x/gb"), lit("United Kingdom", "en-GB"), None, None],
+        [uri("http://x/no"), lit("Norway"), None, lit("NO")],
+        [uri("http://x/zz"), None, None, lit("ZZ")],
+    ]
+    merged = merge_rows(names, rows, [0], ["en"], lambda r, m: None)
+    # Untagged values in a column of tagged labels are not English either; a column
+    # without any tag (codes) and typed values (dates) have no language to check.
+    assert merged.columns == {
+        "s": ["http://x/cy", "http://x/gb", "http://x/no", "http://x/zz"],
+        "label": [None, "United Kingdom", None, None],
+        "born": ["1960-08-16", None, None, None],
+        "code": ["CY", "GB", "NO", "ZZ"],
+    }
+    assert merged.unlisted == {"label": 2}  # cy and no had labels, none in English
+    untagged = merge_rows(names, rows, [0], ["en", ""], lambda r, m: None)
+    assert untagged.columns["label"] == [None, "United Kingdom", "Norway", None]
+    assert untagged.unlisted == {"label": 1}
+    anything = merge_rows(names, rows, [0], [], lambda r, m: None)
+    assert anything.columns["label"] == ["Chypre", "Royaume-Uni", "Norway", None]
+    assert anything.unlisted == {}
