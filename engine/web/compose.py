@@ -35,6 +35,7 @@ __all__ = [
     "DraftStore",
     "PreviewError",
     "attribute_preview",
+    "check_columns",
     "finite_number",
     "flow_yaml",
     "parse_yaml_value",
@@ -320,6 +321,11 @@ def _values(preview: dict[str, Any], columns: list[str]) -> list[Any]:
         cells = [row[1 + names.index(c)] for c in columns]
         out.append(cells[0] if len(cells) == 1 else tuple(cells))
     return out
+
+
+def check_columns(columns: list[str], names: list[str]) -> None:
+    """PreviewError naming the first of ``columns`` not among ``names`` (a side's columns)."""
+    _columns(columns, "", names)
 
 
 def _columns(ref: Any, default: str, names: list[str]) -> list[str]:

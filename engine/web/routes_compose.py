@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -22,6 +23,7 @@ from engine.web.compose import (
     Draft,
     PreviewError,
     attribute_preview,
+    check_columns,
     finite_number,
     parse_yaml_value,
     source_preview,
@@ -30,15 +32,35 @@ from engine.web.compose import (
 from engine.web.paths import UnsafePathError, resolve_inside
 from engine.web.security import mib
 from engine.web.specs import ChangedOnDiskError, digest, save_spec_text, validate_text
-from engine.web.widgets import metric_entry, named_value, normaliser_entries, read_options
+from engine.web.widgets import (
+    RULE_INPUTS,
+    blocking_entry,
+    metric_entry,
+    named_value,
+    normaliser_entries,
+    read_options,
+)
 from schemas.alignment import BLOCKINGS, METRICS
 
 __all__ = ["routes"]
 
 STEPS = ("sources", "attributes", "settings", "outputs", "review")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(csv|tsv)$")
-#: Blocking rules offered by the form (on one attribute); others: edit the YAML.
-FORM_BLOCKINGS = ("none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf")
+#: Blocking rules offered by the form (on one attribute, or columns for rules on
+#: points), with their options; groups (union, pipeline): the YAML box.
+FORM_BLOCKINGS = (
+    "none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf",
+    "kdtree", "balltree", "kmeans",
+)  # fmt: skip
+#: Rules on points: they may read columns ([lat, lon]) rather than an attribute.
+POINT_BLOCKINGS = ("kdtree", "balltree", "kmeans")
+#: Offered in the encoding field of file sources; any name Python knows is accepted.
+ENCODINGS = (
+    "utf-8", "utf-8-sig", "latin-1", "cp1252", "iso-8859-15", "utf-16", "utf-16-le",
+    "utf-16-be", "cp850", "mac-roman",
+)  # fmt: skip
+#: Where a source says how to fix its encoding, the form has a field for it.
+_ENCODING_HINT = ("set `encoding:` in the source", "choose its encoding in the form")
 #: The metric chosen when the attributes page opens.
 DEFAULT_METRIC = "levenshtein"
 OUTPUT_CHOICES = {
@@ -66,7 +88,10 @@ def _step(request: Request, draft: Draft, step: str, status: int = 200, **contex
         normaliser_entries=normaliser_entries(),
         metric=metric_entry(DEFAULT_METRIC),
         blockings=FORM_BLOCKINGS,
+        blocking_entries=[blocking_entry(b) for b in FORM_BLOCKINGS if b != "none"],
+        point_blockings=POINT_BLOCKINGS,
         all_blockings=sorted(BLOCKINGS),
+        encodings=ENCODINGS,
         output_choices=OUTPUT_CHOICES,
         **context,
     )
@@ -186,6 +211,23 @@ def _claim(temp: Path, folder: Path, name: str) -> Path:
         return target
 
 
+def _encoding(form: FormData) -> str | None:
+    """The encoding typed or chosen, or None for UTF-8 (the default: not written)."""
+    text = str(form.get("encoding", "")).strip()
+    if not text:
+        return None
+    try:
+        codec = codecs.lookup(text)
+    except LookupError:
+        codec = None
+    # base64, rot13...: codecs, but not of bytes to text.
+    if codec is None or not codec._is_text_encoding:
+        raise PreviewError(
+            f"encoding: unknown encoding {text!r} (for example: {', '.join(ENCODINGS[:6])})"
+        )
+    return None if codec.name == "utf-8" else text
+
+
 def _remote_source(form: FormData, kind: str) -> dict[str, Any]:
     endpoint = str(form.get("endpoint", "")).strip()
     query = str(form.get("query", "")).replace("\r\n", "\n").strip()
@@ -219,6 +261,9 @@ async def source(request: Request) -> Response:
         delimiter = str(form.get("delimiter", "")).strip()
         if kind in ("upload", "file") and delimiter and delimiter != ",":
             base["delimiter"] = "\t" if delimiter in ("\\t", "tab") else delimiter
+        encoding = _encoding(form) if kind in ("upload", "file") else None
+        if encoding:
+            base["encoding"] = encoding
         if kind == "upload":
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
@@ -236,9 +281,12 @@ async def source(request: Request) -> Response:
         else:
             raise PreviewError(f"unknown source kind {kind!r}")
     except (PreviewError, UnsafePathError) as exc:
-        return _step(request, draft, "sources", 422, error=f"{role} source: {exc}", role=role)
-    # The key of the file/endpoint first, as people write it.
-    ordered = {k: spec_source[k] for k in spec_source if k != "id"} | {"id": spec_source["id"]}
+        error = f"{role} source: {exc}".replace(*_ENCODING_HINT)
+        return _step(request, draft, "sources", 422, error=error, role=role)
+    # The key of the file/endpoint first, the id last, as people write them.
+    first = [k for k in ("csv", "tsv", "sparql", "rql") if k in spec_source]
+    ordered = {k: spec_source[k] for k in [*first, *spec_source] if k != "id"}
+    ordered["id"] = spec_source["id"]
     draft.sources[role] = ordered
     draft.previews[role] = preview
     state.drafts.save(draft)
@@ -251,17 +299,20 @@ async def source(request: Request) -> Response:
 
 
 def _normalise(form: FormData, label: str) -> list[Any]:
-    """The ticked normalisers (in the order of the spec language), then the advanced YAML list."""
-    entries = normaliser_entries()
-    chosen = {str(v) for v in form.getlist("normaliser")}
-    unknown = sorted(chosen - {e.name for e in entries})
-    if unknown:
-        raise PreviewError(f"{label} › normalise: unknown normaliser {unknown[0]!r}")
-    out = [
-        named_value(entry, read_options(entry, form, f"{label} › {entry.name}"))
-        for entry in entries
-        if entry.name in chosen
-    ]
+    """The chosen normalisers in the order chosen (a chain), then the advanced YAML list.
+
+    The options of the N-th are the fields ``normaliser.N.FIELD``: a chain may
+    hold one normaliser twice (two regular expressions).
+    """
+    entries = {e.name: e for e in normaliser_entries()}
+    out = []
+    for index, value in enumerate(form.getlist("normaliser")):
+        entry = entries.get(str(value))
+        if entry is None:
+            raise PreviewError(f"{label} › normalise: unknown normaliser {str(value)!r}")
+        where = f"{label} › normalise {index + 1}: {entry.name}"
+        options = read_options(entry, form, where, prefix=f"normaliser.{index}")
+        out.append(named_value(entry, options))
     advanced = parse_yaml_value(str(form.get("normalise", "")), "normalise")
     if advanced is not None:
         out.extend(advanced if isinstance(advanced, list) else [advanced])
@@ -377,10 +428,7 @@ async def settings(request: Request) -> Response:
         elif rule == "none":
             draft.blocking = "none"
         elif rule in FORM_BLOCKINGS:
-            attribute = str(form.get("blocking_attribute", "")).strip()
-            if not attribute:
-                raise PreviewError(f"{rule} blocking needs an attribute")
-            draft.blocking = {rule: {"attribute": attribute}}
+            draft.blocking = _blocking_rule(draft, form, rule)
         else:
             raise PreviewError(f"unknown blocking rule {rule!r}")
         threshold = finite_number(str(form.get("threshold", "")), "threshold")
@@ -393,6 +441,46 @@ async def settings(request: Request) -> Response:
         return _step(request, draft, "settings", 422, error=str(exc))
     web(request).drafts.save(draft)
     return RedirectResponse(f"/compose/{draft.id}/outputs", status_code=303)
+
+
+def _rule_columns(draft: Draft, form: FormData, rule: str, role: str) -> str | list[str] | None:
+    """The columns typed for one side of a rule on points: one name, a list, or None."""
+    text = str(form.get(f"blocking.{rule}.{role}", ""))
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    if not columns:
+        return None
+    if draft.previews.get(role):
+        try:
+            check_columns(columns, draft.columns(role))
+        except PreviewError as exc:
+            raise PreviewError(f"{rule} › {role}: {exc}") from None
+    return columns[0] if len(columns) == 1 else columns
+
+
+def _blocking_rule(draft: Draft, form: FormData, rule: str) -> dict[str, Any]:
+    """One rule with its inputs (an attribute, or columns) and the options set in its fields."""
+    inputs: dict[str, Any] = {}
+    attribute = str(form.get("blocking_attribute", "")).strip()
+    if attribute:
+        inputs["attribute"] = attribute
+    if rule in POINT_BLOCKINGS:
+        for role in ("align", "target"):
+            columns = _rule_columns(draft, form, rule, role)
+            if columns is not None:
+                inputs[role] = columns
+        if "attribute" not in inputs and "align" not in inputs:
+            raise PreviewError(f"{rule}: give an attribute, or the align columns")
+        if "target" not in inputs and "align" in inputs and draft.previews.get("target"):
+            # The target side reads the align columns: say so if it has none of that name.
+            align = inputs["align"]
+            try:
+                check_columns([align] if isinstance(align, str) else align, draft.columns("target"))
+            except PreviewError as exc:
+                raise PreviewError(f"{rule} › target: {exc}; give the target columns") from None
+    elif not attribute:
+        raise PreviewError(f"{rule} blocking needs an attribute")
+    options = read_options(blocking_entry(rule), form, rule, inputs)
+    return {rule: inputs | {k: v for k, v in options.items() if k not in RULE_INPUTS}}
 
 
 async def outputs(request: Request) -> Response:

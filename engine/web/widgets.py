@@ -1,4 +1,4 @@
-"""Form widgets generated from the spec language: the options of metrics and normalisers.
+"""Form widgets generated from the spec language: options of metrics, normalisers, blocking.
 
 Each options model of ``schemas.alignment`` (``TemporalOptions``...) becomes a
 list of :class:`OptionField`: a ``Literal`` is a select, a ``bool`` a checkbox,
@@ -6,8 +6,10 @@ an ``int`` or ``float`` a number input (bounds from the schema), a ``str`` a tex
 input. A widget left at "default" writes nothing in the spec, so the YAML holds
 only what the user chose (``{temporal: {unit: days, dayfirst: true}}``).
 
-Field names in the form: ``metric.NAME.FIELD`` for the options of metric NAME,
-``normaliser`` (the ticked names) and ``normaliser.NAME.FIELD`` for theirs.
+Field names in the form: ``metric.NAME.FIELD`` for the options of metric NAME;
+``normaliser`` (the chosen names, in the order of the chain) and
+``normaliser.N.FIELD`` for the options of the N-th (from 0: the same normaliser
+may come twice); ``blocking.NAME.FIELD`` for the options of blocking rule NAME.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from engine.web.compose import PreviewError, finite_number
-from schemas.alignment import METRICS, NORMALISERS
+from schemas.alignment import BLOCKINGS, METRICS, NORMALISERS
 
 __all__ = [
+    "NORMALISER_PREFIX",
+    "RULE_INPUTS",
     "OptionField",
     "Vocabulary",
+    "blocking_entry",
     "metric_entry",
     "named_value",
     "normaliser_entries",
@@ -201,6 +206,11 @@ def metric_entry(name: str) -> Vocabulary:
     )
 
 
+#: The prefix of a normaliser's fields in the page: the page's script numbers each
+#: chosen one (``normaliser.0``, ``normaliser.1``...) as the chain is reordered.
+NORMALISER_PREFIX = "normaliser.__i__"
+
+
 @functools.cache
 def normaliser_entries() -> tuple[Vocabulary, ...]:
     """Every normaliser of the spec language, in the order of its table."""
@@ -211,10 +221,25 @@ def normaliser_entries() -> tuple[Vocabulary, ...]:
         doc = REGISTRY[name].doc if name in REGISTRY else ""
         out.append(
             Vocabulary(
-                name, _plain(doc or _doc(model)), option_fields(model), f"normaliser.{name}", model
+                name, _plain(doc or _doc(model)), option_fields(model), NORMALISER_PREFIX, model
             )
         )
     return tuple(out)
+
+
+#: What a blocking rule reads (an attribute, columns) and its key normalisers: the
+#: settings page has its own widgets for these, or the YAML box.
+RULE_INPUTS = ("attribute", "align", "target", "normalise")
+
+
+@functools.cache
+def blocking_entry(name: str) -> Vocabulary:
+    """The form of one blocking rule, without its inputs (KeyError for no such rule)."""
+    model = BLOCKINGS[name]
+    fields = tuple(f for f in option_fields(model) if f.name not in RULE_INPUTS)
+    # The whole docstring: it says which option means what (radius or radius_km).
+    doc = " ".join((model.__doc__ or "").split())
+    return Vocabulary(name, _plain(doc), fields, f"blocking.{name}", model)
 
 
 # --------------------------------------------------------------------------- reading the form
@@ -278,9 +303,13 @@ def read_options(
     form: FormData,
     label: str,
     extra: dict[str, Any] | None = None,
+    *,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
     """The options set in the form for ``entry`` (then ``extra``, from the YAML box), checked.
 
+    ``prefix``: of the fields' names in the form, when not the entry's own
+    (``normaliser.2`` for the third normaliser of a chain).
     PreviewError naming each bad field: ``birthdate › unit: must be one of days, months, years``.
     """
     model = entry.model
@@ -289,7 +318,7 @@ def read_options(
     problems: list[str] = []
     for field in entry.fields:
         try:
-            given, value = _read(field, form, f"{entry.prefix}.{field.name}")
+            given, value = _read(field, form, f"{prefix or entry.prefix}.{field.name}")
         except ValueError as exc:
             problems.append(f"{label} › {field.name}: {exc}")
             continue

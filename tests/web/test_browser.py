@@ -12,12 +12,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
 
 from engine.web.app import create_app
 from tests.web.people import ALIGN, EXPECTED_LINKS, TARGET, csv_bytes, links
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -47,6 +51,25 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+
+
+def _normaliser_chain(page: Page) -> None:
+    """Normalisers apply in the order chosen, and reordering the chain changes the preview."""
+    from playwright.sync_api import expect
+
+    page.select_option("#normaliser-choice", "regex_replace")
+    page.click("#normaliser-add")
+    page.fill("#norm-0-regex_replace-pattern", "P")
+    page.fill("#norm-0-regex_replace-replacement", "Q")
+    page.select_option("#normaliser-choice", "lowercase")
+    page.click("#normaliser-add")
+    chain = page.locator("#chosen-normalisers .normaliser-name")
+    expect(chain).to_have_text(["regex_replace", "lowercase"])
+    expect(page.locator("#attribute-preview")).to_contain_text("Paul Dupont → qaul dupont")
+    page.locator("#chosen-normalisers li").nth(1).locator("button.up").click()
+    expect(chain).to_have_text(["lowercase", "regex_replace"])
+    expect(page.locator("#norm-1-regex_replace-pattern")).to_have_value("P")  # renumbered
+    expect(page.locator("#attribute-preview")).to_contain_text("Paul Dupont → paul dupont")
 
 
 def test_compose_save_run_and_download_the_people_example(
@@ -118,6 +141,8 @@ def test_compose_save_run_and_download_the_people_example(
                     dayfirst.check()
                 else:
                     expect(page.locator("#metric-levenshtein-tokens")).to_be_checked()
+                if name == "name":
+                    _normaliser_chain(page)
                 # The live preview: normalised sample values and their distances.
                 expect(page.locator("#attribute-preview table")).to_contain_text(metric)
                 if name == "birthdate":
@@ -130,10 +155,20 @@ def test_compose_save_run_and_download_the_people_example(
             expect(page.locator("#attributes")).to_contain_text(
                 "{name: birthdate, metric: {temporal: {unit: days, dayfirst: true}}}"
             )
+            expect(page.locator("#attributes")).to_contain_text(
+                "{name: name, normalise: [lowercase, {regex_replace: {pattern: P, replacement: Q}}],"
+                " metric: levenshtein}"
+            )
             shot("attributes")
 
             page.click("#next")
+            # Only the chosen rule's options show (rendered from the schema).
+            page.select_option("#blocking", "kdtree")
+            expect(page.locator("fieldset[data-rule=kdtree]")).to_be_visible()
+            expect(page.locator("#blocking-kdtree-radius_km")).to_be_visible()
+            expect(page.locator("fieldset[data-rule=kmeans]")).to_be_hidden()
             page.select_option("#blocking", "none")
+            expect(page.locator("fieldset[data-rule=kdtree]")).to_be_hidden()
             page.fill("#threshold", "2")
             page.select_option("#matching", "best")
             shot("settings")

@@ -51,10 +51,12 @@ def _new(client: TestClient, name: str = "composed") -> str:
     return str(answer.headers["location"]).split("/")[2]
 
 
-def _upload(client: TestClient, draft: str, role: str, data: bytes, name: str, template: str):  # type: ignore[no-untyped-def]
+def _upload(  # type: ignore[no-untyped-def]
+    client: TestClient, draft: str, role: str, data: bytes, name: str, template: str, **fields: str
+):
     return client.post(
         f"/compose/{draft}/source/{role}",
-        data={"kind": "upload", "id": template},
+        data={"kind": "upload", "id": template, **fields},
         files={"file": (name, data, "text/csv")},
     )
 
@@ -348,10 +350,15 @@ def test_the_attributes_page_offers_every_normaliser_and_the_default_metric_fiel
 ) -> None:
     draft = _ready(client)
     page = client.get(f"/compose/{draft}/attributes").text
-    for name in NORMALISERS:
-        assert f'name="normaliser" value="{name}" id="norm-{name}"' in page
-    assert 'name="normaliser.prefix.length"' in page and 'min="1"' in page
-    assert 'name="normaliser.simplify.stopwords"' in page  # an optional Literal: a select
+    templates = {
+        name: page.split(f'<template id="normaliser-template-{name}">')[1].split("</template>")[0]
+        for name in NORMALISERS
+    }
+    for name, template in templates.items():
+        assert f'<input type="hidden" name="normaliser" value="{name}">' in template
+    assert 'name="normaliser.__i__.length"' in templates["prefix"] and 'min="1"' in page
+    # An optional Literal: a select.
+    assert '<select name="normaliser.__i__.stopwords"' in templates["simplify"]
     assert (
         'name="metric.levenshtein.tokens" value="true" id="metric-levenshtein-tokens" checked'
         in page
@@ -395,13 +402,13 @@ def test_the_fields_of_an_unknown_metric_are_an_error(client: TestClient) -> Non
         ({"metric.temporal.scale": "abc"}, "birthdate › scale: &#39;abc&#39; is not a number"),
         ({"options": "{unit: weeks}"}, "birthdate › unit: must be one of days, months, years"),
         ({"options": "{units: km}"}, "birthdate › units: not an option (the options are: "),
-        ({"normaliser": "prefix"}, "birthdate › prefix › length: required"),
-        ({"normaliser": "prefix", "normaliser.prefix.length": "1.5"},
-         "birthdate › prefix › length: &#39;1.5&#39; is not a whole number"),
-        ({"normaliser": "prefix", "normaliser.prefix.length": "0"},
-         "birthdate › prefix › length: must be greater than or equal to 1"),
-        ({"normaliser": "tokenize", "normaliser.tokenize.pattern": "("},
-         "birthdate › tokenize › pattern: "),
+        ({"normaliser": "prefix"}, "birthdate › normalise 1: prefix › length: required"),
+        ({"normaliser": "prefix", "normaliser.0.length": "1.5"},
+         "birthdate › normalise 1: prefix › length: &#39;1.5&#39; is not a whole number"),
+        ({"normaliser": ["lowercase", "prefix"], "normaliser.1.length": "0"},
+         "birthdate › normalise 2: prefix › length: must be greater than or equal to 1"),
+        ({"normaliser": "tokenize", "normaliser.0.pattern": "("},
+         "birthdate › normalise 1: tokenize › pattern: "),
         ({"normaliser": "nope"}, "birthdate › normalise: unknown normaliser &#39;nope&#39;"),
     ],
 )  # fmt: skip
@@ -430,13 +437,14 @@ def test_the_widgets_write_the_yaml_people_write(client: TestClient) -> None:
         # The advanced box over the fields.
         ({"metric": "temporal", "metric.temporal.unit": "months", "options": "{scale: 12}"},
          {"metric": {"temporal": {"unit": "months", "scale": 12}}}),
+        # The chain in the order chosen, then the advanced box's list.
         ({"metric": "exact", "normaliser": ["prefix", "lowercase", "remove_after", "unaccent"],
-          "normaliser.prefix.length": "3", "normaliser.remove_after.sub": "(",
-          "normaliser.date.dayfirst": ["false", "true"],  # date not ticked: ignored
+          "normaliser.0.length": "3", "normaliser.2.sub": "(",
+          "normaliser.4.dayfirst": ["false", "true"],  # no 5th normaliser: ignored
           "normalise": "[sort_tokens]"},
          {"metric": "exact",
-          "normalise": ["lowercase", "unaccent", {"remove_after": "("}, {"prefix": 3}, "sort_tokens"]}),
-        ({"metric": "exact", "normaliser": "date", "normaliser.date.dayfirst": ["false", "true"]},
+          "normalise": [{"prefix": 3}, "lowercase", {"remove_after": "("}, "unaccent", "sort_tokens"]}),
+        ({"metric": "exact", "normaliser": "date", "normaliser.0.dayfirst": ["false", "true"]},
          {"metric": "exact", "normalise": [{"date": {"dayfirst": True}}]}),
     ]  # fmt: skip
     for fields, expected in cases:
@@ -458,3 +466,283 @@ def test_the_advanced_yaml_box_gives_the_same_spec_as_the_widgets(client: TestCl
     client.post(f"/compose/{draft}/attributes/add", data=ATTRIBUTES[1])
     assert drafts.get(draft).attributes[-1] == by_yaml
     assert by_yaml["metric"] == {"temporal": {"unit": "days", "dayfirst": True}}
+
+
+# --------------------------------------------------------------------------- normaliser order
+
+
+def _attributes(client: TestClient, draft: str) -> list[dict[str, object]]:
+    return client.app.state.web.drafts.get(draft).attributes  # type: ignore[attr-defined,no-any-return]
+
+
+def test_normalisers_are_kept_in_the_order_chosen(client: TestClient) -> None:
+    """A chain of regular expressions means something else in another order."""
+    draft = _ready(client)
+    # Options are named by position in the chain: the same normaliser may come twice.
+    chain: dict[str, str | list[str]] = {
+        "name": "name", "metric": "exact",
+        "normaliser": ["regex_replace", "lowercase", "regex_replace"],
+        "normaliser.0.pattern": "P", "normaliser.0.replacement": "Q",
+        "normaliser.2.pattern": "q", "normaliser.2.replacement": "k",
+    }  # fmt: skip
+    assert "Paul Dupont → kaul dupont" in _preview(client, draft, chain)
+    answer = client.post(f"/compose/{draft}/attributes/add", data=chain)
+    assert answer.status_code == 200 and "attribute not added" not in answer.text
+    assert _attributes(client, draft)[-1]["normalise"] == [
+        {"regex_replace": {"pattern": "P", "replacement": "Q"}},
+        "lowercase",
+        {"regex_replace": {"pattern": "q", "replacement": "k"}},
+    ]
+    # The same steps reordered: lowercase first, then neither pattern matches.
+    reordered: dict[str, str | list[str]] = {
+        "name": "name", "metric": "exact",
+        "normaliser": ["lowercase", "regex_replace", "regex_replace"],
+        "normaliser.1.pattern": "P", "normaliser.1.replacement": "Q",
+        "normaliser.2.pattern": "q", "normaliser.2.replacement": "k",
+    }  # fmt: skip
+    assert "Paul Dupont → paul dupont" in _preview(client, draft, reordered)
+    client.post(f"/compose/{draft}/attributes/add", data=reordered)
+    assert _attributes(client, draft)[-1]["normalise"] == [
+        "lowercase",
+        {"regex_replace": {"pattern": "P", "replacement": "Q"}},
+        {"regex_replace": {"pattern": "q", "replacement": "k"}},
+    ]
+    client.post(f"/compose/{draft}/settings", data={"blocking": "none", "threshold": "1"})
+    review = client.get(f"/compose/{draft}/review").text
+    assert 'id="valid"' in review
+    assert (
+        "normalise: [lowercase, {regex_replace: {pattern: P, replacement: Q}},"
+        " {regex_replace: {pattern: q, replacement: k}}]"
+    ) in review
+
+
+def test_a_bad_option_names_its_place_in_the_chain(client: TestClient) -> None:
+    draft = _ready(client)
+    data = {"name": "name", "metric": "exact", "normaliser": ["lowercase", "regex_replace"],
+            "normaliser.1.pattern": "("}  # fmt: skip
+    assert "name › normalise 2: regex_replace › pattern: " in _preview(client, draft, data)
+
+
+def test_the_attributes_page_adds_normalisers_in_sequence(client: TestClient) -> None:
+    draft = _ready(client)
+    page = client.get(f"/compose/{draft}/attributes").text
+    assert '<ol id="chosen-normalisers"' in page and 'id="normaliser-add"' in page
+    for name in NORMALISERS:  # one choice and one template (its option fields) each
+        assert f'<option value="{name}">{name}</option>' in page
+        assert f'<template id="normaliser-template-{name}">' in page
+    assert 'name="normaliser.__i__.pattern"' in page  # numbered by the page's script
+
+
+# --------------------------------------------------------------------------- encodings
+
+#: Text that no single-byte encoding but the right one reads back.
+ACCENTED = "row,name,city\n0,Hélène Dupré,Besançon\n1,Zoë Œuvray,Orléans\n"
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-8-sig"])
+def test_an_upload_is_read_in_the_encoding_chosen(
+    client: TestClient, folder: Path, encoding: str
+) -> None:
+    text = ACCENTED if encoding != "latin-1" else ACCENTED.replace("Œ", "O")
+    data = text.encode(encoding)
+    draft = _new(client)
+    answer = _upload(client, draft, "align", data, "accents.csv", ALIGN, encoding=encoding)
+    assert answer.status_code == 200, answer.text
+    assert "Hélène Dupré" in answer.text and "Besançon" in answer.text
+    source = client.app.state.web.drafts.get(draft).sources["align"]  # type: ignore[attr-defined]
+    assert source == {"csv": "data/accents.csv", "encoding": encoding, "id": {"template": ALIGN}}
+    assert (folder / "data" / "accents.csv").read_bytes() == data  # stored as uploaded
+
+
+def test_utf8_is_the_default_and_not_written(client: TestClient) -> None:
+    draft = _new(client)
+    for encoding in ("", "utf-8", "UTF8"):
+        _upload(client, draft, "align", ACCENTED.encode(), "a.csv", ALIGN, encoding=encoding)
+        source = client.app.state.web.drafts.get(draft).sources["align"]  # type: ignore[attr-defined]
+        assert "encoding" not in source and "Hélène" in str(
+            client.app.state.web.drafts.get(draft).previews["align"]  # type: ignore[attr-defined]
+        )
+
+
+def test_the_upload_form_offers_encodings(client: TestClient) -> None:
+    page = client.get(f"/compose/{_new(client)}/sources").text
+    assert 'name="encoding" list="encodings"' in page and 'placeholder="utf-8"' in page
+    for encoding in ("utf-8", "latin-1", "cp1252", "utf-16"):
+        assert f'<option value="{encoding}">' in page
+
+
+def test_an_unknown_encoding_is_refused_and_nothing_written(
+    client: TestClient, folder: Path
+) -> None:
+    draft = _new(client)
+    answer = _upload(client, draft, "align", b"row\n0\n", "a.csv", ALIGN, encoding="klingon")
+    assert answer.status_code == 422
+    assert "align source: encoding: unknown encoding &#39;klingon&#39;" in answer.text
+    assert not (folder / "data").exists() or not list((folder / "data").iterdir())
+    # Without the encoding, a Latin-1 file says where to choose it.
+    answer = _upload(client, draft, "align", ACCENTED.encode("cp1252"), "a.csv", ALIGN)
+    assert answer.status_code == 422 and "choose its encoding in the form" in answer.text
+
+
+def test_a_composed_latin1_source_validates_and_runs(client: TestClient, folder: Path) -> None:
+    draft = _new(client)
+    _upload(client, draft, "align", ACCENTED.replace("Œ", "O").encode("latin-1"), "a.csv", ALIGN,
+            encoding="latin-1")  # fmt: skip
+    (folder / "data" / "t.csv").write_text(ACCENTED, encoding="utf-8")
+    answer = client.post(
+        f"/compose/{draft}/source/target", data={"kind": "file", "path": "data/t.csv", "id": TARGET}
+    )
+    assert answer.status_code == 200, answer.text
+    client.post(f"/compose/{draft}/attributes/add", data={"name": "city", "metric": "exact"})
+    client.post(f"/compose/{draft}/settings", data={"blocking": "none", "threshold": "0"})
+    client.post(f"/compose/{draft}/outputs", data={"base": "out/composed", "formats": ["csv"]})
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
+    text = (folder / "composed.yaml").read_text("utf-8")
+    assert "    csv: data/a.csv\n    encoding: latin-1\n" in text
+    links = _run(folder, "composed.yaml")
+    assert links == {(ALIGN.format(row=i), TARGET.format(row=i)) for i in (0, 1)}
+
+
+def _run(folder: Path, spec: str) -> set[tuple[str, str]]:
+    """Run a spec with the engine's command line; the links of its CSV output."""
+    run = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", spec],
+        cwd=folder, capture_output=True, text=True, env={"PYTHONPATH": str(REPO)}, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    rows = (folder / "out" / "composed.csv").read_text("utf-8").splitlines()[1:]
+    return {(row.split(",")[0], row.split(",")[1]) for row in rows}
+
+
+# --------------------------------------------------------------------------- point blocking
+
+PLACES = {
+    "align": "row,name,lat,lon\n0,Paris,48.8566,2.3522\n1,Lyon,45.7640,4.8357\n"
+    "2,Marseille,43.2965,5.3698\n",
+    "target": "row,name,latitude,longitude\n0,Marseille,43.30,5.37\n1,Paris,48.86,2.35\n"
+    "2,Lyon,45.76,4.84\n",
+}
+PLACE_LINKS = {(ALIGN.format(row=a), TARGET.format(row=t)) for a, t in ((0, 1), (1, 2), (2, 0))}
+
+
+def _places(client: TestClient) -> str:
+    draft = _new(client)
+    for role, template in (("align", ALIGN), ("target", TARGET)):
+        data = PLACES[role].encode()
+        assert _upload(client, draft, role, data, f"{role}.csv", template).status_code == 200
+    client.post(f"/compose/{draft}/attributes/add", data={"name": "name", "metric": "exact"})
+    return draft
+
+
+@pytest.mark.parametrize(
+    ("rule", "fields", "expected"),
+    [
+        ("kdtree", {"blocking.kdtree.radius_km": "20"},
+         {"kdtree": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius_km": 20}}),
+        ("balltree", {"blocking.balltree.radius": "0.1"},
+         {"balltree": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius": 0.1}}),
+        ("kmeans", {"blocking.kmeans.clusters": "3", "blocking.kmeans.coordinates": "latlon"},
+         {"kmeans": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "clusters": 3,
+                     "coordinates": "latlon"}}),
+    ],
+)  # fmt: skip
+def test_point_blocking_is_composed_validates_and_runs(
+    client: TestClient, folder: Path, rule: str, fields: dict[str, str], expected: object
+) -> None:
+    draft = _places(client)
+    data = {"blocking": rule, "threshold": "0", "matching": "best",
+            f"blocking.{rule}.align": "lat, lon", f"blocking.{rule}.target": "latitude,longitude",
+            **fields}  # fmt: skip
+    answer = client.post(f"/compose/{draft}/settings", data=data)
+    assert answer.url.path.endswith("/outputs"), answer.text
+    assert client.app.state.web.drafts.get(draft).blocking == expected  # type: ignore[attr-defined]
+    client.post(f"/compose/{draft}/outputs", data={"base": "out/composed", "formats": ["csv"]})
+    assert 'id="valid"' in client.get(f"/compose/{draft}/review").text
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
+    assert yaml.safe_load((folder / "composed.yaml").read_text("utf-8"))["blocking"] == expected
+    assert _run(folder, "composed.yaml") == PLACE_LINKS
+
+
+def test_a_point_rule_on_an_attribute(client: TestClient, folder: Path) -> None:
+    draft = _places(client)
+    client.post(f"/compose/{draft}/attributes/add",
+                data={"name": "lat", "target": "latitude", "metric": "euclidean"})  # fmt: skip
+    data = {"blocking": "balltree", "blocking_attribute": "lat", "threshold": "0.1",
+            "blocking.balltree.radius": "0.5", "blocking.balltree.max_pairs": "100"}  # fmt: skip
+    assert client.post(f"/compose/{draft}/settings", data=data).url.path.endswith("/outputs")
+    blocking = {"balltree": {"attribute": "lat", "radius": 0.5, "max_pairs": 100}}
+    assert client.app.state.web.drafts.get(draft).blocking == blocking  # type: ignore[attr-defined]
+    client.post(f"/compose/{draft}/outputs", data={"base": "out/composed", "formats": ["csv"]})
+    assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
+    assert _run(folder, "composed.yaml") == PLACE_LINKS
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"blocking": "kmeans", "blocking.kmeans.align": "lat, lon"},
+         "kmeans › clusters: required"),
+        ({"blocking": "kmeans", "blocking.kmeans.align": "lat,lon", "blocking.kmeans.clusters": "2",
+          "blocking.kmeans.nearest": "3"}, "kmeans: &#39;nearest&#39; cannot exceed &#39;clusters&#39;"),
+        ({"blocking": "kdtree", "blocking.kdtree.align": "lat, lon"},
+         "kdtree: give either &#39;radius_km&#39; (coordinates, haversine) or &#39;radius&#39;"),
+        ({"blocking": "kdtree", "blocking.kdtree.radius": "1"},
+         "kdtree: give an attribute, or the align columns"),
+        ({"blocking": "kdtree", "blocking.kdtree.align": "lat, long", "blocking.kdtree.radius": "1"},
+         "kdtree › align: no column &#39;long&#39; (the columns are: row, name, lat, lon)"),
+        ({"blocking": "balltree", "blocking.balltree.align": "lat",
+          "blocking.balltree.target": "lat", "blocking.balltree.radius": "1"},
+         "balltree › target: no column &#39;lat&#39; (the columns are: row, name, latitude, longitude)"),
+        ({"blocking": "balltree", "blocking.balltree.align": "lat", "blocking.balltree.radius": "-1"},
+         "balltree › radius: must be greater than 0"),
+        ({"blocking": "kmeans", "blocking.kmeans.align": "lat, lon", "blocking.kmeans.target": "",
+          "blocking.kmeans.clusters": "2"},
+         "kmeans › target: no column &#39;lat&#39; (the columns are: row, name, latitude, longitude);"
+         " give the target columns"),
+        ({"blocking": "kmeans", "blocking.kmeans.align": "lat, lon", "blocking_attribute": "name",
+          "blocking.kmeans.clusters": "2"},
+         "kmeans: give either &#39;attribute&#39; or &#39;align&#39;"),
+        ({"blocking": "qgram", "blocking_attribute": "name", "blocking.qgram.q": "11"},
+         "qgram › q: must be less than or equal to 10"),
+    ],
+)  # fmt: skip
+def test_a_bad_blocking_option_is_reported_by_its_field(
+    client: TestClient, fields: dict[str, str], message: str
+) -> None:
+    draft = _places(client)
+    target = f"blocking.{fields['blocking']}.target"
+    data = {"threshold": "0", target: "latitude, longitude", **fields}
+    answer = client.post(f"/compose/{draft}/settings", data=data)
+    assert answer.status_code == 422 and message in answer.text
+    assert client.app.state.web.drafts.get(draft).blocking == "none"  # type: ignore[attr-defined]
+
+
+def test_the_settings_page_offers_every_blocking_rule_with_its_options(client: TestClient) -> None:
+    draft = _places(client)
+    page = client.get(f"/compose/{draft}/settings").text
+    for rule in ("none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf",
+                 "kdtree", "balltree", "kmeans"):  # fmt: skip
+        assert f'<option value="{rule}"' in page
+    for rule, model in (("kdtree", "radius"), ("balltree", "radius_km"), ("kmeans", "clusters")):
+        assert f'<fieldset class="blocking-options" data-rule="{rule}"' in page
+        assert f'name="blocking.{rule}.{model}"' in page
+        assert f'name="blocking.{rule}.align"' in page and f'name="blocking.{rule}.target"' in page
+    assert 'name="blocking.kdtree.order" id="blocking-kdtree-order"' in page
+    assert 'name="blocking.qgram.q"' in page and 'name="blocking.qgram.max_pairs"' in page
+    assert "(the columns: row, name, lat, lon)" in page
+    assert "(the columns: row, name, latitude, longitude)" in page
+
+
+def test_key_blocking_with_options(client: TestClient) -> None:
+    draft = _places(client)
+    data = {
+        "blocking": "qgram",
+        "blocking_attribute": "name",
+        "threshold": "0",
+        "blocking.qgram.q": "2",
+        "blocking.qgram.padding": ["false", "true"],
+        "blocking.kdtree.radius": "5",
+    }  # another rule's field: not this rule's
+    assert client.post(f"/compose/{draft}/settings", data=data).url.path.endswith("/outputs")
+    blocking = {"qgram": {"attribute": "name", "q": 2, "padding": True}}
+    assert client.app.state.web.drafts.get(draft).blocking == blocking  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
-// specengine web interface: live run progress (server-sent events) and the
-// attribute form (its live preview, the option fields of the chosen metric).
+// specengine web interface: live run progress (server-sent events), the
+// attribute form (its live preview, the option fields of the chosen metric, the
+// chain of normalisers in the order chosen) and the options of the blocking rule.
 // Plain DOM code, no framework, nothing fetched elsewhere.
 "use strict";
 
@@ -65,9 +66,69 @@ function livePreview(form) {
   });
 }
 
+// The normalisers of an attribute: a list in the order chosen, each added from
+// its <template> (its option fields, rendered by the server from the schema).
+// Fields are named by position, normaliser.N.FIELD: renumbered on every change,
+// so that the same normaliser may come twice (two regular expressions).
+function normaliserChain(form) {
+  const list = document.getElementById("chosen-normalisers");
+  const choice = document.getElementById("normaliser-choice");
+  const renumber = () => {
+    Array.from(list.children).forEach((item, index) => {
+      item.querySelectorAll("[name], [id]").forEach((element) => {
+        for (const attribute of ["name", "id"]) {
+          const key = `${attribute}Pattern`;
+          if (!(key in element.dataset)) {
+            if (!element.hasAttribute(attribute)) { continue; }
+            element.dataset[key] = element.getAttribute(attribute);
+          }
+          element.setAttribute(attribute, element.dataset[key].replaceAll("__i__", String(index)));
+        }
+      });
+    });
+    form.dispatchEvent(new Event("change"));  // the live preview follows the chain
+  };
+  document.getElementById("normaliser-add").addEventListener("click", () => {
+    const template = document.getElementById(`normaliser-template-${choice.value}`);
+    list.appendChild(template.content.cloneNode(true));
+    renumber();
+    const field = list.lastElementChild.querySelector("input:not([type=hidden]), select");
+    if (field) { field.focus(); }
+  });
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) { return; }
+    const item = button.closest("li");
+    if (button.classList.contains("up") && item.previousElementSibling) {
+      list.insertBefore(item, item.previousElementSibling);
+    } else if (button.classList.contains("down") && item.nextElementSibling) {
+      list.insertBefore(item.nextElementSibling, item);
+    } else if (button.classList.contains("remove")) {
+      item.remove();
+    } else {
+      return;
+    }
+    renumber();
+  });
+}
+
+// The settings page shows the options of the chosen blocking rule only
+// (without the script, all of them: the server reads the chosen rule's).
+function blockingOptions(select) {
+  const show = () => {
+    document.querySelectorAll(".blocking-options").forEach((box) => {
+      box.hidden = box.dataset.rule !== select.value;
+    });
+  };
+  select.addEventListener("change", show);
+  show();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (live && live.dataset.running === "yes") { followRun(live); }
   const attributes = document.getElementById("attribute-form");
-  if (attributes) { livePreview(attributes); }
+  if (attributes) { livePreview(attributes); normaliserChain(attributes); }
+  const blocking = document.getElementById("blocking");
+  if (blocking) { blockingOptions(blocking); }
 });
