@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import csv as _csv
+import math
 import re as _re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ import numpy.typing as npt
 from engine.alignment.records import Records
 from engine.errors import DataError
 
-__all__ = ["Gold", "Scores", "read_gold", "score"]
+__all__ = ["Gold", "Scores", "parse_steps", "read_gold", "score", "sweep_thresholds"]
 
 Pair = tuple[str, str]
 
@@ -75,6 +77,15 @@ def _lookup(records: Records, id_spec: Any) -> dict[str, int]:
     return table
 
 
+def _template_key(id_spec: Any) -> str | None:
+    """The placeholder of a one-placeholder id template, whose raw values gold files may use."""
+    if isinstance(id_spec, dict):
+        refs: set[str] = set(_PLACEHOLDER.findall(id_spec["template"]))
+        if len(refs) == 1:
+            return refs.pop()
+    return None
+
+
 @dataclass(frozen=True)
 class Gold:
     """Gold links as record indexes, with how many could not be found in the sources."""
@@ -83,6 +94,18 @@ class Gold:
     ib: npt.NDArray[np.int64]
     unresolved: list[tuple[int, str]]
     path: str
+    read: int = 0
+
+    def warning(self) -> str | None:
+        """What to tell the user when some gold pairs name records not in the sources."""
+        if not self.unresolved:
+            return None
+        first = ", ".join(f"line {line}: {value!r}" for line, value in self.unresolved[:3])
+        more = ", ..." if len(self.unresolved) > 3 else ""
+        return (
+            f"{len(self.unresolved):,} of the {self.read:,} gold pairs in {self.path} name"
+            f" records not in the sources ({first}{more}); they are left out of the scores"
+        )
 
 
 def read_gold(
@@ -109,11 +132,13 @@ def read_gold(
     ia: list[int] = []
     ib: list[int] = []
     unresolved: list[tuple[int, str]] = []
+    read: list[tuple[int, str, str]] = []
     for line, row in enumerate(rows[1:], start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) < 2:
             raise DataError(shown, "expected two ids (align, target)", row=line)
+        read.append((line, row[0].strip(), row[1].strip()))
         a, b = la.get(row[0].strip()), lb.get(row[1].strip())
         if a is None or b is None:
             unresolved.append((line, row[0] if a is None else row[1]))
@@ -122,13 +147,70 @@ def read_gold(
             a, b = b, a
         ia.append(a)
         ib.append(b)
+    if not read:
+        raise DataError(
+            shown,
+            "the gold file has no pairs (expected a header, then align id, target id per row)",
+        )
+    if not ia:
+        sides = {"align": (align, align_id, la), "target": (target, target_id, lb)}
+        raise DataError(shown, _none_found(read, sides))
     pairs = sorted(set(zip(ia, ib, strict=True)))
     return Gold(
         np.array([p[0] for p in pairs], dtype=np.int64),
         np.array([p[1] for p in pairs], dtype=np.int64),
         unresolved,
         shown,
+        len(read),
     )
+
+
+def _none_found(
+    read: list[tuple[int, str, str]], sides: dict[str, tuple[Records, Any, dict[str, int]]]
+) -> str:
+    """Why no gold pair names records of the sources: what the ids look like on each side."""
+    text = (
+        f"none of the {len(read):,} gold pairs names records of the sources"
+        if len(read) > 1
+        else "the gold pair names no records of the sources"
+    )
+    align_lookup, target_lookup = sides["align"][2], sides["target"][2]
+    if any(b in align_lookup and a in target_lookup for _, a, b in read):
+        return text + (
+            ": its columns look swapped (the first names target records, the second align"
+            " records); write the align id first"
+        )
+    reasons: list[str] = []
+    for column, (role, (records, id_spec, lookup)) in enumerate(sides.items()):
+        unknown = [(line, pair[column]) for line, *pair in read if pair[column] not in lookup]
+        if len(unknown) < len(read):
+            continue  # this side's ids are found at least once: the other side is to blame
+        line, value = unknown[0]
+        if not len(records):
+            reasons.append(f"the {role} source {records.source} has no records")
+            continue
+        reason = (
+            f"{role} ids look like {value!r} (line {line}) but the {role} records are"
+            f" IRIs like {records.ids[0]!r}"
+        )
+        key = _template_key(id_spec)
+        if key is not None:
+            try:
+                raw = records.column(
+                    int(key) if key.isdigit() and key not in records.columns else key
+                )
+                example = next((v for v in raw if v is not None), None)
+            except KeyError:
+                example = None
+            reason += "; write IRIs or the raw value of the id template's {" + key + "}"
+            reason += f" ({example!r})" if example is not None else ""
+        else:
+            reason += "; write the records' IRIs"
+        reasons.append(reason)
+    if not reasons:  # each pair misses on one side or the other
+        line, a, b = read[0]
+        reasons.append(f"line {line}: {a!r}, {b!r} name no align and target records")
+    return text + ": " + "; and ".join(reasons)
 
 
 @dataclass(frozen=True)
@@ -194,3 +276,62 @@ def sweep(
         true = int(np.isin(found, gold_keys).sum())
         out.append((threshold, Scores(len(found), len(gold_keys), true)))
     return out
+
+
+# --------------------------------------------------------------------------- sweep thresholds
+
+#: Thresholds of ``engine eval``'s sweep when ``--steps`` is not given.
+DEFAULT_STEPS = 10
+
+
+def parse_steps(text: str) -> int | list[float]:
+    """``engine eval --steps``: a count of thresholds (``10``) or the thresholds (``0.1,0.5``).
+
+    Raises ``argparse.ArgumentTypeError`` (the command line's own error, exit 2).
+    """
+    value = text.strip()
+    if value.isdigit():
+        count = int(value)
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: the sweep needs at least 1 threshold")
+        return count
+    try:
+        thresholds = [float(part) for part in value.split(",")]
+    except ValueError:
+        thresholds = []
+    if not thresholds or any(not math.isfinite(t) or t < 0 for t in thresholds):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of thresholds (10) or comma-separated thresholds >= 0"
+            " (0.1,0.25,0.5)"
+        )
+    return sorted(set(thresholds))
+
+
+def sweep_reach(steps: int | list[float], threshold: float) -> float:
+    """Up to which distance a sweep needs the pairs: twice the threshold, or the largest listed.
+
+    With a threshold of 0 and a count of steps: every candidate (infinity).
+    """
+    if isinstance(steps, list):
+        return max(steps)
+    return 2 * threshold if threshold > 0 else math.inf
+
+
+def sweep_thresholds(
+    steps: int | list[float], threshold: float, distances: npt.NDArray[np.float64]
+) -> list[float]:
+    """The thresholds of a sweep: those listed, or ``steps`` evenly spaced up to its reach.
+
+    A count spaces them over (0, 2 x threshold] (up to the largest candidate
+    distance when the threshold is 0), so the sweep shows both sides of the
+    spec's threshold, which is always one of them.
+    """
+    if isinstance(steps, list):
+        return sorted(set(steps))
+    reach = sweep_reach(steps, threshold)
+    if math.isinf(reach):
+        finite = distances[np.isfinite(distances)]
+        reach = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
+    # Rounded: 0.1 * 3 is 0.30000000000000004, which the table would show.
+    points = {round(reach * k / steps, 12) for k in range(1, steps + 1)}
+    return sorted(points | {threshold})

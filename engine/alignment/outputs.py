@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from engine import __version__
 from engine.alignment import publish as publishing
 from engine.alignment.compare import missing_fill
+from engine.alignment.describe import describe_blocking
 from engine.alignment.metrics import METRICS
 from engine.alignment.pipeline import (
     HANDLERS as COMPUTE_HANDLERS,
@@ -29,7 +31,6 @@ from engine.alignment.pipeline import (
     Publish,
     Write,
     attribute_distances,
-    describe_blocking,
     near_limit,
 )
 from engine.alignment.remote import resolve_auth
@@ -259,6 +260,10 @@ def _sweep(state: AlignmentState, gold_file: Path) -> Sweep:
     gold = evaluate.read_gold(
         gold_file, align, target, spec.sources.align.id, target_source.id, spec.dedup
     )
+    warning = gold.warning()
+    if warning is not None and warning not in state.warnings:
+        state.warnings.append(warning)
+        print(f"warning: {warning}", file=sys.stderr)
     ia, ib, total, _ = state.pairs
     if state.near is not None:
         ia = np.concatenate([ia, state.near[0]])
@@ -287,6 +292,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         name = records.source.removeprefix(f"{role} source ")
         return SourceSummary(name, len(records), len(records.skipped))
 
+    sweep = _sweep(state, output.gold) if output.gold is not None else None
     summary = RunSummary(
         job=spec.name,
         spec_file=state.spec_file,
@@ -324,7 +330,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         summary=summary,
         attributes=attributes,
         distances=distances,
-        sweep=_sweep(state, output.gold) if output.gold is not None else None,
+        sweep=sweep,
         sample=_sample(state, output.sample),
         near_misses=_near_misses(state, output.near_misses),
     )
@@ -395,7 +401,8 @@ def _description_lines(state: AlignmentState, step: Publish) -> list[str]:
 
 def handle_publish(step: Publish, state: AlignmentState) -> None:
     """Compare the links with the published graph; unless a dry run, replace it."""
-    assert state.links is not None
+    if state.links is None:  # a refused plan: no links to compare with the store
+        return
     spec = state.spec.publish
     assert spec is not None
     where = f"publish to <{spec.graph}> at {step.endpoint}"

@@ -30,9 +30,14 @@ from engine.alignment.blocking import (
     SortedNeighbourhoodRule,
     TfidfRule,
     Union,
-    minhash_bands,
 )
 from engine.alignment.compare import AttributeJob, ChunkResult, CompareTask, missing_fill
+from engine.alignment.describe import (
+    POINT_RULES,
+    describe_blocking,
+    minhash_split,
+    why_no_pairs,
+)
 from engine.alignment.executors import make_executor
 from engine.alignment.match import prune, select
 from engine.alignment.metrics import METRICS, clear_tables
@@ -164,75 +169,6 @@ def steps(spec: AlignmentSpec) -> list[Any]:
     return out
 
 
-def describe_blocking(blocking: Ref) -> str:
-    """One line describing a blocking spec (groups nest in parentheses)."""
-    name, options = blocking.name, blocking.options
-    if name == "none":
-        return "none (every align record meets every target record)"
-    if name in ("union", "pipeline"):
-        parts = [
-            f"({describe_blocking(r)})" if r.name in ("union", "pipeline") else describe_blocking(r)
-            for r in options
-        ]
-        if name == "union":
-            text = "union of: " + "; ".join(parts)
-        else:
-            text = "pipeline: " + parts[0] + "".join(f"; kept if {p}" for p in parts[1:])
-        budget = getattr(options, "max_pairs", None)
-        return text + (f"; max_pairs {budget:,}" if budget is not None else "")
-
-    def columns(ref: Any) -> str:
-        return ",".join(str(c) for c in ref) if isinstance(ref, list) else str(ref)
-
-    source = (
-        f"attribute{'s' if isinstance(options.attribute, list) else ''} {columns(options.attribute)}"
-        if options.attribute
-        else f"columns {columns(options.align)}/{columns(options.target if options.target is not None else options.align)}"
-    )
-    chain = " | ".join(r.name for r in options.normalise)
-    text = f"{name} on {source}" + (f" ({chain})" if chain else "")
-    if name == "sorted_neighbourhood":
-        text += f", window {options.window}"
-    elif name == "qgram":
-        padded = " padded" if options.padding else ""
-        text += (
-            f", {options.q}-grams{padded}, min_common {options.min_common},"
-            f" max_block {options.max_block:,}"
-        )
-    elif name == "minhash":
-        bands, rows = _minhash_split(options)
-        shingles = "tokens" if options.shingles == "tokens" else f"{options.q}-grams"
-        text += f", {shingles}, {bands} bands x {rows} rows"
-        if options.bands is None:
-            text += f" (threshold {options.threshold:g})"
-    elif name == "tfidf":
-        low, high = options.ngrams
-        text += f", top {options.top_k} by char {low}-{high}-gram cosine"
-        if options.min_similarity:
-            text += f" >= {options.min_similarity:g}"
-        if options.max_df < 1:
-            text += f", max_df {options.max_df:g}"
-    elif name in ("kdtree", "balltree"):
-        if options.radius_km is not None:
-            text += f", within {options.radius_km:g} km (haversine, {options.order})"
-        else:
-            text += f", within {options.radius:g} (euclidean)"
-    elif name == "kmeans":
-        text += f", {options.clusters:,} clusters, nearest {options.nearest}"
-        if options.coordinates:
-            text += f" (coordinates {options.coordinates})"
-    if options.max_pairs is not None:
-        text += f", max_pairs {options.max_pairs:,}"
-    return text
-
-
-def _minhash_split(options: Any) -> tuple[int, int]:
-    """The ``(bands, rows)`` of a minhash rule: given, or chosen for its threshold."""
-    if options.bands is not None:
-        return int(options.bands), int(options.rows)
-    return minhash_bands(options.threshold, options.num_perm)
-
-
 # --------------------------------------------------------------------------- state
 
 
@@ -271,6 +207,8 @@ class AlignmentState:
     publish_diff: Any = None
     published: int | None = None
     publish_error: tuple[str, str] | None = None
+    #: A dry run's refusal to compare (a rule over its max_pairs): the plan shows it, then fails.
+    refusal: DataError | None = None
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -526,7 +464,7 @@ def build_rule(state: AlignmentState, blocking: Ref) -> BlockingRule:
         return Union([build_rule(state, rule) for rule in options], label=label)
     if name == "pipeline":
         return Pipeline([build_rule(state, rule) for rule in options], label=label)
-    align, target = _keys(state, blocking, points=name in ("kdtree", "balltree", "kmeans"))
+    align, target = _keys(state, blocking, points=name in POINT_RULES)
     try:
         if name == "key":
             return KeyRule(align, target, label=label)
@@ -543,7 +481,7 @@ def build_rule(state: AlignmentState, blocking: Ref) -> BlockingRule:
                 label=label,
             )
         if name == "minhash":
-            bands, rows = _minhash_split(options)
+            bands, rows = minhash_split(options)
             return MinHashRule(
                 align,
                 target,
@@ -609,16 +547,78 @@ def _pair_budget(state: AlignmentState, blocking: Ref, rule: BlockingRule) -> No
             _pair_budget(state, child_ref, child)
 
 
+def _empty_source(state: AlignmentState) -> str | None:
+    """Why no rule can find a pair whatever its keys: a source without (enough) records."""
+    roles = ("align",) if state.spec.dedup else ("align", "target")
+    for role in roles:
+        records = state.records(role)
+        if not len(records):
+            return f"the {records.source} has no records"
+    if state.spec.dedup and len(state.records("align")) < 2:
+        return f"the {state.records('align').source} has a single record"
+    return None
+
+
+def _why_rule(state: AlignmentState, blocking: Ref, rule: BlockingRule) -> str:
+    """Why a rule (a group: its rules that find nothing) finds no pair."""
+    if blocking.name in ("union", "pipeline"):
+        members = zip(blocking.options, rule.rules, strict=True)  # type: ignore[attr-defined]
+        empty = [(ref, member) for ref, member in members if member.estimate() == 0]
+        if not empty:  # a pipeline whose rules each find pairs, but none that all keep
+            return "its rules keep no pair in common"
+        return "; ".join(f"{describe_blocking(r)}: {_why_rule(state, r, m)}" for r, m in empty)
+    align, target = _keys(state, blocking, points=blocking.name in POINT_RULES)
+    return why_no_pairs(blocking.name, align, target)
+
+
+def _no_candidates(state: AlignmentState, description: str, upper_bound: int = 0) -> None:
+    """A rule found no pair: fail a run (outputs untouched), warn in a plan or with allow_empty."""
+    assert state.rule is not None
+    why = _empty_source(state) or _why_rule(state, state.spec.blocking, state.rule)
+    if upper_bound:
+        why += f" (its estimate, {upper_bound:,}, was an upper bound)"
+    found = f"blocking rule {description} finds no candidate pair: {why}"
+    if state.spec.allow_empty:
+        state.warnings.append(f"{found}; the outputs are empty (allow_empty: true)")
+    elif state.dry_run:
+        state.warnings.append(
+            f"{found}; a run would fail (set `allow_empty: true` to accept empty outputs)"
+        )
+    else:
+        raise DataError(
+            state.spec_file,
+            f"{found}. Nothing was written; fix the blocking or the sources, or set"
+            " `allow_empty: true` to accept empty outputs",
+        )
+
+
 def handle_block(step: Block, state: AlignmentState) -> None:
-    """Build the blocking rule and count its candidate pairs."""
+    """Build the blocking rule and count its candidate pairs.
+
+    No pair at all fails a run unless the spec allows empty outputs (a plan
+    warns); a rule over its ``max_pairs`` fails a run, and a plan shows it.
+    """
     started = time.perf_counter()
-    state.rule = build_rule(state, state.spec.blocking)
+    if _empty_source(state):
+        # Whatever the rule, there is nothing to pair (and a rule on no records
+        # would complain about its keys rather than about the source).
+        n_align, n_target = len(state.records("align")), len(state.records("target"))
+        state.rule = NoBlocking(n_align, n_target, label=step.description)
+    else:
+        state.rule = build_rule(state, state.spec.blocking)
     state.estimated_pairs = state.rule.estimate()
     if state.spec.dedup:
         # Rules see the records twice: drop self pairs and count each pair once.
         n = len(state.records("align"))
         state.estimated_pairs = max(0, (state.estimated_pairs - n) // 2)
-    _pair_budget(state, state.spec.blocking, state.rule)
+    try:
+        _pair_budget(state, state.spec.blocking, state.rule)
+    except DataError as exc:
+        if not state.dry_run:
+            raise
+        state.refusal = exc
+    if state.estimated_pairs == 0:
+        _no_candidates(state, step.description)
     if state.transaction is not None:  # a real run (a plan lists them): say it before comparing
         for warning in [*state.warnings, *state.rule.warnings]:
             print(f"warning: {warning}", file=sys.stderr)
@@ -680,13 +680,17 @@ def _pruned(pool: ChunkResult, spec: AlignmentSpec) -> ChunkResult:
     )
 
 
-def handle_compare(step: Compare, state: AlignmentState) -> None:
-    """Weighted global distance over candidate pairs, chunk by chunk, on the executor."""
+def compare_upto(state: AlignmentState, limit: float) -> tuple[Ints, Ints, Floats, int]:
+    """Every candidate pair at or under ``limit``: align and target indexes, distances, count.
+
+    Pairs the matching cannot choose may be dropped on the way (memory stays
+    bounded); the last item is how many candidate pairs were compared.
+    """
     assert state.rule is not None
-    started = time.perf_counter()
     spec = state.spec
-    task = compare_task(state, step.keep_until)
+    task = compare_task(state, limit)
     kept: list[ChunkResult] = []
+    compared = 0
     from tqdm import tqdm  # lazily: start-up time matters for small specs
 
     bar = tqdm(
@@ -703,7 +707,7 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         pooled, limit = 0, POOL_LIMIT
         for result in executor.map(task, batches(state.rule, dedup=spec.dedup)):
             bar.update(result.compared)
-            state.compared_pairs += result.compared
+            compared += result.compared
             if len(result.ia):
                 # Only the totals: per-attribute distances of the links are computed
                 # again after matching, so the pool costs 24 bytes a pair.
@@ -721,12 +725,25 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         bar.close()
         clear_tables()
     merged = _merged(kept, spec)
-    ia, ib, total = merged.ia, merged.ib, merged.total
+    return merged.ia, merged.ib, merged.total, compared
+
+
+def handle_compare(step: Compare, state: AlignmentState) -> None:
+    """Weighted global distance over candidate pairs, chunk by chunk, on the executor."""
+    if state.refusal is not None:  # a plan that publishes: nothing to compare, the plan says why
+        return
+    started = time.perf_counter()
+    ia, ib, total, compared = compare_upto(state, step.keep_until)
+    state.compared_pairs += compared
+    if not compared and state.estimated_pairs:
+        # The estimate was an upper bound (a pipeline, a deduplication): no pair after all.
+        assert state.rule is not None
+        _no_candidates(state, state.rule.label, upper_bound=state.estimated_pairs)
     if step.keep_until > step.threshold:  # near-misses apart: they are not candidates
         under = total <= step.threshold + 1e-9 * max(1.0, step.threshold)
         state.near = (ia[~under], ib[~under], total[~under])
         ia, ib, total = ia[under], ib[under], total[under]
-    state.pairs = (ia, ib, total, merged.distances)
+    state.pairs = (ia, ib, total, {})
     state.under_threshold = len(ia)
     state.timings["compare"] = time.perf_counter() - started
 
@@ -746,9 +763,20 @@ def attribute_distances(state: AlignmentState, ia: Ints, ib: Ints) -> dict[str, 
 
 def handle_match(step: Match, state: AlignmentState) -> None:
     """Select the links and attach record ids, in a deterministic order."""
-    assert state.pairs is not None
+    if state.pairs is None:  # a refused plan compared nothing
+        return
     started = time.perf_counter()
     ia, ib, total, _ = state.pairs
+    if state.compared_pairs and not len(ia):
+        # Unlike no candidate pair (a blocking or source problem), a strict
+        # threshold is a choice: warn, and write the empty outputs.
+        warning = (
+            f"none of the {state.compared_pairs:,} candidate pairs is at or under the threshold"
+            f" ({step.threshold:g}): no links (`engine eval` sweeps thresholds against gold links)"
+        )
+        state.warnings.append(warning)
+        if state.transaction is not None:
+            print(f"warning: {warning}", file=sys.stderr)
     keep = select(ia, ib, total, step.mode, step.threshold, dedup=state.spec.dedup)
     align_ids, target_ids = state.records("align").ids, state.records("target").ids
     la, lb = ia[keep], ib[keep]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.alignment import pipeline
 from engine.alignment.blocking import Pipeline, Union
-from engine.alignment.pipeline import AlignmentState
+from engine.alignment.describe import describe_blocking
+from engine.alignment.pipeline import AlignmentState, Floats, Ints
 from engine.plan import Plan
 
-__all__ = ["plan_text", "summary_text"]
+__all__ = ["eval_text", "plan_text", "summary_text"]
 
 #: Runs with at most this many links list them in the summary.
 SHOW_LINKS = 20
@@ -80,7 +83,7 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             if isinstance(state.rule, Union | Pipeline):
                 # Each rule's own estimate: where the comparisons come from.
                 for description, member in zip(
-                    [pipeline.describe_blocking(r) for r in _members(spec.blocking)],
+                    [describe_blocking(r) for r in _members(spec.blocking)],
                     state.rule.rules,
                     strict=False,
                 ):
@@ -88,6 +91,8 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             if state.rule is not None:
                 lines.extend(f"   warning: {warning}" for warning in state.rule.warnings)
             lines.extend(f"   warning: {warning}" for warning in state.warnings)
+            if state.refusal is not None:  # shown in place; the command fails after the plan
+                lines.append(f"   refused: {state.refusal.message}")
         elif isinstance(step, pipeline.Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
             if step.keep_until > step.threshold:
@@ -131,10 +136,26 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def eval_text(state: AlignmentState, gold_path: Path, steps: int = 10) -> str:
-    """Precision/recall/F1 of the links, blocking quality per rule, a threshold sweep."""
+def _sweep_pairs(state: AlignmentState, reach: float) -> tuple[Ints, Ints, Floats]:
+    """The candidate pairs up to ``reach``: those the run kept, or compared again further."""
+    assert state.pairs is not None
+    ia, ib, distance, _ = state.pairs
+    if state.near is not None:  # the near-misses of an HTML report: pairs above the threshold
+        ia = np.concatenate([ia, state.near[0]])
+        ib = np.concatenate([ib, state.near[1]])
+        distance = np.concatenate([distance, state.near[2]])
+    if reach > pipeline.near_limit(state.spec):
+        ia, ib, distance, _ = pipeline.compare_upto(state, reach)
+    return ia, ib, distance
+
+
+def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] = 10) -> str:
+    """Precision/recall/F1 of the links, blocking quality per rule, a threshold sweep.
+
+    ``steps`` is a count of thresholds spread up to twice the spec's (see
+    :func:`evaluate.sweep_thresholds`), or the thresholds themselves.
+    """
     from engine.alignment import evaluate
-    from engine.alignment.blocking import Union
 
     spec = state.spec
     align, target = state.records("align"), state.records("target")
@@ -145,11 +166,9 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int = 10) -> str:
     assert state.pairs is not None and state.links is not None and state.rule is not None
     ia, ib, distance, _ = state.pairs
     lines = [f"gold: {len(gold.ia):,} links from {_shown(gold.path)}"]
-    if gold.unresolved:
-        first = ", ".join(f"line {line}: {value!r}" for line, value in gold.unresolved[:3])
-        lines.append(
-            f"  {len(gold.unresolved):,} gold links name records not in the sources ({first})"
-        )
+    warning = gold.warning()
+    if warning is not None:
+        lines.append(f"warning: {warning}")
     (_, final), *_ = evaluate.sweep(
         ia, ib, distance, gold, [spec.threshold], spec.matching, len(target), spec.dedup
     )
@@ -159,11 +178,11 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int = 10) -> str:
     )
     rules: list[tuple[str, object]] = []
     if isinstance(state.rule, Union):
-        descriptions = [pipeline.describe_blocking(r) for r in spec.blocking.options]
+        descriptions = [describe_blocking(r) for r in spec.blocking.options]
         rules.extend(zip(descriptions, state.rule.rules, strict=True))
         rules.append(("union", state.rule))
     else:
-        rules.append((pipeline.describe_blocking(spec.blocking), state.rule))
+        rules.append((describe_blocking(spec.blocking), state.rule))
     lines.append("blocking: candidates, reduction ratio, pair completeness")
     for quality in evaluate.blocking_quality(rules, gold, len(align), len(target), spec.dedup):
         if quality.description == "union":
@@ -177,14 +196,16 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int = 10) -> str:
             f"  {quality.description}: {quality.candidates:,}, RR {quality.reduction_ratio:.5f},"
             f" PC {quality.pair_completeness:.4f}"
         )
-    thresholds = [spec.threshold * k / steps for k in range(1, steps + 1)]
-    lines.append(f"threshold sweep (matching: {spec.matching}):")
+    sa, sb, sd = _sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
+    thresholds = evaluate.sweep_thresholds(steps, spec.threshold, sd)
+    lines.append(f"threshold sweep (matching: {spec.matching}; *: the spec's threshold):")
     lines.append("  threshold      links  precision  recall      F1")
     for threshold, scores in evaluate.sweep(
-        ia, ib, distance, gold, thresholds, spec.matching, len(target), spec.dedup
+        sa, sb, sd, gold, thresholds, spec.matching, len(target), spec.dedup
     ):
+        mark = " *" if threshold == spec.threshold else ""
         lines.append(
             f"  {threshold:9.4g} {scores.found:10,}     {scores.precision:.4f}  {scores.recall:.4f}"
-            f"  {scores.f1:.4f}"
+            f"  {scores.f1:.4f}{mark}"
         )
     return "\n".join(lines)

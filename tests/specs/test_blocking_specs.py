@@ -204,8 +204,11 @@ def test_max_pairs_of_a_nested_group(tmp_path: Path) -> None:
           - kdtree: {align: [lat, long], radius_km: 1000}
         max_pairs: 5000"""
     path = _people(tmp_path, blocking)
-    with pytest.raises(DataError, match=r"blocking rule pipeline: key on columns city/city"):
-        _plan(path)
+    # A plan shows the refusal under the blocking step (`engine plan` then fails with it).
+    text, state = _plan(path)
+    assert state.refusal is not None
+    assert state.refusal.message.startswith("blocking rule pipeline: key on columns city/city")
+    assert f"   refused: {state.refusal.message}" in text
     # Within budget, the same spec plans.
     text, state = _plan(_people(tmp_path, blocking.replace("5000", "500000")))
     assert "pipeline: key on columns city/city; kept if kdtree" in text

@@ -1,0 +1,166 @@
+"""The alignment steps seen from a run: no candidate pair, no link, a rule over its budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+SPEC = """\
+kind: alignment
+name: towns
+sources:
+  align: {{csv: a.csv, id: {{template: "http://a/{{id}}"}}}}
+  target: {{csv: b.csv, id: {{template: "http://b/{{id}}"}}}}
+attributes:
+  - {{name: name, metric: levenshtein}}
+  - {{name: pt, align: [lat, long], target: [lat, long], metric: geographic, weight: 0}}
+blocking: {blocking}
+threshold: {threshold}
+outputs: [{{csv: out/links.csv}}, {{rdf: out/links.nt}}]
+{extra}"""
+
+ALIGN = "id,name,lat,long\n1,Paris,48.85,2.35\n2,Lyon,45.76,4.83\n"
+TARGET = "id,name,lat,long\n10,Paris,48.86,2.35\n20,Lyon,45.75,4.84\n"
+
+
+def _project(
+    tmp_path: Path,
+    blocking: str = "{key: {attribute: name}}",
+    target: str = TARGET,
+    threshold: float = 1,
+    extra: str = "",
+) -> Path:
+    (tmp_path / "a.csv").write_text(ALIGN, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(target, encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(blocking=blocking, threshold=threshold, extra=extra))
+    return spec
+
+
+def _outputs(tmp_path: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((tmp_path / "out").iterdir())}
+
+
+def _fails_and_keeps_outputs(tmp_path: Path, spec: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``spec`` after a good run wrote the outputs: exit 1, outputs untouched; the error."""
+    before = _outputs(tmp_path)
+    assert "http://b/10" in before["links.csv"]
+    capsys.readouterr()
+    assert main(["run", "-q", str(spec)]) == 1
+    assert _outputs(tmp_path) == before
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_no_shared_key_fails_and_keeps_the_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path)
+    assert main(["run", "-q", str(spec)]) == 0
+    (tmp_path / "b.csv").write_text(TARGET.replace("Paris", "PARIS").replace("Lyon", "LYON"))
+    err = _fails_and_keeps_outputs(tmp_path, spec, capsys)
+    assert err == (
+        f"engine: {spec}: blocking rule key on attribute name finds no candidate pair: the two"
+        " sources share no key (align keys look like 'Paris', target keys look like 'PARIS')."
+        " Nothing was written; fix the blocking or the sources, or set `allow_empty: true` to"
+        " accept empty outputs\n"
+    )
+
+
+def test_swapped_coordinates_name_the_rule_and_the_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, blocking="{kdtree: {attribute: pt, radius_km: 10}}")
+    assert main(["run", "-q", str(spec)]) == 0
+    swapped = "id,name,long,lat\n10,Paris,48.86,2.35\n20,Lyon,45.75,4.84\n"
+    (tmp_path / "b.csv").write_text(swapped)
+    err = _fails_and_keeps_outputs(tmp_path, spec, capsys)
+    assert "blocking rule kdtree on attribute pt, within 10 km (haversine, latlon)" in err
+    assert "align points look like (48.85, 2.35), target points look like (2.35, 48.86)" in err
+    assert "check the order of the coordinate columns" in err
+
+
+@pytest.mark.parametrize(
+    "blocking",
+    ["none", "{key: {attribute: name}}", "{kdtree: {attribute: pt, radius_km: 10}}"],
+)
+def test_an_empty_source_fails_and_says_so(
+    tmp_path: Path, blocking: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, blocking=blocking)
+    assert main(["run", "-q", str(spec)]) == 0
+    (tmp_path / "b.csv").write_text("id,name,lat,long\n")
+    err = _fails_and_keeps_outputs(tmp_path, spec, capsys)
+    assert f"finds no candidate pair: the target source {tmp_path / 'b.csv'} has no records." in err
+
+
+def test_allow_empty_writes_empty_outputs_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, target="id,name,lat,long\n", extra="allow_empty: true\n")
+    assert main(["run", "-q", str(spec)]) == 0
+    assert _outputs(tmp_path) == {
+        "links.csv": "align_id,target_id,distance,d_name,d_pt\n",
+        "links.nt": "",
+    }
+    assert (
+        f"warning: blocking rule key on attribute name finds no candidate pair: the target source"
+        f" {tmp_path / 'b.csv'} has no records; the outputs are empty (allow_empty: true)\n"
+    ) in capsys.readouterr().err
+
+
+def test_the_plan_warns_when_the_estimate_is_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, target="id,name,lat,long\n10,Nice,43.7,7.26\n")
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "   estimated comparisons: 0 (0.00% of 2)\n" in out
+    assert (
+        "   warning: blocking rule key on attribute name finds no candidate pair: the two sources"
+        " share no key (align keys look like 'Paris', target keys look like 'Nice'); a run would"
+        " fail (set `allow_empty: true` to accept empty outputs)\n"
+    ) in out
+
+
+def test_no_pair_under_the_threshold_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Pairs were compared: the blocking works; a strict threshold is the spec's choice.
+    target = TARGET.replace("Paris", "Pariz").replace("Lyon", "Lyom")
+    spec = _project(tmp_path, blocking="none", threshold=0, target=target)
+    assert main(["run", "-q", str(spec)]) == 0
+    assert (
+        "warning: none of the 4 candidate pairs is at or under the threshold (0): no links"
+        in capsys.readouterr().err
+    )
+    assert _outputs(tmp_path)["links.nt"] == ""
+
+
+def test_a_plan_over_max_pairs_prints_the_plan_then_the_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _project(tmp_path, blocking="{key: {attribute: name, max_pairs: 1}}")
+    assert main(["plan", str(spec)]) == 1
+    captured = capsys.readouterr()
+    refusal = (
+        "blocking rule key on attribute name, max_pairs 1: about 2 candidate pairs, more than"
+        " its max_pairs (1); make the blocking more selective or raise max_pairs"
+    )
+    assert captured.out.splitlines()[6:] == [
+        "4. blocking: key on attribute name, max_pairs 1",
+        "   estimated comparisons: 2 (50.00% of 4)",
+        f"   refused: {refusal}",
+        "5. keep pairs with global distance <= 1",
+        "6. matching: best",
+        "7. write csv -> " + str(tmp_path / "out" / "links.csv"),
+        "8. write ntriples -> " + str(tmp_path / "out" / "links.nt"),
+    ]
+    assert captured.err == f"engine: {spec}: {refusal}\n"
+    # A run is refused before comparing, as before.
+    assert main(["run", "-q", str(spec)]) == 1
+    assert not (tmp_path / "out").exists()
