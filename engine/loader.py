@@ -20,7 +20,7 @@ from schemas.alignment import AlignmentSpec, cross_checks
 from schemas.base import closest, field_names
 from schemas.spec import KINDS, spec_adapter
 
-__all__ = ["Document", "load_spec", "read_document"]
+__all__ = ["Document", "load_spec", "read_document", "spec_error"]
 
 Path_ = tuple[Any, ...]
 
@@ -47,10 +47,12 @@ class Document:
 class _Builder(yaml.constructor.SafeConstructor):
     """Turns composed YAML nodes into plain data, recording every node's position."""
 
-    def __init__(self, doc: Document, *, expand_env: bool = True) -> None:
+    def __init__(self, doc: Document, *, expand_env: bool = True, as_written: bool = False) -> None:
         super().__init__()
         self.doc = doc
         self.expand_env = expand_env
+        # Positions only: values keep their ${VAR} text and the environment is not read.
+        self.as_written = as_written
         self.problems: list[Problem] = []
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
@@ -80,7 +82,7 @@ class _Builder(yaml.constructor.SafeConstructor):
             # into 750 and yes into true. Quoted or not, a cell is its text.
             return str(node.value)
         value = self.construct_object(node, deep=True)
-        if isinstance(value, str) and "${" in value:
+        if isinstance(value, str) and "${" in value and not self.as_written:
             value = self._expand(node, path, value)
         return value
 
@@ -259,15 +261,43 @@ def load_spec(
         spec = spec_adapter().validate_python(doc.data, context=context)
     except ValidationError as exc:
         raise SpecError(_problems(doc, exc)) from None
-    problems = []
     checks = cross_checks(spec, path.resolve()) if isinstance(spec, AlignmentSpec) else []
+    if checks:
+        raise _located(doc, checks)
+    return spec
+
+
+def _located(doc: Document, checks: list[tuple[Path_, str]]) -> SpecError:
+    """A SpecError of problems given by field path, each at its node's line and column.
+
+    A path may end in a ``(key, value)`` part: the first node below with that
+    key holding that value (or a list holding it).
+    """
+    problems = []
     for where, message in checks:
         where = _locate(doc.data, where)
         line, column = doc.position(where)
         problems.append(Problem(doc.file, line, column, _dotted(where), message))
-    if problems:
-        raise SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
-    return spec
+    return SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
+
+
+def spec_error(spec_file: Path | str, checks: list[tuple[Path_, str]]) -> SpecError:
+    """A SpecError for problems found after loading (a column a source lacks...).
+
+    ``checks`` name fields by path, as :func:`schemas.alignment.cross_checks`
+    does; the spec file is read again for their positions only (the
+    environment is not read). A file that cannot be read any more puts every
+    problem at line 1.
+    """
+    path = Path(spec_file)
+    doc = Document(_display(path), None)
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+        if node is not None:
+            doc.data = _Builder(doc, as_written=True).build(node, ())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc = Document(doc.file, None)
+    return _located(doc, checks)
 
 
 def _problems(doc: Document, exc: ValidationError) -> list[Problem]:

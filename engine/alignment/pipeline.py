@@ -39,6 +39,7 @@ from engine.alignment.describe import (
     why_no_pairs,
 )
 from engine.alignment.executors import make_executor
+from engine.alignment.headers import check_columns, check_sources
 from engine.alignment.match import prune, select
 from engine.alignment.metrics import METRICS, clear_tables
 from engine.alignment.normalise import NormaliseError, normalise_column, normalise_value
@@ -224,12 +225,17 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     if step.role == "align" and publish is not None and publish.auth is not None:
         # Before minutes of reading and comparing: the credentials exist.
         resolve_auth(publish.auth, f"publish to <{publish.graph}>")
+    if step.role == "align":  # a misspelt column: a spec error before reading in full
+        check_sources(state.spec, state.spec_file)
     source = getattr(state.spec.sources, step.role)
     started = time.perf_counter()
     if source == "same":  # deduplication: the target side is the align side itself
         state.sides[step.role] = state.sides["align"]
         return
-    state.sides[step.role] = Side(read_source(source, step.role, state.spec_file))
+    records = read_source(source, step.role, state.spec_file)
+    check_columns(state.spec, state.spec_file, {step.role: records.names})
+    state.warnings.extend(records.warnings)
+    state.sides[step.role] = Side(records)
     state.timings[f"read {step.role}"] = time.perf_counter() - started
 
 

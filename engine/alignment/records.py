@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from schemas.base import closest
+
 __all__ = ["Records", "Skip"]
 
 
@@ -50,7 +52,10 @@ class Records:
             )
         if ref in self.columns:
             return ref
-        raise KeyError(f"{self.source} has no column '{ref}' (columns: {', '.join(self.names)})")
+        raise KeyError(
+            f"{self.source} has no column '{ref}'{closest(ref, self.names)}"
+            f" (columns: {', '.join(self.names)})"
+        )
 
     def column(self, ref: str | int) -> list[str | None]:
         """The values of a column given by name or 0-based index."""

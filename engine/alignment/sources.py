@@ -26,6 +26,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
+from engine.alignment.headers import delimiter_hint, display_path, source_name
 from engine.alignment.records import Records, Skip
 from engine.alignment.remote import fetch_answer
 from engine.alignment.terms import Term, from_rdflib, merge_rows
@@ -38,6 +39,7 @@ from schemas.alignment import (
     SparqlSource,
     TsvSource,
 )
+from schemas.base import closest
 
 __all__ = ["read_source"]
 
@@ -67,25 +69,22 @@ def read_source(
     cannot be read; rows with problems are skipped (and listed in
     ``Records.skipped``) only under ``on_error: skip``.
     """
+    name = source_name(spec, role, spec_file)
     with _gc_paused():
         if isinstance(spec, InlineSource):
-            where = f", {_display(Path(spec_file))}" if spec_file else ""
-            problems = _Problems(f"{role} source (inline{where})", spec.on_error, inline=True)
+            problems = _Problems(name, spec.on_error, inline=True)
             names, columns, rows = _read_inline(spec, problems)
         elif isinstance(spec, RdfSource):
-            shown = ", ".join(_display(p) for p in spec.rdf)
-            problems = _Problems(f"{role} source {shown}", spec.on_error, inline=True)
+            problems = _Problems(name, spec.on_error, inline=True)
             names, columns, rows = _read_rdf(spec, problems)
         elif isinstance(spec, SparqlSource | RqlSource):
-            kind = "SPARQL endpoint" if isinstance(spec, SparqlSource) else "CubicWeb RQL"
-            problems = _Problems(
-                f"{role} source {kind} {spec.endpoint}", spec.on_error, inline=True
-            )
+            problems = _Problems(name, spec.on_error, inline=True)
             names, columns, rows = _read_remote(spec, problems)
         else:
             path = spec.csv if isinstance(spec, CsvSource) else spec.tsv
-            problems = _Problems(f"{role} source {_display(path)}", spec.on_error, inline=False)
+            problems = _Problems(name, spec.on_error, inline=False)
             names, columns, rows = _read_delimited(spec, path, problems)
+            problems.delimiter = spec.delimiter
 
         ids, keep = _make_ids(spec.id, names, columns, rows, problems)
         if keep is not None:
@@ -132,6 +131,8 @@ class _Problems:
         self.inline = inline
         self.skipped: list[Skip] = []
         self.warnings: list[str] = []
+        #: The delimiter of a delimited file (to tell when another one would fit).
+        self.delimiter: str | None = None
 
     def where(self, row: int) -> str:
         """How a row is named in a message: a file line or an inline row index."""
@@ -155,14 +156,6 @@ class _Problems:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _display(path: Path) -> str:
-    """A path as the user knows it: relative to the working directory when below it."""
-    if not path.is_absolute():
-        return str(path)
-    cwd = Path.cwd()
-    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
 def _decode(data: bytes, encoding: str, problems: _Problems) -> str:
@@ -403,7 +396,7 @@ def _read_rdf(
             graph.parse(str(path), format=spec.format_of(path))
         except Exception as exc:  # rdflib raises many kinds: all are bad data
             raise DataError(
-                _display(path), f"cannot read as {spec.format_of(path)}: {exc}"
+                display_path(path), f"cannot read as {spec.format_of(path)}: {exc}"
             ) from None
     try:
         result = graph.query(spec.query)
@@ -478,7 +471,12 @@ def _column_name(ref: str | int, names: list[str], problems: _Problems, what: st
     # Placeholders are text: ``{2}`` may mean the third column when it is not a name.
     if ref.isascii() and ref.isdigit() and int(ref) < len(names):
         return names[int(ref)]
-    raise problems.error(f"{what} refers to unknown column '{ref}' (columns: {', '.join(names)})")
+    hint = delimiter_hint(names, [ref], problems.delimiter)
+    if hint:
+        raise problems.error(f"{what} refers to column '{ref}', but {hint}")
+    raise problems.error(
+        f"{what} refers to unknown column '{ref}'{closest(ref, names)} (columns: {', '.join(names)})"
+    )
 
 
 def _make_ids(

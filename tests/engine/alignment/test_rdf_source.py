@@ -104,3 +104,38 @@ def test_a_record_without_a_label_in_the_listed_languages_has_none(tmp_path: Pat
         f"target source {tmp_path / 'c.ttl'}: 2 records have no ?label in the listed"
         " languages (en): their label is missing"
     ]
+
+
+def test_plan_and_run_report_the_records_without_a_listed_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    (tmp_path / "c.ttl").write_text(COUNTRIES, encoding="utf-8")
+    (tmp_path / "a.csv").write_text("id,name\ncy,Cyprus\nno,Norway\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        """kind: alignment
+name: countries
+sources:
+  align: {csv: a.csv, id: {template: "http://example.org/{id}"}}
+  target:
+    rdf: c.ttl
+    query: SELECT ?s ?label WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }
+    id: s
+    languages: [en]
+attributes:
+  - {name: name, target: label, metric: {levenshtein: {normalised: true}}}
+threshold: 0.2
+outputs:
+  - {csv: out/links.csv}
+""",
+        encoding="utf-8",
+    )
+    warning = "2 records have no ?label in the listed languages (en): their label is missing"
+    assert main(["plan", str(spec)]) == 0
+    assert warning in capsys.readouterr().out
+    assert main(["run", str(spec)]) == 0
+    assert warning in capsys.readouterr().err
+    links = (tmp_path / "out" / "links.csv").read_text(encoding="utf-8").splitlines()
+    assert links[1:] == ["http://example.org/no,http://example.org/no,0,0"]
