@@ -6,6 +6,7 @@ only when every step has succeeded, so a failed run leaves them intact.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ from engine.errors import DataError
 from engine.image import ImageState
 from engine.plan import Plan
 from engine.pool import PoolState
+from engine.steplog import run_step
 from renderers import OutputTransaction
 from schemas.alignment import RdfOutput, output_kind, output_path
 from schemas.image import ImageSpec
 
 __all__ = ["execute", "new_state", "with_outputs_in"]
+
+log = logging.getLogger(__name__)
 
 #: Step types a dry run (``engine plan``) stops at: they compare, match or write.
 WORK_STEPS: tuple[type, ...] = (
@@ -59,8 +63,8 @@ def new_state(plan: Plan, spec: Any, *, progress: bool = False, force: bool = Fa
 
 def _execute_image(plan: Plan, state: ImageState, dry_run: bool) -> ImageState:
     state.dry_run = dry_run
-    for step in plan.steps:
-        image.HANDLERS[type(step)](step, state)
+    for number, step in enumerate(plan.steps, 1):
+        run_step(number, len(plan.steps), step, state, image.HANDLERS[type(step)])
     return state
 
 
@@ -90,24 +94,25 @@ def execute(
     state.dry_run = dry_run
     if dry_run or not write:
         publishes = any(isinstance(step, pipeline.Publish) for step in plan.steps)
-        for step in plan.steps:
+        for number, step in enumerate(plan.steps, 1):
             if dry_run and not publishes and isinstance(step, WORK_STEPS):
                 break
             if isinstance(step, pipeline.Write) or (
                 isinstance(step, pipeline.Publish) and not dry_run
             ):
                 continue
-            HANDLERS[type(step)](step, state)
+            run_step(number, len(plan.steps), step, state, HANDLERS[type(step)])
         return state
     with OutputTransaction() as transaction:
         state.transaction = transaction
         for number, step in enumerate(plan.steps, 1):
             if before_step is not None:
                 before_step(number, step)
-            HANDLERS[type(step)](step, state)
+            run_step(number, len(plan.steps), step, state, HANDLERS[type(step)])
         if before_step is not None:
             before_step(len(plan.steps) + 1, None)
         transaction.commit()
+        log.info("every step done: %d output(s) renamed into place", len(state.written))
     state.transaction = None
     if state.publish_error is not None:
         raise DataError(*state.publish_error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -48,6 +49,8 @@ ARTEFACTS: dict[str, tuple[str, ...]] = {
 #: Packages every image needs: a kernel, an init, SSH, DHCP (systemd-networkd).
 BASE_PACKAGES = ("linux-image-amd64", "systemd-sysv", "udev", "openssh-server", "e2fsprogs")
 MANIFEST = "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- steps
@@ -263,7 +266,10 @@ def _sha256(path: Path) -> str:
 
 
 def _say(state: ImageState, text: str) -> None:
-    if state.progress:
+    """A progress line: logged at INFO (``-v``), else printed on a terminal."""
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", text)
+    elif state.progress:
         print(text, file=sys.stderr, flush=True)
 
 

@@ -15,6 +15,7 @@ what is still pending is an error naming it, and the state is reported.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shlex
 import sys
 import time
@@ -32,6 +33,7 @@ from engine.hosts.wrapper import (
     authorized_keys_line,
     wrapper_script,
 )
+from engine.steplog import run_step
 from engine.volume_pool import (
     Action,
     Live,
@@ -59,6 +61,8 @@ __all__ = [
     "steps",
     "summary_text",
 ]
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- steps
@@ -185,7 +189,10 @@ class PoolState:
 
 
 def _say(state: PoolState, text: str) -> None:
-    if state.progress:
+    """A progress line: logged at INFO (``-v``), else printed on a terminal."""
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", text)
+    elif state.progress:
         print(text, file=sys.stderr, flush=True)
 
 
@@ -327,8 +334,8 @@ def execute_pool(plan_steps: tuple[Any, ...], state: PoolState) -> PoolState:
     """Walk the steps; the connection (and the lock) end with the run."""
     try:
         with state.resources:
-            for step in plan_steps:
-                HANDLERS[type(step)](step, state)
+            for number, step in enumerate(plan_steps, 1):
+                run_step(number, len(plan_steps), step, state, HANDLERS[type(step)])
     finally:
         if state.session is not None:
             state.round_trips = state.session.round_trips

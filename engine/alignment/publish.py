@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import time
 import urllib.parse
@@ -36,6 +37,8 @@ __all__ = ["Diff", "Published", "diff", "read_published", "send", "send_with"]
 
 #: Links listed by name in a difference (the rest are counted).
 SHOWN = 10
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,20 @@ def _graph_url(spec: Publish) -> str:
 def read_published(spec: Publish, auth: Auth | None, where: str) -> Published:
     """The links the store holds in the spec's graph now."""
     policy = _policy(spec)
+    started = time.perf_counter()
+    log.info("reading what <%s> holds from %s", spec.graph, spec.query or spec.graph_store)
+    published = _read_published(spec, auth, where, policy)
+    log.info(
+        "<%s> holds %d links and %d other triples (%.1f s)",
+        spec.graph,
+        len(published.links),
+        published.foreign,
+        time.perf_counter() - started,
+    )
+    return published
+
+
+def _read_published(spec: Publish, auth: Auth | None, where: str, policy: RetryPolicy) -> Published:
     if spec.query is not None:
         try:
             answer = sparql.fetch(
@@ -279,9 +296,17 @@ def send_with(
     spec: Publish, auth: Auth | None, links: list[list[str]], extra: list[str], where: str
 ) -> None:
     """:func:`send` with the credentials given."""
+    started = time.perf_counter()
     try:
         if spec.graph_store is not None:
             body = "".join(line for lines in links for line in lines) + "".join(extra)
+            log.info(
+                "PUT of %d links (%d bytes) to %s, graph <%s>",
+                len(links),
+                len(body.encode("utf-8")),
+                spec.graph_store,
+                spec.graph,
+            )
             request(
                 _graph_url(spec),
                 method="PUT",
@@ -291,8 +316,9 @@ def send_with(
                 policy=_policy(spec),
                 parse=_ok,
             )
-            return
-        _send_by_update(spec, auth, links, extra)
+        else:
+            _send_by_update(spec, auth, links, extra)
+        log.info("published <%s> in %.1f s", spec.graph, time.perf_counter() - started)
     except HttpFailure as exc:
         raise DataError(
             where, f"publishing failed, the published graph is unchanged: {exc.message}"
@@ -313,9 +339,18 @@ def _send_by_update(
     groups = [lines for lines in [*links, extra] if lines]
     size = spec.batch
     _drop_stale_staging(spec, auth, f"urn:specengine:staging:{digest}:")
+    log.info(
+        "SPARQL Update to %s: %d groups of triples (one per link, then the description)"
+        " into the staging graph <%s>, batches of %d triples",
+        spec.update,
+        len(groups),
+        staging,
+        size,
+    )
     try:
         _update(spec, auth, f"DROP SILENT GRAPH <{staging}>")
         position = 0
+        requests = 0
         while position < len(groups):
             text, following = _request_at(groups, position, size, staging)
             try:
@@ -323,10 +358,21 @@ def _send_by_update(
             except HttpFailure as exc:
                 if size > 1 and _TOO_LARGE.search(exc.message):
                     size = max(1, size // 2)
+                    log.info("the store found a batch too large: batches of %d triples", size)
                     continue
                 raise
+            requests += 1
+            log.info(
+                "request %d sent: groups %d-%d of %d (%.0f%%)",
+                requests,
+                position + 1,
+                following,
+                len(groups),
+                100 * following / len(groups),
+            )
             position = following
         if groups:
+            log.info("MOVE of the staging graph onto <%s>", spec.graph)
             _update(spec, auth, f"MOVE SILENT GRAPH <{staging}> TO GRAPH <{spec.graph}>")
         else:
             _update(spec, auth, f"DROP SILENT GRAPH <{spec.graph}>")
@@ -350,6 +396,7 @@ def _drop_stale_staging(spec: Publish, auth: Auth | None, prefix: str) -> None:
         return  # cleaning up is a courtesy: publishing itself decides
     for (graph,) in answer.rows:
         if graph is not None:
+            log.info("dropping the staging graph <%s> an earlier run left", graph.value)
             _update(spec, auth, f"DROP SILENT GRAPH <{graph.value}>")
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ __all__ = ["fetch_answer", "resolve_auth"]
 
 #: Bump when the cached file layout changes: older entries are then ignored.
 _CACHE_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def resolve_auth(spec: AuthSpec | None, where: str) -> Auth | None:
@@ -92,20 +96,46 @@ def _excerpt(query: str) -> str:
     )
 
 
+def _page_logger(where: str) -> Callable[[int], None]:
+    """A page callback that logs each page read: its rows and the rows so far."""
+    seen = {"pages": 0, "rows": 0}
+    started = time.perf_counter()
+
+    def page(rows: int) -> None:
+        seen["pages"] += 1
+        log.info(
+            "%s: page %d read, %d rows (%d so far, %.1f s)",
+            where,
+            seen["pages"],
+            rows - seen["rows"],
+            rows,
+            time.perf_counter() - started,
+        )
+        seen["rows"] = rows
+
+    return page
+
+
 def fetch_answer(spec: SparqlSource | RqlSource, where: str) -> tuple[Answer, bool]:
     """The whole answer of a remote source, and whether it came from the cache.
 
-    ``where`` names the source in errors. Failures raise :class:`DataError`
-    with the endpoint's reason and the query that was sent.
+    ``where`` names the source in errors and log lines. Failures raise
+    :class:`DataError` with the endpoint's reason and the query that was sent.
     """
     query = spec.query_text()
     cache = _cache_file(spec, query)
     if cache is not None:
         cached = _read_cache(cache, spec.cache_ttl_s)
         if cached is not None:
+            log.info("%s: %d rows read from the cache %s", where, len(cached.rows), cache)
             return cached, True
     auth = resolve_auth(spec.auth, where)
     policy = RetryPolicy(spec.timeout_s, spec.retries, spec.backoff_s)
+    kind = "SPARQL" if isinstance(spec, SparqlSource) else "RQL"
+    paging = f"in pages of {spec.page_size:,} rows" if spec.page_size else "in one request"
+    log.info("%s: reading the %s answer %s", where, kind, paging)
+    log.debug("%s: query:\n%s", where, _excerpt(query))
+    started = time.perf_counter()
     try:
         if isinstance(spec, SparqlSource):
             answer = sparql.fetch(
@@ -115,19 +145,33 @@ def fetch_answer(spec: SparqlSource | RqlSource, where: str) -> tuple[Answer, bo
                 default_graph=spec.default_graph,
                 auth=auth,
                 policy=policy,
+                progress=_page_logger(where),
             )
         else:
             answer = rql.fetch(
-                spec.rql, query, spec.columns, page_size=spec.page_size, auth=auth, policy=policy
+                spec.rql,
+                query,
+                spec.columns,
+                page_size=spec.page_size,
+                auth=auth,
+                policy=policy,
+                progress=_page_logger(where),
             )
     except (sparql.SparqlFailure, rql.RqlFailure) as exc:
-        kind = "SPARQL" if isinstance(spec, SparqlSource) else "RQL"
         raise DataError(
             where, f"the {kind} query failed: {exc.message}\n  query sent:\n{_excerpt(exc.query)}"
         ) from None
+    log.info(
+        "%s: %d rows in %d request(s), %.1f s",
+        where,
+        len(answer.rows),
+        answer.requests,
+        time.perf_counter() - started,
+    )
     if cache is not None:
         try:
             _write_cache(cache, spec, answer)
         except OSError as exc:
             raise DataError(str(cache), f"cannot write the cache: {exc.strerror or exc}") from None
+        log.info("%s: answer cached in %s", where, cache)
     return answer, False

@@ -97,8 +97,12 @@ def fetch(
     auth: Auth | None = None,
     policy: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen
     sleep: Callable[[float], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Answer:
-    """Every row of ``query`` on the CubicWeb instance at ``base``; raises RqlFailure."""
+    """Every row of ``query`` on the CubicWeb instance at ``base``; raises RqlFailure.
+
+    ``progress`` is called with the rows read so far after each page.
+    """
 
     def ask(text: str) -> list[list[Term | None]]:
         url = (
@@ -141,3 +145,5 @@ def fetch(
             )
         previous = page
         rows.extend(page)
+        if progress is not None:
+            progress(len(rows))

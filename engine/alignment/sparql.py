@@ -17,6 +17,7 @@ Virtuoso documents, the ordered query as a subquery with the ``LIMIT`` and
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -41,6 +42,8 @@ _LIMIT_OFFSET = re.compile(r"\b(LIMIT|OFFSET)\s+\d+", re.IGNORECASE)
 _ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
 #: What Virtuoso says when an OFFSET needs more sorted rows than MaxSortedTopRows.
 _SORT_LIMIT = re.compile(r"SR353|Sorted TOP", re.IGNORECASE)
+
+log = logging.getLogger(__name__)
 
 
 class QueryFailure(Exception):
@@ -282,6 +285,9 @@ def fetch(
         except HttpFailure as exc:
             if not subquery and _SORT_LIMIT.search(exc.message):
                 subquery = True  # Virtuoso's sort limit: its documented paging form
+                log.info(
+                    "%s: sort limit at offset %d, paging in subquery form", endpoint, len(rows)
+                )
                 continue
             raise SparqlFailure(
                 f"{exc.message} (reading rows from offset {len(rows):,})", text

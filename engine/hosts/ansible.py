@@ -9,9 +9,11 @@ naming the failed task with what it printed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ __all__ = ["PLAYBOOKS", "HostError", "PlaybookRun", "TaskResult", "run_playbook"
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 #: Lines of a failed task's output quoted in the error.
 _SHOWN_LINES = 25
+
+log = logging.getLogger(__name__)
 
 
 class HostError(EngineError):
@@ -114,6 +118,7 @@ def run_playbook(
         task = str(data.get("task", ""))
         if kind == "playbook_on_task_start" and task:
             started[task] = float(event.get("created_ts", 0) or 0)
+            log.debug("%s: task %s", run.playbook, task)
             if progress is not None:
                 progress(task)
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
@@ -155,6 +160,8 @@ def run_playbook(
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_HOST_KEY_CHECKING": "1",
     }
+    log.info("running playbook %s on %s", run.playbook, run.host)
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="specengine-ansible-") as temporary:
         folder = keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
@@ -170,6 +177,14 @@ def run_playbook(
             settings={"suppress_ansible_output": True},
         )
     result.rc = int(runner.rc or 0)
+    log.info(
+        "playbook %s ended %s (rc %s, %d task result(s), %.1f s)",
+        run.playbook,
+        runner.status,
+        runner.rc,
+        len(result.tasks),
+        time.perf_counter() - began,
+    )
     if failure or runner.status != "successful":
         detail = "\n".join(failure) or f"ansible-playbook ended {runner.status} (rc {runner.rc})"
         raise HostError(f"{run.playbook}: {detail}")

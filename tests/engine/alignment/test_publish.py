@@ -172,3 +172,41 @@ def test_a_graph_store_without_a_query_endpoint_is_read_back_with_a_get(
 def test_publish_specs_are_checked(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Publish.model_validate({"graph": GRAPH, **options})
+
+
+def test_publishing_logs_its_progress(
+    empty_oxigraph: Oxigraph, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="engine.alignment.publish")
+    pairs = [(f"http://a/{i:02d}", f"http://b/{i:02d}") for i in range(25)]
+    lines = list(link_lines(_table(pairs), SAME_AS, GRAPH, np.linspace(0, 1, 25)))
+    # SPARQL Update in batches (a link per operation, 10 operations a request): a line each.
+    send(_spec(empty_oxigraph, batch=4), lines, [], "t")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith(
+        f"SPARQL Update to {empty_oxigraph.update_url}: 25 groups of triples (one per link,"
+        " then the description) into the staging graph <urn:specengine:staging:"
+    )
+    assert messages[0].endswith(">, batches of 4 triples")
+    assert [m for m in messages if m.startswith("request ")] == [
+        "request 1 sent: groups 1-10 of 25 (40%)",
+        "request 2 sent: groups 11-20 of 25 (80%)",
+        "request 3 sent: groups 21-25 of 25 (100%)",
+    ]
+    assert f"MOVE of the staging graph onto <{GRAPH}>" in messages
+    assert messages[-1].startswith(f"published <{GRAPH}> in ")
+    caplog.clear()
+    read_published(_spec(empty_oxigraph), None, "t")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == f"reading what <{GRAPH}> holds from {empty_oxigraph.query_url}"
+    assert messages[1].startswith(f"<{GRAPH}> holds 25 links and 0 other triples (")
+    caplog.clear()
+    # Graph Store Protocol: one PUT, its size said.
+    spec = Publish.model_validate({"graph_store": empty_oxigraph.store_url, "graph": GRAPH})
+    send(spec, lines[:2], [], "t")
+    body = "".join(line for group in lines[:2] for line in group).encode()
+    assert caplog.records[0].getMessage() == (
+        f"PUT of 2 links ({len(body)} bytes) to {empty_oxigraph.store_url}, graph <{GRAPH}>"
+    )
