@@ -1,8 +1,13 @@
-"""The ``engine`` command: validate, plan, run a spec; write the JSON Schemas.
+"""The ``engine`` command: validate, plan, run, evaluate a spec; write the JSON Schemas.
 
 Exit codes: 0 success; 1 the run failed (bad data, unwritable output);
 2 invalid spec or command line; 70 internal error (a bug: please report);
-130 interrupted.
+130 interrupted. ``engine plan --detailed-exitcode`` follows Terraform
+instead: 0 no change, 1 any error (an invalid spec included), 2 changes
+pending. ``--json`` (plan, run, eval) prints one JSON document on stdout, an
+``{"error": ...}`` document when the command fails (its message still goes to
+stderr, with the same exit code). ``-v``/``-vv``/``--log-level`` log what the
+engine does on stderr (engine.logs).
 """
 
 from __future__ import annotations
@@ -10,53 +15,134 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from engine import __version__, image, pool
+from engine import __version__, image, logs, pool
+from engine.alignment.evaluate import parse_steps
 from engine.alignment.report import eval_text, plan_text, summary_text
-from engine.errors import EXIT_OK, EXIT_SPEC, EngineError
+from engine.documents import dumps, error_document, eval_document, plan_document, run_document
+from engine.errors import (
+    EXIT_CHANGES,
+    EXIT_DATA,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SPEC,
+    EngineError,
+    UsageError,
+)
 from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
-from engine.plan import build
+from engine.plan import Plan, build
 
-__all__ = ["main"]
+__all__ = ["EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "SCHEMA_DIR", "main"]
 
-EXIT_INTERNAL = 70
-#: ``engine plan``: what is published (or on the host) would change.
-EXIT_CHANGES = 2
-EXIT_INTERRUPTED = 130
+#: The checkout's root (two levels up from this file), when this is a checkout.
+_ROOT = Path(__file__).resolve().parent.parent
+#: Where a specengine checkout keeps its JSON Schemas (``engine schema``'s default there).
+SCHEMA_DIR = _ROOT / "schemas" / "json"
+#: Options that come before the command (``engine -v run ...``) and take a value.
+_GLOBAL_WITH_VALUE = ("--log-level",)
+#: Commands that take ``--json``.
+_JSON_COMMANDS = ("plan", "run", "eval")
 
-#: Where ``engine schema`` writes by default: the repository's schemas/json.
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "json"
+
+class _UsageExit(Exception):
+    """argparse's error, raised instead of exiting so that main() picks the exit code."""
+
+    def __init__(self, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageExit(self.format_usage(), f"{self.prog}: error: {message}")
+
+
+class _PlanRefused(Exception):
+    """A plan shown, then refused: the error, and the plan's JSON document."""
+
+    def __init__(self, error: EngineError, document: dict[str, Any]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.document = document
+
+
+def checkout_root() -> Path | None:
+    """The specengine checkout this engine runs from (its pyproject.toml), or None (a wheel)."""
+    try:
+        text = (_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _ROOT if re.search(r'^name\s*=\s*"specengine"', text, re.MULTILINE) else None
+
+
+def _logging_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="log what the engine does on stderr: -v each step, page, batch and task (INFO),"
+        " -vv details (DEBUG)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=list(logs.LEVELS),
+        default=default,
+        help="the log level (default: warning; overrides -v)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="engine",
         description="Run declarative specs: alignment jobs (record linkage to owl:sameAs"
         " links), image recipes, volume pools.",
-        epilog="exit codes: 0 ok, 1 run failed, 2 invalid spec or usage, 70 internal error",
+        epilog="exit codes: 0 ok, 1 run failed, 2 invalid spec or usage, 70 internal error,"
+        " 130 interrupted; plan --detailed-exitcode: 0 no change, 1 error, 2 changes pending",
     )
     parser.add_argument("--version", action="version", version=f"specengine {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    _logging_options(parser, None)
+    # The same options after the command (`engine run -v SPEC`); SUPPRESS keeps the value
+    # given before it when they are not repeated there.
+    common = _Parser(add_help=False)
+    _logging_options(common, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
-        "validate", help="check specs; report every error with file:line"
+        "validate", help="check specs; report every error with file:line", parents=[common]
     )
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
 
     plan = commands.add_parser(
-        "plan", help="show what a run would do (reads sources, writes nothing)"
+        "plan", help="show what a run would do (reads sources, writes nothing)", parents=[common]
     )
     plan.add_argument("spec", type=Path, metavar="SPEC")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when nothing would change, 2 when changes are pending, 1 on any error",
+    )
+    plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
 
-    run = commands.add_parser("run", help="run a spec and write its outputs")
+    run = commands.add_parser("run", help="run a spec and write its outputs", parents=[common])
     run.add_argument("spec", type=Path, metavar="SPEC")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary and the outputs with their sha256 as one JSON document",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars, no summary")
     run.add_argument(
         "--out-dir", type=Path, help="write the outputs into this folder instead (same file names)"
@@ -66,13 +152,25 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser(
-        "eval", help="run without writing; score links and blocking against gold links"
+        "eval",
+        help="run without writing; score links and blocking against gold links",
+        parents=[common],
     )
     evaluate.add_argument("spec", type=Path, metavar="SPEC")
     evaluate.add_argument(
         "--gold", type=Path, required=True, help="CSV: a header, then align id, target id per row"
     )
-    evaluate.add_argument("--steps", type=int, default=10, help="thresholds in the sweep")
+    evaluate.add_argument(
+        "--steps",
+        type=parse_steps,
+        default=10,
+        metavar="N|T,T,...",
+        help="the threshold sweep: N thresholds up to twice the spec's (default: %(default)s),"
+        " or the thresholds themselves, comma-separated (0.1,0.25,0.5)",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON document"
+    )
 
     generate = commands.add_parser(
         "generate",
@@ -84,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     setup = commands.add_parser(
         "setup",
         help="prepare a volume pool's storage host with admin rights (storage-host.yml)",
+        parents=[common],
     )
     setup.add_argument("spec", type=Path, metavar="SPEC")
     setup.add_argument("--quiet", "-q", action="store_true", help="no progress")
@@ -102,9 +201,13 @@ def _parser() -> argparse.ArgumentParser:
         )
     )
 
-    schema = commands.add_parser("schema", help="write the JSON Schemas of the spec language")
+    schema = commands.add_parser(
+        "schema", help="write the JSON Schemas of the spec language", parents=[common]
+    )
     schema.add_argument(
-        "--out", type=Path, default=SCHEMA_DIR, help="folder (default: %(default)s)"
+        "--out",
+        type=Path,
+        help="folder to write into (required, except in a specengine checkout: its schemas/json)",
     )
     schema.add_argument(
         "--check", action="store_true", help="exit 1 if the files on disk are not up to date"
@@ -125,24 +228,50 @@ def _validate(specs: list[Path]) -> int:
     return status
 
 
-def _plan(path: Path) -> int:
+def pending_changes(plan: Plan, state: Any) -> bool:
+    """Whether running the plan would change something outside the run's own files.
+
+    Alignment: publishing would change the store's graph (a spec without
+    ``publish:`` never has changes pending: a run rewrites its files whatever
+    they hold). Image: the recipe is not built yet (no cache entry). Volume
+    pool: the difference with the host is not empty.
+    """
+    if plan.kind == "image":
+        return not state.cached
+    if plan.kind == "volume-pool":
+        return bool(state.changes)
+    return state.publish_diff is not None and bool(state.publish_diff.changes)
+
+
+def _plan(path: Path, as_json: bool = False, detailed: bool = False) -> int:
     spec = load_spec(path)
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), dry_run=True)
-    if plan.kind == "image":
+    changes = pending_changes(plan, state)
+    refusal = getattr(state, "refusal", None)
+    if as_json:
+        document = plan_document(plan, state, changes)
+        if refusal is not None:  # the plan goes into the error document
+            raise _PlanRefused(refusal, document)
+        print(dumps(document))
+    elif plan.kind == "image":
         print(image.plan_text(plan.steps, state, plan.spec_file))
-        return EXIT_OK if state.cached else EXIT_CHANGES
-    if plan.kind == "volume-pool":
+    elif plan.kind == "volume-pool":
         print(pool.plan_text(state))
-        return EXIT_CHANGES if state.changes else EXIT_OK
-    print(plan_text(plan, state))
-    # Like terraform's -detailed-exitcode: 2 when publishing would change the store.
-    if state.publish_diff is not None and state.publish_diff.changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+    else:
+        print(plan_text(plan, state))
+    if refusal is not None:  # a rule over its max_pairs: the plan above, then the refusal
+        raise refusal
+    return EXIT_CHANGES if detailed and changes else EXIT_OK
 
 
-def _run(path: Path, quiet: bool, out_dir: Path | None = None, force: bool = False) -> int:
+def _run(
+    path: Path,
+    quiet: bool,
+    out_dir: Path | None = None,
+    force: bool = False,
+    as_json: bool = False,
+) -> int:
     started = time.perf_counter()
     spec = load_spec(path)
     if out_dir is not None:
@@ -150,8 +279,10 @@ def _run(path: Path, quiet: bool, out_dir: Path | None = None, force: bool = Fal
     plan = build(spec, str(path))
     progress = not quiet and sys.stderr.isatty()
     state = execute(plan, new_state(plan, spec, progress=progress, force=force))
-    if not quiet:
-        seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if as_json:  # the document replaces the summary, -q or not
+        print(dumps(run_document(plan, state, seconds)))
+    elif not quiet:
         if plan.kind == "image":
             print(image.summary_text(state, seconds))
         elif plan.kind == "volume-pool":
@@ -161,17 +292,18 @@ def _run(path: Path, quiet: bool, out_dir: Path | None = None, force: bool = Fal
     return EXIT_OK
 
 
-def _eval(path: Path, gold: Path, steps: int) -> int:
+def _eval(path: Path, gold: Path, steps: int | list[float], as_json: bool = False) -> int:
     spec = load_spec(path)
     if spec.kind != "alignment":
-        print(
-            f"engine: {path}: eval scores alignment specs; this is a {spec.kind} spec",
-            file=sys.stderr,
-        )
-        return EXIT_SPEC
+        raise UsageError(f"{path}: eval scores alignment specs; this is a {spec.kind} spec")
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec), write=False)
-    print(eval_text(state, gold, max(1, steps)))
+    if as_json:
+        from engine.alignment.summary_json import eval_figures
+
+        print(dumps(eval_document(plan, eval_figures(state, gold, steps))))
+    else:
+        print(eval_text(state, gold, steps))
     return EXIT_OK
 
 
@@ -181,9 +313,7 @@ def _setup(path: Path, quiet: bool) -> int:
 
     spec = load_spec(path)
     if not isinstance(spec, VolumePoolSpec):
-        print(f"engine: {path}: setup prepares volume-pool hosts; this is a {spec.kind} spec",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_SPEC
+        raise UsageError(f"{path}: setup prepares volume-pool hosts; this is a {spec.kind} spec")
     started = time.perf_counter()
     progress = None if quiet else (lambda task: print(f"  {task}", file=sys.stderr, flush=True))
     result = run_playbook(pool.setup_run(spec), progress=progress)
@@ -195,8 +325,18 @@ def _setup(path: Path, quiet: bool) -> int:
     return EXIT_OK
 
 
-def _schema(out: Path, check: bool) -> int:
+def _schema(out: Path | None, check: bool) -> int:
     from schemas import json_schemas
+
+    if out is None:
+        # Outside a checkout the default would be site-packages: the user names the folder.
+        root = checkout_root()
+        if root is None:
+            raise UsageError(
+                "schema: name the folder to write the JSON Schemas into: engine schema --out DIR"
+                " (only in a specengine checkout is the default its schemas/json)"
+            )
+        out = root / "schemas" / "json"
 
     stale: list[str] = []
     for name, schema in json_schemas().items():
@@ -217,60 +357,101 @@ def _schema(out: Path, check: bool) -> int:
     return EXIT_OK
 
 
+def _command_at(argv: list[str]) -> int:
+    """The index of the command in ``argv``, past the options before it."""
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] in _GLOBAL_WITH_VALUE else 1
+    return index
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command == "validate":
+        return _validate(args.specs)
+    if args.command == "plan":
+        return _plan(args.spec, args.json, args.detailed_exitcode)
+    if args.command == "run":
+        return _run(args.spec, args.quiet, args.out_dir, args.force, args.json)
+    if args.command == "eval":
+        return _eval(args.spec, args.gold, args.steps, args.json)
+    if args.command == "setup":
+        return _setup(args.spec, args.quiet)
+    if args.command == "lab":
+        from engine import lab
+
+        return lab.command(args)
+    if args.command == "serve":
+        from engine.web import serve
+
+        return serve.command(args)
+    if args.command == "schema":
+        return _schema(args.out, args.check)
+    parser.error(f"unknown command {args.command}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``engine`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["generate"]:  # its own options (engine.generate's parser)
+    at = _command_at(argv)
+    command = argv[at] if at < len(argv) else ""
+    as_json = command in _JSON_COMMANDS and "--json" in argv[at:]
+    # Terraform's convention: with --detailed-exitcode every error is 1, 2 is "changes".
+    detailed = command == "plan" and "--detailed-exitcode" in argv[at:]
+    parser = _parser()
+    try:
+        if command == "generate":  # its own options (engine.generate's parser)
+            args = parser.parse_args([*argv[:at], "generate"])
+        else:
+            args = parser.parse_args(argv)
+    except _UsageExit as exc:
+        print(exc.usage + exc.message, file=sys.stderr)
+        code = EXIT_DATA if detailed else EXIT_SPEC
+        if as_json:
+            print(dumps(error_document({"kind": "usage", "message": exc.message}, code)))
+        return code
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    logs.configure(logs.level_for(args.verbose or 0, args.log_level))
+    if command == "generate":
         from engine.generate import main as generate_main
 
-        return generate_main(argv[1:])
-    parser = _parser()
-    args = parser.parse_args(argv)
+        return generate_main(argv[at + 1 :])
+    plan: dict[str, Any] | None = None
     try:
-        if args.command == "validate":
-            return _validate(args.specs)
-        if args.command == "plan":
-            return _plan(args.spec)
-        if args.command == "run":
-            return _run(args.spec, args.quiet, args.out_dir, args.force)
-        if args.command == "eval":
-            return _eval(args.spec, args.gold, args.steps)
-        if args.command == "setup":
-            return _setup(args.spec, args.quiet)
-        if args.command == "lab":
-            from engine import lab
-
-            return lab.command(args)
-        if args.command == "serve":
-            from engine.web import serve
-
-            return serve.command(args)
-        if args.command == "schema":
-            return _schema(args.out, args.check)
-        parser.error(f"unknown command {args.command}")
-    except EngineError as exc:
+        return _dispatch(args, parser)
+    except (EngineError, _PlanRefused) as caught:
         if args.debug:
             traceback.print_exc()
-        print(f"engine: {exc.render()}", file=sys.stderr)
-        return exc.exit_code
+        error = caught.error if isinstance(caught, _PlanRefused) else caught
+        plan = caught.document if isinstance(caught, _PlanRefused) else None
+        print(f"engine: {error.render()}", file=sys.stderr)
+        code, details = error.exit_code, error.details()
     except BrokenPipeError:
         # The reader went away (``engine plan | head``): not an error of the run.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt:
-        print("engine: interrupted; previous outputs left as they were", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        message = "interrupted; previous outputs left as they were"
+        print(f"engine: {message}", file=sys.stderr)
+        code, details = EXIT_INTERRUPTED, {"kind": "interrupted", "message": message}
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
+        message = f"internal error: {type(exc).__name__}: {exc}"
         print(
-            f"engine: internal error: {type(exc).__name__}: {exc}\n"
-            "(this is a bug; run again with --debug for the traceback)",
+            f"engine: {message}\n(this is a bug; run again with --debug for the traceback)",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
-    return EXIT_SPEC
+        code, details = EXIT_INTERNAL, {"kind": "internal", "message": message}
+    if detailed and code != EXIT_INTERRUPTED:
+        code = EXIT_DATA
+    if as_json:
+        document = error_document(details, code)
+        if plan is not None:
+            document["plan"] = plan
+        print(dumps(document))
+    return code
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ Python runs per record only to build strings and to corrupt the fields of duplic
 
 Command line::
 
-    python -m engine.generate people --size 200000 --seed 1 --out data/gen
-    python -m engine.generate places --size 50000 --seed 1 --out data/gen
+    engine generate people --size 200000 --seed 1 --out data/gen
+    engine generate places --size 50000 --seed 1 --out data/gen
 """
 
 from __future__ import annotations
@@ -1772,7 +1772,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cannot be written.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m engine.generate",
+        prog="engine generate",
         description="Write a deterministic Febrl-like linkage task: an align file, a target "
         "file and the gold links.",
     )

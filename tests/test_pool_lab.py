@@ -129,13 +129,13 @@ def test_setup_prepares_the_host_with_the_admin_key(lab: Lab) -> None:
 
 
 def test_plan_apply_and_apply_again_changes_nothing(lab: Lab) -> None:
-    code, out, err = engine("plan", str(SPEC))
+    code, out, err = engine("plan", "--detailed-exitcode", str(SPEC))
     assert code == 2, err
     assert "+ create vol-db" in out and "+ clone vol-db-test" in out
     code, out, err = engine("run", str(SPEC))
     assert code == 0, err
     assert "2 create, 1 snapshot, 2 export, 1 clone" in out
-    code, out, err = engine("plan", str(SPEC))
+    code, out, err = engine("plan", "--detailed-exitcode", str(SPEC))
     assert (code, "no changes" in out) == (0, True), out + err
     code, out, err = engine("run", str(SPEC))
     assert code == 0 and "no changes" in out, out + err
@@ -165,7 +165,7 @@ def test_data_survives_a_tgtd_restart(lab: Lab) -> None:
     assert discovered(lab) == {"vol-db": "255M", "vol-db-test": "255M"}
     read = qemu_io(lab, "vol-db", "read -P 0x5a 0 1M")
     assert read.returncode == 0 and "read 1048576/1048576" in read.stdout, read.stdout
-    code, out, _ = engine("plan", str(SPEC))
+    code, out, _ = engine("plan", "--detailed-exitcode", str(SPEC))
     assert code == 0, out
 
 
@@ -189,7 +189,7 @@ def test_grow_snapshot_clone_export(lab: Lab, tmp_path: Path) -> None:
     # The data written before the grow is still there, and in the later clone.
     assert qemu_io(lab, "vol-db", "read -P 0x5a 0 1M").returncode == 0
     assert qemu_io(lab, "vol-db-copy", "read -P 0x5a 0 1M").returncode == 0
-    assert engine("plan", str(spec))[0] == 0
+    assert engine("plan", "--detailed-exitcode", str(spec))[0] == 0
 
 
 def test_unexport_and_export(lab: Lab, tmp_path: Path) -> None:
@@ -214,7 +214,7 @@ def test_unexport_and_export(lab: Lab, tmp_path: Path) -> None:
     )
     # The unexported volume kept its data: export is not destroy.
     assert lab.admin_ssh("zfs", "list", "-H", f"{BASE}/vol-db-test").returncode == 0
-    assert engine("plan", str(spec))[0] == 0
+    assert engine("plan", "--detailed-exitcode", str(spec))[0] == 0
 
 
 def test_errors_before_anything_changes(lab: Lab, tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ def test_prune_destroys_what_is_safe_and_says_why_for_the_rest(lab: Lab, tmp_pat
             {"name": "vol-db-copy", "clone_of": "vol-db@weekly"},
         ],
     )
-    code, out, err = engine("plan", str(spec))
+    code, out, err = engine("plan", "--detailed-exitcode", str(spec))
     assert code == 2, err
     assert "- destroy vol-db-test" in out and "- destroy vol-scratch" in out
     assert "! refuse vol-db@nightly: not destroyed: a clone depends on it" in out
@@ -329,7 +329,7 @@ def test_prune_destroys_what_is_safe_and_says_why_for_the_rest(lab: Lab, tmp_pat
     assert "now possible: destroy vol-db@nightly (run again)" in out
     code, out, err = engine("run", str(spec))
     assert code == 0 and "1 destroy" in out, out + err
-    code, out, _ = engine("plan", str(spec))
+    code, out, _ = engine("plan", "--detailed-exitcode", str(spec))
     assert code == 0, out
     assert set(discovered(lab)) == {"vol-db", "vol-db-copy"}
     names = lab.admin_ssh("zfs", "list", "-H", "-o", "name", "-r", "-t", "all", BASE).stdout

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from engine.errors import EngineError
 
 __all__ = ["PLAYBOOKS", "HostError", "PlaybookRun", "TaskResult", "run_playbook"]
 
-#: The playbooks shipped with the engine.
-PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+#: The playbooks shipped with the engine: the ``playbooks`` package's folder,
+#: in a checkout as in an installed wheel (ansible-playbook reads them as
+#: files, so the package must be on disk, as pip installs it, not zipped).
+PLAYBOOKS = Path(str(resources.files("playbooks")))
 #: Lines of a failed task's output quoted in the error.
 _SHOWN_LINES = 25
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -24,7 +25,6 @@ __all__ = ["DEFAULT_MAX_UPLOAD", "WebState", "create_app", "page", "web"]
 
 #: Uploads larger than this are refused (``engine serve --max-upload``).
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
-_HERE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -80,8 +80,9 @@ def create_app(
     folder = root.resolve()
     if not folder.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")
-    templates = Jinja2Templates(directory=str(_HERE / "templates"))
-    templates.env.autoescape = True
+    # Templates and static files are read from the installed package, wherever it is.
+    loader = jinja2.PackageLoader("engine.web", "templates")
+    templates = Jinja2Templates(env=jinja2.Environment(loader=loader, autoescape=True))
     templates.env.filters["yaml"] = flow_yaml
     middleware = [Middleware(BodyLimit, limit=max_upload), Middleware(SameOrigin)]
     if allowed_hosts is not None:
@@ -92,7 +93,7 @@ def create_app(
         *routes_browse.routes(),
         *routes_run.routes(),
         *routes_compose.routes(),
-        Mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static"),
+        Mount("/static", StaticFiles(packages=[("engine.web", "static")]), name="static"),
     ]
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={DamagedFileError: _damaged}

@@ -142,11 +142,13 @@ def test_empty_values_are_missing_not_errors(tmp_path: Path) -> None:
     assert "http://example.org/a/3" not in (tmp_path / "out" / "links.nt").read_text()
 
 
-def test_unknown_column_is_a_data_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_column_is_a_spec_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found in the sources' headers before any work, at the spec's line.
     spec = _project(tmp_path)
     spec.write_text(spec.read_text().replace("{name: born,", "{name: born, align: birth,"))
-    assert main(["run", str(spec)]) == 1
-    assert "has no column 'birth' (columns: id, name, born)" in capsys.readouterr().err
+    assert main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:8:" in err and "has no column 'birth' (columns: id, name, born)" in err
 
 
 def test_missing_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,3 +377,238 @@ def test_nquads_in_a_named_graph(tmp_path: Path) -> None:
         URIRef("http://www.w3.org/2002/07/owl#sameAs"),
         URIRef("http://example.org/t/10"),
     ) in graph
+
+
+# -- exit codes a script can trust: plan, --detailed-exitcode ------------------------
+
+IMAGE = "kind: image\nname: demo\nformats: [qcow2]\noutput: out/demo\ncache: cache\n"
+
+
+def _image(tmp_path: Path, built: bool = False) -> Path:
+    """An image recipe; ``built``: its cache entry exists, so a run would build nothing."""
+    from engine import image
+    from engine.loader import load_spec
+
+    spec = tmp_path / "image.yaml"
+    spec.write_text(IMAGE, encoding="utf-8")
+    if built:
+        entry = Path(image.steps(load_spec(spec))[0].cache)  # type: ignore[arg-type]
+        entry.mkdir(parents=True)
+        (entry / "manifest.json").write_text('{"artefacts": {}}', encoding="utf-8")
+    return spec
+
+
+def test_plan_exits_0_whatever_is_pending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Pending changes are not an error: without --detailed-exitcode a plan that worked is 0.
+    assert main(["plan", str(_image(tmp_path))]) == 0
+    assert "to build" in capsys.readouterr().out
+    # and 2 stays "invalid spec", 1 "bad data".
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
+    assert main(["plan", str(spec)]) == 2
+    spec = _project(tmp_path, ALIGN + "4,Too,Many,Fields\n")
+    assert main(["plan", str(spec)]) == 1
+
+
+def test_plan_detailed_exitcode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--detailed-exitcode", str(_image(tmp_path))]) == 2
+    assert main(["plan", "--detailed-exitcode", str(_image(tmp_path, built=True))]) == 0
+    assert "cached, not built again" in capsys.readouterr().out
+    # An alignment without publish: a run rewrites its files, nothing else changes.
+    spec = _project(tmp_path)
+    assert main(["plan", "--detailed-exitcode", str(spec)]) == 0
+    # Every error is 1 (Terraform's convention): an invalid spec, bad data, a bad command line.
+    spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
+    assert main(["plan", "--detailed-exitcode", str(spec)]) == 1
+    assert "threshold: Input should be greater than or equal to 0" in capsys.readouterr().err
+    spec = _project(tmp_path, ALIGN + "4,Too,Many,Fields\n")
+    assert main(["plan", "--detailed-exitcode", str(spec)]) == 1
+    assert main(["plan", "--detailed-exitcode", str(tmp_path / "nope.yaml")]) == 1
+    assert main(["plan", "--detailed-exitcode"]) == 1
+    assert "the following arguments are required: SPEC" in capsys.readouterr().err
+    assert main(["plan", "--detailed-exitcode", str(spec), "--bogus"]) == 1
+
+
+def test_detailed_exitcode_is_an_option_of_plan_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--detailed-exitcode", str(_project(tmp_path))]) == 2
+    assert "unrecognized arguments: --detailed-exitcode" in capsys.readouterr().err
+
+
+def test_plan_detailed_exitcode_in_a_shell(tmp_path: Path) -> None:
+    spec = _image(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "plan", "--detailed-exitcode", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "to build" in done.stdout, done.stderr
+
+
+# -- --json: one document on stdout --------------------------------------------------
+
+
+def test_plan_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    spec = _project(tmp_path)
+    assert main(["plan", "--json", str(spec)]) == 0
+    document = json.loads(capsys.readouterr().out)  # the whole of stdout is the document
+    assert document["command"] == "plan" and document["kind"] == "alignment"
+    assert document["name"] == "people" and document["changes"] is False
+    assert [s["type"] for s in document["steps"]] == [
+        "ReadSource", "ReadSource", "Prepare", "Block", "Compare", "Match", "Write", "Write",
+        "Write",
+    ]  # fmt: skip
+    assert document["steps"][6]["path"] == str(tmp_path / "out" / "links.ttl")
+    figures = document["alignment"]
+    assert figures["sources"]["align"]["records"] == 3
+    assert figures["blocking"]["estimated_pairs"] == 9 and figures["blocking"]["all_pairs"] == 9
+    assert [a["metric"] for a in figures["attributes"]] == ["levenshtein", "temporal"]
+    assert figures["publish"] is None
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_json_of_an_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["plan", "--json", "--detailed-exitcode", str(_image(tmp_path))]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert document["kind"] == "image" and document["changes"] is True
+    assert document["image"]["cached"] is False and document["image"]["formats"] == ["qcow2"]
+    assert [s["type"] for s in document["steps"]] == ["Build", "WriteOutputs"]
+    assert document["steps"][0]["run"]["playbook"] == "image-build.yml"
+
+
+def test_run_json_lists_outputs_with_checksums(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import json
+
+    spec = _project(tmp_path)
+    assert main(["run", "--json", "-q", str(spec)]) == 0  # -q: no progress; the document stays
+    document = json.loads(capsys.readouterr().out)
+    assert document["command"] == "run" and document["seconds"] >= 0
+    outputs = {Path(o["path"]).name: o for o in document["outputs"]}
+    assert sorted(outputs) == ["links.csv", "links.nt", "links.ttl"]
+    for name, output in outputs.items():
+        data = (tmp_path / "out" / name).read_bytes()
+        assert output["sha256"] == hashlib.sha256(data).hexdigest()
+        assert output["bytes"] == len(data)
+    figures = document["alignment"]
+    assert figures["links"] == 2 and figures["compared_pairs"] == 9
+    assert figures["under_threshold"] == 2 and figures["matching"] == "one-to-one"
+
+
+def test_eval_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    spec = _project(tmp_path)
+    gold = tmp_path / "gold.csv"
+    gold.write_text("a,t\n1,10\n2,20\n3,30\n")
+    assert main(["eval", "--json", str(spec), "--gold", str(gold), "--steps", "2"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["command"] == "eval" and document["gold"]["links"] == 3
+    assert document["links"]["found"] == 2 and document["links"]["true_positives"] == 2
+    assert document["links"]["precision"] == 1.0
+    assert round(document["links"]["recall"], 4) == 0.6667
+    assert round(document["links"]["f1"], 4) == 0.8
+    (rule,) = document["blocking"]
+    assert rule["candidates"] == 9 and rule["pair_completeness"] == 1.0
+    assert rule["reduction_ratio"] == 0.0
+    sweep = document["sweep"]
+    assert [row["spec_threshold"] for row in sweep].count(True) == 1
+    assert {"threshold", "found", "precision", "recall", "f1"} <= set(sweep[0])
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_errors_are_documents_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
+    assert main(["plan", "--json", str(spec)]) == 2
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)["error"]
+    assert error["kind"] == "spec" and error["exit_code"] == 2
+    (problem,) = error["problems"]
+    assert (problem["file"], problem["line"], problem["column"]) == (str(spec), 9, 12)
+    assert problem["path"] == "threshold"
+    assert "threshold: Input should be" in captured.err  # the message, as without --json
+    # Bad data: the source and the row, exit 1.
+    spec = _project(tmp_path, ALIGN + "4,Too,Many,Fields\n")
+    assert main(["run", "--json", str(spec)]) == 1
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["kind"], error["row"], error["exit_code"]) == ("data", 5, 1)
+    assert error["source"].endswith("align.csv")
+    # The command does not fit the spec, or the command line is wrong: usage, exit 2.
+    assert main(["eval", "--json", str(_image(tmp_path)), "--gold", "g.csv"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["kind"] == "usage" and "eval scores alignment specs" in error["message"]
+    assert main(["run", "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["kind"] == "usage" and "required: SPEC" in error["message"]
+    # --detailed-exitcode: the document says 1 like the exit code.
+    assert main(["plan", "--json", "--detailed-exitcode", str(tmp_path / "nope.yaml")]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["exit_code"] == 1
+
+
+# -- engine schema, engine generate ---------------------------------------------------
+
+
+def test_schema_needs_out_outside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine import cli
+
+    # An installed wheel: no pyproject.toml naming specengine two levels up.
+    monkeypatch.setattr(cli, "_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema"]) == 2
+    assert "engine schema --out DIR" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert main(["schema", "--out", str(tmp_path / "json")]) == 0
+    assert (tmp_path / "json" / "spec.schema.json").is_file()
+    # A checkout: its own schemas/json.
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "specengine"\n')
+    assert main(["schema"]) == 0
+    assert (tmp_path / "schemas" / "json" / "spec.schema.json").is_file()
+
+
+def test_generate_usage_names_engine_generate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: engine generate ")
+    # Options of the engine before the command still reach generate.
+    out = tmp_path / "gen"
+    assert main(["-v", "generate", "people", "--size", "5", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "people-a.csv",
+        "people-b.csv",
+        "people-gold.csv",
+    ]
+
+
+def test_plan_json_of_a_refused_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    spec = _project(tmp_path)
+    spec.write_text(
+        spec.read_text().replace(
+            "threshold: 0.5",
+            "blocking: {sorted_neighbourhood: {attribute: name, window: 3, max_pairs: 2}}\n"
+            "threshold: 0.5",
+        )
+    )
+    assert main(["plan", "--json", str(spec)]) == 1
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)  # one document: the error, the plan inside it
+    assert document["error"]["kind"] == "data" and "max_pairs" in document["error"]["message"]
+    assert document["plan"]["alignment"]["blocking"]["estimated_pairs"] > 2
+    assert "more than its max_pairs (2)" in captured.err

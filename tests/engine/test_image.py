@@ -125,6 +125,6 @@ def test_the_plan_lists_steps_and_artefacts(
         "packages.tsv",
         "manifest.json",
     )
-    assert main(["plan", str(path)]) == 2  # not built yet: changes pending
+    assert main(["plan", "--detailed-exitcode", str(path)]) == 2  # not built yet: changes pending
     out = capsys.readouterr().out
     assert "to build" in out and "boot under QEMU: uec, qcow2" in out

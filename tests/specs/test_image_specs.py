@@ -145,7 +145,7 @@ def test_the_plan_of_a_built_recipe_changes_nothing(
     )
     spec = tmp_path / "uec.yaml"
     spec.write_text(text + f"cache: {image_env}\n")
-    assert main(["plan", str(spec)]) == 0
+    assert main(["plan", "--detailed-exitcode", str(spec)]) == 0
 
 
 def test_the_bare_disk_boots_and_is_in_glance(disk: Built) -> None:

@@ -110,7 +110,7 @@ def test_goncourt_published_through_the_graph_store(
     store: Oxigraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = str(LINKED / "goncourt-sparql.yaml")
-    assert _engine("plan", spec) == 2  # changes pending
+    assert _engine("plan", "--detailed-exitcode", spec) == 2  # changes pending
     assert "4 added, 0 removed, 0 re-scored, 0 unchanged" in capsys.readouterr().out
     assert _engine("run", "-q", spec, "--out-dir", str(tmp_path)) == 0
     assert _published(store) == GONCOURT_LINKS
@@ -129,7 +129,7 @@ def test_goncourt_published_through_the_graph_store(
     assert store.count(GONCOURT_GRAPH) == len(store.dump(GONCOURT_GRAPH).splitlines())
     assert _published(store) == GONCOURT_LINKS
     capsys.readouterr()
-    assert _engine("plan", spec) == 0
+    assert _engine("plan", "--detailed-exitcode", spec) == 0
     assert "0 added, 0 removed, 0 re-scored, 4 unchanged" in capsys.readouterr().out
 
 
@@ -245,7 +245,7 @@ def test_triples_that_are_not_links_of_the_spec_count_as_removals(
         graph=GONCOURT_GRAPH,
     )
     spec = _variant(tmp_path, store.base, ALL_ROWS, "  max_removals: 0")
-    assert main(["plan", str(spec)]) == 2
+    assert main(["plan", "--detailed-exitcode", str(spec)]) == 2
     out = capsys.readouterr().out
     assert "1 other triples of the graph" in out and "a run would be refused" in out
     assert main(["run", "-q", str(spec)]) == 1

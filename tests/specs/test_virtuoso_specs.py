@@ -104,7 +104,7 @@ def test_sources_past_the_cap_come_back_whole_and_links_are_published(
         f"SELECT (COUNT(?a) AS ?n) WHERE {{ GRAPH <{LINKSET}> {{ ?a a <http://www.w3.org/2002/07/owl#Axiom> }} }}"
     )
     assert int(axioms[0]["n"]["value"]) == len(found)
-    assert main(["plan", str(SPEC)]) == 0  # nothing left to change
+    assert main(["plan", "--detailed-exitcode", str(SPEC)]) == 0  # nothing left to change
 
 
 def test_a_wrong_password_is_refused_and_publishes_nothing(
