@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast check schema bench clean glance
+.PHONY: demo test test-fast check schema bench clean glance system
 GLANCE_VENV ?= .venv-glance
 
 $(STAMP): pyproject.toml
@@ -20,13 +20,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/engine run specs/seed-people.yaml
 
-## test: the whole test suite (builds the Glance test virtualenv on first use)
-test: $(STAMP) glance
+## test: the whole test suite; on first use installs the Debian packages the
+## tests need (tests/system-packages.sh: apt as root, or through sudo) and
+## builds the Glance test virtualenv
+test: $(STAMP) system glance
 	$(BIN)/pytest -q
 
 ## test-fast: the suite without the slow tests (image builds and QEMU boots)
-test-fast: $(STAMP) glance
+test-fast: $(STAMP) system glance
 	$(BIN)/pytest -q -m "not slow"
+
+## system: the Debian packages the tests need (Virtuoso, Chromium, QEMU, sshd...)
+system:
+	@bash tests/system-packages.sh
 
 ## glance: a real OpenStack Glance in its own virtualenv, for the tests
 glance:

@@ -8,13 +8,12 @@ Register it from a conftest, or in a test module, with::
 
     from tests.lab import lab_fixture  # noqa: F401 - defines the session fixture `storage_lab`
 
-Skipped, with the reason, when QEMU is not installed; a failed build or boot
-fails the tests with the engine's message (the console's last lines).
+A missing QEMU fails the tests with the package to install (never a skip); a
+failed build or boot fails them with the engine's message (the console's last lines).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +21,12 @@ import pytest
 
 from engine.errors import EngineError
 from engine.lab import Lab, build_image, start, stop
+from tests.tools import require_tools
 
-__all__ = ["LAB_SPEC", "QEMU_HINT", "lab_fixture", "lab_image"]
+__all__ = ["LAB_SPEC", "lab_fixture", "lab_image"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAB_SPEC = REPO_ROOT / "specs" / "lab" / "storage-host.yaml"
-QEMU_HINT = "qemu-system-x86_64 not found: apt-get install qemu-system-x86 qemu-utils"
 
 
 def lab_image(spec: Path = LAB_SPEC) -> Path:
@@ -38,8 +37,7 @@ def lab_image(spec: Path = LAB_SPEC) -> Path:
 @pytest.fixture(scope="session", name="storage_lab")
 def lab_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """One lab storage host for the session (SSH and iSCSI on 127.0.0.1); stopped at the end."""
-    if shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None:
-        pytest.skip(QEMU_HINT)
+    require_tools("qemu-system-x86 qemu-utils", "qemu-system-x86_64", "qemu-img")
     try:
         lab = start(lab_image(), tmp_path_factory.mktemp("lab"))
     except EngineError as error:

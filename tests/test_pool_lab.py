@@ -19,7 +19,6 @@ import contextlib
 import io
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,8 @@ from engine.cli import main
 from engine.hosts.ssh import Session
 from engine.lab import Lab, start, stop
 from engine.netns_relay import IscsiNamespace
-from tests.lab import QEMU_HINT, lab_image
+from tests.lab import lab_image
+from tests.tools import require_tools
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,8 @@ M = 1 << 20
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab of its own (a fresh pool disk), its variables in the environment."""
-    for tool in ("qemu-system-x86_64", "qemu-img"):
-        if shutil.which(tool) is None:
-            pytest.skip(QEMU_HINT)
-    for tool in ("iscsi-ls", "iscsi-inq", "iscsi-readcapacity16"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not found: apt-get install libiscsi-bin")
+    require_tools("qemu-system-x86 qemu-utils", "qemu-system-x86_64", "qemu-img")
+    require_tools("libiscsi-bin", "iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")
     booted = start(lab_image(), tmp_path_factory.mktemp("pool-lab"))
     saved = dict(os.environ)
     for line in (booted.folder / "lab.env").read_text().splitlines():

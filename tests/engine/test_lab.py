@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,23 +35,34 @@ from engine.lab import (
     stop,
 )
 from engine.netns_relay import GUEST_ADDRESS, ISCSI_PORT, IscsiNamespace
-from tests.lab import QEMU_HINT, lab_fixture, lab_image  # noqa: F401 - `storage_lab` fixture
+from tests.lab import lab_fixture, lab_image  # noqa: F401 - `storage_lab` fixture
+from tests.tools import require_root, require_tools
 
 MIB = 1 << 20
 IQN = "iqn.2010-10.org.specengine:lab-test"
 
-needs_qemu = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None,
-    reason=QEMU_HINT,
-)
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nsenter") is None,
-    reason="needs root, ip (iproute2) and nsenter (util-linux): a network namespace",
-)
-needs_libiscsi = pytest.mark.skipif(
-    shutil.which("iscsi-ls") is None or shutil.which("iscsi-readcapacity16") is None,
-    reason="iscsi-ls not found: apt-get install libiscsi-bin",
-)
+
+@pytest.fixture
+def _qemu() -> None:
+    require_tools("qemu-system-x86 qemu-utils", "qemu-system-x86_64", "qemu-img")
+
+
+@pytest.fixture
+def _netns() -> None:
+    require_root("a network namespace (ip netns add, setns)")
+    require_tools("iproute2", "ip")
+    require_tools("util-linux", "nsenter")
+
+
+@pytest.fixture
+def _libiscsi() -> None:
+    require_tools("libiscsi-bin", "iscsi-ls", "iscsi-readcapacity16")
+
+
+# Missing tools fail the test with the package to install; they never skip it.
+needs_qemu = pytest.mark.usefixtures("_qemu")
+needs_root = pytest.mark.usefixtures("_netns")
+needs_libiscsi = pytest.mark.usefixtures("_libiscsi")
 
 
 # --------------------------------------------------------------------------- no guest

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 
@@ -62,7 +63,6 @@ def test_local_threads_match_serial(dedup: bool) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as local:
@@ -98,7 +98,6 @@ def test_spec_outputs_byte_identical_on_both_executors(cluster: str, tmp_path: P
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("distributed")
     started = time.monotonic()
     with pytest.raises(DataError, match=r"cannot reach the dask scheduler at tcp://127\.0\.0\.1:9"):
         DaskExecutor("tcp://127.0.0.1:9", timeout_s=2, workers=None)
@@ -106,7 +105,6 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_dask_cluster_dying_mid_run_is_an_error() -> None:
-    distributed = pytest.importorskip("distributed")
     task, chunks = _task()
     local = distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"

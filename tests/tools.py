@@ -1,0 +1,31 @@
+"""Tools the tests need from Debian: a missing one is a test error naming its package.
+
+Never a skip: ``make test`` installs every package (tests/system-packages.sh),
+so a missing tool means the set-up is broken, and a green run must not hide it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+__all__ = ["require_root", "require_tools"]
+
+
+def require_tools(package: str, *tools: str) -> None:
+    """Fail the test (not skip) when one of ``tools`` is not on PATH: ``apt-get install package``."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: apt-get install {package}"
+            " (or run tests/system-packages.sh)",
+            pytrace=False,
+        )
+
+
+def require_root(why: str) -> None:
+    """Fail the test when it does not run as root (network namespaces need it)."""
+    if os.geteuid() != 0:
+        pytest.fail(f"needs root: {why}; run the tests as root (as CI does)", pytrace=False)
