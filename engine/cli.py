@@ -124,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check specs; report every error with file:line", parents=[common]
     )
     validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    validate.add_argument(
+        "--sources",
+        action="store_true",
+        help="also check the columns each spec names against its sources' headers",
+    )
 
     plan = commands.add_parser(
         "plan", help="show what a run would do (reads sources, writes nothing)", parents=[common]
@@ -215,11 +220,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _validate(specs: list[Path]) -> int:
+def _validate(specs: list[Path], sources: bool = False) -> int:
+    from engine.alignment.headers import check_sources
+
     status = EXIT_OK
     for path in specs:
         try:
             spec = load_spec(path)
+            if sources:
+                check_sources(spec, path)
         except EngineError as exc:
             print(exc.render(), file=sys.stderr)
             status = max(status, exc.exit_code)
@@ -367,7 +376,7 @@ def _command_at(argv: list[str]) -> int:
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "validate":
-        return _validate(args.specs)
+        return _validate(args.specs, args.sources)
     if args.command == "plan":
         return _plan(args.spec, args.json, args.detailed_exitcode)
     if args.command == "run":

@@ -151,6 +151,22 @@ def test_unknown_column_is_a_spec_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"{spec}:8:" in err and "has no column 'birth' (columns: id, name, born)" in err
 
 
+def test_validate_sources_checks_headers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # validate alone reads no data; --sources reads the headers, never the rows.
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("{name: born,", "{name: born, target: bron,"))
+    assert main(["validate", str(spec)]) == 0
+    capsys.readouterr()
+    assert main(["validate", "--sources", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:8:" in err and "has no column 'bron'" in err and "did you mean 'born'" in err
+    spec.write_text(spec.read_text().replace("target: bron,", "target: born,"))
+    assert main(["validate", "--sources", str(spec)]) == 0
+    assert "valid alignment spec 'people'" in capsys.readouterr().out
+
+
 def test_missing_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml:1:1: no such file" in capsys.readouterr().err
