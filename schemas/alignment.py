@@ -515,11 +515,17 @@ class _FileSource(StrictModel):
         import codecs
 
         try:
-            codecs.lookup(value)
+            info = codecs.lookup(value)
         except LookupError:
             raise PydanticCustomError(
                 "encoding", "unknown encoding '{value}'", {"value": value}
             ) from None
+        # rot13, base64, zlib... are codecs but not text encodings: reading with
+        # them fails at run time, so refuse them here.
+        if not getattr(info, "_is_text_encoding", True):
+            raise PydanticCustomError(
+                "encoding", "'{value}' is not a text encoding", {"value": value}
+            )
         return value
 
 

@@ -244,6 +244,16 @@ def test_rdf_format_and_predicates(tmp_path: Path) -> None:
             "{csv: b.csv}",
             "spec.yaml:5:11: sources.target.id: missing required key 'id'",
         ),
+        (
+            "{csv: b.csv, id: uri}",
+            "{csv: b.csv, id: uri, encoding: rot13}",
+            "sources.target.encoding: 'rot13' is not a text encoding",
+        ),
+        (
+            "{csv: b.csv, id: uri}",
+            "{csv: b.csv, id: uri, encoding: latin-9000}",
+            "unknown encoding 'latin-9000'",
+        ),
     ],
 )
 def test_clear_single_messages(tmp_path: Path, old: str, new: str, message: str) -> None:
