@@ -20,7 +20,7 @@ from schemas.alignment import AlignmentSpec, cross_checks
 from schemas.base import closest, field_names
 from schemas.spec import KINDS, spec_adapter
 
-__all__ = ["Document", "load_spec", "read_document", "spec_error"]
+__all__ = ["Document", "load_spec", "load_yaml", "read_document", "spec_error"]
 
 Path_ = tuple[Any, ...]
 
@@ -154,6 +154,17 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+
+def load_yaml(text: str) -> Any:
+    """Plain data from YAML text, read as a spec is (YAML 1.2 booleans, no aliases).
+
+    For values typed in a form; raises :class:`yaml.YAMLError` on bad YAML or an alias.
+    """
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
+    except _AliasRefusedError as exc:
+        raise yaml.YAMLError(f"line {exc.line}, column {exc.column}: {exc}") from None
 
 
 class _AliasRefusedError(Exception):

@@ -25,6 +25,7 @@ from engine.alignment.metrics import distance_matrix
 from engine.alignment.normalise import NormaliseError, normalise_value
 from engine.alignment.sources import read_source
 from engine.errors import EngineError
+from engine.loader import load_yaml
 from engine.web.paths import DamagedFileError, atomic_write
 from schemas.alignment import Attribute, Source
 
@@ -236,7 +237,7 @@ def parse_yaml_value(text: str, what: str) -> Any:
     if not text.strip():
         return None
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text)  # as the loader reads specs: `no` is Norwegian, not false
     except yaml.YAMLError as exc:
         raise PreviewError(f"{what}: not valid YAML ({exc})") from None
     problem = _not_plain(value)

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from engine.alignment.metrics import METRICS as REGISTRY
 from engine.loader import load_spec
 from engine.web.app import create_app
+from engine.web.compose import PreviewError, parse_yaml_value
 from schemas.alignment import METRICS, NORMALISERS
 from tests.httpserver import fixed, serve
 from tests.web.people import ALIGN, TARGET, csv_bytes
@@ -746,3 +747,11 @@ def test_key_blocking_with_options(client: TestClient) -> None:
     assert client.post(f"/compose/{draft}/settings", data=data).url.path.endswith("/outputs")
     blocking = {"qgram": {"attribute": "name", "q": 2, "padding": True}}
     assert client.app.state.web.drafts.get(draft).blocking == blocking  # type: ignore[attr-defined]
+
+
+def test_form_values_are_read_as_specs_are() -> None:
+    # YAML 1.2 booleans, as the loader: `no` typed in a form is Norwegian.
+    assert parse_yaml_value("[no, fr]", "languages") == ["no", "fr"]
+    assert parse_yaml_value("{tokens: false}", "metric") == {"tokens": False}
+    with pytest.raises(PreviewError, match="not valid YAML"):
+        parse_yaml_value("a: &x [1]\nb: *x", "options")
