@@ -11,6 +11,8 @@ into the output folder: a failed check or upload leaves it as it was.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -19,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -312,8 +315,35 @@ def _save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     temp.replace(folder / MANIFEST)
 
 
+@contextlib.contextmanager
+def _entry_lock(cache: Path) -> Iterator[None]:
+    """Hold the cache entry's lock: one build (or boot check) of a recipe at a time.
+
+    Two runs of the same recipe at once (two terminals, two test workers) would
+    otherwise build it twice into the same ``.partial`` folder. The second waits,
+    then finds the entry the first made. An flock dies with its process, so a
+    killed build leaves no stale lock.
+    """
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.with_name(cache.name + ".lock"), "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: another run is building this recipe; waiting for it", cache)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def handle_build(step: Build, state: ImageState) -> None:
     """Build into the cache entry unless it exists (or ``--force``)."""
+    if state.dry_run:
+        _build(step, state)
+        return
+    with _entry_lock(Path(step.cache)):
+        _build(step, state)
+
+
+def _build(step: Build, state: ImageState) -> None:
     cache = Path(step.cache)
     state.cache = cache
     manifest = cache / MANIFEST
@@ -354,12 +384,19 @@ def handle_verify(step: Verify, state: ImageState) -> None:
     done = state.manifest.get("boot", {})
     if state.cached and not state.force and all(fmt in done for fmt in step.formats):
         return  # this very build booted before: its figures are in the cache entry
-    started = time.perf_counter()
-    results = boot_checks(
-        state.cache, step.formats, state.spec, progress=lambda t: _say(state, f"verify: {t}")
-    )
-    state.manifest["boot"] = {**done, **results}
-    _save_manifest(state.cache, state.manifest)
+    with _entry_lock(state.cache):
+        manifest = state.cache / MANIFEST
+        if manifest.is_file() and not state.force:  # booted by another run meanwhile?
+            state.manifest = json.loads(manifest.read_text(encoding="utf-8"))
+            done = state.manifest.get("boot", {})
+            if all(fmt in done for fmt in step.formats):
+                return
+        started = time.perf_counter()
+        results = boot_checks(
+            state.cache, step.formats, state.spec, progress=lambda t: _say(state, f"verify: {t}")
+        )
+        state.manifest["boot"] = {**done, **results}
+        _save_manifest(state.cache, state.manifest)
     state.timings["verify"] = time.perf_counter() - started
 
 

@@ -187,7 +187,7 @@ def _none_found(
             continue  # this side's ids are found at least once: the other side is to blame
         line, value = unknown[0]
         if not len(records):
-            reasons.append(f"the {role} source {records.source} has no records")
+            reasons.append(f"the {records.source} has no records")
             continue
         reason = (
             f"{role} ids look like {value!r} (line {line}) but the {role} records are"

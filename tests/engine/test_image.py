@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,30 @@ def test_the_plan_lists_steps_and_artefacts(
     assert main(["plan", "--detailed-exitcode", str(path)]) == 2  # not built yet: changes pending
     out = capsys.readouterr().out
     assert "to build" in out and "boot under QEMU: uec, qcow2" in out
+
+
+def test_one_build_of_a_recipe_at_a_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Two runs of one recipe (two test workers, two terminals) must not build
+    # into the same .partial folder at once: the second waits for the first.
+    import threading
+
+    from engine.image import _entry_lock
+
+    cache = tmp_path / "cache" / "0123456789abcdef"
+    events: list[str] = []
+    first_in = threading.Event()
+
+    def second() -> None:
+        first_in.wait()
+        with _entry_lock(cache):
+            events.append("second in")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with _entry_lock(cache):
+        first_in.set()
+        time.sleep(0.3)
+        events.append("first out")
+    thread.join(10)
+    assert events == ["first out", "second in"]
+    assert "another run is building this recipe" in caplog.text
