@@ -187,19 +187,41 @@ class BodyLimit:
 class SameOrigin:
     """Refuse a POST from another site (a page elsewhere submitting a form here).
 
-    The ``Origin`` must be this host; ``Sec-Fetch-Site: cross-site`` is refused
-    too (it also covers a browser that leaves ``Origin`` out).
+    Every sign a browser gives is checked, and any one pointing elsewhere
+    refuses the request: an ``Origin`` that is not this host (``null`` from a
+    sandboxed page included), ``Sec-Fetch-Site: cross-site`` or ``same-site``
+    (another host of the same site), and a ``Referer`` that is not a URL of this
+    host (an older browser sends only that). A request with none of them (a
+    script with the token) goes through; the token guards it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-            headers = _headers(scope)
-            origin = headers.get("origin")
-            foreign = origin and urlsplit(origin).netloc != headers.get("host")
-            if foreign or headers.get("sec-fetch-site") == "cross-site":
-                await _page(send, 403, "Refused", "A form of another site was sent here.")
-                return
+        unsafe = scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS")
+        if unsafe and _cross_site(_headers(scope)):
+            await _page(send, 403, "Refused", "A form of another site was sent here.")
+            return
         await self.app(scope, receive, send)
+
+
+def _cross_site(headers: dict[str, str]) -> bool:
+    """Whether any header of a request says it comes from a page of another site."""
+    host = headers.get("host", "")
+    origin = headers.get("origin")
+    if origin is not None and _netloc(origin) != host:
+        return True
+    if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return True
+    referer = headers.get("referer")
+    return referer is not None and _netloc(referer) != host
+
+
+def _netloc(url: str) -> str | None:
+    """The host[:port] of an http(s) URL; None for anything else (``null``, a path, garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return parts.netloc if parts.scheme in ("http", "https") and parts.netloc else None
