@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,8 @@ from engine.web.specs import (
 )
 
 __all__ = ["INLINE_CSP", "MEDIA_TYPES", "routes"]
+
+log = logging.getLogger(__name__)
 
 #: Content types of the files a run writes (downloads).
 MEDIA_TYPES = {
@@ -155,16 +158,18 @@ async def plan(request: Request) -> Response:
     confirm = info.kind in CONFIRM_KINDS
     if request.method != "POST":
         return page(request, "plan.html", info=info, plan=None, ask=True, confirm=confirm)
+    status = 200
     try:
         text = await run_in_threadpool(plan_preview, root, path)
         error = None
     except (EngineError, RunRefusedError) as exc:
-        text = ""
+        text, status = "", 422
         error = exc.render() if isinstance(exc, EngineError) else str(exc)
-    return page(
-        request, "plan.html", 200 if error is None else 422, info=info, plan=text, error=error,
-        confirm=confirm,
-    )  # fmt: skip
+    except Exception as exc:  # a bug: said on this spec's page, logged with its traceback
+        log.exception("internal error while planning %s", info.path)
+        text, status = "", 500
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    return page(request, "plan.html", status, info=info, plan=text, error=error, confirm=confirm)
 
 
 async def files(request: Request) -> Response:

@@ -7,13 +7,14 @@ The web interface reads every spec as text from an untrusted sender (see
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.errors import Problem, SpecError
+from engine.errors import EngineError, Problem, SpecError
 from engine.loader import Document, load_spec, read_document
 from engine.web.paths import (
     TEMP_PREFIX,
@@ -44,12 +45,23 @@ _SKIPPED = {".specengine", ".git", ".venv", "node_modules", "__pycache__"}
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
+log = logging.getLogger(__name__)
+
+
 def _guarded(path: Path, error: BaseException) -> SpecError:
-    """A SpecError for what the loader lets escape on hostile text (a 500 otherwise)."""
+    """A SpecError for what the loader lets escape on hostile text (a 500 otherwise).
+
+    Anything but a recursion or a path the file system refuses is a bug of the
+    engine: it is logged with its traceback, and the file is shown as invalid
+    with the error, so that one file cannot take down the pages of the folder.
+    """
     if isinstance(error, RecursionError):
         message = "the YAML is nested too deeply"
+    elif isinstance(error, OSError):
+        message = f"a path of this spec cannot be checked: {error.strerror or error}"
     else:
-        message = f"a path of this spec cannot be checked: {getattr(error, 'strerror', error)}"
+        log.error("internal error while reading %s", path, exc_info=error)
+        message = f"internal error while reading this spec: {type(error).__name__}: {error}"
     return SpecError([Problem(path.name, 1, 1, "", message)])
 
 
@@ -57,7 +69,9 @@ def read(path: Path) -> Document:
     """``read_document`` as the web reads a spec: no aliases, no ``${VAR}`` (see :func:`load`)."""
     try:
         return read_document(path, allow_aliases=False, expand_env=False)
-    except (RecursionError, OSError) as exc:
+    except EngineError:
+        raise
+    except Exception as exc:
         raise _guarded(path, exc) from None
 
 
@@ -68,12 +82,15 @@ def load(path: Path) -> Any:
     millions of values. The environment is never read: ``${VAR}`` is reported
     as not expanded here, since a variable's value could come back in an error
     message (``kind: ${AWS_SECRET_ACCESS_KEY}`` -> "unknown kind '...'"), and a
-    spec that needs one is run with ``engine run``. YAML nested too deeply and a
-    path the file system refuses (ENAMETOOLONG) are SpecErrors too.
+    spec that needs one is run with ``engine run``. YAML nested too deeply, a
+    path the file system refuses (ENAMETOOLONG) and any other exception of the
+    loader (a bug, logged) are SpecErrors too.
     """
     try:
         return load_spec(path, allow_aliases=False, expand_env=False)
-    except (RecursionError, OSError) as exc:
+    except EngineError:
+        raise
+    except Exception as exc:
         raise _guarded(path, exc) from None
 
 
@@ -137,21 +154,40 @@ def list_specs(root: Path) -> list[str]:
 
 
 def spec_info(root: Path, path: Path) -> SpecInfo:
-    """Kind, name and validation state of one spec (``path`` resolved, inside ``root``)."""
+    """Kind, name and validation state of one spec (``path`` resolved, inside ``root``).
+
+    Never raises for the file's content: whatever is wrong with it (or with
+    the loader reading it) is the problem shown.
+    """
     rel = relative(root, path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(path.name, 1, 1, "", f"cannot read: {exc.strerror or exc}")
+        return SpecInfo(rel, None, None, False, problems=[problem])
     info = SpecInfo(rel, None, None, False, sha256=digest(data))
     info.text = data.decode("utf-8", errors="replace")
     try:
         doc = read(path)
-        info.kind = str(doc.data.get("kind")) if doc.data.get("kind") is not None else None
-        info.name = str(doc.data.get("name")) if doc.data.get("name") is not None else None
+        if isinstance(doc.data, dict):
+            info.kind = _shown(doc.data.get("kind"))
+            info.name = _shown(doc.data.get("name"))
         load(path)
     except SpecError as exc:
         info.problems = exc.problems
         return info
     info.valid = True
     return info
+
+
+def _shown(value: Any) -> str | None:
+    """A value of the spec as the listing shows it (None: absent)."""
+    if value is None:
+        return None
+    try:
+        return str(value)
+    except ValueError:  # an integer of more digits than str() converts
+        return f"(a value of {type(value).__name__})"
 
 
 def validate_text(target: Path, text: str) -> Any:
