@@ -15,6 +15,7 @@ from engine import image, pool
 from engine.alignment import pipeline
 from engine.alignment.outputs import HANDLERS
 from engine.alignment.pipeline import AlignmentState
+from engine.environment import Environment
 from engine.errors import DataError
 from engine.image import ImageState
 from engine.plan import Plan
@@ -52,13 +53,28 @@ def with_outputs_in(spec: Any, folder: Path) -> Any:
     return spec.model_copy(update={"outputs": outputs})
 
 
-def new_state(plan: Plan, spec: Any, *, progress: bool = False, force: bool = False) -> Any:
-    """The state a plan's handlers fill in (``force``: build again what is cached)."""
+def new_state(
+    plan: Plan,
+    spec: Any,
+    *,
+    progress: bool = False,
+    force: bool = False,
+    environment: Environment | None = None,
+) -> Any:
+    """The state a plan's handlers fill in (``force``: build again what is cached).
+
+    ``environment``: where the variables the spec names for its credentials are
+    read (see :mod:`engine.environment`); None is the process's, as the command
+    line has it. The web interface always gives its own.
+    """
+    env = Environment.of_process() if environment is None else environment
     if plan.kind == "image":
-        return ImageState(spec=spec, spec_file=plan.spec_file, progress=progress, force=force)
+        return ImageState(
+            spec=spec, spec_file=plan.spec_file, progress=progress, force=force, environment=env
+        )
     if plan.kind == "volume-pool":
         return PoolState(spec=spec, spec_file=plan.spec_file, progress=progress)
-    return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress)
+    return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress, environment=env)
 
 
 def _execute_image(plan: Plan, state: ImageState, dry_run: bool) -> ImageState:

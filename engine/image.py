@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.environment import Environment
 from engine.errors import DataError
 from engine.hosts.ansible import PLAYBOOKS, PlaybookRun, run_playbook
 from schemas.image import ImageSpec, parse_size
@@ -258,6 +259,8 @@ class ImageState:
     uploaded: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    #: The environment variables the spec's Glance token is read from (engine.environment).
+    environment: Environment = field(default_factory=Environment.of_process, repr=False)
 
 
 def _sha256(path: Path) -> str:

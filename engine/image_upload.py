@@ -81,7 +81,9 @@ def upload(state: ImageState, folder: Path) -> None:
     glance = spec.upload.glance
     token = ""
     if glance.token_env is not None:
-        token = os.environ.get(glance.token_env, "")
+        # The run's environment, never the process's: in the web interface a
+        # spec must not choose which of the server's variables goes to Glance.
+        token = state.environment.get(glance.token_env) or ""
     images = glance_images(state, folder)
     run = PlaybookRun(
         "image-upload.yml",

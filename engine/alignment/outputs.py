@@ -406,7 +406,7 @@ def handle_publish(step: Publish, state: AlignmentState) -> None:
     spec = state.spec.publish
     assert spec is not None
     where = f"publish to <{spec.graph}> at {step.endpoint}"
-    auth = resolve_auth(spec.auth, where)
+    auth = resolve_auth(spec.auth, where, state.environment)
     scores = _scores(state, state.links) if spec.scores else None
     new: dict[tuple[str, str], float | None] = {}
     for k, pair in enumerate(zip(state.links.align_ids, state.links.target_ids, strict=True)):
@@ -435,7 +435,7 @@ def handle_publish(step: Publish, state: AlignmentState) -> None:
         )
     lines = list(link_lines(state.links, spec.predicate, spec.graph, scores))
     extra = _description_lines(state, step) if spec.description else []
-    publishing.send(spec, lines, extra, where)
+    publishing.send_with(spec, auth, lines, extra, where)
     state.published = len(new)
     # The graph is replaced now: the local outputs follow it even when the check
     # below cannot be made; its failure is reported after they are written.

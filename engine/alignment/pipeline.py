@@ -47,6 +47,7 @@ from engine.alignment.records import Records, Skip
 from engine.alignment.remote import resolve_auth
 from engine.alignment.sources import read_source
 from engine.alignment.terms import wkt_point
+from engine.environment import Environment
 from engine.errors import DataError
 from renderers import (
     LinkTable,
@@ -210,6 +211,8 @@ class AlignmentState:
     publish_error: tuple[str, str] | None = None
     #: A dry run's refusal to compare (a rule over its max_pairs): the plan shows it, then fails.
     refusal: DataError | None = None
+    #: The environment variables the spec's credentials are read from (engine.environment).
+    environment: Environment = field(default_factory=Environment.of_process, repr=False)
 
     def records(self, role: str) -> Records:
         """The records of ``align`` or ``target``."""
@@ -224,7 +227,7 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     publish = state.spec.publish
     if step.role == "align" and publish is not None and publish.auth is not None:
         # Before minutes of reading and comparing: the credentials exist.
-        resolve_auth(publish.auth, f"publish to <{publish.graph}>")
+        resolve_auth(publish.auth, f"publish to <{publish.graph}>", state.environment)
     if step.role == "align":  # a misspelt column: a spec error before reading in full
         check_sources(state.spec, state.spec_file)
     source = getattr(state.spec.sources, step.role)
@@ -232,7 +235,7 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     if source == "same":  # deduplication: the target side is the align side itself
         state.sides[step.role] = state.sides["align"]
         return
-    records = read_source(source, step.role, state.spec_file)
+    records = read_source(source, step.role, state.spec_file, environment=state.environment)
     check_columns(state.spec, state.spec_file, {step.role: records.names})
     state.warnings.extend(records.warnings)
     state.sides[step.role] = Side(records)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from engine.alignment import sparql
 from engine.alignment.remote import resolve_auth
+from engine.environment import Environment
 from engine.errors import DataError
 from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 from renderers.graph import OWL, SSSOM
@@ -287,9 +288,19 @@ def _request_at(groups: list[list[str]], start: int, size: int, staging: str) ->
     return " ;\n".join(operations), position
 
 
-def send(spec: Publish, links: list[list[str]], extra: list[str], where: str) -> None:
-    """Replace the published graph with ``links`` (lines per link) and ``extra`` lines."""
-    send_with(spec, resolve_auth(spec.auth, where), links, extra, where)
+def send(
+    spec: Publish,
+    links: list[list[str]],
+    extra: list[str],
+    where: str,
+    environment: Environment | None = None,
+) -> None:
+    """Replace the published graph with ``links`` (lines per link) and ``extra`` lines.
+
+    The credentials are read in ``environment`` (default: the process's).
+    """
+    env = Environment.of_process() if environment is None else environment
+    send_with(spec, resolve_auth(spec.auth, where, env), links, extra, where)
 
 
 def send_with(

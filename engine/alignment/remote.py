@@ -20,6 +20,7 @@ from typing import Any
 from engine.alignment import rql, sparql
 from engine.alignment.sparql import Answer
 from engine.alignment.terms import Term
+from engine.environment import Environment
 from engine.errors import DataError
 from engine.http import Auth, RetryPolicy
 from schemas.alignment import AuthSpec, RqlSource, SparqlSource
@@ -32,22 +33,18 @@ _CACHE_VERSION = 1
 log = logging.getLogger(__name__)
 
 
-def resolve_auth(spec: AuthSpec | None, where: str) -> Auth | None:
-    """Credentials from the environment variables the spec names."""
+def resolve_auth(spec: AuthSpec | None, where: str, environment: Environment) -> Auth | None:
+    """Credentials from the variables the spec names, read in ``environment`` only.
+
+    ``environment`` is the run's (see :mod:`engine.environment`): the process's
+    for the command line, only what the operator passed for the web interface.
+    """
     if spec is None:
         return None
-    password = os.environ.get(spec.password_env)
-    if password is None:
-        raise DataError(
-            where, f"environment variable {spec.password_env} (auth.password_env) is not set"
-        )
+    password = environment.require(spec.password_env, "auth.password_env", where)
     user = spec.user
     if spec.user_env is not None:
-        user = os.environ.get(spec.user_env)
-        if user is None:
-            raise DataError(
-                where, f"environment variable {spec.user_env} (auth.user_env) is not set"
-            )
+        user = environment.require(spec.user_env, "auth.user_env", where)
     assert user is not None
     return Auth(spec.method, user, password)
 
@@ -116,10 +113,13 @@ def _page_logger(where: str) -> Callable[[int], None]:
     return page
 
 
-def fetch_answer(spec: SparqlSource | RqlSource, where: str) -> tuple[Answer, bool]:
+def fetch_answer(
+    spec: SparqlSource | RqlSource, where: str, environment: Environment
+) -> tuple[Answer, bool]:
     """The whole answer of a remote source, and whether it came from the cache.
 
-    ``where`` names the source in errors and log lines. Failures raise
+    ``where`` names the source in errors and log lines; the credentials are
+    read in ``environment`` (see :func:`resolve_auth`). Failures raise
     :class:`DataError` with the endpoint's reason and the query that was sent.
     """
     query = spec.query_text()
@@ -129,7 +129,7 @@ def fetch_answer(spec: SparqlSource | RqlSource, where: str) -> tuple[Answer, bo
         if cached is not None:
             log.info("%s: %d rows read from the cache %s", where, len(cached.rows), cache)
             return cached, True
-    auth = resolve_auth(spec.auth, where)
+    auth = resolve_auth(spec.auth, where, environment)
     policy = RetryPolicy(spec.timeout_s, spec.retries, spec.backoff_s)
     kind = "SPARQL" if isinstance(spec, SparqlSource) else "RQL"
     paging = f"in pages of {spec.page_size:,} rows" if spec.page_size else "in one request"

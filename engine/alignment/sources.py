@@ -30,8 +30,10 @@ from engine.alignment.headers import delimiter_hint, display_path, source_name
 from engine.alignment.records import Records, Skip
 from engine.alignment.remote import fetch_answer
 from engine.alignment.terms import Term, from_rdflib, merge_rows
+from engine.environment import Environment
 from engine.errors import DataError
 from schemas.alignment import (
+    IRI,
     CsvSource,
     InlineSource,
     RdfSource,
@@ -44,8 +46,23 @@ from schemas.base import closest
 __all__ = ["read_source"]
 
 # The same test the spec schema applies to predicates: a scheme, a colon, then no
-# character RDF serialisers refuse in an IRI.
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+# character RDF serialisers refuse in an IRI (a control character included).
+_IRI = IRI
+#: A character an IRI cannot hold anywhere after its scheme (the complement of IRI's).
+_NOT_IN_IRI = re.compile(r"[\s\x00-\x20\x7f<>\"{}|\\^`\ud800-\udfff]")
+
+
+def _character(char: str) -> str:
+    """A character named for a message: 'a space', 'the control character U+0001'..."""
+    code = ord(char)
+    if code < 0x20 or code == 0x7F:
+        return f"the control character U+{code:04X}"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X}"
+    if char.isspace():
+        return f"a space (U+{code:04X})"
+    return f"'{char}'"
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Explain how to fix a row problem, once, in the error that stops the run.
@@ -60,6 +77,8 @@ def read_source(
     spec: CsvSource | TsvSource | InlineSource | RdfSource | SparqlSource | RqlSource,
     role: str,
     spec_file: str | None = None,
+    *,
+    environment: Environment | None = None,
 ) -> Records:
     """Read one source of an alignment into columnar records with IRI ids.
 
@@ -67,7 +86,8 @@ def read_source(
     ``spec_file``) it makes the display name used in every error message, e.g.
     ``align source data/people.csv``. Raises :class:`DataError` for data that
     cannot be read; rows with problems are skipped (and listed in
-    ``Records.skipped``) only under ``on_error: skip``.
+    ``Records.skipped``) only under ``on_error: skip``. A remote source's
+    credentials are read in ``environment`` (default: the process's).
     """
     name = source_name(spec, role, spec_file)
     with _gc_paused():
@@ -79,7 +99,8 @@ def read_source(
             names, columns, rows = _read_rdf(spec, problems)
         elif isinstance(spec, SparqlSource | RqlSource):
             problems = _Problems(name, spec.on_error, inline=True)
-            names, columns, rows = _read_remote(spec, problems)
+            env = Environment.of_process() if environment is None else environment
+            names, columns, rows = _read_remote(spec, problems, env)
         else:
             path = spec.csv if isinstance(spec, CsvSource) else spec.tsv
             problems = _Problems(name, spec.on_error, inline=False)
@@ -410,10 +431,10 @@ def _read_rdf(
 
 
 def _read_remote(
-    spec: SparqlSource | RqlSource, problems: _Problems
+    spec: SparqlSource | RqlSource, problems: _Problems, environment: Environment
 ) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
     """Names, columns and first answer rows of a SPARQL endpoint or CubicWeb instance."""
-    answer, _ = fetch_answer(spec, problems.source)
+    answer, _ = fetch_answer(spec, problems.source, environment)
     return _answer_columns(answer.names, answer.rows, spec.id, spec.languages, problems)
 
 
@@ -518,6 +539,12 @@ def _make_ids(
             reasons[i] = (
                 f"id {iri} (column {used[0]}) is a blank node: it names nothing outside this"
                 " answer; select an IRI for the id"
+            )
+        elif _SCHEME.match(iri) and (bad := _NOT_IN_IRI.search(iri)) is not None:
+            # Shown escaped: a control character would be invisible, or break the line.
+            reasons[i] = (
+                f"id {ascii(iri)} (column {used[0]}) holds {_character(bad.group())},"
+                " which an IRI cannot hold"
             )
         else:
             reasons[i] = (
