@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from engine.environment import NO_ENVIRONMENT, Environment
 from engine.web.compose import DraftStore, flow_yaml
 from engine.web.paths import DamagedFileError
 from engine.web.runs import RunManager
@@ -36,6 +37,8 @@ class WebState:
     drafts: DraftStore
     templates: Jinja2Templates
     max_upload: int
+    #: The environment variables a spec may read (``--pass-env``); none by default.
+    environment: Environment
 
 
 def web(request: Request) -> WebState:
@@ -68,12 +71,15 @@ def create_app(
     token: str | None = None,
     max_upload: int = DEFAULT_MAX_UPLOAD,
     allowed_hosts: list[str] | None = None,
+    environment: Environment = NO_ENVIRONMENT,
 ) -> Starlette:
     """The web interface over the specs of ``root``.
 
     ``token``: every request must carry it. ``allowed_hosts``: the Host headers
     accepted (against DNS rebinding); None accepts any. Uploads above
-    ``max_upload`` bytes are refused before they are read.
+    ``max_upload`` bytes are refused before they are read. ``environment``:
+    the only environment variables a spec's credentials may be read from (the
+    server's own environment is never read for a spec; see engine.environment).
     """
     from engine.web import routes_browse, routes_compose, routes_run
 
@@ -98,5 +104,6 @@ def create_app(
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={DamagedFileError: _damaged}
     )
-    app.state.web = WebState(folder, RunManager(folder), DraftStore(folder), templates, max_upload)
+    runs = RunManager(folder, environment)
+    app.state.web = WebState(folder, runs, DraftStore(folder), templates, max_upload, environment)
     return app

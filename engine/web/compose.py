@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from engine.alignment.metrics import distance_matrix
 from engine.alignment.normalise import NormaliseError, normalise_value
 from engine.alignment.sources import read_source
+from engine.environment import NO_ENVIRONMENT
 from engine.errors import EngineError
 from engine.loader import load_yaml
 from engine.web.paths import DamagedFileError, atomic_write
@@ -305,7 +306,8 @@ def source_preview(source: dict[str, Any], role: str, base_dir: Path) -> dict[st
     except ValidationError as exc:
         raise PreviewError(_validation_message(exc)) from None
     try:
-        records = read_source(model, role)
+        # No credentials: the form sets no auth, and the web never reads the environment.
+        records = read_source(model, role, environment=NO_ENVIRONMENT)
     except EngineError as exc:
         raise PreviewError(exc.render()) from None
     rows = [

@@ -160,7 +160,7 @@ async def plan(request: Request) -> Response:
         return page(request, "plan.html", info=info, plan=None, ask=True, confirm=confirm)
     status = 200
     try:
-        text = await run_in_threadpool(plan_preview, root, path)
+        text = await run_in_threadpool(plan_preview, root, path, web(request).environment)
         error = None
     except (EngineError, RunRefusedError) as exc:
         text, status = "", 422

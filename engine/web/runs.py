@@ -14,7 +14,9 @@ the browse page can show every spec's last run after a restart.
 
 Nothing the web runs or plans acts outside the served folder (:func:`check_runnable`):
 no path outside it, no image hooks (shell commands), no default image cache
-(in the home folder).
+(in the home folder). Nor does it read the server's environment: a spec naming
+a variable the operator did not pass (``engine serve --pass-env``) is refused
+before it runs or is planned, and the run's state has only the passed ones.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pydantic import BaseModel
 from engine import image, pool
 from engine.alignment import pipeline
 from engine.alignment.report import summary_text
+from engine.environment import NO_ENVIRONMENT, Environment, named_variables
 from engine.errors import EngineError
 from engine.execute import execute, new_state
 from engine.plan import Plan, build
@@ -137,14 +140,25 @@ def outside_paths(root: Path, spec: Any) -> list[Path]:
     return sorted({p for p in _paths(spec) if not inside(root, p)})
 
 
-def check_runnable(root: Path, rel: str, spec: Any) -> None:
+def check_runnable(
+    root: Path, rel: str, spec: Any, environment: Environment = NO_ENVIRONMENT
+) -> None:
     """RunRefusedError unless the web may run (or plan) ``spec``: nothing outside ``root``.
 
     The paths of the spec are not all: an image's hooks are shell commands run
     on the build host, and an image without ``cache:`` builds in
     ~/.cache/specengine/images. Planning is checked too: a dry run reads the
-    sources and opens SSH with the pool's key.
+    sources and opens SSH with the pool's key. Every environment variable the
+    spec names (its credentials) must be in ``environment``, the variables the
+    operator passed: the value would go to the endpoint the spec names.
     """
+    missing = [
+        environment.explain(name, where)
+        for name, where in named_variables(spec)
+        if name not in environment
+    ]
+    if missing:
+        raise RunRefusedError(f"{rel}: " + "; ".join(missing))
     engine_run = "run it with `engine run` instead"
     if spec.kind == "image" and spec.hooks:
         raise RunRefusedError(
@@ -177,16 +191,17 @@ def _outputs(root: Path, spec: Any) -> list[str]:
     return out
 
 
-def plan_preview(root: Path, path: Path) -> str:
+def plan_preview(root: Path, path: Path, environment: Environment = NO_ENVIRONMENT) -> str:
     """``engine plan``'s text for a spec of ``root`` (a dry run: reads, writes nothing).
 
     Raises SpecError (invalid) or RunRefusedError (see :func:`check_runnable`):
-    a dry run reads the sources and connects to the hosts of the spec.
+    a dry run reads the sources and connects to the hosts of the spec, with the
+    credentials of ``environment`` only.
     """
     spec = load(path)
-    check_runnable(root, relative(root, path), spec)
+    check_runnable(root, relative(root, path), spec, environment)
     plan = build(spec, str(path))
-    state = execute(plan, new_state(plan, spec), dry_run=True)
+    state = execute(plan, new_state(plan, spec, environment=environment), dry_run=True)
     if plan.kind == "image":
         return image.plan_text(plan.steps, state, plan.spec_file)
     if plan.kind == "volume-pool":
@@ -217,8 +232,10 @@ def _step_text(step: Any) -> str:
 class RunManager:
     """The runs of one served folder; at most one live run per spec."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, environment: Environment = NO_ENVIRONMENT) -> None:
         self.root = root
+        #: The only environment variables a run may read (engine serve --pass-env).
+        self.environment = environment
         self.folder = root / ".specengine" / "runs"
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
@@ -294,7 +311,7 @@ class RunManager:
             spec = load(path)
         except EngineError as exc:
             raise RunRefusedError(f"{rel} is not a valid spec:\n{exc.render()}") from None
-        check_runnable(self.root, rel, spec)
+        check_runnable(self.root, rel, spec, self.environment)
         if spec.kind in CONFIRM_KINDS and not confirmed:
             raise RunRefusedError(
                 f"{rel} is a {spec.kind} spec: review its plan and confirm before it runs"
@@ -359,7 +376,7 @@ class RunManager:
             raise _Cancelled
         if plan.kind != "alignment":
             run.emit("step", index=1, total=1, text=f"apply the {plan.kind} plan")
-            state = execute(plan, new_state(plan, spec))
+            state = execute(plan, new_state(plan, spec, environment=self.environment))
             seconds = time.perf_counter() - started
             if plan.kind == "image":
                 return image.summary_text(state, seconds)
@@ -379,5 +396,7 @@ class RunManager:
                 run.emit("step", index=index, total=total, text=_step_text(step))
                 published = published or isinstance(step, pipeline.Publish)
 
-        state = execute(plan, new_state(plan, spec), before_step=before_step)
+        state = execute(
+            plan, new_state(plan, spec, environment=self.environment), before_step=before_step
+        )
         return summary_text(state, time.perf_counter() - started)

@@ -38,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-upload", type=_size, default="20M", help="largest upload (default: 20M)"
     )
+    parser.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let the specs read this environment variable (auth.password_env, token_env...);"
+        " repeatable. None is passed by default: any spec of DIR can send a passed"
+        " variable's value to the endpoint it names",
+    )
 
 
 def allowed_hosts(host: str) -> list[str] | None:
@@ -63,6 +72,7 @@ def command(args: argparse.Namespace) -> int:
     """Check the options, then serve until interrupted."""
     import uvicorn
 
+    from engine.environment import Environment
     from engine.web.app import create_app
     from engine.web.security import is_loopback
 
@@ -80,8 +90,23 @@ def command(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"engine: serve: {args.dir} is not a folder", file=sys.stderr)
         return EXIT_SPEC
+    if TOKEN_ENV in args.pass_env:
+        print(
+            f"engine: serve: --pass-env {TOKEN_ENV}: the server's own token is never passed"
+            " to the specs",
+            file=sys.stderr,
+        )
+        return EXIT_SPEC
+    unset = [name for name in args.pass_env if name not in os.environ]
+    if unset:
+        print(f"engine: serve: --pass-env: not set: {', '.join(unset)}", file=sys.stderr)
+        return EXIT_SPEC
     app = create_app(
-        folder, token=token, max_upload=args.max_upload, allowed_hosts=allowed_hosts(args.host)
+        folder,
+        token=token,
+        max_upload=args.max_upload,
+        allowed_hosts=allowed_hosts(args.host),
+        environment=Environment.passed(args.pass_env),
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
