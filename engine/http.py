@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import IO, Literal, TypeVar
 
 __all__ = ["Auth", "HttpFailure", "Response", "RetryPolicy", "request"]
 
@@ -87,8 +87,42 @@ class _Retry(Exception):
         self.wait = wait
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects to http(s) only, and the credentials only to the same origin.
+
+    urllib copies every header to the new URL, ``Authorization`` included: an
+    endpoint that redirects to another server (moved, or hostile) would be
+    handed the password. Another scheme (``ftp:``, which urllib follows) is refused.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme
+        if scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(
+                req.full_url, code, f"{msg}: a redirect to {newurl!r} is not followed", headers, fp
+            )
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(new.full_url) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
 #: A private opener: never urllib.request.install_opener, no auth handlers (see _digest).
-_OPENER = urllib.request.build_opener()
+_OPENER = urllib.request.build_opener(_Redirects)
 
 
 def _md5(text: str) -> str:

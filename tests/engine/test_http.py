@@ -85,3 +85,32 @@ def test_an_auth_failure_is_final_at_once() -> None:
     with serve(fixed(401, "who are you")) as server, pytest.raises(HttpFailure) as caught:
         request(server.url, parse=_text, auth=Auth("digest", "u", "p"), policy=FAST)
     assert caught.value.status == 401 and len(server.requests) == 1
+
+
+def _redirect(location: str) -> Behaviour:
+    return Behaviour(lambda _: (302, "text/plain", b""), headers={"Location": location})
+
+
+def test_credentials_never_follow_a_redirect_to_another_server() -> None:
+    # An endpoint moved elsewhere (or a hostile one) must not receive the password.
+    auth = Auth("basic", "alice", "s3cret")
+    with serve(fixed(200, "elsewhere")) as other, serve(_redirect(other.url + "/x")) as first:
+        assert request(first.url, parse=_text, auth=auth, policy=FAST) == "elsewhere"
+    assert first.requests[0].headers["authorization"].startswith("Basic ")
+    assert len(other.requests) == 1
+    assert "authorization" not in other.requests[0].headers
+
+
+def test_credentials_follow_a_redirect_on_the_same_server() -> None:
+    auth = Auth("basic", "alice", "s3cret")
+    with serve(fixed(200, "moved")) as server:
+        server.script[:] = [_redirect(server.url + "/new"), fixed(200, "moved")]
+        assert request(server.url + "/old", parse=_text, auth=auth, policy=FAST) == "moved"
+    token = base64.b64encode(b"alice:s3cret").decode()
+    assert [r.headers.get("authorization") for r in server.requests] == [f"Basic {token}"] * 2
+
+
+def test_a_redirect_to_another_scheme_is_refused() -> None:
+    with serve(_redirect("ftp://127.0.0.1/file")) as server, pytest.raises(HttpFailure) as caught:
+        request(server.url, parse=_text, policy=FAST, sleep=lambda _: None)
+    assert "redirect" in caught.value.message
