@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test workers (pytest-xdist): one per core, at most 4 (each starts its own
+# Virtuoso, Oxigraph and Glance); whole files per worker, longest first
+# (tests/conftest.py orders them). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscopereorder
 
 .PHONY: demo test test-fast check schema bench clean glance system
 GLANCE_VENV ?= .venv-glance
@@ -24,11 +29,11 @@ demo: $(STAMP)
 ## tests need (tests/system-packages.sh: apt as root, or through sudo) and
 ## builds the Glance test virtualenv
 test: $(STAMP) system glance
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PARALLEL) --durations=15
 
 ## test-fast: the suite without the slow tests (image builds and QEMU boots)
 test-fast: $(STAMP) system glance
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q $(PARALLEL) -m "not slow"
 
 ## system: the Debian packages the tests need (Virtuoso, Chromium, QEMU, sshd...)
 system:

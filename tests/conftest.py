@@ -49,6 +49,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         needed = set(getattr(item, "fixturenames", ()))
         for name in STORE_MARKERS.keys() & needed:
             item.add_marker(name)
+    # Longest files first, so that `make test`'s two workers (pytest-xdist,
+    # --dist loadfile --no-loadscopereorder: whole files, in this order) start
+    # with them and the short files fill in behind: the first two go to the
+    # first worker (both boot the lab storage host, whose image is built once
+    # under its cache lock), the image builds to the second.
+    items.sort(key=_file_rank)
+
+
+#: Files by expected duration on a fresh machine, longest first; the rest keep
+#: their order behind the files marked slow.
+LONGEST_FIRST = (
+    "test_pool_lab.py",
+    "test_image_specs.py",
+    "test_lab.py",
+)
+
+
+def _file_rank(item: pytest.Item) -> tuple[int, int]:
+    name = item.path.name
+    if name in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(name))
+    return (1, 0) if item.get_closest_marker("slow") else (2, 0)
 
 
 @pytest.fixture(scope="session")
