@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import signal
+import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from renderers import OutputTransaction
+from renderers import OutputBusyError, OutputTransaction, is_transient
+from renderers.atomic import COMMITTED_NOTE, LOCK_SUFFIX
 
 
 @pytest.fixture
@@ -50,7 +57,9 @@ def test_exception_keeps_previous_outputs_and_leaves_no_temp(tmp_path: Path) -> 
     with pytest.raises(RuntimeError, match="boom"), OutputTransaction() as tx:
         tx.open_text(existing).write("half written")
         tx.open_text(tmp_path / "other.csv").write("a,b\n")
-        assert len(_listing(tmp_path)) == 3  # the two temporaries exist meanwhile
+        # The two temporaries exist meanwhile, and the two outputs' locks.
+        assert len(_listing(tmp_path)) == 5
+        assert sum(name.endswith(LOCK_SUFFIX) for name in _listing(tmp_path)) == 2
         raise RuntimeError("boom")
     assert existing.read_bytes() == previous
     assert _listing(tmp_path) == ["links.ttl"]
@@ -77,9 +86,11 @@ def test_explicit_rollback(tmp_path: Path) -> None:
 def test_temp_file_is_next_to_target(tmp_path: Path) -> None:
     with OutputTransaction() as tx:
         tx.open_text(tmp_path / "links.nt")
-        (temp,) = _listing(tmp_path)
-        assert temp.startswith(".links.nt.")
+        (temp,) = (name for name in _listing(tmp_path) if not name.endswith(LOCK_SUFFIX))
+        # The pid in the name says whose it is: the next run removes it once that process is gone.
+        assert temp.startswith(f".links.nt.{os.getpid()}.")
         assert temp.endswith(".tmp")
+        assert is_transient(temp)
 
 
 @pytest.mark.parametrize("second", ["links.nt", "sub/../links.nt", "alias/links.nt"])
@@ -177,3 +188,196 @@ def test_transaction_cannot_be_reused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="already"):
             tx.commit()
     assert _listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- kills, locks
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_failure_between_renames_puts_every_previous_output_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second rename fails after the first output was replaced: both must be old again.
+    first, second = tmp_path / "a.nt", tmp_path / "b.nt"
+    first.write_text("old a\n")
+    second.write_text("old b\n")
+    real_replace = os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if Path(dst) == second and str(src).endswith(".tmp"):  # only the new b's rename
+            raise OSError(errno.EIO, "input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with OutputTransaction() as tx:
+        tx.open_text(first).write("new a\n")
+        tx.open_text(second).write("new b\n")
+        with pytest.raises(OSError, match="input/output error"):
+            tx.commit()
+    assert first.read_text() == "old a\n"
+    assert second.read_text() == "old b\n"
+    assert _listing(tmp_path) == ["a.nt", "b.nt"]
+
+
+def test_a_new_output_is_removed_again_when_the_commit_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "a.nt", tmp_path / "b.nt"  # neither existed before
+    real_replace = os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if Path(dst) == second:
+            raise OSError(errno.EIO, "input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with OutputTransaction() as tx:
+        tx.open_text(first).write("new a\n")
+        tx.open_text(second).write("new b\n")
+        with pytest.raises(OSError):
+            tx.commit()
+    assert _listing(tmp_path) == []
+
+
+def test_an_interrupt_during_the_renames_takes_effect_after_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C between two renames must not leave one output new and the other old.
+    first, second = tmp_path / "a.nt", tmp_path / "b.nt"
+    first.write_text("old a\n")
+    second.write_text("old b\n")
+    real_replace = os.replace
+
+    def interrupted_replace(src: Any, dst: Any) -> None:
+        real_replace(src, dst)
+        if Path(dst) == first:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with OutputTransaction() as tx:
+        tx.open_text(first).write("new a\n")
+        tx.open_text(second).write("new b\n")
+        with pytest.raises(KeyboardInterrupt) as caught:
+            tx.commit()
+    assert COMMITTED_NOTE in getattr(caught.value, "__notes__", [])
+    assert first.read_text() == "new a\n"
+    assert second.read_text() == "new b\n"
+    assert _listing(tmp_path) == ["a.nt", "b.nt"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_transaction_on_an_output_is_refused_naming_the_first(tmp_path: Path) -> None:
+    target = tmp_path / "links.nt"
+    with OutputTransaction(owner="engine run first.yaml") as first:
+        first.claim([target, tmp_path / "links.csv"])
+        assert LOCK_SUFFIX in "".join(_listing(tmp_path))
+        second = OutputTransaction()
+        with pytest.raises(OutputBusyError) as caught, second:
+            second.claim([tmp_path / "other.csv", target])
+        message = str(caught.value)
+        assert message.startswith(f"{target}: another run is writing this output")
+        assert (
+            f"`engine run first.yaml`, pid {os.getpid()} on host {socket.gethostname()}" in message
+        )
+        assert "started 2" in message
+        assert caught.value.holder["pid"] == os.getpid()
+        # The refused transaction let go of the output it had taken (other.csv).
+        with OutputTransaction() as third:
+            third.claim([tmp_path / "other.csv"])
+        first.open_text(target).write("first\n")
+        first.commit()
+    assert target.read_text() == "first\n"
+    assert _listing(tmp_path) == ["links.nt"]  # no lock file left
+    with OutputTransaction() as again:  # free once the first ended
+        again.claim([target])
+
+
+def test_the_lock_file_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
+    target = tmp_path / "links.nt"
+    lock = tmp_path / f".links.nt{LOCK_SUFFIX}"
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": "h", "command": "engine run x"}))
+    with OutputTransaction() as tx:
+        tx.open_text(target).write("new\n")
+        tx.commit()
+    assert _listing(tmp_path) == ["links.nt"]
+
+
+def test_stale_files_of_a_stopped_run_are_removed(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    with subprocess.Popen(["sleep", "30"]) as alive:
+        try:
+            stale = [
+                f".links.nt.{dead}.abcd_123.tmp",
+                f".links.nt.{dead}.zz99zz99.old",
+                f".other.csv.{dead}.qwertyui.tmp",  # another output's, in the same folder
+                f".gone.nt{LOCK_SUFFIX}",  # a killed run's lock file
+            ]
+            kept = [
+                f".links.nt.{alive.pid}.abcdefgh.tmp",  # a live process's
+                ".links.nt.tmp",  # not the engine's naming
+                "notes.tmp",
+                f".links.nt.{dead}.tmp",
+                f".links.nt.{dead}.abcdefghi.tmp",
+                "links.csv",
+            ]
+            for name in stale + kept:
+                (tmp_path / name).write_text("x")
+            (tmp_path / f".gone.nt{LOCK_SUFFIX}").write_text(json.dumps({"pid": dead}))
+            with OutputTransaction() as tx:
+                tx.open_text(tmp_path / "links.nt").write("new\n")
+                tx.commit()
+            assert _listing(tmp_path) == sorted([*kept, "links.nt"])
+        finally:
+            alive.kill()
+
+
+def test_stale_files_of_an_output_a_live_run_holds_are_kept(tmp_path: Path) -> None:
+    stale = tmp_path / f".other.csv.{_dead_pid()}.abcdefgh.tmp"
+    with OutputTransaction() as holder:
+        holder.claim([tmp_path / "other.csv"])
+        stale.write_text("x")
+        with OutputTransaction() as tx:
+            tx.claim([tmp_path / "links.nt"])
+        assert stale.exists()  # other.csv is locked: its files are its holder's business
+    with OutputTransaction() as tx:
+        tx.claim([tmp_path / "links.nt"])
+    assert not stale.exists()
+
+
+def test_folders_made_for_a_run_that_failed_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with OutputTransaction() as tx:
+        tx.claim([tmp_path / "out" / "a" / "b" / "links.nt"])
+        tx.open_text(tmp_path / "out" / "a" / "b" / "links.nt").write("never\n")
+        assert (tmp_path / "out" / "a" / "b").is_dir()
+    assert _listing(tmp_path) == ["out"]
+    assert _listing(tmp_path / "out") == []
+
+
+def test_place_and_remove_are_part_of_the_commit(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "disk.qcow2").write_bytes(b"disk")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kernel").write_bytes(b"old kernel")
+    (out / "disk.qcow2").write_bytes(b"old disk")
+    with OutputTransaction() as tx:
+        tx.place(cache / "disk.qcow2", out / "disk.qcow2")
+        tx.remove(out / "kernel")
+        assert (out / "kernel").read_bytes() == b"old kernel"
+        tx.commit()
+    assert _listing(out) == ["disk.qcow2"]
+    assert os.path.samefile(out / "disk.qcow2", cache / "disk.qcow2")  # a link, not a copy
+    # Placed again from the same file: rename() does nothing then; no name may stay behind.
+    with OutputTransaction() as tx:
+        tx.place(cache / "disk.qcow2", out / "disk.qcow2")
+        tx.commit()
+    assert _listing(out) == ["disk.qcow2"]
+    assert _listing(cache) == ["disk.qcow2"]
