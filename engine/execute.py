@@ -1,7 +1,10 @@
 """The executor: walks a plan's steps and hands each to its handler.
 
 Outputs are written inside one transaction: they replace the previous ones
-only when every step has succeeded, so a failed run leaves them intact.
+only when every step has succeeded, so a failed run leaves them intact. The
+transaction locks the outputs before the first step (a second run of the same
+outputs fails at once, naming the run that holds them) and finishes what a
+killed run left beside them (renderers.atomic); a dry run only finishes that.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from engine.image import ImageState
 from engine.plan import Plan
 from engine.pool import PoolState
 from engine.steplog import run_step
-from renderers import OutputTransaction
+from renderers import OutputError, OutputTransaction, is_transient, recover
 from schemas.alignment import RdfOutput, output_kind, output_path
 from schemas.image import ImageSpec
 
-__all__ = ["execute", "new_state", "with_outputs_in"]
+__all__ = ["execute", "new_state", "output_files", "with_outputs_in"]
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +80,62 @@ def new_state(
     return AlignmentState(spec=spec, spec_file=plan.spec_file, progress=progress, environment=env)
 
 
+def output_files(plan: Plan, spec: Any) -> list[Path]:
+    """Every file a run of the plan writes (alignment outputs and VoID files, image artefacts)."""
+    paths: list[Path] = []
+    for step in plan.steps:
+        if isinstance(step, pipeline.Write):
+            paths.append(Path(step.path))
+            output = spec.outputs[step.output]
+            if isinstance(output, RdfOutput) and output.void is not None:
+                paths.append(Path(output.void))
+        elif isinstance(step, image.WriteOutputs):
+            paths += [Path(step.folder) / name for name in step.files]
+    return paths
+
+
+def _claim(transaction: OutputTransaction, paths: list[Path]) -> None:
+    """Lock the run's outputs before its first step; finish what a killed run left."""
+    for path in paths:
+        try:
+            transaction.lock(path)
+        except OutputError as exc:
+            raise DataError(str(path), exc.reason) from None
+        except OSError as exc:
+            raise DataError(str(path), f"cannot write: {exc.strerror or exc}") from None
+    try:
+        transaction.settle()
+    except OutputError as exc:
+        raise DataError(str(exc.target), exc.reason) from None
+
+
+def _commit(transaction: OutputTransaction, paths: list[Path]) -> None:
+    """Put the outputs in place; a DataError if the file system refuses (they are all put back)."""
+    try:
+        transaction.commit()
+    except OSError as exc:
+        where = exc.filename2 or exc.filename or (paths[0].parent if paths else "outputs")
+        if is_transient(Path(where).name):  # a temporary's name says nothing to the user
+            where = Path(where).parent
+        notes = getattr(exc, "__notes__", None) or ["the previous outputs are left as they were"]
+        reason = f"cannot write the outputs: {exc.strerror or exc}; {'; '.join(notes)}"
+        raise DataError(str(where), reason) from None
+
+
 def _execute_image(plan: Plan, state: ImageState, dry_run: bool) -> ImageState:
     state.dry_run = dry_run
-    for number, step in enumerate(plan.steps, 1):
-        run_step(number, len(plan.steps), step, state, image.HANDLERS[type(step)])
+    if dry_run:
+        for number, step in enumerate(plan.steps, 1):
+            run_step(number, len(plan.steps), step, state, image.HANDLERS[type(step)])
+        return state
+    paths = output_files(plan, state.spec)
+    with OutputTransaction() as transaction:
+        _claim(transaction, paths)
+        state.transaction = transaction
+        for number, step in enumerate(plan.steps, 1):
+            run_step(number, len(plan.steps), step, state, image.HANDLERS[type(step)])
+        _commit(transaction, paths)
+    state.transaction = None
     return state
 
 
@@ -102,6 +157,8 @@ def execute(
     an alignment run, and with ``len(steps) + 1`` and None before the outputs
     are committed; an exception it raises abandons the run, outputs untouched.
     """
+    if dry_run:  # a killed run's commit is finished (or rolled back) before the plan reads
+        recover(output_files(plan, state.spec))
     if isinstance(state, ImageState):
         return _execute_image(plan, state, dry_run)
     if isinstance(state, PoolState):
@@ -119,7 +176,9 @@ def execute(
                 continue
             run_step(number, len(plan.steps), step, state, HANDLERS[type(step)])
         return state
+    paths = output_files(plan, state.spec)
     with OutputTransaction() as transaction:
+        _claim(transaction, paths)
         state.transaction = transaction
         for number, step in enumerate(plan.steps, 1):
             if before_step is not None:
@@ -127,7 +186,7 @@ def execute(
             run_step(number, len(plan.steps), step, state, HANDLERS[type(step)])
         if before_step is not None:
             before_step(len(plan.steps) + 1, None)
-        transaction.commit()
+        _commit(transaction, paths)
         log.info("every step done: %d output(s) renamed into place", len(state.written))
     state.transaction = None
     if state.publish_error is not None:

@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from engine import __version__
 from engine.environment import Environment
 from engine.errors import DataError
 from engine.hosts.ansible import PLAYBOOKS, PlaybookRun, run_playbook
+from renderers import OutputTransaction
 from schemas.image import ImageSpec, parse_size
 
 __all__ = [
@@ -78,7 +78,7 @@ class Verify:
 
 @dataclass(frozen=True)
 class WriteOutputs:
-    """Copy the artefacts and the manifest into the output folder (atomic swap)."""
+    """Put the artefacts and the manifest into the output folder (one journaled commit)."""
 
     folder: str
     files: tuple[str, ...]
@@ -259,6 +259,8 @@ class ImageState:
     uploaded: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    #: The run's output transaction (set by execute; committed after the last step).
+    transaction: OutputTransaction | None = None
     #: The environment variables the spec's Glance token is read from (engine.environment).
     environment: Environment = field(default_factory=Environment.of_process, repr=False)
 
@@ -403,35 +405,50 @@ def handle_verify(step: Verify, state: ImageState) -> None:
     state.timings["verify"] = time.perf_counter() - started
 
 
-def _place(source: Path, target: Path) -> None:
+def _previous_files(folder: Path) -> set[str]:
+    """The files an earlier run wrote into ``folder``, as its manifest lists them."""
     try:
-        os.link(source, target)  # same file system: no copy of gigabytes
-    except OSError:
-        shutil.copy2(source, target)
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        names = {*manifest["artefacts"], "packages.tsv", MANIFEST}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    # Only plain names: a manifest edited by hand must not reach out of the folder.
+    return {
+        name
+        for name in names
+        if isinstance(name, str) and name == Path(name).name and not name.startswith(".")
+    }
 
 
 def handle_write(step: WriteOutputs, state: ImageState) -> None:
-    """Copy the cache entry's files and the manifest into the output folder, atomically."""
+    """Put the cache entry's files and the manifest into the output folder, in the run's commit.
+
+    The files are hard links to the cache entry where it shares the output's
+    file system; files of an earlier run that this recipe no longer makes (a
+    format dropped) are removed in the same commit.
+    """
     if state.dry_run or state.cache is None:
         return
+    if state.transaction is None:  # called outside execute(): a commit of its own
+        with OutputTransaction() as own:
+            state.transaction = own
+            try:
+                handle_write(step, state)
+                own.commit()
+            finally:
+                state.transaction = None
+        return
     folder = Path(step.folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         for name in step.files:
             if name == MANIFEST:
-                _save_manifest(staging, state.manifest)
+                handle = state.transaction.open_text(folder / MANIFEST, newline="\n")
+                handle.write(json.dumps(state.manifest, indent=2) + "\n")
             else:
-                _place(state.cache / name, staging / name)
-        os.chmod(staging, 0o755)
-        old = folder.with_name(f".{folder.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+                state.transaction.place(state.cache / name, folder / name)
+        for name in sorted(_previous_files(folder) - set(step.files)):
+            state.transaction.remove(folder / name)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise DataError(str(folder), f"cannot write the image outputs: {exc}") from None
     state.written = [str(folder / name) for name in step.files]
 
