@@ -39,6 +39,7 @@ from engine.volume_pool import (
     Live,
     PoolError,
     diff,
+    key_scope,
     list_command,
     owners_command,
     parse_owners,
@@ -358,8 +359,11 @@ def setup_run(spec: VolumePoolSpec) -> PlaybookRun:
         key_text = public.read_text(encoding="utf-8").strip()
     except OSError as error:
         raise DataError(str(public), f"cannot read the restricted public key: {error}") from None
+    # The wrapper knows the pool's base, spec and IQN prefix, and so does the
+    # key's command= line; the wrapper refuses to run when the two disagree.
     try:
-        line = authorized_keys_line(key_text, WRAPPER_PATH, spec.zfs.base, setup.from_addresses)
+        scope = key_scope(spec.zfs.base, spec.name, spec.iscsi.iqn_prefix)
+        line = authorized_keys_line(key_text, WRAPPER_PATH, scope, setup.from_addresses)
     except ValueError as error:
         raise DataError(str(public), str(error)) from None
     extravars = {
@@ -367,8 +371,9 @@ def setup_run(spec: VolumePoolSpec) -> PlaybookRun:
         "base": spec.zfs.base,
         "devices": list(setup.devices),
         "install_packages": setup.packages,
-        "wrapper": wrapper_script(spec.zfs.base),
+        "wrapper": wrapper_script(scope),
         "wrapper_path": WRAPPER_PATH,
+        "wrapper_arguments": scope.arguments(),
         "key_line": line,
         "key_blob": key_text.split()[1],
         "key_user": spec.host.user,

@@ -23,8 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from engine.hosts.wrapper import LIST_COLUMNS, OWNER_PROPERTY
-from schemas.volume_pool import Volume, VolumePoolSpec
+from engine.hosts.wrapper import LIST_COLUMNS, OWNER_PROPERTY, KeyScope
+from schemas.volume_pool import (
+    IQN_MAX_LENGTH,
+    IQN_PATTERN,
+    NAME_PATTERN,
+    Volume,
+    VolumePoolSpec,
+)
 
 __all__ = [
     "Action",
@@ -33,6 +39,7 @@ __all__ = [
     "LiveVolume",
     "PoolError",
     "diff",
+    "key_scope",
     "list_command",
     "owners_command",
     "parse_owners",
@@ -106,6 +113,16 @@ class Action:
     def changes(self) -> bool:
         """Whether applying it changes the host."""
         return self.kind in CHANGES and bool(self.commands)
+
+
+def key_scope(base: str, spec: str, iqn_prefix: str) -> KeyScope:
+    """What the pool's restricted key may touch, with the spec language's name patterns.
+
+    The storage host's wrapper is generated from it (``engine setup``), so
+    the host accepts the names a spec validates and nothing wider. Raises
+    ``ValueError`` for a malformed value.
+    """
+    return KeyScope(base, spec, iqn_prefix, NAME_PATTERN, IQN_PATTERN, IQN_MAX_LENGTH)
 
 
 def list_command(base: str) -> tuple[str, ...]:

@@ -18,13 +18,31 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.hosts.wrapper import IQN_PATTERN, NAME_PATTERN
 from schemas.base import InputPath, OutputPath, StrictModel
 from schemas.image import Size, parse_size
 
-__all__ = ["Host", "Iscsi", "Setup", "Volume", "VolumePoolSpec", "Zfs"]
+__all__ = [
+    "IQN_MAX_LENGTH",
+    "IQN_PATTERN",
+    "NAME_PATTERN",
+    "Host",
+    "Iscsi",
+    "Setup",
+    "Volume",
+    "VolumePoolSpec",
+    "Zfs",
+]
 
-# The wrapper's own patterns: what validates here is what the host accepts.
+#: One component of a dataset or snapshot name, and a spec's name (".." is refused too).
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+#: An iSCSI qualified name, as the engine names its targets and initiators.
+IQN_PATTERN = r"iqn\.[0-9]{4}-[0-9]{2}\.[a-z0-9.-]+(:[A-Za-z0-9._:-]+)?"
+#: The longest IQN (RFC 3720: 223 bytes).
+IQN_MAX_LENGTH = 223
+
+# The storage host's wrapper is generated with these same patterns (the
+# volume-pool kind passes them to engine/hosts/wrapper.py): what validates
+# here is what the host accepts.
 # fullmatch throughout: re.match with "$" would let a trailing newline through.
 _NAME = re.compile(NAME_PATTERN)
 _DATASET = re.compile(f"{NAME_PATTERN}(/{NAME_PATTERN})+")
@@ -33,15 +51,16 @@ _IQN = re.compile(IQN_PATTERN)
 
 def _initiators(value: list[str] | None) -> list[str] | None:
     for entry in value or []:
-        if entry == "ALL" or _IQN.fullmatch(entry):
+        if entry == "ALL" or (len(entry) <= IQN_MAX_LENGTH and _IQN.fullmatch(entry)):
             continue
         try:
             ipaddress.IPv4Address(entry)
         except ValueError:
             raise PydanticCustomError(
                 "initiator",
-                "'{entry}' is not an initiator: an IQN, an IPv4 address or ALL",
-                {"entry": entry},
+                "'{entry}' is not an initiator: an IQN (at most {longest} characters),"
+                " an IPv4 address or ALL",
+                {"entry": entry, "longest": IQN_MAX_LENGTH},
             ) from None
     return value
 
@@ -135,7 +154,7 @@ class Iscsi(StrictModel):
     helper: str = Field("tgtadm", pattern=r"^tgtadm$")
     portal: str = Field(description="ADDRESS:PORT initiators connect to")
     # 223 characters make an IQN; a volume name may take 64 of them.
-    iqn_prefix: str = Field("iqn.2010-10.org.openstack:", max_length=159)
+    iqn_prefix: str = Field("iqn.2010-10.org.openstack:", max_length=IQN_MAX_LENGTH - 64)
     initiators: list[str] = Field(
         default_factory=list, description="initiator IQNs or IPv4 addresses allowed on every volume"
     )

@@ -10,7 +10,10 @@ client against it with the host key pinned.
 their argv to a log as JSON lines: with the real wrapper forced by the key,
 a test sees exactly what sshd and the wrapper let through. A recorder can be
 made to fail (after recording) on a given word, to test what the wrapper
-does when a tool fails half-way.
+does when a tool fails half-way. It answers a line it was given an answer for
+(``Recorders.answer``) with that output and exit status: the wrapper asks the
+host who made a dataset, its size and tgtd's targets before it acts, and
+``Recorders.stand_for`` answers those questions from a ``HostState``.
 
 ``fake_zvols`` gives a pool name of its own under ``/dev/zvol`` where a test
 may create stand-ins for the devices the wrapper's export waits for, and
@@ -28,16 +31,20 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.hosts.wrapper import KeyScope
 
 __all__ = [
     "INSTALL_HINT",
     "ZVOL_ROOT",
     "FakeZvols",
+    "HostState",
     "NotInstalledError",
     "Recorders",
     "Sshd",
@@ -66,12 +73,35 @@ def _require_tools() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class HostState:
+    """What the stand-ins answer when the wrapper asks about the host before it acts.
+
+    ``owners``: dataset or snapshot -> the spec set on it locally (None: not
+    set there). ``sizes``: a volume's volsize in bytes. ``show``: what
+    ``tgtadm --op show`` prints (None: the recorder's ``recorded tgtadm``,
+    which names no target). A question about anything else gets the
+    recorder's ``recorded zfs``, which is neither a spec's name nor a size.
+    """
+
+    owners: Mapping[str, str | None] = field(default_factory=dict)
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    show: str | None = None
+    #: names that do not exist: zfs get fails on them as it does on a host
+    missing: Sequence[str] = ()
+
+
+def _answer(stdout: str, rc: int = 0, stderr: str = "") -> dict[str, Any]:
+    return {"stdout": stdout, "stderr": stderr, "rc": rc}
+
+
+@dataclass(frozen=True)
 class Recorders:
-    """Fake ``zfs`` and ``tgtadm`` and the log they append to."""
+    """Fake ``zfs`` and ``tgtadm``, the log they append to and the answers they give."""
 
     zfs: Path
     tgtadm: Path
     log: Path
+    answers: Path
 
     def calls(self) -> list[dict[str, Any]]:
         """Every recorded call, oldest first: ``{"argv": [...], "tty": bool}``."""
@@ -79,6 +109,46 @@ class Recorders:
             return []
         lines = self.log.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines]
+
+    def answer(
+        self, tool: str, words: Sequence[str], stdout: str, rc: int = 0, stderr: str = ""
+    ) -> None:
+        """From now on, ``tool WORDS...`` prints ``stdout`` (and ``stderr``) and exits ``rc``."""
+        answers = self._read()
+        answers.setdefault(tool, {})[" ".join(words)] = _answer(stdout, rc, stderr)
+        self._write(answers)
+
+    def stand_for(self, state: HostState) -> None:
+        """Answer the wrapper's questions (owner, volsize, tgtd's targets) from ``state`` only."""
+        from engine.hosts.wrapper import OWNER_QUERY, SHOW_QUERY, VOLSIZE_QUERY
+
+        zfs: dict[str, dict[str, Any]] = {}
+        for name, owner in state.owners.items():
+            # `zfs get -s local` prints nothing for a value inherited or unset.
+            text = "" if owner is None else f"{owner}\n"
+            zfs[" ".join([*OWNER_QUERY, name])] = _answer(text)
+        for name, size in state.sizes.items():
+            zfs[" ".join([*VOLSIZE_QUERY, name])] = _answer(f"{size}\n")
+        for name in state.missing:
+            error = f"cannot open '{name}': dataset does not exist\n"
+            for query in (OWNER_QUERY, VOLSIZE_QUERY):
+                zfs[" ".join([*query, name])] = _answer("", 1, error)
+        tgtadm = {} if state.show is None else {" ".join(SHOW_QUERY): _answer(state.show)}
+        self._write({"zfs": zfs, "tgtadm": tgtadm})
+
+    def _read(self) -> dict[str, dict[str, dict[str, Any]]]:
+        if not self.answers.exists():
+            return {}
+        answers: dict[str, dict[str, dict[str, Any]]] = json.loads(
+            self.answers.read_text(encoding="utf-8")
+        )
+        return answers
+
+    def _write(self, answers: dict[str, dict[str, dict[str, Any]]]) -> None:
+        # Atomically: recorders running at the same time read one version or the other.
+        partial = self.answers.with_suffix(".partial")
+        partial.write_text(json.dumps(answers), encoding="utf-8")
+        partial.replace(self.answers)
 
 
 _RECORDER = """#!/usr/bin/python3 -I
@@ -90,6 +160,15 @@ fail = {fail!r}
 if fail is not None and fail in sys.argv[1:]:
     sys.stderr.write("recorder {name}: failing on purpose on " + fail + "\\n")
     sys.exit(1)
+try:
+    with open({answers!r}, encoding="utf-8") as handle:
+        answer = json.load(handle).get({name!r}, {{}}).get(" ".join(sys.argv[1:]))
+except FileNotFoundError:
+    answer = None
+if answer is not None:
+    sys.stdout.write(answer["stdout"])
+    sys.stderr.write(answer["stderr"])
+    sys.exit(answer["rc"])
 print("recorded", {name!r})
 """
 
@@ -99,21 +178,24 @@ def install_recorders(folder: Path, *, fail_on: Mapping[str, str] | None = None)
 
     ``fail_on`` maps a tool (``zfs``, ``tgtadm``) to a word: a call of that
     tool with the word among its arguments is recorded, then exits 1 with a
-    message on stderr instead of printing.
+    message on stderr instead of printing. A call given an answer
+    (``Recorders.answer``, ``Recorders.stand_for``) prints that instead.
     """
     unknown = set(fail_on or {}) - {"zfs", "tgtadm"}
     if unknown:
         raise ValueError(f"fail_on: no recorder named {sorted(unknown)}")
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "calls.jsonl"
+    answers = folder / "answers.json"
     paths = {}
     for name in ("zfs", "tgtadm"):
         path = folder / name
         fail = (fail_on or {}).get(name)
-        path.write_text(_RECORDER.format(log=str(log), name=name, fail=fail), encoding="utf-8")
+        text = _RECORDER.format(log=str(log), name=name, fail=fail, answers=str(answers))
+        path.write_text(text, encoding="utf-8")
         path.chmod(0o755)
         paths[name] = path
-    return Recorders(zfs=paths["zfs"], tgtadm=paths["tgtadm"], log=log)
+    return Recorders(zfs=paths["zfs"], tgtadm=paths["tgtadm"], log=log, answers=answers)
 
 
 #: Where the wrapper's export waits for a volume's device.
@@ -140,13 +222,13 @@ class FakeZvols:
 
 
 def install_wrapper(
-    path: Path, base: str, recorders: Recorders, conf_dir: Path, lock_dir: Path
+    path: Path, scope: KeyScope, recorders: Recorders, conf_dir: Path, lock_dir: Path
 ) -> Path:
-    """The real wrapper at ``path``, for ``base``, running the recorders instead of zfs and tgtadm."""
+    """The real wrapper at ``path``, for a pool's ``scope``, running the recorders instead of zfs and tgtadm."""
     from engine.hosts.wrapper import wrapper_script
 
     text = wrapper_script(
-        base,
+        scope,
         zfs=str(recorders.zfs),
         tgtadm=str(recorders.tgtadm),
         conf_dir=str(conf_dir),

@@ -37,6 +37,7 @@ from engine import __version__
 from engine.hosts.wrapper import authorized_keys_line, wrapper_script
 from engine.image import recipe_hash
 from engine.loader import load_spec
+from engine.volume_pool import key_scope
 from schemas.image import ImageSpec
 from tests.sshd import NotInstalledError, run_sshd
 
@@ -325,9 +326,10 @@ def pool_spec(installed: Installed, tmp_path: Path) -> Iterator[Path]:
     for tool in ("zfs", "tgtadm"):
         (tools / tool).chmod(0o755)
     wrapper = tmp_path / "specengine-zfs-wrapper"
+    scope = key_scope(_BASE, "wheel-pool", "iqn.2010-10.org.openstack:")
     wrapper.write_text(
         wrapper_script(
-            _BASE,
+            scope,
             zfs=str(tools / "zfs"),
             tgtadm=str(tools / "tgtadm"),
             conf_dir=str(tmp_path),
@@ -338,7 +340,7 @@ def pool_spec(installed: Installed, tmp_path: Path) -> Iterator[Path]:
     wrapper.chmod(0o755)
 
     def keys(public_key: str) -> str:
-        return authorized_keys_line(public_key, str(wrapper), _BASE, ["127.0.0.1"])
+        return authorized_keys_line(public_key, str(wrapper), scope, ["127.0.0.1"])
 
     try:
         with run_sshd(tmp_path / "sshd", keys) as server:

@@ -46,6 +46,7 @@ from engine.pool import (
 from engine.volume_pool import (
     Action,
     diff,
+    key_scope,
     list_command,
     owners_command,
     parse_owners,
@@ -55,6 +56,7 @@ from engine.volume_pool import (
 )
 from schemas.volume_pool import VolumePoolSpec
 from tests.sshd import (
+    HostState,
     NotInstalledError,
     Recorders,
     Sshd,
@@ -450,21 +452,27 @@ def test_setup_run_installs_the_wrapper_and_the_restricted_key(tmp_path: Path) -
     run = setup_run(_setup_spec(tmp_path))
     assert (run.playbook, run.host) == ("storage-host.yml", "storage")
     extra = run.extravars
+    # The key and its wrapper are this spec's: its base, its name, its targets' IQN prefix.
+    arguments = f"--base {BASE} --spec {NAME} --iqn-prefix {IQN}"
     assert extra["key_line"] == (
-        f'from="192.0.2.4,10.0.0.0/24",restrict,command="{WRAPPER_PATH} --base {BASE}" {public}'
+        f'from="192.0.2.4,10.0.0.0/24",restrict,command="{WRAPPER_PATH} {arguments}" {public}'
     )
+    scope = key_scope(BASE, NAME, IQN)
     assert extra["key_line"] == authorized_keys_line(
-        public, WRAPPER_PATH, BASE, ["192.0.2.4", "10.0.0.0/24"]
+        public, WRAPPER_PATH, scope, ["192.0.2.4", "10.0.0.0/24"]
     )
     assert extra["key_blob"] == public.split()[1]
-    assert extra["wrapper"] == wrapper_script(BASE)
+    assert extra["wrapper"] == wrapper_script(scope)
     assert f"BASE = {BASE!r}" in extra["wrapper"]
+    assert f"SPEC_NAME = {NAME!r}" in extra["wrapper"]
+    assert f"IQN_PREFIX = {IQN!r}" in extra["wrapper"]
     assert {k: v for k, v in extra.items() if k not in ("key_line", "key_blob", "wrapper")} == {
         "pool": "tank",
         "base": BASE,
         "devices": ["/dev/vdb"],
         "install_packages": True,
         "wrapper_path": WRAPPER_PATH,
+        "wrapper_arguments": arguments.split(),
         "key_user": "specengine",
         "conf_dir": "/etc/tgt/conf.d",
         "list_line": shlex.join(list_command(BASE)),
@@ -491,7 +499,7 @@ def test_the_setup_check_line_passes_the_wrapper_it_installs(tmp_path: Path) -> 
     # As the playbook's last task runs it. The line is accepted (not 126); then
     # zfs runs (a read), or without zfs on this machine the execve fails (127).
     done = subprocess.run(
-        [str(wrapper), "--base", extra["base"]],
+        [str(wrapper), *extra["wrapper_arguments"]],
         env={"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": extra["list_line"]},
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -537,12 +545,16 @@ class Host:
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     folder = tmp_path_factory.mktemp("apply")
     recorders = install_recorders(folder / "tools", fail_on={"zfs": "promote"})
+    scope = key_scope(BASE, NAME, IQN)
     wrapper = install_wrapper(
-        folder / "specengine-zfs-wrapper", BASE, recorders, folder, folder / "lock"
+        folder / "specengine-zfs-wrapper", scope, recorders, folder, folder / "lock"
     )
+    # Before it destroys, promotes or snapshots, the wrapper asks who made it: this spec.
+    made = [f"{BASE}/{name}" for name in ("v1", "v2", "v2@a")]
+    recorders.stand_for(HostState(owners=dict.fromkeys(made, NAME)))
 
     def keys(public_key: str) -> str:
-        return authorized_keys_line(public_key, str(wrapper), BASE, ["127.0.0.1"])
+        return authorized_keys_line(public_key, str(wrapper), scope, ["127.0.0.1"])
 
     try:
         with run_sshd(folder / "sshd", keys) as server:
@@ -573,6 +585,11 @@ def _zfs(*words: str) -> tuple[str, ...]:
     return ("zfs", *words)
 
 
+def _acts(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls that act: not the wrapper's questions to the host (zfs get)."""
+    return [call for call in calls if call["argv"][1] != "get"]
+
+
 def test_apply_runs_each_command_through_the_wrapper(host: Host) -> None:
     owner = ("-o", f"org.specengine:spec={NAME}")
     actions = [
@@ -586,7 +603,7 @@ def test_apply_runs_each_command_through_the_wrapper(host: Host) -> None:
     handle_apply(apply, state)
     assert state.applied == ["create v1", "snapshot v1@s", "destroy v2", "destroy v2"]
     calls = host.recorders.calls()[before:]
-    assert [call["argv"][1:] for call in calls] == [
+    assert [call["argv"][1:] for call in _acts(calls)] == [
         list(command[1:]) for action in actions for command in action.commands
     ]
     # Ansible's raw, with no tty asked for (restrict would refuse one anyway).
@@ -605,7 +622,7 @@ def test_apply_stops_at_the_first_failed_command(host: Host) -> None:
     with pytest.raises(DataError) as raised:
         handle_apply(apply, state)
     calls = host.recorders.calls()[before:]
-    assert [call["argv"][1:] for call in calls] == [["promote", f"{BASE}/v1"]]
+    assert [call["argv"][1:] for call in _acts(calls)] == [["promote", f"{BASE}/v1"]]
     message = str(raised.value)
     assert message.startswith("specs/pool.yaml: volume-pool.yml: task 'Apply the plan' failed")
     assert "'promote v1' failed on storage" in message

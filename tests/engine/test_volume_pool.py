@@ -25,12 +25,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.hosts.wrapper import OWNER_QUERY, SHOW_QUERY, VOLSIZE_QUERY
 from engine.volume_pool import (
     Action,
     Export,
     Live,
     PoolError,
     diff,
+    key_scope,
     list_command,
     owners_command,
     parse_owners,
@@ -39,7 +41,7 @@ from engine.volume_pool import (
     show_command,
 )
 from schemas.volume_pool import VolumePoolSpec
-from tests.sshd import FakeZvols, fake_zvols, install_recorders, install_wrapper
+from tests.sshd import FakeZvols, HostState, fake_zvols, install_recorders, install_wrapper
 
 BASE = "tank/openstack/volume"
 NAME = "lab"
@@ -927,23 +929,61 @@ def test_prune_unexports_a_target_left_without_its_lun_by_its_iqn() -> None:
 # -- through the real wrapper ------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        (NAME, IQN),
+        # The longest the spec allows: a 64-character name, a 159-character prefix.
+        ("s" * 64, "iqn.2010-10.org." + "a" * 142 + ":"),
+        ("a..b", "iqn.2024-05.org.example."),
+    ],
+)
+def test_every_valid_spec_makes_the_scope_of_its_key(name: str, prefix: str) -> None:
+    iscsi = {"portal": "127.0.0.1:3260", "initiators": ["ALL"], "iqn_prefix": prefix}
+    spec = _spec(name=name, iscsi=iscsi)
+    scope = key_scope(spec.zfs.base, spec.name, spec.iscsi.iqn_prefix)
+    assert scope.arguments() == ["--base", BASE, "--spec", name, "--iqn-prefix", prefix]
+
+
 @pytest.fixture
 def zvols() -> Iterator[FakeZvols]:
     with fake_zvols() as made:
         yield made
 
 
-def _expected_calls(command: tuple[str, ...], zfs: str, tgtadm: str) -> list[list[str]]:
-    """The tool calls the wrapper makes for one planned command."""
+def _expected_calls(command: tuple[str, ...], live: Live, zfs: str, tgtadm: str) -> list[list[str]]:
+    """The tool calls the wrapper makes for one planned command: its questions, then its acts.
+
+    Before it acts the wrapper asks who made the volume it acts on (``zfs
+    get`` of the owner), a volume's size before a grow, and tgtd's targets
+    before it touches one by its id (then who made the volumes it exports).
+    """
     iscsi = [tgtadm, "--lld", "iscsi"]
+
+    def owner(name: str) -> list[str]:
+        return [zfs, *OWNER_QUERY, name]
+
+    def target(tid: str) -> list[list[str]]:
+        (found,) = [e for e in live.exports if e.tid == int(tid)]
+        made = sorted({path.removeprefix("/dev/zvol/") for path in found.backing})
+        return [[tgtadm, *SHOW_QUERY], *(owner(name) for name in made)]
+
     if command[0] == "zfs":
-        return [[zfs, *command[1:]]]
+        asked = {
+            "set": [owner(command[-1]), [zfs, *VOLSIZE_QUERY, command[-1]]],
+            "snapshot": [owner(command[-1].partition("@")[0])],
+            "promote": [owner(command[-1])],
+            "destroy": [owner(command[-1])],
+        }.get(command[1], [])
+        return [*asked, [zfs, *command[1:]]]
     if command[0] == "tgtadm":
-        return [[tgtadm, *command[1:]]]
+        asked = target(command[8]) if command[6] in ("bind", "unbind") else []
+        return [*asked, [tgtadm, *command[1:]]]
     if command[0] == "specengine-export":
         _, dataset, tid, iqn, acl = command
         lun = ["--lun", "1", "--backing-store", f"/dev/zvol/{dataset}"]
         calls = [
+            owner(dataset),
             [*iscsi, "--mode", "target", "--op", "new", "--tid", tid, "--targetname", iqn],
             [*iscsi, "--mode", "logicalunit", "--op", "new", "--tid", tid, *lun],
         ]
@@ -952,9 +992,14 @@ def _expected_calls(command: tuple[str, ...], zfs: str, tgtadm: str) -> list[lis
             calls.append([*iscsi, "--mode", "target", "--op", "bind", "--tid", tid, option, entry])
         return calls
     if command[0] == "specengine-unexport":
-        return [[*iscsi, "--mode", "target", "--op", "delete", "--tid", command[2]]]
+        # Who made the volume, then that the target exports it and nothing else.
+        return [
+            owner(command[1]),
+            [tgtadm, *SHOW_QUERY],
+            [*iscsi, "--mode", "target", "--op", "delete", "--tid", command[2]],
+        ]
     assert command[0] == "specengine-tgt-save", command
-    return []
+    return [owner(command[1])]
 
 
 def test_every_planned_command_passes_the_restricted_wrapper(
@@ -966,7 +1011,8 @@ def test_every_planned_command_passes_the_restricted_wrapper(
     recorders = install_recorders(tmp_path / "tools")
     conf_dir = tmp_path / "conf.d"
     conf_dir.mkdir()
-    wrapper = install_wrapper(tmp_path / "wrapper", base, recorders, conf_dir, tmp_path / "lock")
+    scope = key_scope(base, NAME, IQN)
+    wrapper = install_wrapper(tmp_path / "wrapper", scope, recorders, conf_dir, tmp_path / "lock")
     spec = _spec(
         base,
         prune=True,
@@ -990,6 +1036,16 @@ def test_every_planned_command_passes_the_restricted_wrapper(
     )
     live = parse_zfs_list(_zfs_list(base), base)
     live.exports = parse_tgtadm(_tgtadm_show(base))
+    # What the wrapper asks the host, the stand-ins answer from the same state
+    # (and the volumes the plan makes are this spec's from their creation).
+    made = ["vol-db", "vol-db@nightly", "vol-db@old", "vol-test", "vol-gone", "vol-new", "vol-copy"]
+    recorders.stand_for(
+        HostState(
+            owners={f"{base}/{name}": NAME for name in made},
+            sizes={f"{base}/{name}": volume.size for name, volume in live.volumes.items()},
+            show=_tgtadm_show(base),
+        )
+    )
     actions = diff(spec, live)
     changes = {a.kind for a in actions if a.changes}
     assert changes == {"grow", "snapshot", "rebind", "create", "export", "clone", "promote"} | {
@@ -1007,7 +1063,7 @@ def test_every_planned_command_passes_the_restricted_wrapper(
             "SSH_ORIGINAL_COMMAND": shlex.join(command),
         }
         done = subprocess.run(
-            [str(wrapper), "--base", base],
+            [str(wrapper), *scope.arguments()],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -1018,7 +1074,7 @@ def test_every_planned_command_passes_the_restricted_wrapper(
     expected = [
         call
         for command in commands
-        for call in _expected_calls(command, str(recorders.zfs), str(recorders.tgtadm))
+        for call in _expected_calls(command, live, str(recorders.zfs), str(recorders.tgtadm))
     ]
     assert [call["argv"] for call in recorders.calls()] == expected
     # Each export left its tgt file; the destroyed volume's went with its target.

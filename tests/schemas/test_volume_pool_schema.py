@@ -1,7 +1,8 @@
 """The ``kind: volume-pool`` spec model (schemas/volume_pool.py), field by field.
 
 What validates here ends up in the commands the storage host's wrapper
-accepts (engine/hosts/wrapper.py), so every pattern matches whole values:
+accepts (engine/hosts/wrapper.py, generated with this module's patterns), so
+every pattern matches whole values:
 a trailing newline, which ``re.match(... + "$")`` would let through, is
 refused everywhere. The spec's name is recorded on what the engine makes
 (``org.specengine:spec``) and so is a plain ZFS name of at most 64 characters.
@@ -9,6 +10,7 @@ refused everywhere. The spec's name is recorded on what the engine makes
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from importlib.metadata import version
@@ -19,8 +21,7 @@ import pytest
 from packaging.requirements import Requirement
 from pydantic import ValidationError
 
-from engine.hosts.wrapper import IQN_PATTERN, NAME_PATTERN
-from schemas.volume_pool import VolumePoolSpec
+from schemas.volume_pool import IQN_MAX_LENGTH, IQN_PATTERN, NAME_PATTERN, VolumePoolSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,6 +157,44 @@ def test_an_iqn_prefix_too_long_for_the_wrapper_is_refused() -> None:
     prefix = "iqn.2010-10.org." + "a" * 210 + ":"
     with pytest.raises(ValidationError):
         _spec(_data(iscsi={**_data()["iscsi"], "iqn_prefix": prefix}))
+
+
+def test_the_longest_prefix_and_name_make_an_iqn_of_at_most_223_characters() -> None:
+    prefix = "iqn.2010-10.org." + "a" * (IQN_MAX_LENGTH - 64 - 17) + ":"
+    name = "v" * 64
+    spec = _spec(
+        _data(
+            iscsi={**_data()["iscsi"], "iqn_prefix": prefix},
+            volumes=[{"name": name, "size": "1G"}],
+        )
+    )
+    assert len(spec.iscsi.iqn_prefix + name) == IQN_MAX_LENGTH == 223
+    with pytest.raises(ValidationError):
+        _spec(_data(iscsi={**_data()["iscsi"], "iqn_prefix": prefix + "a"}))
+
+
+def test_an_initiator_iqn_longer_than_223_characters_is_refused() -> None:
+    # The wrapper refuses it in a bind: the spec says so first, at its line.
+    longest = "iqn.1993-08.org.debian:" + "a" * (IQN_MAX_LENGTH - 23)
+    assert len(longest) == IQN_MAX_LENGTH
+    _spec(_data(iscsi={**_data()["iscsi"], "initiators": [longest]}))
+    with pytest.raises(ValidationError, match="is not an initiator: an IQN \\(at most 223"):
+        _spec(_data(iscsi={**_data()["iscsi"], "initiators": [longest + "a"]}))
+
+
+def test_the_schema_imports_nothing_of_the_engine() -> None:
+    # The layering (schemas -> renderers, hosts -> kinds): the wrapper gets
+    # this module's patterns from the volume-pool kind, never the reverse.
+    tree = ast.parse((ROOT / "schemas" / "volume_pool.py").read_text(encoding="utf-8"))
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    assert [name for name in imported if name.split(".")[0] == "engine"] == []
 
 
 def _clones(*volumes: dict[str, Any]) -> dict[str, Any]:

@@ -22,9 +22,10 @@ from engine.errors import DataError
 from engine.hosts.ssh import Session
 from engine.hosts.wrapper import authorized_keys_line
 from engine.pool import ReadLive, steps
-from engine.volume_pool import list_command, owners_command, show_command
+from engine.volume_pool import key_scope, list_command, owners_command, show_command
 from schemas.volume_pool import VolumePoolSpec
 from tests.sshd import (
+    HostState,
     NotInstalledError,
     Recorders,
     Sshd,
@@ -75,12 +76,15 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     conf_dir = folder / "conf.d"
     conf_dir.mkdir()
     lock_dir = folder / "lock"
+    scope = key_scope(BASE, "lab", "iqn.2010-10.org.openstack:")
     wrapper = install_wrapper(
-        folder / "specengine-zfs-wrapper", BASE, recorders, conf_dir, lock_dir
+        folder / "specengine-zfs-wrapper", scope, recorders, conf_dir, lock_dir
     )
+    # The wrapper asks who made a volume before it promotes it: this spec did.
+    recorders.stand_for(HostState(owners={f"{BASE}/vol1": "lab"}))
 
     def keys(public_key: str) -> str:
-        return authorized_keys_line(public_key, str(wrapper), BASE, ["127.0.0.1"])
+        return authorized_keys_line(public_key, str(wrapper), scope, ["127.0.0.1"])
 
     try:
         with run_sshd(folder / "sshd", keys) as server:

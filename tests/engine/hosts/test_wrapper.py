@@ -26,14 +26,26 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine.hosts.wrapper import BUSY_EXIT, REFUSED_EXIT, authorized_keys_line, wrapper_script
+from engine.hosts.wrapper import (
+    BUSY_EXIT,
+    OWNER_QUERY,
+    REFUSED_EXIT,
+    SHOW_QUERY,
+    VOLSIZE_QUERY,
+    KeyScope,
+    authorized_keys_line,
+    wrapper_script,
+)
+from engine.volume_pool import key_scope
 from tests.sshd import (
     FakeZvols,
+    HostState,
     NotInstalledError,
     Recorders,
     Sshd,
@@ -54,15 +66,88 @@ LISTING = (
 OWNERS = (
     "zfs get -H -p -o name,value -s local -t volume,snapshot -r org.specengine:spec tank/specengine"
 )
-OWNER = "-o org.specengine:spec=lab"
-IQN = "iqn.2010-10.org.openstack:vol1"
+SPEC = "lab"
+OWNER = f"-o org.specengine:spec={SPEC}"
+PREFIX = "iqn.2010-10.org.openstack:"
+IQN = f"{PREFIX}vol1"
+#: Another pool's IQN prefix on the same host (tgt's target ids are the host's, not a pool's).
+ELSEWHERE = "iqn.2010-10.org.example:"
+G = 1 << 30
+
+
+def _target(tid: int, iqn: str, *backing: str, acl: tuple[str, ...] = ("ALL",)) -> str:
+    """One target as ``tgtadm --op show`` prints it (LUN 0 is tgtd's controller)."""
+    luns = "".join(
+        f"        LUN: {lun}\n            Type: disk\n            Backing store path: {path}\n"
+        for lun, path in enumerate(backing, 1)
+    )
+    return (
+        f"Target {tid}: {iqn}\n"
+        "    System information:\n        Driver: iscsi\n        State: ready\n"
+        "    I_T nexus information:\n"
+        "    LUN information:\n        LUN: 0\n            Type: controller\n"
+        f"            Backing store path: None\n{luns}"
+        "    Account information:\n    ACL information:\n"
+        + "".join(f"        {entry}\n" for entry in acl)
+    )
+
+
+def _show(base: str) -> str:
+    """tgtd's targets on the stand-in host: the pool's own, and every way of not being its own."""
+    return "".join(
+        [
+            _target(1, f"{PREFIX}vol1", f"/dev/zvol/{base}/vol1"),
+            _target(7, f"{ELSEWHERE}foreign", "/dev/zvol/tank/other/foreign"),
+            # The pool's prefix, another pool's volume; another prefix, this pool's volume.
+            _target(8, f"{PREFIX}vol8", "/dev/zvol/tank/other/vol8"),
+            _target(9, f"{ELSEWHERE}vol9", f"/dev/zvol/{base}/vol9"),
+            # Under the base, but another spec's volume.
+            _target(10, f"{PREFIX}theirs", f"/dev/zvol/{base}/theirs"),
+            # The pool's own, left without its LUN by a run that stopped half-way.
+            _target(11, f"{PREFIX}vol2"),
+            # One LUN of the pool's and one of another's.
+            _target(12, f"{PREFIX}vol3", f"/dev/zvol/{base}/vol3", "/dev/zvol/tank/other/x"),
+            # Backing stores that only look as if they were under the base.
+            _target(13, f"{PREFIX}x", f"/dev/zvol/{base}-old/x"),
+            _target(14, f"{PREFIX}y", f"/dev/zvol/{base}/../other/y"),
+            _target(15, f"{PREFIX}z", f"/dev/{base}/vol1"),
+        ]
+    )
+
+
+def _host(base: str = BASE) -> HostState:
+    """The stand-in host: what the spec made, what another spec or a person made, tgtd's targets."""
+    return HostState(
+        owners={
+            f"{base}/vol1": SPEC,
+            f"{base}/vol1@base": SPEC,
+            f"{base}/vol1@theirs": "other-spec",
+            f"{base}/vol1@handmade": None,
+            f"{base}/vol2": SPEC,
+            f"{base}/vol3": SPEC,
+            f"{base}/vol9": SPEC,
+            f"{base}/theirs": "other-spec",
+            f"{base}/handmade": None,
+            f"{base}/lab2": "lab2",
+        },
+        sizes={
+            f"{base}/vol1": 10 * G,
+            f"{base}/vol2": G,
+            f"{base}/vol3": G,
+            f"{base}/theirs": 5 * G,
+            f"{base}/handmade": 5 * G,
+        },
+        show=_show(base),
+        missing=[f"{base}/ghost"],
+    )
+
 
 ALLOWED = [
     LISTING,
     OWNERS,
     f"zfs create -V 10G {OWNER} tank/specengine/vol1",
     f"zfs create -V 1073741824 {OWNER} tank/specengine/vol-1.raw",
-    "zfs create -s -V 512M -o org.specengine:spec=zol-san.2 tank/specengine/Vol_2",
+    f"zfs create -s -V 512M {OWNER} tank/specengine/Vol_2",
     "zfs set volsize=20G tank/specengine/vol1",
     f"zfs snapshot {OWNER} tank/specengine/vol1@base",
     f"zfs clone {OWNER} tank/specengine/vol1@base tank/specengine/vol2",
@@ -70,11 +155,11 @@ ALLOWED = [
     "zfs destroy tank/specengine/vol2",
     "zfs destroy tank/specengine/vol1@base",
     "tgtadm --lld iscsi --mode target --op show",
-    "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-address ALL",
-    "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-address 192.0.2.10",
-    "tgtadm --lld iscsi --mode target --op bind --tid 7 --initiator-name iqn.1993-08.org.debian:01:abc",
-    "tgtadm --lld iscsi --mode target --op unbind --tid 7 --initiator-address ALL",
-    "tgtadm --lld iscsi --mode target --op unbind --tid 7 --initiator-name iqn.1993-08.org.debian:01:abc",
+    "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL",
+    "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address 192.0.2.10",
+    "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-name iqn.1993-08.org.debian:01:abc",
+    "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-address ALL",
+    "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-name iqn.1993-08.org.debian:01:abc",
 ]
 
 
@@ -264,20 +349,108 @@ def _hostile(canary: Path, victim: Path) -> list[str | bytes]:
         "specengine-lock; id",
         f"specengine-lock\ntouch {canary}",
         "/usr/local/sbin/specengine-zfs-wrapper --base tank/specengine",
+        *_beyond_the_pool(),
+    ]
+
+
+def _beyond_the_pool() -> list[str]:
+    """Lines of the right shape that reach past what the pool's plan can ask, on the stand-in host."""
+    vol = f"{BASE}/vol1"
+    bind = "tgtadm --lld iscsi --mode target --op bind --tid"
+    unbind = "tgtadm --lld iscsi --mode target --op unbind --tid"
+    return [
+        # tgt's target ids are the host's: a target must be the pool's by IQN
+        # prefix AND by backing store (under the base, a volume this spec made).
+        f"specengine-unexport {vol} 7",
+        f"specengine-unexport {vol} 8",
+        f"specengine-unexport {vol} 9",
+        f"specengine-unexport {BASE}/vol9 9",
+        f"specengine-unexport {BASE}/theirs 10",
+        f"specengine-unexport {vol} 11",
+        f"specengine-unexport {BASE}/vol3 12",
+        f"specengine-unexport {vol} 13",
+        f"specengine-unexport {vol} 14",
+        f"specengine-unexport {vol} 15",
+        f"specengine-unexport {vol} 99",
+        f"specengine-unexport {BASE}/ghost 1",
+        f"{unbind} 7 --initiator-address 10.0.2.2",
+        f"{unbind} 7 --initiator-address ALL",
+        f"{bind} 7 --initiator-address ALL",
+        f"{bind} 7 --initiator-name iqn.1993-08.org.debian:01:abc",
+        f"{bind} 8 --initiator-address ALL",
+        f"{bind} 9 --initiator-address ALL",
+        f"{bind} 10 --initiator-address ALL",
+        f"{bind} 11 --initiator-address ALL",
+        f"{bind} 12 --initiator-address ALL",
+        f"{bind} 13 --initiator-address ALL",
+        f"{bind} 14 --initiator-address ALL",
+        f"{bind} 15 --initiator-address ALL",
+        f"{bind} 99 --initiator-address ALL",
+        f"{unbind} 10 --initiator-name iqn.1993-08.org.debian:01:abc",
+        # A configuration file that tgt would read at its next start.
+        f"specengine-tgt-save {vol} {ELSEWHERE}foreign ALL",
+        f"specengine-tgt-save {vol} {PREFIX}vol8 ALL",
+        f"specengine-tgt-save {vol} {PREFIX}vol1x ALL",
+        f"specengine-tgt-save {BASE}/theirs {PREFIX}theirs ALL",
+        f"specengine-tgt-save {BASE}/handmade {PREFIX}handmade ALL",
+        f"specengine-tgt-save {BASE}/ghost {PREFIX}ghost ALL",
+        f"specengine-export {vol} 20 {ELSEWHERE}foreign ALL",
+        f"specengine-export {vol} 20 {PREFIX}vol2 ALL",
+        f"specengine-export {BASE}/theirs 20 {PREFIX}theirs ALL",
+        f"specengine-export {BASE}/handmade 20 {PREFIX}handmade ALL",
+        # Volumes are grown, never shrunk (nor "grown" to their own size).
+        f"zfs set volsize=1 {vol}",
+        f"zfs set volsize=1K {vol}",
+        f"zfs set volsize=9G {vol}",
+        f"zfs set volsize={10 * G - 1} {vol}",
+        f"zfs set volsize=10G {vol}",
+        f"zfs set volsize={10 * G} {vol}",
+        f"zfs set volsize=20G {BASE}/theirs",
+        f"zfs set volsize=20G {BASE}/handmade",
+        f"zfs set volsize=20G {BASE}/ghost",
+        # Only what this spec made is destroyed, promoted or snapshotted.
+        f"zfs destroy {BASE}/theirs",
+        f"zfs destroy {BASE}/handmade",
+        f"zfs destroy {BASE}/lab2",
+        f"zfs destroy {BASE}/ghost",
+        f"zfs destroy {vol}@theirs",
+        f"zfs destroy {vol}@handmade",
+        f"zfs promote {BASE}/theirs",
+        f"zfs promote {BASE}/handmade",
+        f"zfs snapshot {OWNER} {BASE}/theirs@s",
+        f"zfs snapshot {OWNER} {BASE}/handmade@s",
+        # The owner is this spec, set at creation only.
+        f"zfs create -V 1G -o org.specengine:spec=other-spec {BASE}/new",
+        f"zfs create -s -V 1G -o org.specengine:spec=lab2 {BASE}/new",
+        f"zfs create -V 1G -o org.specengine:spec=LAB {BASE}/new",
+        f"zfs snapshot -o org.specengine:spec=other-spec {vol}@s",
+        f"zfs clone -o org.specengine:spec=other-spec {vol}@base {BASE}/new",
+        f"zfs set org.specengine:spec={SPEC} {BASE}/theirs",
+        f"zfs set org.specengine:spec={SPEC} {BASE}/handmade",
+        f"zfs set org.specengine:spec=other-spec {vol}",
+        f"zfs inherit org.specengine:spec {vol}",
     ]
 
 
 @dataclass(frozen=True)
 class Installed:
-    """The wrapper written for a base, its recorders, its folders, and the files a shell would touch."""
+    """The wrapper written for a pool, its recorders, its folders, and the files a shell would touch."""
 
     wrapper: Path
     recorders: Recorders
     canary: Path
     victim: Path
-    base: str
+    scope: KeyScope
     conf_dir: Path
     lock_dir: Path
+
+    @property
+    def base(self) -> str:
+        return self.scope.base
+
+
+def _scope(base: str = BASE) -> KeyScope:
+    return key_scope(base, SPEC, PREFIX)
 
 
 def _install(
@@ -294,24 +467,43 @@ def _install(
         conf_dir.mkdir()
     # Not made beforehand: the lock makes its folder (/run/lock may be a fresh tmpfs).
     lock_dir = lock_dir or folder / "lock"
+    scope = _scope(base)
     wrapper = install_wrapper(
-        folder / "specengine-zfs-wrapper", base, recorders, conf_dir, lock_dir
+        folder / "specengine-zfs-wrapper", scope, recorders, conf_dir, lock_dir
     )
+    recorders.stand_for(_host(base))
     victim = folder / "victim"
     victim.mkdir()
     (victim / "keep").write_text("a shell that ran rm -rf would remove this\n", encoding="utf-8")
     canary = folder / f"PWNED-{secrets.token_hex(8)}"
-    return Installed(wrapper, recorders, canary, victim, base, conf_dir, lock_dir)
+    return Installed(wrapper, recorders, canary, victim, scope, conf_dir, lock_dir)
 
 
 def _listing(folder: Path) -> list[str]:
     return sorted(os.listdir(folder)) if folder.is_dir() else []
 
 
+def _is_question(call: dict[str, Any]) -> bool:
+    """Whether a recorded call is one of the wrapper's read-only questions to the host."""
+    tool, words = Path(call["argv"][0]).name, call["argv"][1:]
+    if tool == "tgtadm":
+        return bool(words == list(SHOW_QUERY))
+    return any(words[:-1] == list(query) for query in (OWNER_QUERY, VOLSIZE_QUERY))
+
+
+def _acts(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls that act (everything but the wrapper's questions)."""
+    return [call for call in calls if not _is_question(call)]
+
+
 def _state(installed: Installed) -> tuple[int, list[str], list[str]]:
-    """What a refused line must leave as it was: the calls, the tgt files, the locks."""
+    """What a refused line must leave as it was: the tools that act, the tgt files, the locks.
+
+    A refusal may come after the wrapper asked the host (who made a volume,
+    tgtd's targets): those questions change nothing.
+    """
     return (
-        len(installed.recorders.calls()),
+        len(_acts(installed.recorders.calls())),
         _listing(installed.conf_dir),
         _listing(installed.lock_dir),
     )
@@ -356,7 +548,7 @@ def _env(line: str | bytes | None) -> dict[bytes, bytes]:
 def _run_wrapper(
     installed: Installed, line: str | bytes | None, args: tuple[str, ...] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    argv = [str(installed.wrapper), *(("--base", installed.base) if args is None else args)]
+    argv = [str(installed.wrapper), *(installed.scope.arguments() if args is None else args)]
     # stdin at its end, as ssh -n gives: the lock would otherwise wait on the test's own.
     return subprocess.run(
         argv,
@@ -376,7 +568,151 @@ def test_each_allowed_shape_runs_its_tool_once_with_the_exact_words(
     done = _run_wrapper(installed, line)
     assert done.returncode == 0, done.stderr
     calls = installed.recorders.calls()[before:]
-    assert calls == [{"argv": _expected_argv(installed, line), "tty": False}]
+    # Before it acts, the wrapper may ask the host; it acts once, the last call.
+    assert calls[-1] == {"argv": _expected_argv(installed, line), "tty": False}
+    assert all(_is_question(call) for call in calls[:-1]), calls
+
+
+def _zfs_question(installed: Installed, query: tuple[str, ...], name: str) -> dict[str, object]:
+    return {"argv": [str(installed.recorders.zfs), *query, name], "tty": False}
+
+
+def _owner_of(installed: Installed, name: str) -> dict[str, object]:
+    return _zfs_question(installed, OWNER_QUERY, name)
+
+
+def _show_call(installed: Installed) -> dict[str, object]:
+    return {"argv": [str(installed.recorders.tgtadm), *SHOW_QUERY], "tty": False}
+
+
+def test_what_the_wrapper_asks_before_it_acts(installed: Installed) -> None:
+    vol = f"{BASE}/vol1"
+    asked = {
+        # New things carry the owner from their creation: nothing to ask.
+        f"zfs create -V 10G {OWNER} {BASE}/new": [],
+        f"zfs clone {OWNER} {vol}@base {BASE}/new": [],
+        LISTING: [],
+        "tgtadm --lld iscsi --mode target --op show": [],
+        # Who made it (set there, not inherited), and its size now.
+        f"zfs set volsize=10241M {vol}": [
+            _owner_of(installed, vol),
+            _zfs_question(installed, VOLSIZE_QUERY, vol),
+        ],
+        f"zfs snapshot {OWNER} {vol}@new": [_owner_of(installed, vol)],
+        f"zfs promote {vol}": [_owner_of(installed, vol)],
+        f"zfs destroy {vol}@base": [_owner_of(installed, f"{vol}@base")],
+        # Whose target tid 1 is: tgtd says, then who made the volume it exports.
+        "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL": [
+            _show_call(installed),
+            _owner_of(installed, vol),
+        ],
+    }
+    for line, questions in asked.items():
+        before = len(installed.recorders.calls())
+        done = _run_wrapper(installed, line)
+        assert done.returncode == 0, (line, done.stderr)
+        calls = installed.recorders.calls()[before:]
+        assert calls[:-1] == questions, line
+        assert calls[-1]["argv"][1:] == shlex.split(line)[1:]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (
+            f"specengine-unexport {BASE}/vol1 7",
+            f"target 7 ({ELSEWHERE}foreign) is not this pool's: its IQN does not start with"
+            f" {PREFIX}",
+        ),
+        (
+            "tgtadm --lld iscsi --mode target --op bind --tid 8 --initiator-address ALL",
+            f"target 8 ({PREFIX}vol8) is not this pool's: it exports /dev/zvol/tank/other/vol8,"
+            f" not a volume under {BASE}",
+        ),
+        (
+            "tgtadm --lld iscsi --mode target --op bind --tid 10 --initiator-address ALL",
+            f"{BASE}/theirs was not made by spec lab (org.specengine:spec: 'other-spec')",
+        ),
+        (
+            f"specengine-unexport {BASE}/vol1 11",
+            f"target 11 ({PREFIX}vol2) exports no volume and is not {BASE}/vol1's ({PREFIX}vol1)",
+        ),
+        (
+            f"specengine-unexport {BASE}/vol1 9",
+            f"target 9 ({ELSEWHERE}vol9) is not this pool's: its IQN does not start with {PREFIX}",
+        ),
+        (
+            f"specengine-unexport {BASE}/vol3 12",
+            f"target 12 ({PREFIX}vol3) is not this pool's: it exports /dev/zvol/tank/other/x,"
+            f" not a volume under {BASE}",
+        ),
+        (f"specengine-unexport {BASE}/vol1 99", "no target 99 on this host"),
+        (
+            f"specengine-tgt-save {BASE}/vol1 {ELSEWHERE}foreign ALL",
+            f"{BASE}/vol1 is exported as {PREFIX}vol1, not {ELSEWHERE}foreign",
+        ),
+        (
+            f"zfs set volsize=1 {BASE}/vol1",
+            f"volsize=1 would not grow {BASE}/vol1 ({10 * G} bytes now): volumes are only grown",
+        ),
+        (
+            f"zfs destroy {BASE}/handmade",
+            f"{BASE}/handmade was not made by spec lab (org.specengine:spec: not set on it)",
+        ),
+        (
+            f"zfs destroy {BASE}/ghost",
+            f"cannot check {BASE}/ghost: cannot open '{BASE}/ghost': dataset does not exist",
+        ),
+        (
+            f"zfs create -V 1G -o org.specengine:spec=other-spec {BASE}/new",
+            "not an allowed command",
+        ),
+    ],
+)
+def test_a_refusal_says_why(installed: Installed, line: str, why: str) -> None:
+    done = _run_wrapper(installed, line)
+    assert done.returncode == REFUSED_EXIT
+    assert done.stderr.decode().startswith(f"specengine-wrapper: refused: {why}"), done.stderr
+
+
+def test_without_an_answer_from_tgtd_no_target_is_touched(tmp_path: Path) -> None:
+    installed = _install(tmp_path)
+    installed.recorders.answer(
+        "tgtadm",
+        SHOW_QUERY,
+        "",
+        rc=107,
+        stderr="tgtadm: failed to send request hdr to tgt daemon, Transport endpoint is not"
+        " connected\n",
+    )
+    before = _state(installed)
+    for line in (
+        f"specengine-unexport {BASE}/vol1 1",
+        "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-address ALL",
+    ):
+        done = _run_wrapper(installed, line)
+        assert done.returncode == REFUSED_EXIT
+        assert b"refused: cannot check tgtd's targets: tgtadm: failed to send" in done.stderr
+    _untouched(installed, before)
+
+
+def test_a_question_the_host_cannot_answer_refuses_without_a_traceback(tmp_path: Path) -> None:
+    # zfs missing (a broken install): the owner cannot be checked, so nothing runs.
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text(wrapper_script(_scope(), zfs=str(tmp_path / "no-zfs")), encoding="utf-8")
+    wrapper.chmod(0o755)
+    done = subprocess.run(
+        [str(wrapper), *_ARGUMENTS],
+        env=_env(f"zfs destroy {BASE}/vol1"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    assert done.returncode == REFUSED_EXIT
+    assert done.stderr.startswith(
+        f"specengine-wrapper: refused: cannot check {BASE}/vol1: [Errno 2]".encode()
+    ), done.stderr
 
 
 _HOSTILE_COUNT = len(_hostile(Path("/canary"), Path("/victim")))
@@ -394,12 +730,26 @@ def test_anything_else_is_refused_before_running_anything(installed: Installed, 
     _untouched(installed, before)
 
 
+_ARGUMENTS = ["--base", BASE, "--spec", SPEC, "--iqn-prefix", PREFIX]
+
+
 @pytest.mark.parametrize(
-    "args", [(), ("--base", "tank/other"), ("--base", BASE, "extra"), ("--base=" + BASE,)]
+    "args",
+    [
+        (),
+        ("--base", BASE),
+        ("--base", "tank/other", *_ARGUMENTS[2:]),
+        (*_ARGUMENTS[:3], "other-spec", *_ARGUMENTS[4:]),
+        (*_ARGUMENTS[:5], ELSEWHERE),
+        (*_ARGUMENTS, "extra"),
+        ("--base=" + BASE, *_ARGUMENTS[2:]),
+        (*_ARGUMENTS[2:], *_ARGUMENTS[:2]),
+    ],
 )
-def test_a_wrapper_called_with_another_base_refuses(
+def test_a_wrapper_called_for_another_pool_refuses(
     installed: Installed, args: tuple[str, ...]
 ) -> None:
+    assert installed.scope.arguments() == _ARGUMENTS
     before = _state(installed)
     done = _run_wrapper(installed, ALLOWED[0], args)
     assert done.returncode == REFUSED_EXIT
@@ -408,43 +758,72 @@ def test_a_wrapper_called_with_another_base_refuses(
 
 
 def test_the_wrapper_is_a_standalone_isolated_python3_program() -> None:
-    text = wrapper_script(BASE)
+    text = wrapper_script(_scope())
     assert text.startswith("#!/usr/bin/python3 -I\n")
     assert "'/usr/sbin/zfs'" in text and "'/usr/sbin/tgtadm'" in text
     assert "'/etc/tgt/conf.d'" in text and "'/run/lock'" in text
+    assert f"SPEC_NAME = {SPEC!r}" in text and f"IQN_PREFIX = {PREFIX!r}" in text
     imports = {line.split()[1] for line in text.splitlines() if line.startswith("import ")}
     assert imports <= {"fcntl", "ipaddress", "os", "re", "shlex", "subprocess", "sys", "time"}
     assert not any(line.startswith("from ") for line in text.splitlines())
     for runner in ("os.system", "os.popen", "os.spawn", "shell=True", "Popen"):
         assert runner not in text
-    # The one subprocess call runs tgtadm by an argv list, without a shell.
+    # The one subprocess call runs a tool by an argv list, without a shell.
     assert text.count("subprocess.run(") == 1
-    assert "subprocess.run([TGTADM, " in text
+    assert "subprocess.run([tool, *words], " in text
     compile(text, "wrapper", "exec")
 
 
 @pytest.mark.parametrize(
-    ("base", "zfs"),
+    ("base", "spec", "prefix"),
     [
-        ("tank", "/usr/sbin/zfs"),
-        ("tank/../x", "/usr/sbin/zfs"),
-        ("tank/a b", "/usr/sbin/zfs"),
-        ("tank/x'", "/usr/sbin/zfs"),
-        ("tank/x", "zfs"),
-        ("tank/x", "/usr/sbin/zfs;id"),
-        ("tank/x", "/usr/../bin/sh"),
+        ("tank", SPEC, PREFIX),
+        ("tank/../x", SPEC, PREFIX),
+        ("tank/a b", SPEC, PREFIX),
+        ("tank/x'", SPEC, PREFIX),
+        ('tank/x" ,command="/bin/sh', SPEC, PREFIX),
+        (BASE, "", PREFIX),
+        (BASE, "a b", PREFIX),
+        (BASE, "lab;id", PREFIX),
+        (BASE, "-lab", PREFIX),
+        (BASE, SPEC, "IQN.2010-10.org.openstack:"),
+        (BASE, SPEC, "iqn.2010-10.org.openstack:$(id)"),
+        (BASE, SPEC, "iqn.2010-10.org.openstack: --base tank"),
+        (BASE, SPEC, "iqn.2010-10.org.openstack:" + "a" * 134),
     ],
 )
-def test_wrapper_script_refuses_a_malformed_base_or_tool(base: str, zfs: str) -> None:
+def test_a_key_scope_refuses_a_malformed_pool(base: str, spec: str, prefix: str) -> None:
     with pytest.raises(ValueError):
-        wrapper_script(base, zfs=zfs)
+        key_scope(base, spec, prefix)
+
+
+def test_a_key_scope_keeps_shell_characters_out_whatever_its_patterns() -> None:
+    # The patterns come from the spec language; the command= line does not trust them.
+    loose = KeyScope(BASE, "lab", PREFIX, ".*", ".*", 223)
+    assert loose.arguments() == _ARGUMENTS
+    for base, spec, prefix in [
+        ("tank/x;id", SPEC, PREFIX),
+        (BASE, "lab$(id)", PREFIX),
+        (BASE, SPEC, 'iqn.x:"'),
+        (BASE, SPEC, "iqn.x: y"),
+    ]:
+        with pytest.raises(ValueError, match="has characters outside"):
+            KeyScope(base, spec, prefix, ".*", ".*", 223)
+    with pytest.raises(ValueError, match="name_pattern"):
+        KeyScope(BASE, SPEC, PREFIX, "(", ".*", 223)
+
+
+@pytest.mark.parametrize("zfs", ["zfs", "/usr/sbin/zfs;id", "/usr/../bin/sh"])
+def test_wrapper_script_refuses_a_malformed_tool(zfs: str) -> None:
+    with pytest.raises(ValueError):
+        wrapper_script(_scope(), zfs=zfs)
 
 
 @pytest.mark.parametrize("option", ["tgtadm", "conf_dir", "lock_dir"])
 @pytest.mark.parametrize("path", ["relative/dir", "/etc/tgt;id", "/etc/../tmp", "/a//b", "/a b"])
 def test_wrapper_script_refuses_a_malformed_path(option: str, path: str) -> None:
     with pytest.raises(ValueError, match=f"^{option} "):
-        wrapper_script(BASE, **{option: path})
+        wrapper_script(_scope(), **{option: path})
 
 
 # -- the wrapper's own commands -------------------------------------------------
@@ -484,6 +863,8 @@ def test_export_makes_target_lun_acl_and_its_tgt_file(tmp_path: Path, zvols: Fak
     assert (done.stdout, done.stderr) == (b"", b"")
     bind = "--mode target --op bind --tid 3"
     assert installed.recorders.calls() == [
+        # Only a volume this spec made is exported, under its own IQN.
+        _owner_of(installed, dataset),
         _tgtadm(installed, f"--mode target --op new --tid 3 --targetname {IQN}"),
         _tgtadm(installed, f"--mode logicalunit --op new --tid 3 --lun 1 --backing-store {device}"),
         _tgtadm(installed, f"{bind} --initiator-address ALL"),
@@ -522,7 +903,7 @@ def test_an_export_that_fails_half_way_deletes_its_target(
     assert done.returncode == 1
     assert done.stderr.startswith(b"specengine-wrapper: specengine-export failed: tgtadm ")
     assert f"failing on purpose on {failing}".encode() in done.stderr
-    calls = installed.recorders.calls()
+    calls = _acts(installed.recorders.calls())
     assert len(calls) == steps + 1
     assert failing in calls[steps - 1]["argv"]
     # Never a half-exported volume: the target goes, by force (a session may have come).
@@ -540,7 +921,7 @@ def test_an_export_whose_tgt_file_cannot_be_written_deletes_its_target(
     done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
     assert done.returncode == 1
     assert b"specengine-export failed" in done.stderr and b"No such file" in done.stderr
-    calls = installed.recorders.calls()
+    calls = _acts(installed.recorders.calls())
     assert len(calls) == 4
     assert calls[-1] == _tgtadm(installed, "--mode target --op delete --force --tid 3")
     assert not (tmp_path / "no-such-folder").exists()
@@ -555,7 +936,7 @@ def test_an_export_whose_target_cannot_be_made_deletes_nothing(
     zvols.device(dataset)
     done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
     assert done.returncode == 1, done.stderr
-    assert installed.recorders.calls() == [
+    assert _acts(installed.recorders.calls()) == [
         _tgtadm(installed, f"--mode target --op new --tid 3 --targetname {IQN}")
     ]
     assert _listing(installed.conf_dir) == []
@@ -565,24 +946,45 @@ def test_unexport_removes_the_tgt_file_then_the_target(tmp_path: Path, zvols: Fa
     installed = _install(tmp_path, zvols.base)
     dataset = f"{zvols.base}/vol1"
     other = f"{zvols.base}/vol2"
-    for name in (dataset, other):
-        zvols.device(name)
+    devices = [zvols.device(name) for name in (dataset, other)]
     done = _run_wrapper(installed, f"specengine-export {dataset} 3 {IQN} ALL")
     assert done.returncode == 0, done.stderr
-    done = _run_wrapper(installed, f"specengine-export {other} 4 {IQN}2 ALL")
+    done = _run_wrapper(installed, f"specengine-export {other} 4 {PREFIX}vol2 ALL")
     assert done.returncode == 0, done.stderr
+    # tgtd now shows both targets (the stand-in is told so).
+    exported = _target(3, IQN, str(devices[0])) + _target(4, f"{PREFIX}vol2", str(devices[1]))
+    installed.recorders.stand_for(replace(_host(zvols.base), show=exported))
     before = len(installed.recorders.calls())
     done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
     assert done.returncode == 0, done.stderr
+    # Who made the volume; whose target 3 is, from tgtd: that volume's only.
     assert installed.recorders.calls()[before:] == [
-        _tgtadm(installed, "--mode target --op delete --tid 3")
+        _owner_of(installed, dataset),
+        _show_call(installed),
+        _tgtadm(installed, "--mode target --op delete --tid 3"),
     ]
     # The other export's file stays.
     assert _listing(installed.conf_dir) == [_conf_file(installed, other).name]
     # Again, without its file (a run stopped in between): the target is still deleted.
     done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
     assert done.returncode == 0, done.stderr
-    assert len(installed.recorders.calls()) == before + 2
+    assert len(_acts(installed.recorders.calls()[before:])) == 2
+    # Another volume's target is not this volume's to unexport.
+    done = _run_wrapper(installed, f"specengine-unexport {dataset} 4")
+    assert done.returncode == REFUSED_EXIT
+    assert f"target 4 ({PREFIX}vol2) exports {other}, not only {dataset}".encode() in done.stderr
+
+
+def test_unexport_deletes_the_volumes_own_target_left_without_its_lun(tmp_path: Path) -> None:
+    # An export stopped half-way (the wrapper killed before its rollback):
+    # the target has the volume's IQN and no LUN; the plan exports it again.
+    installed = _install(tmp_path)
+    before = len(installed.recorders.calls())
+    done = _run_wrapper(installed, f"specengine-unexport {BASE}/vol2 11")
+    assert done.returncode == 0, done.stderr
+    assert _acts(installed.recorders.calls()[before:]) == [
+        _tgtadm(installed, "--mode target --op delete --tid 11")
+    ]
 
 
 def test_an_unexport_that_fails_leaves_no_tgt_file(tmp_path: Path) -> None:
@@ -592,7 +994,7 @@ def test_an_unexport_that_fails_leaves_no_tgt_file(tmp_path: Path) -> None:
     dataset = f"{BASE}/vol1"
     done = _run_wrapper(installed, f"specengine-tgt-save {dataset} {IQN} ALL")
     assert done.returncode == 0, done.stderr
-    done = _run_wrapper(installed, f"specengine-unexport {dataset} 3")
+    done = _run_wrapper(installed, f"specengine-unexport {dataset} 1")
     assert done.returncode == 1
     assert b"specengine-unexport failed: tgtadm --mode target --op delete" in done.stderr
     assert _listing(installed.conf_dir) == []
@@ -608,7 +1010,7 @@ def test_tgt_save_rewrites_the_file_whole(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (done.stdout, done.stderr) == (b"", b"")
-    assert installed.recorders.calls() == []
+    assert installed.recorders.calls() == [_owner_of(installed, dataset)]
     assert conf.read_text(encoding="utf-8") == _conf_text(
         dataset,
         IQN,
@@ -620,7 +1022,7 @@ def test_tgt_save_rewrites_the_file_whole(tmp_path: Path) -> None:
 def _lock_holder(installed: Installed) -> subprocess.Popen[bytes]:
     """A wrapper holding the lock (it has printed ``locked BASE``) until its stdin closes."""
     holder = subprocess.Popen(
-        [str(installed.wrapper), "--base", installed.base],
+        [str(installed.wrapper), *installed.scope.arguments()],
         env=_env("specengine-lock"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -695,38 +1097,41 @@ _KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0t7ZK8nKdLQx1r9ukhW9x5yL4CqB1p3y3l
 
 def test_the_authorized_keys_line_forces_the_wrapper_from_the_engine_only() -> None:
     line = authorized_keys_line(
-        _KEY + " engine@host", WRAPPER, BASE, ["192.0.2.4", "2001:db8::/64", "198.51.100.7/32"]
+        _KEY + " engine@host",
+        WRAPPER,
+        _scope(),
+        ["192.0.2.4", "2001:db8::/64", "198.51.100.7/32"],
     )
     assert line == (
         'from="192.0.2.4,2001:db8::/64,198.51.100.7",restrict,'
-        f'command="{WRAPPER} --base {BASE}" {_KEY} engine@host'
+        f'command="{WRAPPER} --base {BASE} --spec {SPEC} --iqn-prefix {PREFIX}"'
+        f" {_KEY} engine@host"
     )
 
 
 @pytest.mark.parametrize(
-    ("key", "path", "base", "addresses"),
+    ("key", "path", "addresses"),
     [
-        (_KEY, WRAPPER, BASE, []),
-        (_KEY, WRAPPER, BASE, ["engine.example.org"]),
-        (_KEY, WRAPPER, BASE, ["192.0.2.0/16"]),
-        (_KEY, WRAPPER, BASE, ['127.0.0.1",command="/bin/sh']),
-        (_KEY, "/usr/local/sbin/w --base x", BASE, ["127.0.0.1"]),
-        (_KEY, "wrapper", BASE, ["127.0.0.1"]),
-        (_KEY, WRAPPER, 'tank/x" ,command="/bin/sh', ["127.0.0.1"]),
-        (_KEY, WRAPPER, "tank", ["127.0.0.1"]),
-        (_KEY + ' "quoted"', WRAPPER, BASE, ["127.0.0.1"]),
-        (_KEY + " two words", WRAPPER, BASE, ["127.0.0.1"]),
-        (_KEY + "\nssh-ed25519 AAAA other", WRAPPER, BASE, ["127.0.0.1"]),
-        ("ssh-dss AAAAB3NzaC1kc3M=", WRAPPER, BASE, ["127.0.0.1"]),
-        ("ssh-rsa " + _KEY.split()[1], WRAPPER, BASE, ["127.0.0.1"]),
-        ("ssh-ed25519 not-base64!", WRAPPER, BASE, ["127.0.0.1"]),
+        (_KEY, WRAPPER, []),
+        (_KEY, WRAPPER, ["engine.example.org"]),
+        (_KEY, WRAPPER, ["192.0.2.0/16"]),
+        (_KEY, WRAPPER, ['127.0.0.1",command="/bin/sh']),
+        (_KEY, "/usr/local/sbin/w --base x", ["127.0.0.1"]),
+        (_KEY, "wrapper", ["127.0.0.1"]),
+        (_KEY + ' "quoted"', WRAPPER, ["127.0.0.1"]),
+        (_KEY + " two words", WRAPPER, ["127.0.0.1"]),
+        (_KEY + "\nssh-ed25519 AAAA other", WRAPPER, ["127.0.0.1"]),
+        ("ssh-dss AAAAB3NzaC1kc3M=", WRAPPER, ["127.0.0.1"]),
+        ("ssh-rsa " + _KEY.split()[1], WRAPPER, ["127.0.0.1"]),
+        ("ssh-ed25519 not-base64!", WRAPPER, ["127.0.0.1"]),
     ],
 )
 def test_authorized_keys_line_refuses_what_could_widen_the_key(
-    key: str, path: str, base: str, addresses: list[str]
+    key: str, path: str, addresses: list[str]
 ) -> None:
+    # A base, spec or prefix that could widen it is refused by its KeyScope (above).
     with pytest.raises(ValueError):
-        authorized_keys_line(key, path, base, addresses)
+        authorized_keys_line(key, path, _scope(), addresses)
 
 
 # -- behind a real sshd --------------------------------------------------------
@@ -746,7 +1151,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     lines: list[str] = []
 
     def keys(public_key: str) -> str:
-        lines.append(authorized_keys_line(public_key, str(installed.wrapper), BASE, ["127.0.0.1"]))
+        lines.append(
+            authorized_keys_line(public_key, str(installed.wrapper), installed.scope, ["127.0.0.1"])
+        )
         return lines[0]
 
     try:
@@ -766,6 +1173,29 @@ def test_an_allowed_command_runs_once_through_sshd(served: Served) -> None:
     assert done.stdout == b"recorded zfs\n"
     calls = served.installed.recorders.calls()[before:]
     assert calls == [{"argv": _expected_argv(served.installed, line), "tty": False}]
+
+
+def test_what_the_plan_asks_passes_through_sshd_after_the_wrapper_asked(served: Served) -> None:
+    # Lines of the same shapes as refused ones, on what the pool owns: each acts once.
+    installed = served.installed
+    acts = {
+        f"zfs set volsize=20G {BASE}/vol1": f"zfs set volsize=20G {BASE}/vol1",
+        f"zfs destroy {BASE}/vol1@base": f"zfs destroy {BASE}/vol1@base",
+        "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL": (
+            "tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL"
+        ),
+        "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-address 10.0.2.2": (
+            "tgtadm --lld iscsi --mode target --op unbind --tid 1 --initiator-address 10.0.2.2"
+        ),
+        # The pool's own target left without its LUN.
+        f"specengine-unexport {BASE}/vol2 11": "tgtadm --lld iscsi --mode target --op delete --tid 11",
+    }
+    for line, act in acts.items():
+        before = len(installed.recorders.calls())
+        done = served.server.ssh(line)
+        assert done.returncode == 0, (line, done.stderr)
+        acted = _acts(installed.recorders.calls()[before:])
+        assert [call["argv"][1:] for call in acted] == [shlex.split(act)[1:]], line
 
 
 def test_hostile_lines_through_sshd_run_nothing(served: Served) -> None:
@@ -840,10 +1270,10 @@ def test_the_wrapper_commands_run_through_sshd(served: Served) -> None:
     assert done.returncode == 0, done.stderr
     assert _conf_file(installed, dataset).is_file()
     before = len(installed.recorders.calls())
-    done = served.server.ssh(f"specengine-unexport {dataset} 5")
+    done = served.server.ssh(f"specengine-unexport {dataset} 1")
     assert done.returncode == 0, done.stderr
-    assert installed.recorders.calls()[before:] == [
-        _tgtadm(installed, "--mode target --op delete --tid 5")
+    assert _acts(installed.recorders.calls()[before:]) == [
+        _tgtadm(installed, "--mode target --op delete --tid 1")
     ]
     assert not _conf_file(installed, dataset).exists()
 
