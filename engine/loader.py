@@ -2,6 +2,11 @@
 
 Every problem is reported at once, each with ``file:line:column``, the field
 path and what was expected, so a user fixes a spec in one round.
+
+What a spec costs to read is bounded (:data:`MAX_BYTES`, :data:`MAX_DEPTH`,
+:data:`MAX_VALUES`): a few hundred bytes of nested aliases would otherwise
+expand to gigabytes, and deep nesting would exhaust Python's stack. Whatever
+the text holds, reading it ends in a spec or a :class:`SpecError` at a line.
 """
 
 from __future__ import annotations
@@ -20,9 +25,26 @@ from schemas.alignment import AlignmentSpec, cross_checks
 from schemas.base import closest, field_names
 from schemas.spec import KINDS, spec_adapter
 
-__all__ = ["Document", "load_spec", "load_yaml", "read_document", "spec_error"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "Document",
+    "load_spec",
+    "load_yaml",
+    "read_document",
+    "spec_error",
+]
 
 Path_ = tuple[Any, ...]
+
+#: The largest spec file read: a spec names its data files, it holds little data itself.
+MAX_BYTES = 1024 * 1024
+#: The deepest nesting of mappings and lists (the shipped specs need 6; a blocking
+#: rule nested 16 groups deep needs 34).
+MAX_DEPTH = 64
+#: The most values (scalars, mappings, lists) a document may hold, aliases expanded.
+MAX_VALUES = 100_000
 
 
 @dataclass
@@ -62,7 +84,9 @@ class _Builder(yaml.constructor.SafeConstructor):
             self.flatten_mapping(node)  # YAML merge keys (<<)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.construct_object(key_node, deep=True)
+                key = self._checked(key_node, path, self._construct(key_node, path))
+                if key is _INVALID:
+                    continue
                 if not isinstance(key, str | int | float | bool):
                     self._problem(key_node, path, "a mapping key must be a plain scalar")
                     continue
@@ -80,10 +104,48 @@ class _Builder(yaml.constructor.SafeConstructor):
         if _is_inline_cell(path) and node.tag != "tag:yaml.org,2002:null":
             # Data values stay as written: YAML 1.1 would turn 0700 into 448, 12:30
             # into 750 and yes into true. Quoted or not, a cell is its text.
-            return str(node.value)
-        value = self.construct_object(node, deep=True)
+            return self._checked(node, path, str(node.value))
+        value = self._construct(node, path)
         if isinstance(value, str) and "${" in value and not self.as_written:
             value = self._expand(node, path, value)
+        return self._checked(node, path, value)
+
+    def _construct(self, node: yaml.Node, path: Path_) -> Any:
+        """PyYAML's value of a node, or ``_INVALID`` (with a problem) when it has none.
+
+        PyYAML's constructors raise plain ValueError, TypeError... on values its
+        resolvers did not vet: explicit tags (``!!int abc``, ``!!bool maybe``),
+        an integer of more than 4,300 digits. Each is a problem at the node.
+        """
+        try:
+            value = self.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError:
+            raise
+        except Exception as exc:  # whatever PyYAML's constructors raise on this text
+            tag = node.tag.rsplit(":", 1)[-1] if node.tag.startswith("tag:yaml.org") else node.tag
+            text = node.value if isinstance(node.value, str) else ""
+            shown = repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+            if "Exceeds the limit" in str(exc):  # Python's int(): 4,300 digits at most
+                self._problem(node, path, _TOO_LARGE)
+            else:
+                self._problem(node, path, f"cannot read {shown} as a YAML {tag}: {exc}")
+            return _INVALID
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            # Hexadecimal, octal and sexagesimal integers are not bounded by Python's int().
+            self._problem(node, path, _TOO_LARGE)
+            return _INVALID
+        return value
+
+    def _checked(self, node: yaml.Node, path: Path_, value: Any) -> Any:
+        """The value, unless it is text holding a character no output can carry."""
+        if isinstance(value, str):
+            bad = _UNPRINTABLE.search(value)
+            if bad is not None:
+                where = f" (character {bad.start() + 1} of the value)" if len(value) > 1 else ""
+                self._problem(
+                    node, path, f"{_describe(bad.group())} is not allowed in a spec{where}"
+                )
+                return _INVALID
         return value
 
     def _expand(self, node: yaml.Node, path: Path_, text: str) -> str:
@@ -125,6 +187,27 @@ class _Builder(yaml.constructor.SafeConstructor):
         )
 
 
+#: A value that could not be read (its problem is recorded).
+_INVALID: Any = object()
+#: Integers stop a little below 4,000 digits: Python cannot even print one of 4,300.
+_MAX_INT_BITS = 13_000
+_TOO_LARGE = "an integer this large (about 3,900 digits or more) is not accepted"
+#: What YAML itself refuses to read in a file (C0 and C1 controls but tab and line
+#: breaks, lone surrogates, U+FFFE/U+FFFF), also when written as an escape
+#: ("\x01", "\ud800"): no output, IRI or path can hold it.
+_UNPRINTABLE = re.compile(r"[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _describe(char: str) -> str:
+    """A character a spec may not hold, named for a message."""
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X} (half of a UTF-16 pair, not a character)"
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"the control character U+{code:04X}"
+    return f"U+{code:04X} (not a character)"
+
+
 #: ``${NAME}`` or ``${NAME:-default}``; ``$${`` escapes a literal ``${``.
 _ENV = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -135,20 +218,120 @@ def _is_inline_cell(path: Path_) -> bool:
 
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with the booleans of YAML 1.2's core schema.
+class _RefusedError(Exception):
+    """Text the loader will not read further, at a 1-based line and column."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.line: int = mark.line + 1 if mark else 1
+        self.column: int = mark.column + 1 if mark else 1
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _Base(
+        yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        """libyaml's parser (ten times faster than PyYAML's own), PyYAML's composer.
+
+        The composer stays in Python, before the parser in the method order, so
+        that :class:`_Loader` counts and bounds what each node expands to.
+        """
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+else:  # a PyYAML built without libyaml
+
+    class _Base(yaml.SafeLoader):  # type: ignore[no-redef]
+        """PyYAML's own safe loader."""
+
+
+class _Loader(_Base):
+    """PyYAML's safe loader with YAML 1.2's core schema, and bounded.
 
     YAML 1.1 also reads ``yes``, ``no``, ``on`` and ``off`` (any case) as booleans,
     so ``languages: [no, fr]`` (Norwegian) became ``[false, 'fr']``. Only ``true``
     and ``false`` are booleans here; the other words stay strings, which the
-    spec's boolean fields still accept.
+    spec's boolean fields still accept. Nor is ``2024-02-30`` a date (YAML 1.1's
+    timestamps, which PyYAML cannot even build for that day): no spec field is a
+    date, so a description or a name stays the text written.
+
+    Composing counts what the document expands to: deeper than
+    :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values (each alias counting
+    every value it stands for) or a recursive alias stops it at that line,
+    before anything is built.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+        #: Expanded size of each anchored node; the anchors still being composed.
+        self._sizes: dict[str, int] = {}
+        self._open: set[str] = set()
+        #: Expanded sizes of the children of each collection being composed.
+        self._children: list[int] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()
+        anchor = event.anchor
+        if isinstance(event, yaml.AliasEvent):
+            if anchor in self._open:
+                raise _RefusedError(
+                    f"the alias *{anchor} stands for a value that holds it (a recursive"
+                    " alias): write the value out",
+                    event.start_mark,
+                )
+            node = super().compose_node(parent, index)  # an undefined alias: ComposerError
+            self._count(self._sizes.get(anchor, 1), event.start_mark, anchor)
+            return node
+        collection = isinstance(event, yaml.CollectionStartEvent)
+        self._count(1, event.start_mark, None)
+        if collection:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _RefusedError(
+                    f"nested more than {MAX_DEPTH} levels deep: a spec is not that deep",
+                    event.start_mark,
+                )
+            if anchor is not None:
+                self._open.add(anchor)
+            self._children.append(0)
+        node = super().compose_node(parent, index)
+        size = 1
+        if collection:
+            size += self._children.pop()
+            self._depth -= 1
+            self._open.discard(anchor)
+        if anchor is not None:
+            self._sizes[anchor] = size
+        if self._children:
+            self._children[-1] += size
+        return node
+
+    def _count(self, size: int, mark: Any, alias: str | None) -> None:
+        if self._children and alias is not None:
+            self._children[-1] += size
+        self._values += size
+        if self._values > MAX_VALUES:
+            what = f"the alias *{alias} expands to {size:,} values, and" if alias else ""
+            raise _RefusedError(
+                f"{what} the spec holds more than {MAX_VALUES:,} values (aliases expanded)"
+                " here: a spec names its data, put large data in a source file",
+                mark,
+            )
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -156,40 +339,113 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str) -> Any:
-    """Plain data from YAML text, read as a spec is (YAML 1.2 booleans, no aliases).
-
-    For values typed in a form; raises :class:`yaml.YAMLError` on bad YAML or an alias.
-    """
-    try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
-    except _AliasRefusedError as exc:
-        raise yaml.YAMLError(f"line {exc.line}, column {exc.column}: {exc}") from None
-
-
-class _AliasRefusedError(Exception):
-    """An alias (``*name``) met while aliases are refused, at a 1-based line and column."""
-
-    def __init__(self, anchor: str, line: int, column: int) -> None:
-        super().__init__(f"YAML aliases (*{anchor}) are not accepted here: write the value out")
-        self.line, self.column = line, column
-
-
 class _NoAliasLoader(_Loader):
     """The spec loader, stopping at the first alias.
 
     Aliases are shared nodes: a few hundred bytes of nested aliases expand to
-    millions of values (a "billion laughs"), so text from an untrusted sender
-    is read without them.
+    millions of values (a "billion laughs"); text from an untrusted sender is
+    read without any.
     """
 
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
-            mark = event.start_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            raise _AliasRefusedError(event.anchor or "", line, column)
+            event: Any = self.peek_event()
+            raise _RefusedError(
+                f"YAML aliases (*{event.anchor or ''}) are not accepted here: write the value out",
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Plain data from YAML text, read as a spec is (YAML 1.2 core schema, no aliases).
+
+    For values typed in a form; raises :class:`yaml.YAMLError` on bad YAML, an
+    alias, or a value a spec cannot hold (as :func:`read_document` refuses it).
+    """
+    doc = Document("<value>", None)
+    try:
+        node = _compose(doc.file, text, allow_aliases=False)
+        builder = _Builder(doc, as_written=True)
+        data = builder.build(node, ()) if node is not None else None
+        if builder.problems:
+            raise SpecError(builder.problems)
+    except SpecError as exc:
+        first = exc.problems[0]
+        raise yaml.YAMLError(f"line {first.line}, column {first.column}: {first.message}") from None
+    except yaml.MarkedYAMLError as exc:
+        raise yaml.YAMLError(_marked(doc.file, exc).message) from None
+    return data
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset, counting line breaks as YAML does."""
+    line, start = 1, 0
+    for brk in _BREAK.finditer(text, 0, offset):
+        line, start = line + 1, brk.end()
+    return line, offset - start + 1
+
+
+#: Line breaks as PyYAML counts them (its marks are the positions given elsewhere).
+_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _read_text(path: Path, name: str) -> str:
+    """A spec file's text: at most :data:`MAX_BYTES` of UTF-8; SpecError at the bad line."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError([Problem(name, 1, 1, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(name, 1, 1, "", "is a directory, not a spec file")]) from None
+    except OSError as exc:
+        raise SpecError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    if len(data) > MAX_BYTES:
+        before = data[:MAX_BYTES].decode("utf-8", "replace")
+        line, column = _line_column(before, len(before))
+        message = (
+            f"the file is larger than {MAX_BYTES // 1024} KiB, the most a spec may be:"
+            " a spec names its data, put large data in a source file"
+        )
+        raise SpecError([Problem(name, line, column, "", message)])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8")
+        line, column = _line_column(before, len(before))
+        message = f"not UTF-8 text: byte 0x{data[exc.start]:02x} here is {exc.reason}"
+        raise SpecError([Problem(name, line, column, "", message)]) from None
+
+
+def _marked(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "malformed YAML"
+    context = f" ({exc.context})" if exc.context else ""
+    return Problem(name, line, column, "", f"invalid YAML: {problem}{context}")
+
+
+def _compose(name: str, text: str, *, allow_aliases: bool) -> yaml.Node | None:
+    """The YAML node tree of a spec's text; SpecError at the line of whatever stops it."""
+    # What YAML refuses to read, found before it is parsed: libyaml gives the place of
+    # such a character as a byte offset, and cannot even take a lone surrogate.
+    bad = _UNPRINTABLE.search(text)
+    if bad is not None:
+        line, column = _line_column(text, bad.start())
+        message = f"{_describe(bad.group())} is not allowed in a spec"
+        raise SpecError([Problem(name, line, column, "", message)])
+    loader = _Loader(text) if allow_aliases else _NoAliasLoader(text)
+    try:
+        return loader.get_single_node()
+    except _RefusedError as exc:
+        raise SpecError([Problem(name, exc.line, exc.column, "", str(exc))]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError([_marked(name, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
 
 
 def read_document(path: Path, *, allow_aliases: bool = True, expand_env: bool = True) -> Document:
@@ -197,38 +453,15 @@ def read_document(path: Path, *, allow_aliases: bool = True, expand_env: bool = 
 
     ``allow_aliases=False`` refuses YAML aliases (``*name``, ``<<: *name``) at
     their line, for text from an untrusted sender (nested aliases expand
-    exponentially). ``expand_env=False`` never reads the environment: each
+    exponentially; with aliases, what they expand to is bounded by
+    :data:`MAX_VALUES`). ``expand_env=False`` never reads the environment: each
     ``${VAR}`` is a problem at its line instead of the variable's value (which
     could end up quoted in an error message).
     """
     name = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([Problem(name, 1, 1, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise SpecError([Problem(name, 1, 1, "", "is a directory, not a spec file")]) from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(
-            [Problem(name, 1, 1, "", f"not UTF-8 text (byte offset {exc.start})")]
-        ) from None
-    except OSError as exc:
-        raise SpecError([Problem(name, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    text = _read_text(path, name)
     doc = Document(name, None)
-    try:
-        node = yaml.compose(text, Loader=_Loader if allow_aliases else _NoAliasLoader)
-    except _AliasRefusedError as exc:
-        raise SpecError([Problem(name, exc.line, exc.column, "", str(exc))]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "malformed YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        raise SpecError(
-            [Problem(name, line, column, "", f"invalid YAML: {problem}{context}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+    node = _compose(name, text, allow_aliases=allow_aliases)
     if node is None:
         raise SpecError([Problem(name, 1, 1, "", "the file is empty; a spec starts with 'kind:'")])
     builder = _Builder(doc, expand_env=expand_env)
@@ -259,11 +492,16 @@ def load_spec(
     """
     doc = read_document(path, allow_aliases=allow_aliases, expand_env=expand_env)
     kind = doc.data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         line, column = doc.position(("kind",)) if "kind" in doc.data else (1, 1)
         valid = ", ".join(sorted(KINDS))
         if kind is None:
             message = f"missing 'kind' (one of: {valid})"
+        elif not isinstance(kind, str):
+            written = "a list" if isinstance(kind, list) else f"{type(kind).__name__} {kind!r}"
+            if isinstance(kind, dict):
+                written = "a mapping"
+            message = f"'kind' must be one word, one of: {valid} (got {written})"
         else:
             message = f"unknown kind '{kind}'{closest(str(kind), sorted(KINDS))} (valid: {valid})"
         raise SpecError([Problem(doc.file, line, column, "kind", message)])
@@ -303,10 +541,10 @@ def spec_error(spec_file: Path | str, checks: list[tuple[Path_, str]]) -> SpecEr
     path = Path(spec_file)
     doc = Document(_display(path), None)
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+        node = _compose(doc.file, _read_text(path, doc.file), allow_aliases=True)
         if node is not None:
             doc.data = _Builder(doc, as_written=True).build(node, ())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (SpecError, yaml.YAMLError):  # the file changed since it was loaded
         doc = Document(doc.file, None)
     return _located(doc, checks)
 
@@ -331,7 +569,10 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
             message = f"missing required key '{name}'"
             problems.append(Problem(doc.file, line, column, _dotted((*path, name)), message))
             continue
-        if kind == "extra_forbidden":
+        if kind == "invalid_key":
+            line, column = doc.position(path, key=True)
+            message = f"a key here must be text, not {error['input']!r}: quote it"
+        elif kind == "extra_forbidden":
             key = path[-1] if path else ""
             line, column = doc.position(path, key=True)
             # Prefer the required keys this mapping lacks, then any key of the spec language.
@@ -402,30 +643,47 @@ def _walk(data: Any, loc: tuple[Any, ...]) -> Path_:
     matches the most parts wins, descending on ties.
     """
 
-    def best(node: Any, rest: tuple[Any, ...]) -> tuple[int, bool, Path_]:
+    loc = tuple(loc)
+    # Memoised on (node, position in loc): each part is either skipped or matched, and
+    # without the memo nested groups (union in union...) took 2^len(loc) steps.
+    memo: dict[tuple[int, int], tuple[int, bool, Path_]] = {}
+
+    def best(node: Any, at: int) -> tuple[int, bool, Path_]:
         # Score: parts matched, then whether the last part (the field itself) matched.
-        if not rest:
+        if at == len(loc):
             return 0, True, ()
-        part, tail = rest[0], rest[1:]
-        skip = best(node, tail)
-        if not tail:
+        known = memo.get((id(node), at))
+        if known is not None:
+            return known
+        part = loc[at]
+        skip = best(node, at + 1)
+        if at + 1 == len(loc):
             skip = (skip[0], False, skip[2])
-        child: Any = _MISSING
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
-            child = node[part]
-        if child is _MISSING:
-            return skip
-        matched, last, path = best(child, tail)
-        if (matched + 1, last) >= skip[:2]:
-            return matched + 1, last, (part, *path)
-        return skip
+        result = skip
+        key = _key_in(node, part)
+        if key is not _ABSENT:
+            matched, last, path = best(node[key], at + 1)
+            if (matched + 1, last) >= skip[:2]:
+                result = (matched + 1, last, (key, *path))
+        memo[(id(node), at)] = result
+        return result
 
-    return best(data, tuple(loc))[2]
+    return best(data, 0)[2]
 
 
-_MISSING = object()
+_ABSENT = object()
+
+
+def _key_in(node: Any, part: Any) -> Any:
+    """The key or index of ``node`` that a location part names, else ``_ABSENT``."""
+    if isinstance(node, list):
+        return part if isinstance(part, int) and 0 <= part < len(node) else _ABSENT
+    if not isinstance(node, dict):
+        return _ABSENT
+    if isinstance(part, str | int) and part in node:
+        return part
+    # pydantic writes a key that is not text as text: 1.5 is '1.5' in a location.
+    return next((key for key in node if not isinstance(key, str) and str(key) == part), _ABSENT)
 
 
 def _message(error: Any) -> str:

@@ -37,6 +37,7 @@ from schemas.base import (
 
 __all__ = [
     "BLOCKINGS",
+    "IRI",
     "METRICS",
     "NORMALISERS",
     "AlignmentSpec",
@@ -862,7 +863,10 @@ PREFIXES = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "schema": "http://schema.org/",
 }
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+#: An absolute IRI that RDF serialisers accept: a scheme, a colon, then no space,
+#: control character (NUL to space, DEL), lone surrogate or any of <>"{}|\^`.
+IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x20\x7f<>\"{}|\\^`\ud800-\udfff]*\Z")
+_IRI = IRI
 
 
 #: Schemes accepted in a full predicate IRI; anything else before a colon is a CURIE prefix.

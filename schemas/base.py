@@ -193,24 +193,63 @@ def _expand_shorthand(field: str) -> Any:
     return expand
 
 
+#: The longest path and file name Linux accepts (PATH_MAX, NAME_MAX), in bytes.
+_PATH_MAX, _NAME_MAX = 4096, 255
+
+
 def _resolve(value: str, info: ValidationInfo) -> Path:
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~user of no such user, or no home folder to expand ~ to
+        user = value[1:].split("/", 1)[0]
+        raise PydanticCustomError(
+            "path_home",
+            "cannot expand {start}: {who}",
+            {
+                "start": value.split("/", 1)[0],
+                "who": f"there is no user '{user}'" if user else "no home folder is known",
+            },
+        ) from None
     base = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
     # normpath, not resolve(): "specs/../out" becomes "out" but symlinks are kept.
-    return Path(os.path.normpath(path))
+    path = Path(os.path.normpath(path))
+    # Checked here, not left to the system: a too long name is an error of the spec
+    # (at its line), not of whichever call first touches the file.
+    try:
+        longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+        total = len(os.fsencode(path))
+    except UnicodeEncodeError:  # a lone surrogate: no file name holds one
+        raise PydanticCustomError(
+            "path_chars", "a file name cannot hold a lone surrogate (\\ud800-\\udfff)"
+        ) from None
+    if longest > _NAME_MAX or total > _PATH_MAX:
+        raise PydanticCustomError(
+            "path_too_long",
+            "path too long: a file name holds at most {name} bytes and a path {path}",
+            {"name": _NAME_MAX, "path": _PATH_MAX},
+        )
+    return path
+
+
+def _is(test: str, path: Path) -> bool:
+    """``path.is_file()`` (or ``is_dir``, ``exists``), False where the system cannot tell."""
+    try:
+        return bool(getattr(path, test)())
+    except (OSError, ValueError):  # a name the file system refuses, say
+        return False
 
 
 def _input_path(value: Any, info: ValidationInfo) -> Path:
     if not isinstance(value, str | Path) or not str(value):
         raise PydanticCustomError("path_type", "expected a file path")
     path = _resolve(str(value), info)
-    if (info.context or {}).get("check_files", True) and not path.is_file():
+    if (info.context or {}).get("check_files", True) and not _is("is_file", path):
         raise PydanticCustomError(
             "file_missing",
             "file not found: {path}{what}",
-            {"path": str(path), "what": " (it is a directory)" if path.is_dir() else ""},
+            {"path": str(path), "what": " (it is a directory)" if _is("is_dir", path) else ""},
         )
     return path
 
@@ -219,7 +258,7 @@ def _output_path(value: Any, info: ValidationInfo) -> Path:
     if not isinstance(value, str | Path) or not str(value):
         raise PydanticCustomError("path_type", "expected a file path")
     path = _resolve(str(value), info)
-    if path.is_dir():
+    if _is("is_dir", path):
         raise PydanticCustomError(
             "path_is_dir", "{path} is a directory, not a file", {"path": str(path)}
         )
@@ -230,7 +269,7 @@ def _output_dir(value: Any, info: ValidationInfo) -> Path:
     if not isinstance(value, str | Path) or not str(value):
         raise PydanticCustomError("path_type", "expected a folder path")
     path = _resolve(str(value), info)
-    if path.exists() and not path.is_dir():
+    if _is("exists", path) and not _is("is_dir", path):
         raise PydanticCustomError(
             "path_is_file", "{path} is a file, not a folder", {"path": str(path)}
         )

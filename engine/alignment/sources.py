@@ -33,6 +33,7 @@ from engine.alignment.terms import Term, from_rdflib, merge_rows
 from engine.environment import Environment
 from engine.errors import DataError
 from schemas.alignment import (
+    IRI,
     CsvSource,
     InlineSource,
     RdfSource,
@@ -45,8 +46,32 @@ from schemas.base import closest
 __all__ = ["read_source"]
 
 # The same test the spec schema applies to predicates: a scheme, a colon, then no
-# character RDF serialisers refuse in an IRI.
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+# character RDF serialisers refuse in an IRI (a control character included).
+_IRI = IRI
+#: A character an IRI cannot hold anywhere after its scheme (the complement of IRI's).
+_NOT_IN_IRI = re.compile(r"[\s\x00-\x20\x7f<>\"{}|\\^`\ud800-\udfff]")
+
+
+def _character(char: str) -> str:
+    """A character named for a message: 'a space', 'the control character U+0001'..."""
+    code = ord(char)
+    if code < 0x20 or code == 0x7F:
+        return f"the control character U+{code:04X}"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate U+{code:04X}"
+    if char.isspace():
+        return f"a space (U+{code:04X})"
+    return f"'{char}'"
+
+
+def _escaped(text: str) -> str:
+    """The text with what cannot be seen on a terminal (controls, line breaks) as escapes."""
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        for c in text
+    )
+
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Explain how to fix a row problem, once, in the error that stops the run.
@@ -523,6 +548,12 @@ def _make_ids(
             reasons[i] = (
                 f"id {iri} (column {used[0]}) is a blank node: it names nothing outside this"
                 " answer; select an IRI for the id"
+            )
+        elif _SCHEME.match(iri) and (char := _NOT_IN_IRI.search(iri)) is not None:
+            # Shown escaped: a control character would be invisible, or break the line.
+            reasons[i] = (
+                f"id '{_escaped(iri)}' (column {used[0]}) holds {_character(char.group())},"
+                " which an IRI cannot hold"
             )
         else:
             reasons[i] = (

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.errors import SpecError
-from engine.loader import load_spec, read_document
+from engine.loader import MAX_BYTES, MAX_DEPTH, load_spec, read_document
 
 GOOD = """\
 kind: alignment
@@ -404,3 +406,220 @@ def test_boolean_fields_still_read_yes_and_no(tmp_path: Path) -> None:
     assert load_spec(_write(tmp_path, text)).sources.align.header is False
     text = GOOD.replace("{csv: a.csv, id: uri}", "{csv: a.csv, id: uri, header: yes}")
     assert load_spec(_write(tmp_path, text)).sources.align.header is True
+
+
+# --------------------------------------------------------------------------- hostile specs
+# Issue 13: each of these ended in exit 70 (internal error), or in an error at 1:1 with
+# a raw offset. Each is a spec error (exit 2) at its line, through the command line.
+
+
+def _described(value: str) -> str:
+    return GOOD.replace("name: demo\n", f"name: demo\ndescription: {value}\n")
+
+
+def _deep(opening: str, closing: str) -> str:
+    return _described(opening * (MAX_DEPTH + 10) + "x" + closing * (MAX_DEPTH + 10))
+
+
+#: id -> (spec text, the text at the problem's place or its (line, column), what it says).
+HOSTILE: dict[str, tuple[str | bytes, str | tuple[int, int], str]] = {
+    "a date that is not one": (
+        GOOD.replace("threshold: 1", "threshold: 2024-02-30"),
+        "2024-02-30",
+        "Input should be a valid number",
+    ),
+    "!!int tag on a word": (
+        GOOD.replace("threshold: 1", "threshold: !!int abc"),
+        "!!int",
+        "cannot read 'abc' as a YAML int",
+    ),
+    "!!float tag on a word": (
+        GOOD.replace("threshold: 1", "threshold: !!float abc"),
+        "!!float",
+        "cannot read 'abc' as a YAML float",
+    ),
+    "!!bool tag on a word": (
+        GOOD.replace("name: demo", "name: !!bool maybe"),
+        "!!bool",
+        "cannot read 'maybe' as a YAML bool",
+    ),
+    "!!timestamp tag on a word": (
+        GOOD.replace("name: demo", "name: !!timestamp soon"),
+        "!!timestamp",
+        "cannot read 'soon' as a YAML timestamp",
+    ),
+    "!!timestamp tag on a day that does not exist": (
+        GOOD.replace("name: demo", "name: !!timestamp 2024-02-30"),
+        "!!timestamp",
+        "cannot read '2024-02-30' as a YAML timestamp",
+    ),
+    "an integer of 5,000 digits": (
+        GOOD.replace("threshold: 1", "threshold: " + "9" * 5000),
+        "9999",
+        "an integer this large",
+    ),
+    "a hexadecimal integer of 4,000 digits": (
+        GOOD.replace("threshold: 1", "threshold: 0x" + "f" * 4000),
+        "0xfff",
+        "an integer this large",
+    ),
+    "kind as a list": (
+        GOOD.replace("kind: alignment", "kind: [alignment]"),
+        "[alignment]",
+        "'kind' must be one word, one of: alignment, image, volume-pool (got a list)",
+    ),
+    "kind as a mapping": (
+        GOOD.replace("kind: alignment", "kind: {alignment: 1}"),
+        "{alignment",
+        "(got a mapping)",
+    ),
+    "deep flow nesting": (
+        _deep("[", "]"),
+        (3, 14 + MAX_DEPTH - 1),  # the document's mapping is the first level
+        f"nested more than {MAX_DEPTH} levels deep",
+    ),
+    "deep nesting of mappings": (
+        _deep("{a: ", "}"),
+        (3, 14 + 4 * (MAX_DEPTH - 1)),
+        f"nested more than {MAX_DEPTH} levels deep",
+    ),
+    "a recursive alias": (
+        _described("&d [x, *d]"),
+        "*d",
+        "the alias *d stands for a value that holds it (a recursive alias)",
+    ),
+    "a file name over 255 bytes": (
+        GOOD.replace("out/links.ttl", "out/" + "a" * 300 + ".ttl"),
+        "out/aaa",
+        "path too long: a file name holds at most 255 bytes",
+    ),
+    "a path over 4,096 bytes": (
+        GOOD.replace("out/links.ttl", "out/" + "a/" * 2100 + "links.ttl"),
+        "out/a/",
+        "path too long",
+    ),
+    "~user of no such user": (
+        GOOD.replace("out/links.ttl", "~specengine-no-such-user/links.ttl"),
+        "~specengine",
+        "cannot expand ~specengine-no-such-user: there is no user 'specengine-no-such-user'",
+    ),
+    "an escaped lone surrogate": (
+        _described('"x\\ud800"'),
+        (3, None),  # libyaml points inside the string, PyYAML's own parser at its start
+        "",
+    ),
+    "an escaped control character": (
+        _described('"a\\x01b"'),
+        '"a\\x01b',
+        "the control character U+0001 is not allowed in a spec (character 2 of the value)",
+    ),
+    "an escaped NUL in a path": (
+        GOOD.replace("{rdf: out/links.ttl}", '{rdf: "out/a\\0.ttl"}'),
+        '"out/a',
+        "outputs[0].rdf: the control character U+0000 is not allowed in a spec",
+    ),
+    "a raw control character": (
+        _described("a\x01b"),
+        (3, 15),
+        "the control character U+0001 is not allowed in a spec",
+    ),
+    "a raw C1 control character": (
+        _described("a\x9bb"),
+        (3, 15),
+        "the control character U+009B is not allowed in a spec",
+    ),
+    "U+FFFE": (_described("a\ufffe"), (3, 15), "U+FFFE (not a character)"),
+    "invalid UTF-8": (
+        _described("caf\udce9 au lait").encode("utf-8", "surrogateescape"),
+        (3, 17),
+        "not UTF-8 text: byte 0xe9",
+    ),
+    "a number as a key": (GOOD + "1.5: x\n", "1.5: x", "a key here must be text, not 1.5"),
+    "a spec over the size limit": (
+        _described("x" * MAX_BYTES),
+        (3, MAX_BYTES - len("kind: alignment\nname: demo\n") + 1),  # the limit's byte
+        "the file is larger than 1024 KiB",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_hostile_specs_are_spec_errors_at_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+) -> None:
+    text, where, message = HOSTILE[case]
+    path = _write(tmp_path, "")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+    started = time.perf_counter()
+    code = main([command, str(path)])
+    assert time.perf_counter() - started < 2
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "internal error" not in err and "Traceback" not in err
+    if isinstance(where, str):
+        assert isinstance(text, str)
+        line, column = (int(part) for part in _at(text, where).split(":"))
+    else:
+        line, column = where  # type: ignore[assignment]
+    at = f"{line}:{column}" if column is not None else f"{line}:[0-9]+"
+    assert re.search(f"(?m)^  {re.escape(str(path))}:{at}: ", err), err
+    assert message in err
+
+
+def test_a_date_is_text_where_text_is_expected(tmp_path: Path) -> None:
+    # YAML 1.1 read 2024-02-30 as a date (and failed: no such day); YAML 1.2 has none.
+    for day in ("2024-02-30", "2024-02-03"):
+        assert load_spec(_write(tmp_path, _described(day))).description == day
+
+
+def test_an_alias_bomb_is_refused_at_its_alias_when_aliases_are_read(tmp_path: Path) -> None:
+    text = GOOD + ALIAS_BOMB
+    path = _write(tmp_path, text)
+    started = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        read_document(path)
+    assert time.perf_counter() - started < 0.5
+    (problem,) = info.value.problems
+    # Levels a..f hold 10, 91, 820, 7,381, 66,430 values: f's first alias passes 100,000.
+    assert (problem.line, problem.column) == (16, 8)
+    assert problem.message.startswith("the alias *e expands to 66,430 values, and the spec holds")
+    # Aliases a spec may use, merge keys included, still read.
+    text = GOOD.replace("kind: alignment", "kind: alignment\nx-common: &c {missing: 0.5}")
+    doc = read_document(_write(tmp_path, text + "x-more: {<<: *c, weight: 2}\n"))
+    assert doc.data["x-more"] == {"missing": 0.5, "weight": 2}
+
+
+def test_nested_union_blocking_validates_in_linear_time(tmp_path: Path) -> None:
+    # 16 groups deep (34 levels of YAML): a second and a half before, then a minute at 14.
+    rule = "{key: {attribute: name}}"
+    bad = "{key: {attribute: name, max_pairs: -1}}"
+    for _ in range(16):
+        rule, bad = f"{{union: [{rule}]}}", f"{{union: [{bad}]}}"
+    text = GOOD.replace("outputs:", f"blocking: {rule}\noutputs:")
+    started = time.perf_counter()
+    spec = load_spec(_write(tmp_path, text))
+    assert time.perf_counter() - started < 0.5
+    assert spec.blocking.name == "union"
+    text = GOOD.replace("outputs:", f"blocking: {bad}\noutputs:")
+    started = time.perf_counter()
+    (problem,) = _problems(_write(tmp_path, text))
+    assert time.perf_counter() - started < 0.5
+    assert f":{_at(text, '-1}')}: blocking" + ".union[0]" * 16 + ".key.max_pairs:" in problem
+
+
+def test_a_control_character_in_an_iri_column_is_a_data_error_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was exit 70, from the RDF writer, after the whole run was computed.
+    path = _write(tmp_path, GOOD)
+    (tmp_path / "a.csv").write_text("uri,name\nhttp://a/1,x\nhttp://a/\x012,y\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "links.ttl").write_text("previous\n")
+    for command in ("plan", "run"):
+        assert main([command, str(path)]) == 1
+        err = capsys.readouterr().err
+        assert (
+            "a.csv:3: id 'http://a/\\x012' (column uri) holds the control character U+0001" in err
+        )
+    assert (tmp_path / "out" / "links.ttl").read_text() == "previous\n"

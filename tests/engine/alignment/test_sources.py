@@ -311,6 +311,26 @@ def test_id_column_must_hold_iris(tmp_path: Path) -> None:
     assert records.skipped[0].row == 3
 
 
+@pytest.mark.parametrize(
+    ("iri", "shown", "what"),
+    [
+        ("http://ex.org/a\x01b", "'http://ex.org/a\\x01b'", "the control character U+0001"),
+        ("http://ex.org/a\x7f", "'http://ex.org/a\\x7f'", "the control character U+007F"),
+        ("http://ex.org/a b", "'http://ex.org/a b'", "a space (U+0020)"),
+        ("http://ex.org/a\u2028b", "'http://ex.org/a\\u2028b'", "a space (U+2028)"),
+    ],
+)
+def test_an_id_with_a_character_no_iri_holds_is_a_row_error(
+    tmp_path: Path, iri: str, shown: str, what: str
+) -> None:
+    # A control character passed this check and failed (exit 70) only when writing RDF.
+    content = f"id,name\nhttp://ex.org/1,Ann\n{iri},Bob\n"
+    error = data_error(tmp_path, content)
+    assert (error.source, error.row) == ("align source people.csv", 3)
+    assert f"id {shown} (column id) holds {what}, which an IRI cannot hold" in str(error)
+    assert read_csv(tmp_path, content, on_error="skip").ids == ["http://ex.org/1"]
+
+
 def test_missing_id(tmp_path: Path) -> None:
     records = read_csv(tmp_path, "id,name\n,Ann\nhttp://ex.org/2,Bob\n", on_error="skip")
     assert records.skipped == [Skip(row=2, reason="missing id (column id)")]
