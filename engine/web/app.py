@@ -10,7 +10,7 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -18,11 +18,18 @@ from starlette.templating import Jinja2Templates
 
 from engine.environment import NO_ENVIRONMENT, Environment
 from engine.web.compose import DraftStore, flow_yaml
+from engine.web.limits import REQUEST_TIMEOUT_S, VALIDATION_TIMEOUT_S, Budget, RequestTimeout
 from engine.web.paths import DamagedFileError
 from engine.web.runs import RunManager
 from engine.web.security import BodyLimit, SameOrigin, TokenGuard, mib
 
-__all__ = ["DEFAULT_MAX_UPLOAD", "WebState", "create_app", "page", "web"]
+__all__ = [
+    "DEFAULT_MAX_UPLOAD",
+    "WebState",
+    "create_app",
+    "page",
+    "web",
+]
 
 #: Uploads larger than this are refused (``engine serve --max-upload``).
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
@@ -39,6 +46,8 @@ class WebState:
     max_upload: int
     #: The environment variables a spec may read (``--pass-env``); none by default.
     environment: Environment
+    #: How long a spec's validation is waited for (``--validation-timeout``).
+    budget: Budget
 
 
 def web(request: Request) -> WebState:
@@ -65,6 +74,12 @@ async def _damaged(request: Request, exc: Exception) -> Response:
     return page(request, "message.html", 409, title="Damaged file", error=str(exc))
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    # The client went away mid-request (its upload stopped and the connection was
+    # closed, see engine.web.limits): nobody reads an answer, no traceback to log.
+    return Response(status_code=400)
+
+
 def create_app(
     root: Path,
     *,
@@ -72,6 +87,8 @@ def create_app(
     max_upload: int = DEFAULT_MAX_UPLOAD,
     allowed_hosts: list[str] | None = None,
     environment: Environment = NO_ENVIRONMENT,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    validation_timeout_s: float = VALIDATION_TIMEOUT_S,
 ) -> Starlette:
     """The web interface over the specs of ``root``.
 
@@ -80,6 +97,9 @@ def create_app(
     ``max_upload`` bytes are refused before they are read. ``environment``:
     the only environment variables a spec's credentials may be read from (the
     server's own environment is never read for a spec; see engine.environment).
+    An answer not started within ``request_timeout_s`` is a 504, a validation
+    not done within ``validation_timeout_s`` shows the spec as invalid (see
+    engine.web.limits).
     """
     from engine.web import routes_browse, routes_compose, routes_run
 
@@ -90,7 +110,11 @@ def create_app(
     loader = jinja2.PackageLoader("engine.web", "templates")
     templates = Jinja2Templates(env=jinja2.Environment(loader=loader, autoescape=True))
     templates.env.filters["yaml"] = flow_yaml
-    middleware = [Middleware(BodyLimit, limit=max_upload), Middleware(SameOrigin)]
+    middleware = [
+        Middleware(BodyLimit, limit=max_upload),
+        Middleware(SameOrigin),
+        Middleware(RequestTimeout, seconds=request_timeout_s),
+    ]
     if allowed_hosts is not None:
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     if token:
@@ -102,8 +126,13 @@ def create_app(
         Mount("/static", StaticFiles(packages=[("engine.web", "static")]), name="static"),
     ]
     app = Starlette(
-        routes=routes, middleware=middleware, exception_handlers={DamagedFileError: _damaged}
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={DamagedFileError: _damaged, ClientDisconnect: _disconnected},
     )
-    runs = RunManager(folder, environment)
-    app.state.web = WebState(folder, runs, DraftStore(folder), templates, max_upload, environment)
+    budget = Budget(validation_timeout_s)
+    runs = RunManager(folder, environment, budget)
+    app.state.web = WebState(
+        folder, runs, DraftStore(folder), templates, max_upload, environment, budget
+    )
     return app

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from engine.errors import EngineError, SpecError
 from engine.web.app import page, web
+from engine.web.limits import Budget
 from engine.web.paths import UnsafePathError, UnusablePathError, relative, resolve_inside
 from engine.web.runs import CONFIRM_KINDS, RunRefusedError, plan_preview
 from engine.web.specs import (
@@ -73,11 +74,11 @@ def _lines(info: SpecInfo) -> list[tuple[int, str, list[str]]]:
     return [(n, text, by_line.get(n, [])) for n, text in enumerate(lines, 1)]
 
 
-def _listing(root: Path) -> list[SpecInfo]:
+def _listing(root: Path, budget: Budget) -> list[SpecInfo]:
     out = []
     for rel in list_specs(root):
         try:
-            out.append(spec_info(root, resolve_inside(root, rel)))
+            out.append(spec_info(root, resolve_inside(root, rel), budget))
         except (OSError, UnsafePathError):
             continue
     return out
@@ -88,7 +89,7 @@ async def index(request: Request) -> Response:
     state = web(request)
     last = state.runs.last_runs()
     # Validating every spec reads files: in a thread, the event loop keeps serving.
-    infos = await run_in_threadpool(_listing, state.root)
+    infos = await run_in_threadpool(_listing, state.root, state.budget)
     return page(request, "index.html", specs=[(info, last.get(info.path)) for info in infos])
 
 
@@ -96,7 +97,7 @@ async def _spec_page(
     request: Request, path: Path, status: int = 200, **context: object
 ) -> Response:
     state = web(request)
-    info = await run_in_threadpool(spec_info, state.root, path)
+    info = await run_in_threadpool(spec_info, state.root, path, state.budget)
     context.setdefault("text", info.text)
     context.setdefault("sha256", info.sha256)
     return page(
@@ -133,7 +134,7 @@ async def save(request: Request) -> Response:
     sha = str(form.get("sha256", ""))
     try:
         # In a thread: validation reads files, and the event loop serves the others.
-        await run_in_threadpool(save_spec_text, path, text, sha)
+        await run_in_threadpool(save_spec_text, path, text, sha, web(request).budget)
     except ChangedOnDiskError as exc:
         return await _spec_page(request, path, 409, error=str(exc), text=text, sha256=sha)
     except SpecError as exc:
@@ -153,14 +154,15 @@ async def plan(request: Request) -> Response:
     path = _spec_path(request)
     if isinstance(path, Response):
         return path
-    root = web(request).root
-    info = await run_in_threadpool(spec_info, root, path)
+    state = web(request)
+    root = state.root
+    info = await run_in_threadpool(spec_info, root, path, state.budget)
     confirm = info.kind in CONFIRM_KINDS
     if request.method != "POST":
         return page(request, "plan.html", info=info, plan=None, ask=True, confirm=confirm)
     status = 200
     try:
-        text = await run_in_threadpool(plan_preview, root, path, web(request).environment)
+        text = await run_in_threadpool(plan_preview, root, path, state.environment, state.budget)
         error = None
     except (EngineError, RunRefusedError) as exc:
         text, status = "", 422

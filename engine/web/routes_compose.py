@@ -140,7 +140,9 @@ async def _review(request: Request, draft: Draft) -> tuple[str, str | None]:
         return "", f"this draft cannot be written as YAML: {exc}"
     try:
         # In a thread: validation reads the data files, and the event loop serves others.
-        await run_in_threadpool(validate_text, resolve_inside(web(request).root, draft.file), text)
+        state = web(request)
+        target = resolve_inside(state.root, draft.file)
+        await run_in_threadpool(validate_text, target, text, state.budget)
     except SpecError as exc:
         return text, exc.render()
     return text, None
@@ -516,7 +518,9 @@ async def save(request: Request) -> Response:
     target = resolve_inside(state.root, draft.file)
     try:
         # In a thread: validation reads the data files, and the event loop serves others.
-        await run_in_threadpool(save_spec_text, target, text, draft.saved_sha256)
+        await run_in_threadpool(
+            save_spec_text, target, text, draft.saved_sha256, web(request).budget
+        )
     except ChangedOnDiskError as exc:
         return _step(request, draft, "review", 409, error=str(exc), yaml=text, problems=None)
     except SpecError as exc:

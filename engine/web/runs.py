@@ -43,6 +43,7 @@ from engine.environment import NO_ENVIRONMENT, Environment, named_variables
 from engine.errors import EngineError
 from engine.execute import execute, new_state
 from engine.plan import Plan, build
+from engine.web.limits import Budget
 from engine.web.paths import DamagedFileError, atomic_write, inside, relative
 from engine.web.specs import load
 from schemas.alignment import output_path
@@ -191,14 +192,20 @@ def _outputs(root: Path, spec: Any) -> list[str]:
     return out
 
 
-def plan_preview(root: Path, path: Path, environment: Environment = NO_ENVIRONMENT) -> str:
+def plan_preview(
+    root: Path,
+    path: Path,
+    environment: Environment = NO_ENVIRONMENT,
+    budget: Budget | None = None,
+) -> str:
     """``engine plan``'s text for a spec of ``root`` (a dry run: reads, writes nothing).
 
-    Raises SpecError (invalid) or RunRefusedError (see :func:`check_runnable`):
-    a dry run reads the sources and connects to the hosts of the spec, with the
-    credentials of ``environment`` only.
+    Raises SpecError (invalid, or its validation over ``budget``) or
+    RunRefusedError (see :func:`check_runnable`): a dry run reads the sources
+    and connects to the hosts of the spec, with the credentials of
+    ``environment`` only.
     """
-    spec = load(path)
+    spec = load(path, budget)
     check_runnable(root, relative(root, path), spec, environment)
     plan = build(spec, str(path))
     state = execute(plan, new_state(plan, spec, environment=environment), dry_run=True)
@@ -232,10 +239,17 @@ def _step_text(step: Any) -> str:
 class RunManager:
     """The runs of one served folder; at most one live run per spec."""
 
-    def __init__(self, root: Path, environment: Environment = NO_ENVIRONMENT) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environment: Environment = NO_ENVIRONMENT,
+        budget: Budget | None = None,
+    ) -> None:
         self.root = root
         #: The only environment variables a run may read (engine serve --pass-env).
         self.environment = environment
+        #: How long a spec's validation is waited for before a run is refused.
+        self.budget = budget
         self.folder = root / ".specengine" / "runs"
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
@@ -308,7 +322,7 @@ class RunManager:
         """
         rel = relative(self.root, path)
         try:
-            spec = load(path)
+            spec = load(path, self.budget)
         except EngineError as exc:
             raise RunRefusedError(f"{rel} is not a valid spec:\n{exc.render()}") from None
         check_runnable(self.root, rel, spec, self.environment)

@@ -7,13 +7,27 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import EXIT_OK, EXIT_SPEC
+from engine.web.limits import READ_TIMEOUT_S, REQUEST_TIMEOUT_S, VALIDATION_TIMEOUT_S
 
-__all__ = ["TOKEN_ENV", "add_arguments", "allowed_hosts", "command"]
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
+
+__all__ = ["TOKEN_ENV", "add_arguments", "allowed_hosts", "command", "server_config"]
 
 #: The token may come from the environment rather than the command line (ps shows that).
 TOKEN_ENV = "SPECENGINE_TOKEN"
+#: The most bytes of headers a request may send before they are complete.
+MAX_HEADER_BYTES = 64 * 1024
+#: Open connections beyond this get a 503 (each holds a file descriptor).
+MAX_CONNECTIONS = 256
+#: Seconds a kept connection may stay silent between requests.
+KEEP_ALIVE_S = 5
+#: Seconds the open connections (a run's live progress) get to end on Ctrl-C or SIGTERM.
+SHUTDOWN_S = 3
 
 
 def _size(text: str) -> int:
@@ -39,6 +53,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-upload", type=_size, default="20M", help="largest upload (default: 20M)"
     )
     parser.add_argument(
+        "--read-timeout",
+        type=_seconds,
+        default=READ_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a request's headers must arrive within this, and its body never pause longer"
+        " (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help="an answer not started within this is a 504 (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--validation-timeout",
+        type=_seconds,
+        default=VALIDATION_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a spec whose validation takes longer is shown as invalid (default: %(default)g)",
+    )
+    parser.add_argument(
         "--pass-env",
         action="append",
         default=[],
@@ -46,6 +82,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="let the specs read this environment variable (auth.password_env, token_env...);"
         " repeatable. None is passed by default: any spec of DIR can send a passed"
         " variable's value to the endpoint it names",
+    )
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return value
+
+
+def server_config(app: ASGIApp, host: str, port: int, read_timeout_s: float) -> uvicorn.Config:
+    """uvicorn's settings for the web interface: bounded reads, connections and shutdown.
+
+    uvicorn alone waits forever for the rest of a half-sent request (see
+    engine.web.limits.guarded_protocol); here the headers must be complete
+    within ``read_timeout_s`` and no larger than MAX_HEADER_BYTES, at most
+    MAX_CONNECTIONS are served at once, and a stop (Ctrl-C, SIGTERM) does not
+    wait more than SHUTDOWN_S for the open connections.
+    """
+    import uvicorn
+
+    from engine.web.limits import guarded_protocol
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=guarded_protocol(read_timeout_s),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=SHUTDOWN_S,
+        lifespan="off",
     )
 
 
@@ -107,9 +177,11 @@ def command(args: argparse.Namespace) -> int:
         max_upload=args.max_upload,
         allowed_hosts=allowed_hosts(args.host),
         environment=Environment.passed(args.pass_env),
+        request_timeout_s=args.request_timeout,
+        validation_timeout_s=args.validation_timeout,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"serving {folder} on {url}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(app, args.host, args.port, args.read_timeout)).run()
     return EXIT_OK

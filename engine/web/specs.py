@@ -10,12 +10,14 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import EngineError, Problem, SpecError
 from engine.loader import Document, load_spec, read_document
+from engine.web.limits import VALIDATION_TIMEOUT_S, Budget, BudgetExceededError
 from engine.web.paths import (
     TEMP_PREFIX,
     UnsafePathError,
@@ -47,6 +49,8 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 def _guarded(path: Path, error: BaseException) -> SpecError:
     """A SpecError for what the loader lets escape on hostile text (a 500 otherwise).
@@ -65,8 +69,39 @@ def _guarded(path: Path, error: BaseException) -> SpecError:
     return SpecError([Problem(path.name, 1, 1, "", message)])
 
 
-def read(path: Path) -> Document:
+#: The budget of the callers that do not give theirs (an application has its own).
+_BUDGET = Budget(VALIDATION_TIMEOUT_S)
+
+
+def _budgeted(kind: str, path: Path, budget: Budget | None, function: Callable[[], T]) -> T:
+    """``function()`` (reading ``path``) within the budget; a SpecError when it overruns.
+
+    The work is keyed by the file and its content: pages asking for the same
+    file while its validation runs share it, and one that overran is not
+    started again until it ends (at most ``budget.running`` run at once).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""  # the loader says why it cannot read it
+    key = f"{kind}\0{path}\0{digest(data)}"
+    chosen = _BUDGET if budget is None else budget
+    try:
+        return chosen.run(key, function)
+    except BudgetExceededError as exc:
+        message = (
+            f"validation timed out: {exc}; the spec is shown as invalid until its"
+            " validation ends (is it nested too deeply?)"
+        )
+        raise SpecError([Problem(path.name, 1, 1, "", message)]) from None
+
+
+def read(path: Path, budget: Budget | None = None) -> Document:
     """``read_document`` as the web reads a spec: no aliases, no ``${VAR}`` (see :func:`load`)."""
+    return _budgeted("read", path, budget, lambda: _read(path))
+
+
+def _read(path: Path) -> Document:
     try:
         return read_document(path, allow_aliases=False, expand_env=False)
     except EngineError:
@@ -75,7 +110,7 @@ def read(path: Path) -> Document:
         raise _guarded(path, exc) from None
 
 
-def load(path: Path) -> Any:
+def load(path: Path, budget: Budget | None = None) -> Any:
     """``load_spec`` as the web interface loads every spec (typed, uploaded or on disk).
 
     YAML aliases are refused: a few hundred bytes of nested aliases expand to
@@ -84,8 +119,13 @@ def load(path: Path) -> Any:
     message (``kind: ${AWS_SECRET_ACCESS_KEY}`` -> "unknown kind '...'"), and a
     spec that needs one is run with ``engine run``. YAML nested too deeply, a
     path the file system refuses (ENAMETOOLONG) and any other exception of the
-    loader (a bug, logged) are SpecErrors too.
+    loader (a bug, logged) are SpecErrors too, and so is a validation that does
+    not end within ``budget`` (see :class:`~engine.web.limits.Budget`).
     """
+    return _budgeted("load", path, budget, lambda: _load(path))
+
+
+def _load(path: Path) -> Any:
     try:
         return load_spec(path, allow_aliases=False, expand_env=False)
     except EngineError:
@@ -153,11 +193,11 @@ def list_specs(root: Path) -> list[str]:
     return found
 
 
-def spec_info(root: Path, path: Path) -> SpecInfo:
+def spec_info(root: Path, path: Path, budget: Budget | None = None) -> SpecInfo:
     """Kind, name and validation state of one spec (``path`` resolved, inside ``root``).
 
     Never raises for the file's content: whatever is wrong with it (or with
-    the loader reading it) is the problem shown.
+    the loader reading it, or a validation over ``budget``) is the problem shown.
     """
     rel = relative(root, path)
     try:
@@ -168,11 +208,11 @@ def spec_info(root: Path, path: Path) -> SpecInfo:
     info = SpecInfo(rel, None, None, False, sha256=digest(data))
     info.text = data.decode("utf-8", errors="replace")
     try:
-        doc = read(path)
+        doc = read(path, budget)
         if isinstance(doc.data, dict):
             info.kind = _shown(doc.data.get("kind"))
             info.name = _shown(doc.data.get("name"))
-        load(path)
+        load(path, budget)
     except SpecError as exc:
         info.problems = exc.problems
         return info
@@ -190,7 +230,7 @@ def _shown(value: Any) -> str | None:
         return f"(a value of {type(value).__name__})"
 
 
-def validate_text(target: Path, text: str) -> Any:
+def validate_text(target: Path, text: str, budget: Budget | None = None) -> Any:
     """Validate YAML text as if it were ``target`` (a temporary file in the same folder).
 
     Relative paths resolve as they will once saved. Returns the spec; raises SpecError.
@@ -201,7 +241,7 @@ def validate_text(target: Path, text: str) -> Any:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        return load(Path(name))
+        return load(Path(name), budget)
     except SpecError as exc:
         shown = target.name
         problems = [Problem(shown, p.line, p.column, p.path, p.message) for p in exc.problems]
@@ -210,7 +250,9 @@ def validate_text(target: Path, text: str) -> Any:
         Path(name).unlink(missing_ok=True)
 
 
-def save_spec_text(target: Path, text: str, expected_sha256: str | None) -> Any:
+def save_spec_text(
+    target: Path, text: str, expected_sha256: str | None, budget: Budget | None = None
+) -> Any:
     """Validate, then atomically write ``text`` to ``target``; returns the validated spec.
 
     ``expected_sha256`` is the digest of the file the page was showing (``None``:
@@ -218,7 +260,7 @@ def save_spec_text(target: Path, text: str, expected_sha256: str | None) -> Any:
     on disk is not that one, and SpecError (nothing written) when the text is invalid.
     """
     _unchanged(target, expected_sha256)
-    spec = validate_text(target, text)
+    spec = validate_text(target, text, budget)
     # Checked again just before the write: validating takes a while, and a change
     # made meanwhile would be lost. A new file is created only if still absent.
     _unchanged(target, expected_sha256)

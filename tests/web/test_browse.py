@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -276,9 +277,9 @@ def test_a_change_made_while_validating_is_not_overwritten(
     theirs = path.read_text(encoding="utf-8") + "# edited meanwhile\n"
     validate = specs.validate_text
 
-    def slow(target: Path, text: str) -> object:
+    def slow(target: Path, text: str, *rest: Any) -> object:
         target.write_text(theirs, encoding="utf-8")  # another editor, during validation
-        return validate(target, text)
+        return validate(target, text, *rest)
 
     monkeypatch.setattr(specs, "validate_text", slow)
     mine = path.read_text(encoding="utf-8").replace("threshold: 2", "threshold: 3")
@@ -288,8 +289,8 @@ def test_a_change_made_while_validating_is_not_overwritten(
     # A new file created meanwhile by another writer is not replaced either.
     new = folder / "new.yaml"
 
-    def racing(target: Path, text: str) -> object:
-        spec = validate(target, text)
+    def racing(target: Path, text: str, *rest: Any) -> object:
+        spec = validate(target, text, *rest)
         target.write_text("# theirs\n", encoding="utf-8")
         return spec
 
@@ -306,7 +307,7 @@ def test_serving_on_another_loopback_address_accepts_its_host(
     import uvicorn
 
     served: list[Starlette] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a: served.append(self.config.app))
     assert main(["serve", str(folder), "--host", "127.0.0.2"]) == 0
     with TestClient(served[0], base_url="http://127.0.0.2:8765") as client:
         assert client.get("/").status_code == 200

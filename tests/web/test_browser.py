@@ -18,6 +18,8 @@ import pytest
 import uvicorn
 
 from engine.web.app import create_app
+from engine.web.limits import READ_TIMEOUT_S
+from engine.web.serve import server_config
 from tests.web.people import ALIGN, EXPECTED_LINKS, TARGET, csv_bytes, links
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "served"
     root.mkdir()
     port = _free_port()
-    config = uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    # The settings of engine serve (read deadlines, connection limit), not uvicorn's.
+    config = server_config(create_app(root), "127.0.0.1", port, READ_TIMEOUT_S)
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
