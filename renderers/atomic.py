@@ -32,17 +32,16 @@ import errno
 import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, TextIO
 
 from renderers.recovery import (
     LOCK_SUFFIX,
     Entry,
+    HeldSignals,
     InterruptedCommitError,
     Journal,
     Lock,
@@ -114,54 +113,6 @@ def _check_folders(path: Path) -> None:
                 f"{parent} is {what or 'in the way'}, not a folder: move or rename it",
                 str(parent),
             )
-
-
-# --------------------------------------------------------------------------- signals
-
-
-class _HeldSignals:
-    """SIGINT and SIGTERM held back while the renames run, delivered after.
-
-    Only the main thread can set handlers; in other threads Python delivers no
-    KeyboardInterrupt anyway.
-    """
-
-    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.caught: list[int] = []
-        self.saved: dict[int, Any] = {}
-
-    def _hold(self, signum: int, frame: FrameType | None) -> None:
-        self.caught.append(signum)
-
-    def __enter__(self) -> _HeldSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self._SIGNALS:
-                if signal.getsignal(signum) is None:  # set outside Python: leave it be
-                    continue
-                with contextlib.suppress(ValueError, OSError):
-                    self.saved[signum] = signal.signal(signum, self._hold)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.saved.items():
-            signal.signal(signum, handler)
-
-    def deliver(self, note: str) -> None:
-        """Act on the first signal held, as its own handler would have (``note`` on what it raises)."""
-        if not self.caught:
-            return
-        signum = self.caught[0]
-        handler = self.saved.get(signum)
-        if callable(handler):
-            try:
-                handler(signum, None)
-            except BaseException as exc:
-                exc.add_note(note)
-                raise
-        elif handler == signal.SIG_DFL:
-            signal.raise_signal(signum)
 
 
 # --------------------------------------------------------------------------- the transaction
@@ -249,14 +200,18 @@ class OutputTransaction:
         target = Path(os.path.abspath(path))
         if target.is_dir():
             raise IsADirectoryError(f"output {str(path)!r} is a directory")
-        self._make_folders(target.parent)
-        key = output_key(target)
-        if key in self._locks:
-            return
-        lock = Lock.take(key, self._info_bytes)
+        # An interrupt waits until the folders and the lock are recorded: the
+        # rollback then removes them (a lock file half made would stay behind).
+        held = HeldSignals()
+        with held:
+            self._make_folders(target.parent)
+            key = output_key(target)
+            lock = self._locks.get(key) or Lock.take(key, self._info_bytes)
+            if lock is not None:
+                self._locks[key] = lock
+        held.deliver()
         if lock is None:
             raise OutputBusyError(Path(path), Lock.holder(key))
-        self._locks[key] = lock
 
     def settle(self) -> None:
         """Settle the folders of the locked outputs (see :meth:`claim`)."""
@@ -380,7 +335,7 @@ class OutputTransaction:
         except BaseException:
             self.rollback()
             raise
-        held = _HeldSignals()
+        held = HeldSignals()
         with held:
             try:
                 _publish(

@@ -23,13 +23,16 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 __all__ = [
@@ -162,8 +165,10 @@ def holder_info(owner: str | None) -> dict[str, Any]:
     """What a lock file and a journal say of this run (``owner``, else the command line)."""
     command = owner
     if command is None:
-        argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
-        command = " ".join(argv)[:200]
+        program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+        # ``python -m engine`` runs engine/__main__.py: the package is the program's name.
+        name = program.parent.name if program.name == "__main__.py" else program.name
+        command = " ".join([name, *sys.argv[1:]])[:200]
     return {
         "engine": "specengine",
         "pid": os.getpid(),
@@ -171,6 +176,55 @@ def holder_info(owner: str | None) -> dict[str, Any]:
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,
     }
+
+
+# --------------------------------------------------------------------------- signals
+
+
+class HeldSignals:
+    """SIGINT and SIGTERM held back while the renames run, delivered after.
+
+    Only the main thread can set handlers; in other threads Python delivers no
+    KeyboardInterrupt anyway.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.caught: list[int] = []
+        self.saved: dict[int, Any] = {}
+
+    def _hold(self, signum: int, frame: FrameType | None) -> None:
+        self.caught.append(signum)
+
+    def __enter__(self) -> HeldSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._SIGNALS:
+                if signal.getsignal(signum) is None:  # set outside Python: leave it be
+                    continue
+                with contextlib.suppress(ValueError, OSError):
+                    self.saved[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+    def deliver(self, note: str | None = None) -> None:
+        """Act on the first signal held, as its own handler would have (``note`` on what it raises)."""
+        if not self.caught:
+            return
+        signum = self.caught[0]
+        handler = self.saved.get(signum)
+        if callable(handler):
+            try:
+                handler(signum, None)
+            except BaseException as exc:
+                if note is not None:
+                    exc.add_note(note)
+                raise
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
 # --------------------------------------------------------------------------- locks
@@ -496,24 +550,37 @@ def settle(
                     if locked and os.path.lexists(path):
                         unlink(path)
                         log.info("removed %s, left by a run that was stopped", path)
-            elif lock is not None and directory / lock["name"] not in held:
-                pid = _lock_file_pid(path)
-                if pid is not None and not alive(pid):
-                    # Taking and releasing the lock removes the file a killed run left.
-                    with holding(directory / lock["name"], held, info):
-                        pass
+            elif (
+                lock is not None and directory / lock["name"] not in held and _stale_lock_file(path)
+            ):
+                # Taking and releasing the lock removes the file a killed run left.
+                with holding(directory / lock["name"], held, info):
+                    pass
         except OSError as exc:
             log.warning("cannot remove %s, left by a run that was stopped: %s", path, exc)
     return problems
 
 
-def _lock_file_pid(path: Path) -> int | None:
+#: A lock file that names no run is its taker's for this long at most (it writes at once).
+_UNNAMED_LOCK_SECONDS = 10.0
+
+
+def _stale_lock_file(path: Path) -> bool:
+    """Whether the lock file was left by a run that is gone (its pid, or its age when empty)."""
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
+        content = path.read_bytes()
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
     pid = data.get("pid") if isinstance(data, dict) else None
-    return pid if isinstance(pid, int) and pid > 0 else None
+    if isinstance(pid, int) and pid > 0:
+        return not alive(pid)
+    # Killed between creating the file and writing to it: nothing says whose it is.
+    return age > _UNNAMED_LOCK_SECONDS
 
 
 def _settle_journal(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import signal
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -381,3 +383,29 @@ def test_place_and_remove_are_part_of_the_commit(tmp_path: Path) -> None:
         tx.commit()
     assert _listing(out) == ["disk.qcow2"]
     assert _listing(cache) == ["disk.qcow2"]
+
+
+def test_an_interrupt_while_taking_a_lock_leaves_no_lock_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_flock = fcntl.flock
+
+    def interrupted_flock(fd: int, operation: int) -> None:
+        real_flock(fd, operation)
+        signal.raise_signal(signal.SIGINT)  # the lock is taken, not yet recorded
+
+    monkeypatch.setattr(fcntl, "flock", interrupted_flock)
+    with pytest.raises(KeyboardInterrupt), OutputTransaction() as tx:
+        tx.claim([tmp_path / "out" / "links.nt"])
+    assert _listing(tmp_path) == []
+
+
+def test_an_empty_lock_file_is_removed_once_it_is_old(tmp_path: Path) -> None:
+    # Killed between making the file and writing its run into it: nothing names the run.
+    old, fresh = tmp_path / f".gone.nt{LOCK_SUFFIX}", tmp_path / f".new.nt{LOCK_SUFFIX}"
+    old.write_text("")
+    fresh.write_text("")  # perhaps a run that is writing it right now
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    with OutputTransaction() as tx:
+        tx.claim([tmp_path / "links.nt"])
+    assert _listing(tmp_path) == [fresh.name]
