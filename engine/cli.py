@@ -1,17 +1,23 @@
 """The ``engine`` command: validate, plan, run, evaluate a spec; write the JSON Schemas.
 
-Exit codes: 0 success; 1 the run failed (bad data, unwritable output);
-2 invalid spec or command line; 70 internal error (a bug: please report);
-130 interrupted. ``engine plan --detailed-exitcode`` follows Terraform
-instead: 0 no change, 1 any error (an invalid spec included), 2 changes
-pending. ``--json`` (plan, run, eval) prints one JSON document on stdout, an
-``{"error": ...}`` document when the command fails (its message still goes to
-stderr, with the same exit code). ``-v``/``-vv``/``--log-level`` log what the
-engine does on stderr (engine.logs).
+Exit codes: 0 success; 1 the run failed (bad data, unwritable output,
+outputs another run is writing); 2 invalid spec or command line; 70 internal
+error (a bug: please report); 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM), never with a traceback (engine.interrupts). ``engine plan
+--detailed-exitcode`` follows Terraform instead: 0 no change, 1 any error
+(an invalid spec included), 2 changes pending. ``--json`` (plan, run, eval)
+prints one JSON document on stdout, an ``{"error": ...}`` document when the
+command fails (its message still goes to stderr, with the same exit code).
+``-v``/``-vv``/``--log-level`` log what the engine does on stderr
+(engine.logs).
 """
 
 from __future__ import annotations
 
+# Before anything else: an interrupt during the imports below then ends quietly.
+import engine.interrupts as interrupts
+
+# isort: split
 import argparse
 import json
 import os
@@ -40,8 +46,18 @@ from engine.errors import (
 from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
 from engine.plan import Plan, build
+from renderers.atomic import COMMITTED_NOTE
 
-__all__ = ["EXIT_CHANGES", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "SCHEMA_DIR", "main"]
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "SCHEMA_DIR",
+    "main",
+]
+
+EXIT_TERMINATED = interrupts.EXIT_TERMINATED
 
 #: The checkout's root (two levels up from this file), when this is a checkout.
 _ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run declarative specs: alignment jobs (record linkage to owl:sameAs"
         " links), image recipes, volume pools.",
         epilog="exit codes: 0 ok, 1 run failed, 2 invalid spec or usage, 70 internal error,"
-        " 130 interrupted; plan --detailed-exitcode: 0 no change, 1 error, 2 changes pending",
+        " 130 interrupted, 143 terminated; plan --detailed-exitcode: 0 no change, 1 error,"
+        " 2 changes pending",
     )
     parser.add_argument("--version", action="version", version=f"specengine {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -399,11 +416,38 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``engine`` console script; returns the exit code."""
+    """Entry point of the ``engine`` console script; returns the exit code.
+
+    Ctrl-C and SIGTERM, at any moment, end the command with a message and
+    exit 130 or 143 (outputs rolled back by their transaction), never with a
+    traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     at = _command_at(argv)
     command = argv[at] if at < len(argv) else ""
     as_json = command in _JSON_COMMANDS and "--json" in argv[at:]
+    with interrupts.terminate_as_interrupt():
+        try:
+            return _main(argv, at, command, as_json)
+        except KeyboardInterrupt as interrupt:
+            return _interrupted(interrupt, command, as_json)
+
+
+def _interrupted(interrupt: KeyboardInterrupt, command: str, as_json: bool) -> int:
+    """Say what stopped the command (and what became of the outputs); its exit code."""
+    message = interrupts.what(interrupt)
+    if COMMITTED_NOTE in getattr(interrupt, "__notes__", ()):
+        message += " just after the outputs were written"
+    elif command == "run":
+        message += "; previous outputs left as they were"
+    print(f"engine: {message}", file=sys.stderr)
+    code = interrupts.exit_code(interrupt)
+    if as_json:
+        print(dumps(error_document({"kind": "interrupted", "message": message}, code)))
+    return code
+
+
+def _main(argv: list[str], at: int, command: str, as_json: bool) -> int:
     # Terraform's convention: with --detailed-exitcode every error is 1, 2 is "changes".
     detailed = command == "plan" and "--detailed-exitcode" in argv[at:]
     parser = _parser()
@@ -440,10 +484,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
-        message = "interrupted; previous outputs left as they were"
-        print(f"engine: {message}", file=sys.stderr)
-        code, details = EXIT_INTERRUPTED, {"kind": "interrupted", "message": message}
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
@@ -453,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         code, details = EXIT_INTERNAL, {"kind": "internal", "message": message}
-    if detailed and code != EXIT_INTERRUPTED:
+    if detailed:
         code = EXIT_DATA
     if as_json:
         document = error_document(details, code)
