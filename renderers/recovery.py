@@ -556,9 +556,29 @@ def settle(
                 # Taking and releasing the lock removes the file a killed run left.
                 with holding(directory / lock["name"], held, info):
                     pass
+            elif _old_style_temporary(directory, name, held):
+                unlink(path)
+                log.info("removed %s, left by a run of an earlier engine version", path)
         except OSError as exc:
             log.warning("cannot remove %s, left by a run that was stopped: %s", path, exc)
     return problems
+
+
+#: Temporaries of engine versions before the pid in the name: ``.NAME.XXXXXXXX.tmp``.
+_OLD_STYLE = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+#: Such a temporary is a stopped run's once this old (those versions held no lock).
+_OLD_STYLE_SECONDS = 3600.0
+
+
+def _old_style_temporary(directory: Path, name: str, held: Mapping[Path, Lock]) -> bool:
+    """Whether ``name`` is a stale temporary of an earlier version, beside an output we hold."""
+    match = _OLD_STYLE.fullmatch(name)
+    if match is None or TRANSIENT.fullmatch(name) or directory / match["name"] not in held:
+        return False
+    try:
+        return time.time() - (directory / name).stat().st_mtime > _OLD_STYLE_SECONDS
+    except OSError:
+        return False
 
 
 #: A lock file that names no run is its taker's for this long at most (it writes at once).

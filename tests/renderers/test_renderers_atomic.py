@@ -409,3 +409,20 @@ def test_an_empty_lock_file_is_removed_once_it_is_old(tmp_path: Path) -> None:
     with OutputTransaction() as tx:
         tx.claim([tmp_path / "links.nt"])
     assert _listing(tmp_path) == [fresh.name]
+
+
+def test_old_temporaries_of_earlier_versions_beside_the_outputs_are_removed(tmp_path: Path) -> None:
+    # Earlier versions named them .NAME.XXXXXXXX.tmp (no pid) and held no lock.
+    hour_ago = time.time() - 3700
+    old = [".links.nt.1bpj9888.tmp", ".links.nt.tfcnrbu2.tmp"]
+    kept = [
+        ".links.csv.abcdefgh.tmp",  # not an output of this run: perhaps a live old version's
+        ".links.nt.abcdefg.tmp",  # not the naming
+    ]
+    for name in [*old, *kept]:
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (hour_ago, hour_ago))
+    (tmp_path / ".links.nt.zzzzzzzz.tmp").write_text("x")  # recent: perhaps being written
+    with OutputTransaction() as tx:
+        tx.claim([tmp_path / "links.nt"])
+    assert _listing(tmp_path) == sorted([*kept, ".links.nt.zzzzzzzz.tmp"])
