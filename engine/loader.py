@@ -183,7 +183,7 @@ class _Builder(yaml.constructor.SafeConstructor):
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = node.start_mark
         self.problems.append(
-            Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), message)
+            Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), _shown(message))
         )
 
 
@@ -423,7 +423,7 @@ def _marked(name: str, exc: yaml.MarkedYAMLError) -> Problem:
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "malformed YAML"
     context = f" ({exc.context})" if exc.context else ""
-    return Problem(name, line, column, "", f"invalid YAML: {problem}{context}")
+    return Problem(name, line, column, "", _shown(f"invalid YAML: {problem}{context}"))
 
 
 def _compose(name: str, text: str, *, allow_aliases: bool) -> yaml.Node | None:
@@ -443,7 +443,7 @@ def _compose(name: str, text: str, *, allow_aliases: bool) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_marked(name, exc)]) from None
     except yaml.YAMLError as exc:
-        raise SpecError([Problem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+        raise SpecError([Problem(name, 1, 1, "", _shown(f"invalid YAML: {exc}"))]) from None
     finally:
         loader.dispose()
 
@@ -504,7 +504,7 @@ def load_spec(
             message = f"'kind' must be one word, one of: {valid} (got {written})"
         else:
             message = f"unknown kind '{kind}'{closest(str(kind), sorted(KINDS))} (valid: {valid})"
-        raise SpecError([Problem(doc.file, line, column, "kind", message)])
+        raise SpecError([Problem(doc.file, line, column, "kind", _shown(message))])
     context = {"base_dir": path.resolve().parent, "check_files": check_files}
     try:
         spec = spec_adapter().validate_python(doc.data, context=context)
@@ -526,7 +526,7 @@ def _located(doc: Document, checks: list[tuple[Path_, str]]) -> SpecError:
     for where, message in checks:
         where = _locate(doc.data, where)
         line, column = doc.position(where)
-        problems.append(Problem(doc.file, line, column, _dotted(where), message))
+        problems.append(Problem(doc.file, line, column, _dotted(where), _shown(message)))
     return SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
 
 
@@ -567,7 +567,9 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
             path = _mapping_path(doc.data, _walk(doc.data, loc[:-1]))
             line, column = doc.position(path)
             message = f"missing required key '{name}'"
-            problems.append(Problem(doc.file, line, column, _dotted((*path, name)), message))
+            problems.append(
+                Problem(doc.file, line, column, _dotted((*path, name)), _shown(message))
+            )
             continue
         if kind == "invalid_key":
             line, column = doc.position(path, key=True)
@@ -583,7 +585,7 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
         else:
             line, column = doc.position(path)
             message = _message(error)
-        problems.append(Problem(doc.file, line, column, _dotted(path), message))
+        problems.append(Problem(doc.file, line, column, _dotted(path), _shown(message)))
     unique = {(p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.column, p.message))
 
@@ -701,7 +703,18 @@ def _dotted(path: Path_) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return _shown(out)
+
+
+def _shown(text: str) -> str:
+    """Text for a one-line message: what a terminal would not show (a line break in a
+    value, a control character) as an escape, so that each problem stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text
+    )
 
 
 def _display(path: Path) -> str:

@@ -235,6 +235,10 @@ class _Blocking(StrictModel):
             raise PydanticCustomError(
                 "key_input", "give either 'attribute' or 'align' (and optionally 'target')"
             )
+        if align is None and target is not None:
+            raise PydanticCustomError(
+                "key_input", "'target' names the target side's column: give 'align' too"
+            )
         return self
 
 

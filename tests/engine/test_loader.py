@@ -535,6 +535,16 @@ HOSTILE: dict[str, tuple[str | bytes, str | tuple[int, int], str]] = {
         "not UTF-8 text: byte 0xe9",
     ),
     "a number as a key": (GOOD + "1.5: x\n", "1.5: x", "a key here must be text, not 1.5"),
+    "a line break in a key": (
+        GOOD + '"thre\\nshold": 1\n',
+        '"thre',
+        "unknown key 'thre\\nshold'",  # one line: the break shown as an escape
+    ),
+    "a blocking key with a target column but no align column": (
+        GOOD.replace("outputs:", "blocking: {key: {target: name}}\noutputs:"),
+        "{target",
+        "'target' names the target side's column: give 'align' too",
+    ),
     "a spec over the size limit": (
         _described("x" * MAX_BYTES),
         (3, MAX_BYTES - len("kind: alignment\nname: demo\n") + 1),  # the limit's byte
@@ -565,6 +575,8 @@ def test_hostile_specs_are_spec_errors_at_their_line(
     at = f"{line}:{column}" if column is not None else f"{line}:[0-9]+"
     assert re.search(f"(?m)^  {re.escape(str(path))}:{at}: ", err), err
     assert message in err
+    for shown in err.splitlines()[1:]:  # every problem on one line, at its place
+        assert shown.startswith(f"  {path}:"), err
 
 
 def test_a_date_is_text_where_text_is_expected(tmp_path: Path) -> None:
