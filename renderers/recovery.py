@@ -229,6 +229,13 @@ class HeldSignals:
 
 # --------------------------------------------------------------------------- locks
 
+#: What flock() says on a file system without locks (some network and FUSE ones).
+_NO_FILE_LOCKS = frozenset(
+    {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
+)
+#: The folders said to have no locks already (once per process is enough).
+_WARNED_NO_LOCKS: set[Path] = set()
+
 
 class Lock:
     """An flock on ``.NAME.specengine-lock`` beside an output; the file goes on release."""
@@ -255,6 +262,19 @@ class Lock:
             except BlockingIOError:
                 os.close(fd)
                 return None
+            except OSError as exc:
+                if exc.errno not in _NO_FILE_LOCKS:
+                    os.close(fd)
+                    raise
+                # Better a run than none: the outputs are still written all or nothing.
+                if key.parent not in _WARNED_NO_LOCKS:
+                    _WARNED_NO_LOCKS.add(key.parent)
+                    log.warning(
+                        "%s: this file system has no file locks (%s): two runs writing"
+                        " these outputs at once would not be noticed",
+                        key.parent,
+                        exc.strerror,
+                    )
             except BaseException:
                 os.close(fd)
                 raise

@@ -426,3 +426,17 @@ def test_old_temporaries_of_earlier_versions_beside_the_outputs_are_removed(tmp_
     with OutputTransaction() as tx:
         tx.claim([tmp_path / "links.nt"])
     assert _listing(tmp_path) == sorted([*kept, ".links.nt.zzzzzzzz.tmp"])
+
+
+def test_a_file_system_without_locks_still_gets_its_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with OutputTransaction() as tx:
+        tx.open_text(tmp_path / "links.nt").write("new\n")
+        tx.commit()
+    assert _listing(tmp_path) == ["links.nt"]
+    assert "this file system has no file locks (No locks available)" in caplog.text
