@@ -31,6 +31,7 @@ from engine.cli import main
 from engine.hosts.ssh import Session
 from engine.lab import Lab, start, stop
 from engine.netns_relay import IscsiNamespace
+from engine.volume_pool import Export, parse_tgtadm
 from tests.lab import lab_image
 from tests.tools import require_tools
 
@@ -277,7 +278,8 @@ def test_a_changed_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     assert code == 1 and "host key CHANGED" in err
 
 
-def test_hostile_lines_through_the_restricted_key_run_nothing(lab: Lab) -> None:
+def restricted(lab: Lab, line: str) -> subprocess.CompletedProcess[str]:
+    """``line`` through the restricted key, as anyone holding it could send it."""
     ssh = [
         "ssh",
         "-i",
@@ -290,6 +292,58 @@ def test_hostile_lines_through_the_restricted_key_run_nothing(lab: Lab) -> None:
         str(lab.ssh_port),
         "root@127.0.0.1",
     ]
+    return subprocess.run([*ssh, line], capture_output=True, text=True, timeout=60, check=False)
+
+
+def host_state(lab: Lab) -> tuple[list[Export], str, str]:
+    """What a refused line must leave as it was: tgtd's targets, every dataset, tgt's files."""
+    show = lab.admin_ssh("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show").stdout
+    columns = "name,volsize,org.specengine:spec"
+    datasets = lab.admin_ssh("zfs", "list", "-H", "-p", "-o", columns, "-r", "-t", "all", "tank")
+    files = lab.admin_ssh("ls", "-l", "/etc/tgt/conf.d").stdout
+    return parse_tgtadm(show), datasets.stdout, files
+
+
+FOREIGN = "iqn.2010-10.org.example:"
+
+
+@contextlib.contextmanager
+def other_pools(lab: Lab) -> Iterator[dict[str, int]]:
+    """Targets that are not the pool's, made with admin rights: name -> tid.
+
+    tgt's target ids are the host's: ``elsewhere`` is another pool's target
+    (its prefix, its volume), ``prefix`` carries the pool's IQN prefix but
+    exports another pool's volume, ``foreign`` exports a volume under the
+    base that this spec did not make (the admin's ``foreign``).
+    """
+    tids = {"elsewhere": 100, "prefix": 101, "foreign": 102}
+    targets = {
+        "elsewhere": (f"{FOREIGN}elsewhere", "/dev/zvol/tank/other/elsewhere"),
+        "prefix": (f"{IQN}prefix", "/dev/zvol/tank/other/prefix"),
+        "foreign": (f"{IQN}foreign", f"/dev/zvol/{BASE}/foreign"),
+    }
+    admin = lab.admin_ssh
+    for name in ("elsewhere", "prefix"):
+        admin("zfs", "create", "-p", "-V", "16M", f"tank/other/{name}")
+    admin("udevadm", "settle")
+    try:
+        for name, (iqn, device) in targets.items():
+            tid = str(tids[name])
+            admin("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", tid,
+                  "--targetname", iqn)  # fmt: skip
+            admin("tgtadm", "--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", tid,
+                  "--lun", "1", "--backing-store", device)  # fmt: skip
+            admin("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", tid,
+                  "--initiator-address", "192.0.2.1")  # fmt: skip
+        yield tids
+    finally:
+        for number in tids.values():
+            admin("tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "delete", "--force",
+                  "--tid", str(number), check=False)  # fmt: skip
+        admin("zfs", "destroy", "-r", "tank/other", check=False)
+
+
+def test_hostile_lines_through_the_restricted_key_run_nothing(lab: Lab) -> None:
     for line in (
         f"zfs destroy -r {BASE}",
         "zfs destroy -R tank",
@@ -298,10 +352,55 @@ def test_hostile_lines_through_the_restricted_key_run_nothing(lab: Lab) -> None:
         "sh -c id",
         f"zfs create -V 1G -o mountpoint=/ {BASE}/x",
     ):
-        done = subprocess.run([*ssh, line], capture_output=True, text=True, timeout=60, check=False)
+        done = restricted(lab, line)
         assert done.returncode == 126 and "refused" in done.stderr, (line, done.stderr)
     assert lab.admin_ssh("test", "-e", "/tmp/pwned", check=False).returncode == 1
     assert lab.admin_ssh("zfs", "list", "-H", BASE).returncode == 0
+
+
+def test_the_restricted_key_reaches_nothing_beyond_its_pool(lab: Lab) -> None:
+    bind = "tgtadm --lld iscsi --mode target --op bind --tid"
+    unbind = "tgtadm --lld iscsi --mode target --op unbind --tid"
+    with other_pools(lab) as tid:
+        before = host_state(lab)
+        (own,) = [e.tid for e in before[0] if e.iqn == f"{IQN}vol-db"]
+        refused = {
+            # Another pool's targets, by their host-wide ids.
+            f"specengine-unexport {BASE}/vol-db {tid['elsewhere']}": "is not this pool's",
+            f"{unbind} {tid['elsewhere']} --initiator-address 192.0.2.1": "is not this pool's",
+            f"{bind} {tid['elsewhere']} --initiator-address ALL": "is not this pool's",
+            f"{bind} {tid['prefix']} --initiator-address ALL": "not a volume under",
+            f"{bind} {tid['foreign']} --initiator-address ALL": "was not made by spec lab-pool",
+            f"specengine-unexport {BASE}/foreign {tid['foreign']}": "was not made by spec",
+            f"specengine-unexport {BASE}/vol-db 999": "no target 999",
+            # A tgt file tgtd would read at its next start, under a foreign IQN.
+            f"specengine-tgt-save {BASE}/vol-db {FOREIGN}elsewhere ALL": "is exported as",
+            f"specengine-export {BASE}/foreign 103 {IQN}foreign ALL": "was not made by spec",
+            # No shrink, whatever the unit; no destroy, promote or snapshot of
+            # what another made; the owner is this spec's, at creation only.
+            f"zfs set volsize=1 {BASE}/vol-db": "would not grow",
+            f"zfs set volsize=1M {BASE}/vol-db": "would not grow",
+            f"zfs set volsize=512M {BASE}/vol-db": "would not grow",
+            f"zfs set volsize=1G {BASE}/foreign": "was not made by spec",
+            f"zfs destroy {BASE}/foreign": "was not made by spec",
+            f"zfs promote {BASE}/foreign": "was not made by spec",
+            f"zfs snapshot -o org.specengine:spec=lab-pool {BASE}/foreign@s": "was not made by",
+            f"zfs create -V 16M -o org.specengine:spec=other {BASE}/claimed": "not an allowed",
+            f"zfs set org.specengine:spec=lab-pool {BASE}/foreign": "not an allowed command",
+            f"zfs destroy {BASE}/vol-db@weekly-gone": "cannot check",
+        }
+        for line, why in refused.items():
+            done = restricted(lab, line)
+            assert done.returncode == 126, (line, done.stderr)
+            assert done.stderr.startswith("specengine-wrapper: refused: "), (line, done.stderr)
+            assert why in done.stderr, (line, done.stderr)
+        assert host_state(lab) == before
+        # The pool's own target, found by tgtd's own answer: the same shapes pass.
+        for line in (f"{bind} {own} --initiator-address 192.0.2.77",
+                     f"{unbind} {own} --initiator-address 192.0.2.77"):  # fmt: skip
+            done = restricted(lab, line)
+            assert done.returncode == 0, (line, done.stderr)
+        assert host_state(lab) == before
 
 
 def test_prune_destroys_what_is_safe_and_says_why_for_the_rest(lab: Lab, tmp_path: Path) -> None:
