@@ -12,7 +12,8 @@ Two generators: a seeded corpus of :data:`CORPUS` mutants, the same on every
 run, and a sample drawn by hypothesis (which shrinks a failure to a small
 mutation). Both use the same mutations: keys and values deleted, duplicated
 or swapped, values replaced by hostile ones (:data:`SPECIAL`), types changed,
-text truncated, bytes injected.
+text truncated, bytes injected, costly blocks appended (:data:`BLOCKS`: an
+alias bomb, deep or wide nesting).
 """
 
 from __future__ import annotations
@@ -159,6 +160,23 @@ BYTES: list[bytes] = [
 ]
 
 
+#: Whole blocks a mutant may gain at its end: what costs the most to read.
+BLOCKS: list[str] = [
+    # Nine levels of nine aliases: 9**9 (387 million) values once expanded.
+    "x-a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"x-{chr(98 + n)}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 9)}]\n"
+        for n in range(8)
+    ),
+    "x-r: &r {self: *r}\n",
+    "x-deep: " + "[" * 5000 + "]" * 5000 + "\n",
+    "x-deep:\n" + "- " * 200 + "x\n",
+    "x-wide: [" + ", ".join(["x"] * 5000) + "]\n",
+    "x-merge: &m {a: 1}\nx-more: {<<: [*m, *m, *m]}\n",
+    "x-long: " + "x" * 200_000 + "\n",
+]
+
+
 # --------------------------------------------------------------------------- mutations
 
 
@@ -196,7 +214,7 @@ def _reindent_line(rng: random.Random, text: str) -> str:
 #: A value after a key (``key: value``), in block or flow style.
 _VALUE = re.compile(r"(?<=: )[^,{}\[\]\n#]+")
 #: A key (``key:``).
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?=:)")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,60}(?=:)")  # bounded: linear on long text
 
 
 def _replace_value(rng: random.Random, text: str, values: list[str]) -> str:
@@ -226,14 +244,18 @@ def _replace_key(rng: random.Random, text: str) -> str:
     return text[:start] + new + text[end:]
 
 
+def _append_block(rng: random.Random, text: str) -> str:
+    return text + ("" if text.endswith("\n") else "\n") + rng.choice(BLOCKS)
+
+
 def _truncate(rng: random.Random, text: str) -> str:
     return text[: rng.randrange(len(text) + 1)]
 
 
 def _structure(rng: random.Random, text: str) -> str:
     """A change made on the parsed spec, written back as YAML (no comments, any style)."""
-    try:
-        data = yaml.safe_load(text)
+    try:  # libyaml's loader and dumper: PyYAML's own took most of the corpus's time
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
     except Exception:  # PyYAML's own loader fails on some mutants (!!bool maybe...)
         return text
     nodes: list[tuple[Any, Any]] = []  # (container, key or index)
@@ -271,7 +293,8 @@ def _structure(rng: random.Random, text: str) -> str:
     else:
         container[key] = rng.choice([*SPECIAL[:30], "x" * 300, "/" + "a/" * 2100])
     try:
-        return yaml.safe_dump(data, default_flow_style=rng.choice([False, None, True]))
+        style = rng.choice([False, None, True])
+        return yaml.dump(data, Dumper=yaml.CSafeDumper, default_flow_style=style)
     except Exception:  # what safe_load made, safe_dump cannot always write (recursion)
         return text
 
@@ -290,6 +313,7 @@ _TEXT_MUTATIONS: list[Callable[[random.Random, str], str]] = [
     _truncate,
     _structure,
     _structure,
+    _append_block,
 ]
 
 
