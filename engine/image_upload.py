@@ -10,7 +10,6 @@ image with the same name and checksum is reused, not uploaded again.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,16 +94,9 @@ def upload(state: ImageState, folder: Path) -> None:
         spec.build.host,
         spec.build.inventory,
     )
-    # The token goes through the environment, never into the run's files.
-    previous = os.environ.get("GLANCE_TOKEN")
-    os.environ["GLANCE_TOKEN"] = token
-    try:
-        result = run_playbook(run, progress=lambda task: None)
-    finally:
-        if previous is None:
-            os.environ.pop("GLANCE_TOKEN", None)
-        else:
-            os.environ["GLANCE_TOKEN"] = previous
+    # The token goes to this playbook's environment only: never into the plan or
+    # the process's environment (two web runs at once would see each other's).
+    result = run_playbook(run, progress=lambda task: None, secrets={"GLANCE_TOKEN": token})
     report = result.facts.get("specengine_glance") or {}
     ids: dict[str, str] = report.get("ids", {})
     reused = set(report.get("reused", []))

@@ -8,16 +8,20 @@ naming the failed task with what it printed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from engine.errors import EngineError
@@ -96,14 +100,52 @@ def _failure(event: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+@contextlib.contextmanager
+def _interrupts_cancel(cancelled: list[int]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a playbook cancels it, then interrupts as usual.
+
+    Left to itself, ansible-runner installs SIGINT and SIGTERM handlers that only
+    set a flag, and never puts the previous ones back: after the first playbook
+    the engine could no longer be interrupted. Here a signal is noted (the
+    playbook is cancelled through ``cancel_callback``, so ansible-playbook is
+    stopped, not orphaned), the engine's handlers are put back, and the signal
+    is raised again so the run stops the way it always does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread (web runs)
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    saved = {number: signal.getsignal(number) for number in signals}
+
+    def note(number: int, frame: FrameType | None) -> None:
+        cancelled.append(number)
+
+    for number in signals:
+        signal.signal(number, note)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+    if cancelled:
+        signal.raise_signal(cancelled[0])
+
+
 def run_playbook(
-    run: PlaybookRun, progress: Callable[[str], None] | None = None, keep: Path | None = None
+    run: PlaybookRun,
+    progress: Callable[[str], None] | None = None,
+    keep: Path | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> TaskResult:
     """Run ``playbooks/<playbook>`` on the run's host; raise :class:`HostError` on failure.
 
     ``progress`` receives a line as each task starts. ``keep`` is a folder to
     write the private_data_dir into (for debugging); by default a temporary
-    one, removed afterwards.
+    one, removed afterwards. ``secrets`` are environment variables of this
+    run's ansible-playbook only (a token the playbook reads with the ``env``
+    lookup): never in the plan, never in the process's own environment, which
+    other runs of a web server share; ansible-runner keeps them in the private
+    folder (mode 0700), removed after the run unless ``keep`` is given.
     """
     import ansible_runner
 
@@ -162,23 +204,27 @@ def run_playbook(
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_HOST_KEY_CHECKING": "1",
+        **(secrets or {}),
     }
     log.info("running playbook %s on %s", run.playbook, run.host)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="specengine-ansible-") as temporary:
         folder = keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        runner = ansible_runner.run(
-            private_data_dir=str(folder),
-            playbook=str(playbook),
-            inventory=str(_inventory(run, folder)),
-            limit=run.host,
-            extravars=run.extravars,
-            envvars=env,
-            quiet=True,
-            event_handler=on_event,
-            settings={"suppress_ansible_output": True},
-        )
+        cancelled: list[int] = []
+        with _interrupts_cancel(cancelled):
+            runner = ansible_runner.run(
+                private_data_dir=str(folder),
+                playbook=str(playbook),
+                inventory=str(_inventory(run, folder)),
+                limit=run.host,
+                extravars=run.extravars,
+                envvars=env,
+                quiet=True,
+                event_handler=on_event,
+                settings={"suppress_ansible_output": True},
+                cancel_callback=lambda: bool(cancelled),
+            )
     result.rc = int(runner.rc or 0)
     log.info(
         "playbook %s ended %s (rc %s, %d task result(s), %.1f s)",

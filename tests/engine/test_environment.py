@@ -144,8 +144,10 @@ def test_the_glance_token_comes_from_the_state(
     spec = load_spec(tmp_path / "image.yaml")
     tokens: list[str | None] = []
 
-    def playbook(run: Any, progress: Any = None) -> TaskResult:
-        tokens.append(os.environ.get("GLANCE_TOKEN"))
+    def playbook(run: Any, progress: Any = None, secrets: Any = None) -> TaskResult:
+        # The playbook's own environment only: the process's is never touched.
+        assert "GLANCE_TOKEN" not in os.environ
+        tokens.append((secrets or {}).get("GLANCE_TOKEN"))
         return TaskResult(rc=0)
 
     monkeypatch.setattr("engine.image_upload.run_playbook", playbook)
@@ -160,4 +162,3 @@ def test_the_glance_token_comes_from_the_state(
         state.manifest = {"artefacts": {n: {} for n in ("kernel", "initrd", "rootfs.img")}}
         upload(state, folder)
     assert tokens == ["", SECRET, SECRET]
-    assert "GLANCE_TOKEN" not in os.environ  # put back as it was

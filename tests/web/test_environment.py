@@ -267,10 +267,8 @@ def fake_build(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[dict[str, 
         state.cache, state.cached = cache, True
         state.manifest = {"artefacts": {n: {} for n in ("kernel", "initrd", "rootfs.img")}}
 
-    def playbook(run: Any, progress: Any = None) -> TaskResult:
-        import os
-
-        uploads.append({"token": os.environ.get("GLANCE_TOKEN"), **run.extravars})
+    def playbook(run: Any, progress: Any = None, secrets: Any = None) -> TaskResult:
+        uploads.append({"token": (secrets or {}).get("GLANCE_TOKEN"), **run.extravars})
         result = TaskResult(rc=0)
         result.facts["specengine_glance"] = {"ids": {}, "reused": []}
         return result

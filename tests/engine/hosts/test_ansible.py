@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -47,3 +51,41 @@ def test_a_failed_task_is_named_with_its_output(tmp_path: Path) -> None:
 def test_a_missing_playbook_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(HostError, match="no playbook"):
         run_playbook(PlaybookRun(str(tmp_path / "none.yml"), {}))
+
+
+def test_the_engine_stays_interruptible_after_a_playbook(tmp_path: Path) -> None:
+    # ansible-runner swaps in SIGINT/SIGTERM handlers that only set a flag and
+    # never puts the old ones back: Ctrl-C after an image build did nothing.
+    play = _playbook(tmp_path, "    - name: noop\n      ansible.builtin.command: 'true'\n")
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    run_playbook(PlaybookRun(play, {}))
+    assert {number: signal.getsignal(number) for number in before} == before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_during_a_playbook_stops_it_and_interrupts(tmp_path: Path) -> None:
+    play = _playbook(
+        tmp_path,
+        "    - name: slow\n      ansible.builtin.command: sleep 30\n"
+        "    - name: never\n      ansible.builtin.command: touch " + str(tmp_path / "ran") + "\n",
+    )
+    timer = threading.Timer(3, signal.raise_signal, (signal.SIGINT,))
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_playbook(PlaybookRun(play, {}))
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "ran").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_secrets_reach_the_playbook_only(tmp_path: Path) -> None:
+    play = _playbook(
+        tmp_path,
+        "    - name: read\n      ansible.builtin.set_fact:\n"
+        "        seen: \"{{ lookup('ansible.builtin.env', 'SPECENGINE_TEST_SECRET') }}\"\n",
+    )
+    result = run_playbook(PlaybookRun(play, {}), secrets={"SPECENGINE_TEST_SECRET": "s3cret"})
+    assert result.facts["seen"] == "s3cret"
+    assert "SPECENGINE_TEST_SECRET" not in os.environ
