@@ -322,21 +322,25 @@ def _save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _entry_lock(cache: Path) -> Iterator[None]:
-    """Hold the cache entry's lock: one build (or boot check) of a recipe at a time.
+    """Hold the image cache's lock: one build (or boot check) in a cache at a time.
 
     Two runs of the same recipe at once (two terminals, two test workers) would
     otherwise build it twice into the same ``.partial`` folder. The second waits,
-    then finds the entry the first made. An flock dies with its process, so a
-    killed build leaves no stale lock.
+    then finds the entry the first made. The lock is an flock on the cache
+    folder itself: it dies with its process (a killed build leaves no stale
+    lock) and leaves no file behind.
     """
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.with_name(cache.name + ".lock"), "a+b") as handle:
+    handle = os.open(cache.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.warning("%s: another run is building this recipe; waiting for it", cache)
+            log.warning("%s: another run is building in this cache; waiting for it", cache.parent)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(handle)
 
 
 def handle_build(step: Build, state: ImageState) -> None:

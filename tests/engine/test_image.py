@@ -155,4 +155,5 @@ def test_one_build_of_a_recipe_at_a_time(tmp_path: Path, caplog: pytest.LogCaptu
         events.append("first out")
     thread.join(10)
     assert events == ["first out", "second in"]
-    assert "another run is building this recipe" in caplog.text
+    assert "another run is building in this cache" in caplog.text
+    assert list(cache.parent.iterdir()) == []  # no lock file left behind

@@ -39,8 +39,8 @@ def test_the_steps_of_an_image_plan(tmp_path: Path, capsys: pytest.CaptureFixtur
         r"INFO engine\.execute: step 1/2 done in \S+ s: not built \(plan\)", lines[1]
     )
     assert lines[2] == (
-        "INFO engine.execute: step 2/2: Copy the artefacts and the manifest into the output"
-        " folder (atomic swap)"
+        "INFO engine.execute: step 2/2: Put the artefacts and the manifest into the output"
+        " folder (one journaled commit)"
     )
     (tmp_path / "built").mkdir()
     spec = _image(tmp_path / "built", built=True)
