@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Virtuoso, Oxigraph and Glance); whole files per worker, longest first
 # (tests/conftest.py orders them). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
-PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscopereorder
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test test-fast check schema bench clean glance system
 GLANCE_VENV ?= .venv-glance

@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for name in STORE_MARKERS.keys() & needed:
             item.add_marker(name)
     # Longest files first, so that `make test`'s two workers (pytest-xdist,
-    # --dist loadfile --no-loadscopereorder: whole files, in this order) start
+    # --dist loadfile --no-loadscope-reorder: whole files, in this order) start
     # with them and the short files fill in behind: the first two go to the
     # first worker (both boot the lab storage host, whose image is built once
     # under its cache lock), the image builds to the second.

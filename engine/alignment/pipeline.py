@@ -7,6 +7,7 @@ carries one step out on an :class:`AlignmentState`. The generic executor in
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ __all__ = [
     "Write",
     "steps",
 ]
+
+log = logging.getLogger(__name__)
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -689,6 +692,10 @@ def _pruned(pool: ChunkResult, spec: AlignmentSpec) -> ChunkResult:
     )
 
 
+#: Seconds between the compare step's progress lines in the log.
+PROGRESS_EVERY_S = 10.0
+
+
 def compare_upto(state: AlignmentState, limit: float) -> tuple[Ints, Ints, Floats, int]:
     """Every candidate pair at or under ``limit``: align and target indexes, distances, count.
 
@@ -714,9 +721,18 @@ def compare_upto(state: AlignmentState, limit: float) -> tuple[Ints, Ints, Float
     state.executor = executor.description
     try:
         pooled, limit = 0, POOL_LIMIT
+        said = time.monotonic()
         for result in executor.map(task, batches(state.rule, dedup=spec.dedup)):
             bar.update(result.compared)
             compared += result.compared
+            if time.monotonic() - said >= PROGRESS_EVERY_S:  # -v: a line now and then
+                said = time.monotonic()
+                log.info(
+                    "compare: %s of about %s candidate pairs, %s kept",
+                    f"{compared:,}",
+                    f"{state.estimated_pairs:,}",
+                    f"{pooled:,}",
+                )
             if len(result.ia):
                 # Only the totals: per-attribute distances of the links are computed
                 # again after matching, so the pool costs 24 bytes a pair.

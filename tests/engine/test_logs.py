@@ -115,3 +115,14 @@ def test_logs_of_the_console_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "INFO engine.execute: step 5/7" in done.stderr
     assert "INFO" not in done.stdout and "links: 2" in done.stdout
+
+
+def test_v_shows_the_compare_steps_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long compare step says how far it is, not only when it ends.
+    monkeypatch.setattr("engine.alignment.pipeline.PROGRESS_EVERY_S", 0.0)
+    assert main(["-v", "run", "-q", str(_project(tmp_path))]) == 0
+    err = capsys.readouterr().err
+    assert "INFO engine.alignment.pipeline: compare: " in err
+    assert "of about" in err and "candidate pairs" in err
