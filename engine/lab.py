@@ -571,10 +571,16 @@ def stop(folder: Path) -> bool:
 
 
 def build_image(spec_file: Path, *, progress: bool = False) -> Path:
-    """Build the image spec (or reuse its cached build), as ``engine run``; its ``disk.qcow2``."""
+    """Build the image spec (or reuse its cached build); the cache entry's ``disk.qcow2``.
+
+    Only the build step runs: a lab boots from the content-addressed cache entry
+    (through an overlay, so the entry is never written), not from the recipe's
+    output folder, which two labs built at once would both want to write.
+    """
+    from engine import image
     from engine.execute import execute, new_state
     from engine.loader import load_spec
-    from engine.plan import build
+    from engine.plan import Plan, build
     from schemas.image import ImageSpec
 
     spec = load_spec(spec_file)
@@ -583,8 +589,10 @@ def build_image(spec_file: Path, *, progress: bool = False) -> Path:
     if "qcow2" not in spec.formats:
         raise DataError(str(spec_file), "a lab boots the qcow2 format: add it to formats")
     plan = build(spec, str(spec_file))
-    execute(plan, new_state(plan, spec, progress=progress))
-    return Path(spec.output) / "disk.qcow2"
+    only_build = tuple(step for step in plan.steps if isinstance(step, image.Build))
+    plan = Plan(plan.kind, plan.name, plan.spec_file, only_build)
+    state = execute(plan, new_state(plan, spec, progress=progress))
+    return Path(state.cache) / "disk.qcow2"
 
 
 # --------------------------------------------------------------------------- CLI

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -55,6 +55,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # first worker (both boot the lab storage host, whose image is built once
     # under its cache lock), the image builds to the second.
     items.sort(key=_file_rank)
+
+
+#: Files that share one worker (and so its lab storage host's image build):
+#: scheduled as one unit by the scheduler below.
+SAME_WORKER = {"test_pool_lab.py": "lab storage host", "test_lab.py": "lab storage host"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole files per worker, in collection order; the lab's files as one unit."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope = str(super()._split_scope(nodeid))
+            return SAME_WORKER.get(Path(scope).name, scope)
+
+    return Scheduling(config, log)
 
 
 #: Files by expected duration on a fresh machine, longest first; the rest keep
