@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import random
 import re
@@ -526,3 +527,41 @@ def test_cli_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["people", "--size", "10", "--out", str(tmp_path), "--duplicates", "2"]) == 2
     assert "duplicates" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+# Digests of tasks written by the generator as it was when its word lists moved to data files
+# (issue 14): the same arguments and seed must keep writing the same bytes, or every benchmark
+# figure and every saved task silently changes.
+PINNED = [
+    (["people", "--size", "2000", "--seed", "11"],
+     "521f54baba4744a709255ba6ff5e71ad5f04845ba9f6450d382ba02d4071fc34"),
+    (["people", "--size", "500", "--duplicates", "0.3"],
+     "04dc4a1844dbf8a26e515a9035c98ea5d0ac71c72e8bd59601912a5bb66db023"),
+    (["places", "--size", "2000", "--seed", "11"],
+     "944d10a0c0428928fd823cc16f96bde6dc715d3d9541c516cc276800d90b84d1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "digest"), PINNED, ids=[" ".join(a) for a, _ in PINNED])
+def test_engine_generate_writes_the_same_bytes_as_ever(
+    tmp_path: Path, args: list[str], digest: str
+) -> None:
+    from engine.cli import main as engine_main
+
+    assert engine_main(["generate", *args, "--out", str(tmp_path)]) == 0
+    h = hashlib.sha256()
+    for suffix in ("a", "b", "gold"):
+        path = tmp_path / f"{args[0]}-{suffix}.csv"
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    assert h.hexdigest() == digest
+
+
+def test_people_with_other_error_rates_writes_the_same_bytes_as_ever(tmp_path: Path) -> None:
+    rates = ErrorRates(missing_in_originals=0.2, nickname=2.0, tokens=2.0)
+    task = people(3000, 7, tmp_path, errors=rates)
+    h = hashlib.sha256()
+    for path in (task.align, task.target, task.gold):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    assert h.hexdigest() == "fdbd993cb5baa8a642ff900f15720e6ba846ee29757b6b68f5bfb78a8b72ab4d"
