@@ -1,4 +1,4 @@
-"""The deterministic generator of Febrl-like linkage tasks (engine.generate)."""
+"""The deterministic generator of Febrl-like linkage tasks (engine.generate: people, places, main)."""
 
 from __future__ import annotations
 
