@@ -30,7 +30,7 @@ import yaml
 from engine.cli import main
 from engine.hosts.ssh import Session
 from engine.lab import Lab, start, stop
-from engine.netns_relay import IscsiNamespace
+from engine.lab.netns_relay import IscsiNamespace
 from engine.volume_pool import Export, parse_tgtadm
 from tests.lab import lab_image
 from tests.tools import require_tools

@@ -1,4 +1,4 @@
-"""A lab storage host: the lab image booted under QEMU, reachable by SSH and iSCSI on loopback.
+"""The lab storage host: the lab image booted under QEMU, reachable by SSH and iSCSI on loopback.
 
 ``start`` boots the image built from ``specs/lab/storage-host.yaml`` (OpenZFS,
 tgt, sshd) with a second virtio disk for the pool, SSH and iSCSI forwarded to
@@ -21,7 +21,6 @@ QEMU runs detached from the caller (its own session), so the lab outlives
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -42,10 +41,9 @@ __all__ = [
     "DEFAULT_DIR",
     "POOL_DEVICE",
     "Lab",
-    "add_arguments",
     "build_image",
-    "command",
     "env_text",
+    "read_state",
     "start",
     "status",
     "stop",
@@ -255,7 +253,8 @@ def env_text(lab: Lab) -> str:
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
 
 
-def _read_state(folder: Path) -> dict[str, Any]:
+def read_state(folder: Path) -> dict[str, Any]:
+    """``lab.json`` of ``folder`` (PID, ports, paths, boot time); empty when there is none."""
     try:
         data: dict[str, Any] = json.loads((folder / "lab.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -419,7 +418,7 @@ def start(
         raise DataError(str(folder), f"a lab is already running there (PID {running.pid})")
     if not folder.exists():
         folder.mkdir(parents=True, mode=0o700)  # private keys inside
-    previous = _read_state(folder)
+    previous = read_state(folder)
     for name, comment in (
         ("host_key", "specengine-lab-host"),
         ("admin_key", "specengine-lab-admin"),
@@ -530,7 +529,7 @@ def _wait_for_ssh(
 def status(folder: Path) -> Lab | None:
     """The lab running with its state in ``folder``, or None."""
     folder = folder.resolve()
-    state = _read_state(folder)
+    state = read_state(folder)
     if not state or not _is_lab_qemu(int(state.get("pid", 0)), folder):
         return None
     return _lab_from(folder, state)
@@ -593,52 +592,3 @@ def build_image(spec_file: Path, *, progress: bool = False) -> Path:
     plan = Plan(plan.kind, plan.name, plan.spec_file, only_build)
     state = execute(plan, new_state(plan, spec, progress=progress))
     return Path(state.cache) / "disk.qcow2"
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``lab`` subcommands (``start``, ``stop``, ``status``) on ``parser``."""
-    commands = parser.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
-    begin = commands.add_parser("start", help="build (cached) and boot a lab storage host")
-    begin.add_argument(
-        "spec", type=Path, metavar="SPEC", help="the image spec, e.g. specs/lab/storage-host.yaml"
-    )
-    begin.add_argument("--ssh-port", type=int, help="host port forwarded to the guest's 22")
-    begin.add_argument("--iscsi-port", type=int, help="host port forwarded to the guest's 3260")
-    begin.add_argument(
-        "--pool-size", default="4G", help="size of the pool disk when it is made (%(default)s)"
-    )
-    halt = commands.add_parser("stop", help="power the lab off (its disks and keys stay)")
-    show = commands.add_parser("status", help="show the running lab; exit 1 when none runs")
-    for sub in (begin, halt, show):
-        sub.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="lab folder (%(default)s)")
-
-
-def command(args: argparse.Namespace) -> int:
-    """Run the parsed ``lab`` subcommand; the exit code (errors raise :class:`DataError`)."""
-    folder: Path = args.dir
-    if args.lab_command == "start":
-        disk = build_image(args.spec, progress=sys.stderr.isatty())
-        lab = start(
-            disk,
-            folder,
-            pool_disk_size=args.pool_size,
-            ssh_port=args.ssh_port,
-            iscsi_port=args.iscsi_port,
-        )
-        boot_s = _read_state(lab.folder).get("boot_s")
-        print(f"# lab up (PID {lab.pid}, SSH after {boot_s} s); source {folder / 'lab.env'}")
-        print(env_text(lab), end="")
-        return 0
-    if args.lab_command == "stop":
-        print("lab stopped" if stop(folder) else f"no lab running in {folder}")
-        return 0
-    lab_ = status(folder)
-    if lab_ is None:
-        print(f"no lab running in {folder}")
-        return 1  # scripts can test it, as with systemctl is-active
-    print(f"# lab running (PID {lab_.pid}) in {lab_.folder}")
-    print(env_text(lab_), end="")
-    return 0

@@ -120,7 +120,7 @@ def _serve(client: socket.socket, target: tuple[str, int]) -> None:
 
 def relay_main(argv: Sequence[str] | None = None) -> int:
     """The relay process: listen in a namespace, forward each connection to the host."""
-    parser = argparse.ArgumentParser(prog="python -m engine.netns_relay")
+    parser = argparse.ArgumentParser(prog="python -m engine.lab.netns_relay")
     parser.add_argument("--netns", type=Path, required=True, help="e.g. /run/netns/NAME")
     parser.add_argument("--listen", default=f"{GUEST_ADDRESS}:{ISCSI_PORT}")
     parser.add_argument("--connect", required=True, help="HOST:PORT in the original namespace")
@@ -213,7 +213,7 @@ class IscsiNamespace:
     def _start_relay(self) -> subprocess.Popen[str]:
         # The relay is this very module run as a script; the repository root
         # goes first on its path so it runs from a checkout as from an install.
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
@@ -222,7 +222,7 @@ class IscsiNamespace:
             [
                 sys.executable,
                 "-m",
-                "engine.netns_relay",
+                "engine.lab.netns_relay",
                 "--netns",
                 str(self.path),
                 "--listen",

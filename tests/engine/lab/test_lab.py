@@ -1,10 +1,10 @@
-"""The lab storage host (engine/lab.py) and the iSCSI namespace relay (engine/netns_relay.py).
+"""The lab storage host (engine/lab: host.py, cli.py).
 
 The slow tests boot the real image (``storage_lab``, tests/lab.py): OpenZFS on
 the pool disk, tgt, the pinned host key, and iSCSI discovery through
 :class:`IscsiNamespace`. The others need no guest: lab.env, status/stop on
-folders without a lab, start's failures (with QEMU but no bootable disk),
-and the relay on a TCP echo server (root: a network namespace).
+folders without a lab, start's failures (with QEMU but no bootable disk).
+The relay alone is tested in test_netns_relay.py.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import json
 import os
 import socket
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,6 @@ import pytest
 from engine.errors import DataError
 from engine.lab import (
     Lab,
-    _root_overlay,
     add_arguments,
     build_image,
     command,
@@ -34,7 +30,8 @@ from engine.lab import (
     status,
     stop,
 )
-from engine.netns_relay import GUEST_ADDRESS, ISCSI_PORT, IscsiNamespace
+from engine.lab.host import _root_overlay
+from engine.lab.netns_relay import GUEST_ADDRESS, ISCSI_PORT, IscsiNamespace
 from tests.lab import lab_fixture, lab_image  # noqa: F401 - `storage_lab` fixture
 from tests.tools import require_root, require_tools
 
@@ -251,100 +248,6 @@ def test_root_overlay_follows_its_base(tmp_path: Path) -> None:
     disk.unlink()
     _blank_disk(tmp_path)
     assert _root_overlay(disk, folder, same).stat().st_ino != made
-
-
-@pytest.fixture
-def echo_server() -> Iterator[int]:
-    """A TCP server on 127.0.0.1 answering each connection's bytes upper-cased."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-
-    def serve(client: socket.socket) -> None:
-        with client:
-            while data := client.recv(4096):
-                client.sendall(data.upper())
-
-    def accept() -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(client,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.close()
-
-
-CLIENT = """
-import socket, sys, threading
-def talk(word, out):
-    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as sock:
-        sock.sendall(word * 20000)
-        sock.shutdown(socket.SHUT_WR)  # half-close: the answer must still come back
-        got = b""
-        while data := sock.recv(65536):
-            got += data
-        out[word] = got
-out = {}
-threads = [threading.Thread(target=talk, args=(w, out)) for w in (b"ab", b"cd", b"ef")]
-for t in threads: t.start()
-for t in threads: t.join()
-print(",".join(f"{k.decode()}={len(v)}:{v == k.upper() * 20000}" for k, v in sorted(out.items())))
-"""
-
-
-@needs_root
-def test_relay_forwards_from_the_namespace(echo_server: int) -> None:
-    with IscsiNamespace(echo_server) as ns:
-        assert ns.path.exists()
-        assert ns.portal == f"{GUEST_ADDRESS}:{ISCSI_PORT}"
-        done = ns.run([sys.executable, "-c", CLIENT, GUEST_ADDRESS, str(ISCSI_PORT)], check=True)
-        assert done.stdout.strip() == "ab=40000:True,cd=40000:True,ef=40000:True"
-        # The namespace is its own network: the host's loopback port is not there.
-        direct = ns.run([sys.executable, "-c", CLIENT, "127.0.0.1", str(echo_server)])
-        assert "Connection refused" in direct.stderr
-        # Nor is the guest address on the host.
-        assert (
-            GUEST_ADDRESS
-            not in subprocess.run(
-                ["ip", "-brief", "addr"], capture_output=True, text=True, check=True
-            ).stdout
-        )
-    assert not ns.path.exists()
-    name = ns.name
-    assert (
-        name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    )
-    ns.close()  # idempotent
-
-
-@needs_root
-def test_relay_to_nothing_closes_the_connection(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nothing listens there
-    with IscsiNamespace(port) as ns:
-        done = ns.run(
-            [
-                sys.executable,
-                "-c",
-                "import socket,sys;s=socket.create_connection((sys.argv[1],int(sys.argv[2])));"
-                "print(repr(s.recv(10)))",
-                GUEST_ADDRESS,
-                str(ISCSI_PORT),
-            ],
-            check=True,
-        )
-        assert done.stdout.strip() == "b''"
-        deadline = time.monotonic() + 5
-        while "cannot reach" not in ns.relay_errors() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert f"cannot reach 127.0.0.1:{port}" in ns.relay_errors()
 
 
 # --------------------------------------------------------------------------- the guest
