@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DataError
+from engine.hosts.qemu import Drive, Forward, qemu_argv, qemu_binary
 
 __all__ = [
     "DEFAULT_DIR",
@@ -51,8 +52,9 @@ __all__ = [
 
 #: Where ``engine lab`` keeps its lab unless told otherwise.
 DEFAULT_DIR = Path(".lab")
-#: The pool disk inside the guest (``serial=pool`` on its virtio drive).
-POOL_DEVICE = "/dev/disk/by-id/virtio-pool"
+_POOL_SERIAL = "pool"
+#: The pool disk inside the guest (the serial number of its virtio drive names it).
+POOL_DEVICE = f"/dev/disk/by-id/virtio-{_POOL_SERIAL}"
 HOST = "127.0.0.1"
 _CONSOLE_SHOWN = 40
 _TOOLS = {
@@ -336,50 +338,23 @@ def _qemu_argv(
     ssh_port: int,
     iscsi_port: int,
 ) -> list[str]:
-    qemu = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
-
-    def opt(path: Path) -> str:
-        return str(path).replace(",", ",,")  # QEMU's option syntax doubles commas
-
-    return [
-        qemu,
-        "-name",
-        "specengine-lab",
-        "-m",
-        str(memory_mb),
-        "-smp",
-        "2",
-        "-cpu",
-        "max",
-        # KVM aborts or hangs on this kind of machine; TCG is slower but works.
-        "-accel",
-        "tcg,thread=multi",
-        # Only the devices below: no CD-ROM, no VGA, no default NIC or monitor.
-        "-nodefaults",
-        "-display",
-        "none",
-        "-serial",
-        f"file:{opt(folder / 'console.log')}",
-        # restrict=on: the guest reaches nothing outside; the forwards still work.
-        "-netdev",
-        f"user,id=n0,restrict=on,hostfwd=tcp:{HOST}:{ssh_port}-:22,"
-        f"hostfwd=tcp:{HOST}:{iscsi_port}-:3260",
-        "-device",
-        "virtio-net-pci,netdev=n0",
-        # Root first (/dev/vda), then the pool (/dev/vdb, by id virtio-pool).
-        "-drive",
-        f"file={opt(root)},if=none,id=root,format=qcow2",
-        "-device",
-        "virtio-blk-pci,drive=root,bootindex=0",
-        "-drive",
-        f"file={opt(pool)},if=none,id=pool,format=qcow2",
-        "-device",
-        "virtio-blk-pci,drive=pool,serial=pool",
-        "-fw_cfg",
-        f"name=opt/specengine/host_key,file={opt(folder / 'host_key')}",
-        "-fw_cfg",
-        f"name=opt/specengine/admin_key,file={opt(folder / 'admin_key.pub')}",
-    ]
+    return qemu_argv(
+        qemu=qemu_binary("lab"),
+        name="specengine-lab",
+        memory_mb=memory_mb,
+        console=folder / "console.log",
+        # Root first (/dev/vda, the boot disk), then the pool (/dev/vdb, by id virtio-pool).
+        drives=[Drive(root), Drive(pool, serial=_POOL_SERIAL)],
+        forwards=[Forward(ssh_port, 22), Forward(iscsi_port, 3260)],
+        # The guest reaches nothing outside; the forwards still work.
+        restrict_network=True,
+        # Only the devices above: no CD-ROM, no VGA, no default NIC or monitor.
+        no_defaults=True,
+        fw_cfg={
+            "opt/specengine/host_key": folder / "host_key",
+            "opt/specengine/admin_key": folder / "admin_key.pub",
+        },
+    )
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -216,6 +216,17 @@ def test_start_times_out_and_kills_qemu(tmp_path: Path) -> None:
 
 
 @needs_qemu
+def test_start_in_a_folder_with_a_comma(tmp_path: Path) -> None:
+    # QEMU's option syntax doubles a comma in -drive and -fw_cfg, but -serial file: takes its
+    # path as it is: quoted there too, the console went to a folder that does not exist.
+    folder = tmp_path / "lab,1"
+    with pytest.raises(DataError, match=r"no SSH login within 3 s"):
+        start(_blank_disk(tmp_path), folder, timeout_s=3)
+    assert (folder / "console.log").is_file()
+    assert _qemu_pids(folder) == []
+
+
+@needs_qemu
 def test_start_reports_qemu_exit(tmp_path: Path) -> None:
     folder = tmp_path / "lab"
     with socket.socket() as busy:
