@@ -18,7 +18,9 @@ those tests use a pool of their own under /dev/zvol (tests/sshd.py
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -32,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from engine.hosts import wrapper, wrapper_program
 from engine.hosts.wrapper import (
     BUSY_EXIT,
     OWNER_QUERY,
@@ -42,7 +45,7 @@ from engine.hosts.wrapper import (
     authorized_keys_line,
     wrapper_script,
 )
-from engine.volume_pool import key_scope
+from engine.volume_pool.diff import key_scope
 from tests.sshd import (
     FakeZvols,
     HostState,
@@ -55,6 +58,7 @@ from tests.sshd import (
     run_sshd,
 )
 
+ROOT = Path(__file__).resolve().parents[3]
 BASE = "tank/specengine"
 REFUSAL = b"specengine-wrapper: refused: "
 
@@ -763,15 +767,91 @@ def test_the_wrapper_is_a_standalone_isolated_python3_program() -> None:
     assert "'/usr/sbin/zfs'" in text and "'/usr/sbin/tgtadm'" in text
     assert "'/etc/tgt/conf.d'" in text and "'/run/lock'" in text
     assert f"SPEC_NAME = {SPEC!r}" in text and f"IQN_PREFIX = {PREFIX!r}" in text
-    imports = {line.split()[1] for line in text.splitlines() if line.startswith("import ")}
-    assert imports <= {"fcntl", "ipaddress", "os", "re", "shlex", "subprocess", "sys", "time"}
-    assert not any(line.startswith("from ") for line in text.splitlines())
+    tree = ast.parse(text)
+    imports = {a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names}
+    assert imports <= {
+        "contextlib", "fcntl", "ipaddress", "os", "re", "shlex", "subprocess", "sys", "time",
+        "typing",
+    }  # fmt: skip
+    # Nothing of the engine, nor any other module: annotations only, never evaluated.
+    imported_from = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert imported_from == ["__future__"]
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import) and n not in tree.body]
     for runner in ("os.system", "os.popen", "os.spawn", "shell=True", "Popen"):
         assert runner not in text
     # The one subprocess call runs a tool by an argv list, without a shell.
-    assert text.count("subprocess.run(") == 1
-    assert "subprocess.run([tool, *words], " in text
+    runs = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "subprocess.run"
+    ]
+    assert len(runs) == 1
+    assert ast.unparse(runs[0].args[0]) == "[tool, *words]"
+    assert "shell" not in {k.arg for k in runs[0].keywords}
     compile(text, "wrapper", "exec")
+
+
+def test_the_program_is_the_wrapper_of_its_example_pool() -> None:
+    # engine/hosts/wrapper_program.py is what a host runs: its pool block holds the values
+    # wrapper_script writes for this pool, and nothing else of it is rewritten.
+    program = (ROOT / "engine" / "hosts" / "wrapper_program.py").read_text(encoding="utf-8")
+    assert wrapper_script(_scope()) == program
+    assert wrapper_program.BASE == BASE and wrapper_program.SPEC_NAME == SPEC
+    assert wrapper_program.ARGUMENTS == _ARGUMENTS
+
+
+def test_the_script_of_a_pool_is_the_same_bytes_every_time() -> None:
+    # engine setup compares it with the installed one: a change would reinstall it every time.
+    other = key_scope("tank/other", "other-spec", ELSEWHERE)
+    assert wrapper_script(other) == wrapper_script(other)
+    ours = wrapper_script(_scope()).splitlines()
+    theirs = wrapper_script(other).splitlines()
+    assert len(ours) == len(theirs)
+    changed = [n for n, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a != b]
+    names = [theirs[n].partition(" = ")[0] for n in changed]
+    assert names == ["BASE", "SPEC_NAME", "IQN_PREFIX", "ARGUMENTS"]
+    assert theirs[changed[0]] == "BASE = 'tank/other'"
+
+
+def test_a_program_without_its_pool_block_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wrapper, "_BEGIN", "# >>> no such line")
+    with pytest.raises(RuntimeError, match="no single block"):
+        wrapper_script(_scope())
+
+
+@pytest.mark.parametrize("line", ALLOWED)
+def test_the_program_parses_each_allowed_line_into_its_words(line: str) -> None:
+    tool, words, _ = wrapper_program.parse(line)
+    assert words == shlex.split(line)
+    assert tool == (wrapper_program.ZFS if words[0] == "zfs" else wrapper_program.TGTADM)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (None, "no command (interactive logins are not allowed)"),
+        ("", "empty command"),
+        ("zfs destroy tank/specengine/vol1;id", "forbidden character ';'"),
+        ("zfs destroy tank/specengine/vol1\tx", "control or non-ASCII character '\\t'"),
+        ("zfs destroy tank/other/vol1", "not an allowed command: 'zfs destroy tank/other/vol1'"),
+        ("zfs destroy tank/specengine/../x", "not an allowed command"),
+        ("x" * 1025, "command longer than 1024 characters"),
+    ],
+)
+def test_the_program_refuses_what_the_engine_never_sends(line: str | None, why: str) -> None:
+    with pytest.raises(wrapper_program.Refused, match=re.escape(why)):
+        wrapper_program.parse(line)
+
+
+def test_the_program_reads_sizes_as_zfs_does() -> None:
+    assert wrapper_program.size_bytes("512") == 512
+    assert wrapper_program.size_bytes("2K") == 2048
+    assert wrapper_program.size_bytes("10G") == 10 * G
+    assert wrapper_program.size_bytes("1T") == 1 << 40
+    assert (
+        wrapper_program.conf_path(f"{BASE}/vol1")
+        == "/etc/tgt/conf.d/specengine+tank+specengine+vol1.conf"
+    )
 
 
 @pytest.mark.parametrize(
