@@ -22,10 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import image  # noqa: E402
-from engine.execute import execute, new_state  # noqa: E402
-from engine.loader import load_spec  # noqa: E402
-from engine.plan import build  # noqa: E402
+from engine import build_plan, image, load_spec, run  # noqa: E402
 
 
 def main() -> None:
@@ -55,15 +52,15 @@ def main() -> None:
                 "verify": spec.verify.model_copy(update={"boot": False}),
             }
         )
-        plan = build(quiet, str(spec_path))
+        plan = build_plan(quiet, spec_path)
         started = time.perf_counter()
-        execute(plan, new_state(plan, quiet, force=True))
+        run(plan, quiet, force=True)
         whole = time.perf_counter() - started
 
         booted = quiet.model_copy(update={"verify": spec.verify.model_copy(update={"boot": True})})
-        plan = build(booted, str(spec_path))
+        plan = build_plan(booted, spec_path)
         started = time.perf_counter()
-        state = execute(plan, new_state(plan, booted))
+        state = run(plan, booted)
         boots = time.perf_counter() - started
         manifest = json.loads((work / "out" / "manifest.json").read_text())
         rows = [

@@ -26,20 +26,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine import build_plan, load_spec, run  # noqa: E402
 from engine.cli import main as engine  # noqa: E402
-from engine.execute import execute, new_state  # noqa: E402
 from engine.hosts.ssh import Session  # noqa: E402
 from engine.lab import start, stop  # noqa: E402
-from engine.loader import load_spec  # noqa: E402
-from engine.plan import build  # noqa: E402
 from tests.lab import lab_image  # noqa: E402
 
 
 def _timed(spec: Path, dry_run: bool) -> tuple[float, Any]:
     loaded = load_spec(spec)
-    plan = build(loaded, str(spec))
+    plan = build_plan(loaded, spec)
     started = time.perf_counter()
-    state = execute(plan, new_state(plan, loaded), dry_run=dry_run)
+    state = run(plan, loaded, dry_run=dry_run)
     return time.perf_counter() - started, state
 
 

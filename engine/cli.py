@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from engine import __version__, image, logs, pool
+import engine as api
+from engine import __version__, kinds, logs
 from engine.alignment.evaluate import parse_steps
-from engine.alignment.report import eval_text, plan_text, summary_text
 from engine.documents import dumps, error_document, eval_document, plan_document, run_document
 from engine.errors import (
     EXIT_CHANGES,
@@ -43,9 +43,8 @@ from engine.errors import (
     EngineError,
     UsageError,
 )
-from engine.execute import execute, new_state, with_outputs_in
-from engine.loader import load_spec
-from engine.plan import Plan, build
+from engine.kinds import Plan
+from engine.plan import setup_plan
 from renderers.atomic import COMMITTED_NOTE
 
 __all__ = [
@@ -238,14 +237,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(specs: list[Path], sources: bool = False) -> int:
-    from engine.alignment.headers import check_sources
-
     status = EXIT_OK
     for path in specs:
         try:
-            spec = load_spec(path)
+            spec = api.load_spec(path)
             if sources:
-                check_sources(spec, path)
+                kinds.get(spec.kind).check_sources(spec, path)
         except EngineError as exc:
             print(exc.render(), file=sys.stderr)
             status = max(status, exc.exit_code)
@@ -257,35 +254,28 @@ def _validate(specs: list[Path], sources: bool = False) -> int:
 def pending_changes(plan: Plan, state: Any) -> bool:
     """Whether running the plan would change something outside the run's own files.
 
-    Alignment: publishing would change the store's graph (a spec without
+    As its kind says (engine.kinds.Kind.pending_changes): an alignment that
+    would change the store's graph it publishes to (a spec without
     ``publish:`` never has changes pending: a run rewrites its files whatever
-    they hold). Image: the recipe is not built yet (no cache entry). Volume
-    pool: the difference with the host is not empty.
+    they hold), an image recipe not built yet (no cache entry), a volume pool
+    that differs from its host.
     """
-    if plan.kind == "image":
-        return not state.cached
-    if plan.kind == "volume-pool":
-        return bool(state.changes)
-    return state.publish_diff is not None and bool(state.publish_diff.changes)
+    return kinds.get(plan.kind).pending_changes(state)
 
 
 def _plan(path: Path, as_json: bool = False, detailed: bool = False) -> int:
-    spec = load_spec(path)
-    plan = build(spec, str(path))
-    state = execute(plan, new_state(plan, spec), dry_run=True)
+    spec = api.load_spec(path)
+    plan = api.build_plan(spec, path)
+    state = api.run(plan, spec, dry_run=True)
     changes = pending_changes(plan, state)
-    refusal = getattr(state, "refusal", None)
+    refusal = kinds.get(plan.kind).refusal(state)
     if as_json:
         document = plan_document(plan, state, changes)
         if refusal is not None:  # the plan goes into the error document
             raise _PlanRefused(refusal, document)
         print(dumps(document))
-    elif plan.kind == "image":
-        print(image.plan_text(plan.steps, state, plan.spec_file))
-    elif plan.kind == "volume-pool":
-        print(pool.plan_text(state))
     else:
-        print(plan_text(plan, state))
+        print(api.explain(plan, state))
     if refusal is not None:  # a rule over its max_pairs: the plan above, then the refusal
         raise refusal
     return EXIT_CHANGES if detailed and changes else EXIT_OK
@@ -299,60 +289,51 @@ def _run(
     as_json: bool = False,
 ) -> int:
     started = time.perf_counter()
-    spec = load_spec(path)
+    spec = api.load_spec(path)
     if out_dir is not None:
-        spec = with_outputs_in(spec, out_dir.resolve())
-    plan = build(spec, str(path))
+        spec = api.with_outputs_in(spec, out_dir.resolve())
+    plan = api.build_plan(spec, path)
     progress = not quiet and sys.stderr.isatty()
-    state = execute(plan, new_state(plan, spec, progress=progress, force=force))
+    state = api.run(plan, spec, progress=progress, force=force)
     seconds = time.perf_counter() - started
     if as_json:  # the document replaces the summary, -q or not
         print(dumps(run_document(plan, state, seconds)))
     elif not quiet:
-        if plan.kind == "image":
-            print(image.summary_text(state, seconds))
-        elif plan.kind == "volume-pool":
-            print(pool.summary_text(state, seconds))
-        else:
-            print(summary_text(state, seconds))
+        print(api.summary(plan, state, seconds))
     return EXIT_OK
 
 
 def _eval(path: Path, gold: Path, steps: int | list[float], as_json: bool = False) -> int:
-    spec = load_spec(path)
-    if spec.kind != "alignment":
-        raise UsageError(f"{path}: eval scores alignment specs; this is a {spec.kind} spec")
-    plan = build(spec, str(path))
-    state = execute(plan, new_state(plan, spec), write=False)
+    spec = api.load_spec(path)
+    kind = kinds.get(spec.kind)
+    if not kind.evaluates:
+        scored = " and ".join(name for name in kinds.names() if kinds.get(name).evaluates)
+        raise UsageError(f"{path}: eval scores {scored} specs; this is a {spec.kind} spec")
+    plan = api.build_plan(spec, path)
+    state = api.run(plan, spec, write=False)
     if as_json:
-        from engine.alignment.summary_json import eval_figures
-
-        print(dumps(eval_document(plan, eval_figures(state, gold, steps))))
+        print(dumps(eval_document(plan, kind.eval_figures(state, gold, steps))))
     else:
-        print(eval_text(state, gold, steps))
+        print(kind.eval_text(state, gold, steps))
     return EXIT_OK
 
 
 def _setup(path: Path, quiet: bool) -> int:
-    from engine.hosts.ansible import run_playbook
-    from schemas.volume_pool import VolumePoolSpec
-
-    spec = load_spec(path)
-    if not isinstance(spec, VolumePoolSpec):
-        raise UsageError(f"{path}: setup prepares volume-pool hosts; this is a {spec.kind} spec")
+    spec = api.load_spec(path)
+    plan = setup_plan(spec, str(path))
+    if plan is None:
+        prepared = " and ".join(name for name in kinds.names() if kinds.get(name).has_setup)
+        raise UsageError(f"{path}: setup prepares {prepared} hosts; this is a {spec.kind} spec")
     started = time.perf_counter()
-    progress = None if quiet else (lambda task: print(f"  {task}", file=sys.stderr, flush=True))
-    result = run_playbook(pool.setup_run(spec), progress=progress)
-    changed = [task for task, status in result.tasks if status == "ok"]
+    # The kind's setup plan, run by the same executor; its progress is each task.
+    state = api.run(plan, spec, progress=not quiet)
     if not quiet:
-        seconds = time.perf_counter() - started
-        print(f"storage host {spec.host.address} prepared for {spec.zfs.base}"
-              f" ({len(changed)} task(s)) in {seconds:.1f} s")  # fmt: skip
+        print(kinds.get(plan.kind).setup_text(state, time.perf_counter() - started))
     return EXIT_OK
 
 
 def _schema(out: Path | None, check: bool) -> int:
-    from schemas import json_schemas
+    from schemas.spec import json_schemas
 
     if out is None:
         # Outside a checkout the default would be site-packages: the user names the folder.
@@ -365,7 +346,7 @@ def _schema(out: Path | None, check: bool) -> int:
         out = root / "schemas" / "json"
 
     stale: list[str] = []
-    for name, schema in json_schemas().items():
+    for name, schema in json_schemas(kinds.models()).items():
         text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
         target = out / name
         if check:

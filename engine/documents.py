@@ -4,7 +4,9 @@
 print one document; an error prints ``{"error": {...}}`` instead (and its
 message on stderr, as without ``--json``). Every document carries
 ``"command"``, the spec's ``"kind"``, ``"name"`` and ``"spec_file"``, and the
-engine's version; the rest depends on the command and the kind.
+engine's version; the rest depends on the command, and the kind's part
+(under its name: ``alignment``, ``image``, ``volume_pool``) on the kind
+(engine.kinds).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine import __version__
-from engine.plan import Plan
+from engine import __version__, kinds
+from engine.kinds import Plan
 
 __all__ = ["dumps", "error_document", "eval_document", "plan_document", "run_document"]
 
@@ -61,56 +63,11 @@ def _steps(plan: Plan) -> list[dict[str, Any]]:
     return [{"number": n, **_plain(step)} for n, step in enumerate(plan.steps, 1)]
 
 
-def _actions(state: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "kind": a.kind,
-            "target": a.target,
-            "reason": a.reason,
-            "commands": [list(c) for c in a.commands],
-            "changes": a.changes,
-        }
-        for a in state.actions
-    ]
-
-
-def _image_plan(state: Any) -> dict[str, Any]:
-    from engine import image
-
-    spec = state.spec
-    return {
-        "cached": state.cached,
-        "cache": None if state.cache is None else str(state.cache),
-        "formats": list(spec.formats),
-        "packages": image.packages(spec),
-        "output": str(spec.output),
-    }
-
-
-def _pool_plan(state: Any) -> dict[str, Any]:
-    live = state.live
-    spec = state.spec
-    return {
-        "host": f"{spec.host.user}@{spec.host.address}:{spec.host.port}",
-        "base": spec.zfs.base,
-        "volumes": None if live is None else len(live.volumes),
-        "exports": None if live is None else len(live.exports),
-        "available_bytes": None if live is None else live.available,
-        "actions": _actions(state),
-    }
-
-
 def plan_document(plan: Plan, state: Any, changes: bool) -> dict[str, Any]:
     """``engine plan --json``: the steps, whether changes are pending, what the plan found."""
+    kind = kinds.get(plan.kind)
     document: dict[str, Any] = {**_head("plan", plan), "changes": changes, "steps": _steps(plan)}
-    if plan.kind == "image":
-        document["image"] = _image_plan(state)
-    elif plan.kind == "volume-pool":
-        document["volume_pool"] = _pool_plan(state)
-    else:
-        from engine.alignment.summary_json import plan_figures
-
-        document["alignment"] = plan_figures(plan, state)
+    document[kind.document_key] = kind.plan_figures(plan, state)
     return document
 
 
@@ -139,32 +96,10 @@ def _outputs(paths: list[str], known: dict[str, str]) -> list[dict[str, Any]]:
 
 def run_document(plan: Plan, state: Any, seconds: float) -> dict[str, Any]:
     """``engine run --json``: the summary, and each output with its sha256."""
+    kind = kinds.get(plan.kind)
     document: dict[str, Any] = {**_head("run", plan), "seconds": round(seconds, 3)}
-    if plan.kind == "image":
-        artefacts = state.manifest.get("artefacts", {})
-        known = {name: facts["sha256"] for name, facts in artefacts.items()}
-        document["outputs"] = _outputs(state.written, known)
-        document["image"] = {
-            "cached": state.cached,
-            "cache": None if state.cache is None else str(state.cache),
-            "artefacts": artefacts,
-            "boot": state.manifest.get("boot", {}),
-            "uploaded": state.uploaded,
-            "reused": state.reused,
-        }
-    elif plan.kind == "volume-pool":
-        document["outputs"] = []
-        document["volume_pool"] = {
-            "actions": _actions(state),
-            "applied": state.applied,
-            "follow_up": [f"{a.kind} {a.target}" for a in state.follow_up],
-            "ssh_reads": state.round_trips,
-        }
-    else:
-        from engine.alignment.summary_json import run_figures
-
-        document["outputs"] = _outputs(state.written, {})
-        document["alignment"] = run_figures(state)
+    document["outputs"] = _outputs(kind.written(state), kind.known_digests(state))
+    document[kind.document_key] = kind.run_figures(state)
     return document
 
 

@@ -20,10 +20,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from engine import kinds
 from engine.errors import Problem, SpecError
-from schemas.alignment import AlignmentSpec, cross_checks
 from schemas.base import closest, field_names
-from schemas.spec import KINDS, spec_adapter
 
 __all__ = [
     "MAX_BYTES",
@@ -491,26 +490,29 @@ def load_spec(
     Raises :class:`SpecError` listing every problem found.
     """
     doc = read_document(path, allow_aliases=allow_aliases, expand_env=expand_env)
-    kind = doc.data.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
+    name = doc.data.get("kind")
+    kind = kinds.find(name)
+    if kind is None:
         line, column = doc.position(("kind",)) if "kind" in doc.data else (1, 1)
-        valid = ", ".join(sorted(KINDS))
-        if kind is None:
+        known = kinds.names()
+        valid = ", ".join(known)
+        if name is None:
             message = f"missing 'kind' (one of: {valid})"
-        elif not isinstance(kind, str):
-            written = "a list" if isinstance(kind, list) else f"{type(kind).__name__} {kind!r}"
-            if isinstance(kind, dict):
+        elif not isinstance(name, str):
+            written = "a list" if isinstance(name, list) else f"{type(name).__name__} {name!r}"
+            if isinstance(name, dict):
                 written = "a mapping"
             message = f"'kind' must be one word, one of: {valid} (got {written})"
         else:
-            message = f"unknown kind '{kind}'{closest(str(kind), sorted(KINDS))} (valid: {valid})"
+            message = f"unknown kind '{name}'{closest(str(name), known)} (valid: {valid})"
         raise SpecError([Problem(doc.file, line, column, "kind", _shown(message))])
     context = {"base_dir": path.resolve().parent, "check_files": check_files}
     try:
-        spec = spec_adapter().validate_python(doc.data, context=context)
+        # The kind's own model: its errors' locations are the document's keys.
+        spec = kind.model.model_validate(doc.data, context=context)
     except ValidationError as exc:
         raise SpecError(_problems(doc, exc)) from None
-    checks = cross_checks(spec, path.resolve()) if isinstance(spec, AlignmentSpec) else []
+    checks = kind.cross_checks(spec, path.resolve())
     if checks:
         raise _located(doc, checks)
     return spec
@@ -554,12 +556,12 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
     errors = exc.errors(include_url=False)
     missing: dict[Path_, list[str]] = {}
     for error in errors:
-        path = _walk(doc.data, error["loc"][1:])  # loc[0] is the kind tag
+        path = _walk(doc.data, error["loc"])
         if error["type"] == "missing":
-            parent = _mapping_path(doc.data, _walk(doc.data, error["loc"][1:-1]))
+            parent = _mapping_path(doc.data, _walk(doc.data, error["loc"][:-1]))
             missing.setdefault(parent, []).append(str(error["loc"][-1]))
     for error in errors:
-        loc = error["loc"][1:]
+        loc = error["loc"]
         path = _walk(doc.data, loc)
         kind = error["type"]
         if kind == "missing":

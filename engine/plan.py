@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from engine import image, pool
-from engine.alignment import pipeline
-from schemas.alignment import AlignmentSpec
-from schemas.image import ImageSpec
-from schemas.volume_pool import VolumePoolSpec
+from engine import kinds
+from engine.kinds import Plan
 
-__all__ = ["Plan", "build"]
+__all__ = ["Plan", "build", "build_plan", "setup_plan"]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The steps of one spec, in order."""
-
-    kind: str
-    name: str
-    spec_file: str
-    steps: tuple[Any, ...]
+def build_plan(spec: Any, spec_file: str) -> Plan:
+    """The plan of a validated spec (no I/O): its kind's steps."""
+    kind = kinds.get(spec.kind)
+    return Plan(spec.kind, spec.name, spec_file, tuple(kind.steps(spec)))
 
 
-def build(spec: Any, spec_file: str) -> Plan:
-    """The plan of a validated spec (no I/O)."""
-    if isinstance(spec, AlignmentSpec):
-        return Plan(spec.kind, spec.name, spec_file, tuple(pipeline.steps(spec)))
-    if isinstance(spec, ImageSpec):
-        return Plan(spec.kind, spec.name, spec_file, tuple(image.steps(spec)))
-    if isinstance(spec, VolumePoolSpec):
-        return Plan(spec.kind, spec.name, spec_file, tuple(pool.steps(spec)))
-    raise TypeError(f"no planner for {type(spec).__name__}")
+#: The former name of :func:`build_plan`.
+build = build_plan
+
+
+def setup_plan(spec: Any, spec_file: str) -> Plan | None:
+    """The plan that prepares the hosts of a spec (``engine setup``), or None: nothing to prepare."""
+    kind = kinds.get(spec.kind)
+    if not kind.has_setup:
+        return None
+    return Plan(spec.kind, spec.name, spec_file, tuple(kind.setup_steps(spec)))

@@ -31,7 +31,7 @@ from engine.cli import main
 from engine.hosts.ssh import Session
 from engine.lab import Lab, start, stop
 from engine.lab.netns_relay import IscsiNamespace
-from engine.volume_pool import Export, parse_tgtadm
+from engine.volume_pool.diff import Export, parse_tgtadm
 from tests.lab import lab_image
 from tests.tools import require_tools
 

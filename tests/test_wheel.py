@@ -37,7 +37,7 @@ from engine import __version__
 from engine.hosts.wrapper import authorized_keys_line, wrapper_script
 from engine.image import recipe_hash
 from engine.loader import load_spec
-from engine.volume_pool import key_scope
+from engine.volume_pool.diff import key_scope
 from schemas.image import ImageSpec
 from tests.sshd import NotInstalledError, run_sshd
 

@@ -10,15 +10,15 @@ image with the same name and checksum is reused, not uploaded again.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.hosts.ansible import PlaybookRun, run_playbook
+from engine.image.state import ImageState
+from engine.image.steps import Upload
 
-if TYPE_CHECKING:
-    from engine.image import ImageState
-
-__all__ = ["glance_images", "upload"]
+__all__ = ["glance_images", "handle_upload", "upload"]
 
 #: artefact file -> (key, disk_format, container_format).
 _FORMATS = {
@@ -110,3 +110,12 @@ def upload(state: ImageState, folder: Path) -> None:
         "url": glance.url,
         "images": {image["name"]: ids.get(image["key"], "") for image in images},
     }
+
+
+def handle_upload(step: Upload, state: ImageState) -> None:
+    """Upload through playbooks/image-upload.yml (idempotent: same name and checksum reused)."""
+    if state.dry_run or state.cache is None:
+        return
+    started = time.perf_counter()
+    upload(state, state.cache)
+    state.timings["upload"] = time.perf_counter() - started

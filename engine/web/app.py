@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -19,9 +17,13 @@ from starlette.templating import Jinja2Templates
 from engine.environment import NO_ENVIRONMENT, Environment
 from engine.web.compose import DraftStore, flow_yaml
 from engine.web.limits import REQUEST_TIMEOUT_S, VALIDATION_TIMEOUT_S, Budget, RequestTimeout
+from engine.web.pages import WebState, page, web
 from engine.web.paths import DamagedFileError
+from engine.web.routes_browse import routes as browse_routes
+from engine.web.routes_compose import routes as compose_routes
+from engine.web.routes_run import routes as run_routes
 from engine.web.runs import RunManager
-from engine.web.security import BodyLimit, SameOrigin, TokenGuard, mib
+from engine.web.security import BodyLimit, SameOrigin, TokenGuard
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD",
@@ -33,39 +35,6 @@ __all__ = [
 
 #: Uploads larger than this are refused (``engine serve --max-upload``).
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
-
-
-@dataclass
-class WebState:
-    """What every route needs: the served folder, the runs, the drafts, the templates."""
-
-    root: Path
-    runs: RunManager
-    drafts: DraftStore
-    templates: Jinja2Templates
-    max_upload: int
-    #: The environment variables a spec may read (``--pass-env``); none by default.
-    environment: Environment
-    #: How long a spec's validation is waited for (``--validation-timeout``).
-    budget: Budget
-
-
-def web(request: Request) -> WebState:
-    """The application's state, from a request."""
-    state: WebState = request.app.state.web
-    return state
-
-
-def page(request: Request, template: str, status_code: int = 200, /, **context: Any) -> Response:
-    """Render one template with the common context (the folder, the upload limit)."""
-    state = web(request)
-    context.setdefault("message", None)
-    context.setdefault("error", None)
-    context.update(root=state.root, max_upload=mib(state.max_upload))
-    response: HTMLResponse = state.templates.TemplateResponse(
-        request, template, context, status_code=status_code
-    )
-    return response
 
 
 async def _damaged(request: Request, exc: Exception) -> Response:
@@ -101,8 +70,6 @@ def create_app(
     not done within ``validation_timeout_s`` shows the spec as invalid (see
     engine.web.limits).
     """
-    from engine.web import routes_browse, routes_compose, routes_run
-
     folder = root.resolve()
     if not folder.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")
@@ -120,9 +87,9 @@ def create_app(
     if token:
         middleware.insert(0, Middleware(TokenGuard, token=token))
     routes: list[Route | Mount] = [
-        *routes_browse.routes(),
-        *routes_run.routes(),
-        *routes_compose.routes(),
+        *browse_routes(),
+        *run_routes(),
+        *compose_routes(),
         Mount("/static", StaticFiles(packages=[("engine.web", "static")]), name="static"),
     ]
     app = Starlette(

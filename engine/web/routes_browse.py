@@ -11,10 +11,10 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.errors import EngineError, SpecError
-from engine.web.app import page, web
 from engine.web.limits import Budget
+from engine.web.pages import page, web
 from engine.web.paths import UnsafePathError, UnusablePathError, relative, resolve_inside
-from engine.web.runs import CONFIRM_KINDS, RunRefusedError, plan_preview
+from engine.web.runs import RunRefusedError, confirms, plan_preview
 from engine.web.specs import (
     ChangedOnDiskError,
     SpecInfo,
@@ -107,7 +107,7 @@ async def _spec_page(
         info=info,
         lines=_lines(info),
         last=state.runs.last_runs().get(info.path),
-        confirm=info.kind in CONFIRM_KINDS,
+        confirm=confirms(info.kind),
         **context,
     )
 
@@ -157,7 +157,7 @@ async def plan(request: Request) -> Response:
     state = web(request)
     root = state.root
     info = await run_in_threadpool(spec_info, root, path, state.budget)
-    confirm = info.kind in CONFIRM_KINDS
+    confirm = confirms(info.kind)
     if request.method != "POST":
         return page(request, "plan.html", info=info, plan=None, ask=True, confirm=confirm)
     status = 200

@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.errors import SpecError
-from engine.web.app import page, web
 from engine.web.compose import (
     NAME_LENGTH,
     Draft,
@@ -29,6 +28,7 @@ from engine.web.compose import (
     source_preview,
     spec_yaml,
 )
+from engine.web.pages import page, web
 from engine.web.paths import UnsafePathError, resolve_inside
 from engine.web.security import mib
 from engine.web.specs import ChangedOnDiskError, digest, save_spec_text, validate_text

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from engine.web.app import page, web
+from engine.web.pages import page, web
 from engine.web.paths import UnsafePathError
 from engine.web.runs import RunRefusedError
 from engine.web.specs import resolve_spec

@@ -1,20 +1,20 @@
 """Runs started from the web interface: a background thread each, progress events, cancel.
 
-A run goes through the engine's Python API (``load_spec``, ``build``,
-``new_state``, the step handlers) in a thread of the server. Cancel is
-cooperative: it is checked before each step of an alignment, so a step that has
-started (reading a source, comparing) finishes first; the run then stops and the
-output transaction rolls back, leaving the previous outputs as they were. Once
-a step has published to a triple store, cancel is too late and is ignored.
-Image and volume-pool runs are one call to the executor: cancel only stops
-them before they start.
+A run goes through the engine's Python API (``engine.build_plan``,
+``engine.run``) in a thread of the server. Cancel is cooperative: it is
+checked before each step, so a step that has started (reading a source,
+comparing, building an image) finishes first; the run then stops and the
+output transaction rolls back, leaving the previous outputs as they were.
+Once a step has acted outside the run's files (published to a triple store,
+uploaded to Glance, changed a storage host: the kind says which,
+engine.kinds.Kind.irreversible), cancel is too late and is ignored.
 
 Each run is recorded as JSON in ``DIR/.specengine/runs/`` (atomic writes), so
 the browse page can show every spec's last run after a restart.
 
 Nothing the web runs or plans acts outside the served folder (:func:`check_runnable`):
-no path outside it, no image hooks (shell commands), no default image cache
-(in the home folder). Nor does it read the server's environment: a spec naming
+no path outside it, nothing its kind refuses (an image's hooks: shell commands;
+its default cache, in the home folder). Nor does it read the server's environment: a spec naming
 a variable the operator did not pass (``engine serve --pass-env``) is refused
 before it runs or is planned, and the run's state has only the passed ones.
 """
@@ -36,31 +36,26 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine import image, pool
-from engine.alignment import pipeline
-from engine.alignment.report import summary_text
+import engine as api
+from engine import kinds
 from engine.environment import NO_ENVIRONMENT, Environment, named_variables
 from engine.errors import EngineError
-from engine.execute import execute, new_state
-from engine.plan import Plan, build
+from engine.kinds import Plan
 from engine.web.limits import Budget
 from engine.web.paths import DamagedFileError, atomic_write, inside, relative
 from engine.web.specs import load
-from schemas.alignment import output_path
 
 __all__ = [
-    "CONFIRM_KINDS",
     "Run",
     "RunManager",
     "RunRecord",
     "RunRefusedError",
     "check_runnable",
+    "confirms",
     "outside_paths",
     "plan_preview",
 ]
 
-#: Kinds whose plan is shown and must be confirmed before a run applies it.
-CONFIRM_KINDS = frozenset({"image", "volume-pool"})
 #: What a run id looks like (``uuid4().hex[:12]``); anything else names no run.
 _RUN_ID = re.compile(r"[0-9a-f]{12}")
 
@@ -115,6 +110,12 @@ class Run:
             return list(self.events[start:])
 
 
+def confirms(kind: object) -> bool:
+    """Whether a spec of this kind shows its plan and waits for a confirmation before it runs."""
+    found = kinds.find(kind)
+    return found is not None and found.confirm
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -146,9 +147,10 @@ def check_runnable(
 ) -> None:
     """RunRefusedError unless the web may run (or plan) ``spec``: nothing outside ``root``.
 
-    The paths of the spec are not all: an image's hooks are shell commands run
-    on the build host, and an image without ``cache:`` builds in
-    ~/.cache/specengine/images. Planning is checked too: a dry run reads the
+    The paths of the spec are not all: its kind may refuse more
+    (engine.kinds.Kind.web_refusal, before the paths, and web_path_refusal,
+    after them): an image's hooks are shell commands run on the build host,
+    and an image without ``cache:`` builds in ~/.cache/specengine/images. Planning is checked too: a dry run reads the
     sources and opens SSH with the pool's key. Every environment variable the
     spec names (its credentials) must be in ``environment``, the variables the
     operator passed: the value would go to the endpoint the spec names.
@@ -160,36 +162,25 @@ def check_runnable(
     ]
     if missing:
         raise RunRefusedError(f"{rel}: " + "; ".join(missing))
-    engine_run = "run it with `engine run` instead"
-    if spec.kind == "image" and spec.hooks:
-        raise RunRefusedError(
-            f"{rel} has hooks: hooks run shell commands on the build host;"
-            f" the web interface never runs them: {engine_run}"
-        )
+    kind = kinds.get(spec.kind)
+    refusal = kind.web_refusal(spec)
+    if refusal is not None:
+        raise RunRefusedError(f"{rel} {refusal}")
     outside = outside_paths(root, spec)
     if outside:
         shown = ", ".join(str(p) for p in outside)
         raise RunRefusedError(
             f"{rel} reads or writes outside the served folder ({shown});"
-            f" the web interface never does: {engine_run}"
+            " the web interface never does: run it with `engine run` instead"
         )
-    if spec.kind == "image" and spec.cache is None:
-        raise RunRefusedError(
-            f"{rel} has no cache: the default (~/.cache/specengine/images) is outside the"
-            f" served folder; set `cache:` to a folder inside it (such as `cache: cache`),"
-            f" or {engine_run}"
-        )
+    refusal = kind.web_path_refusal(spec)
+    if refusal is not None:
+        raise RunRefusedError(f"{rel} {refusal}")
 
 
 def _outputs(root: Path, spec: Any) -> list[str]:
-    out: list[str] = []
-    for output in getattr(spec, "outputs", None) or []:
-        for path in (output_path(output), getattr(output, "void", None)):
-            if isinstance(path, Path) and inside(root, path):
-                out.append(relative(root, path))
-    if spec.kind == "image" and inside(root, spec.output):
-        out.append(relative(root, spec.output))
-    return out
+    paths = kinds.get(spec.kind).output_paths(spec)
+    return [relative(root, path) for path in paths if inside(root, path)]
 
 
 def plan_preview(
@@ -207,33 +198,9 @@ def plan_preview(
     """
     spec = load(path, budget)
     check_runnable(root, relative(root, path), spec, environment)
-    plan = build(spec, str(path))
-    state = execute(plan, new_state(plan, spec, environment=environment), dry_run=True)
-    if plan.kind == "image":
-        return image.plan_text(plan.steps, state, plan.spec_file)
-    if plan.kind == "volume-pool":
-        return pool.plan_text(state)
-    from engine.alignment.report import plan_text
-
-    return plan_text(plan, state)
-
-
-def _step_text(step: Any) -> str:
-    if isinstance(step, pipeline.ReadSource):
-        return f"read the {step.role} source"
-    if isinstance(step, pipeline.Prepare):
-        return "normalise " + ", ".join(step.attributes)
-    if isinstance(step, pipeline.Block):
-        return f"blocking: {step.description}"
-    if isinstance(step, pipeline.Compare):
-        return "compare the candidate pairs"
-    if isinstance(step, pipeline.Match):
-        return f"match ({step.mode}, threshold {step.threshold:g})"
-    if isinstance(step, pipeline.Write):
-        return f"write {Path(step.path).name} ({step.format})"
-    if isinstance(step, pipeline.Publish):
-        return f"publish to {step.graph}"
-    return type(step).__name__
+    plan = api.build_plan(spec, path)
+    state = api.run(plan, spec, dry_run=True, environment=environment)
+    return api.explain(plan, state)
 
 
 class RunManager:
@@ -326,7 +293,7 @@ class RunManager:
         except EngineError as exc:
             raise RunRefusedError(f"{rel} is not a valid spec:\n{exc.render()}") from None
         check_runnable(self.root, rel, spec, self.environment)
-        if spec.kind in CONFIRM_KINDS and not confirmed:
+        if confirms(spec.kind) and not confirmed:
             raise RunRefusedError(
                 f"{rel} is a {spec.kind} spec: review its plan and confirm before it runs"
             )
@@ -360,7 +327,7 @@ class RunManager:
         record = run.record
         summary, outputs = "", []
         try:
-            plan = build(spec, str(path))
+            plan = api.build_plan(spec, path)
             summary = self._execute(run, plan, spec, started)
             status, message = "succeeded", "the run succeeded"
             outputs = _outputs(self.root, spec)
@@ -388,29 +355,21 @@ class RunManager:
     def _execute(self, run: Run, plan: Plan, spec: Any, started: float) -> str:
         if run.cancel.is_set():
             raise _Cancelled
-        if plan.kind != "alignment":
-            run.emit("step", index=1, total=1, text=f"apply the {plan.kind} plan")
-            state = execute(plan, new_state(plan, spec, environment=self.environment))
-            seconds = time.perf_counter() - started
-            if plan.kind == "image":
-                return image.summary_text(state, seconds)
-            return pool.summary_text(state, seconds)
+        kind = kinds.get(plan.kind)
         total = len(plan.steps)
-        published = False
+        acted = False
 
         def before_step(index: int, step: Any) -> None:
-            # Cancel is checked between steps; once published, the run goes on
-            # to its end (the store already has the new graph).
-            nonlocal published
+            # Cancel is checked between steps; once a step acted outside the run's
+            # files (published, uploaded, changed a host), the run goes on to its end.
+            nonlocal acted
             if self.step_hook is not None and step is not None:
                 self.step_hook(run, index)
-            if run.cancel.is_set() and not published:
+            if run.cancel.is_set() and not acted:
                 raise _Cancelled
             if step is not None:
-                run.emit("step", index=index, total=total, text=_step_text(step))
-                published = published or isinstance(step, pipeline.Publish)
+                run.emit("step", index=index, total=total, text=kind.step_text(step))
+                acted = acted or kind.irreversible(step)
 
-        state = execute(
-            plan, new_state(plan, spec, environment=self.environment), before_step=before_step
-        )
-        return summary_text(state, time.perf_counter() - started)
+        state = api.run(plan, spec, environment=self.environment, before_step=before_step)
+        return api.summary(plan, state, time.perf_counter() - started)

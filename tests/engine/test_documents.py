@@ -11,8 +11,8 @@ from engine.cli import pending_changes
 from engine.documents import dumps, error_document, plan_document, run_document
 from engine.errors import DataError
 from engine.plan import Plan
-from engine.pool import steps
-from tests.engine.test_pool import _state
+from engine.volume_pool.steps import steps
+from tests.engine.volume_pool.test_handlers import _state
 
 
 def test_a_volume_pool_plan_lists_every_action() -> None:

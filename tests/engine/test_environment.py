@@ -17,9 +17,9 @@ from engine.environment import NO_ENVIRONMENT, Environment, named_variables
 from engine.errors import DataError
 from engine.execute import execute, new_state
 from engine.hosts.ansible import TaskResult
-from engine.image_upload import upload
+from engine.image.upload import upload
 from engine.loader import load_spec
-from engine.plan import build
+from engine.plan import build_plan
 from tests.httpserver import Behaviour, Recorded, serve
 
 SECRET = "s3cret-of-the-process"
@@ -109,7 +109,7 @@ def test_a_state_without_the_variable_sends_no_credentials(
     with serve(Behaviour(_sparql)) as server:
         path = _spec(tmp_path, server.url)
         spec = load_spec(path)
-        plan = build(spec, str(path))
+        plan = build_plan(spec, str(path))
         state = new_state(plan, spec, environment=NO_ENVIRONMENT)
         with pytest.raises(DataError, match=r"SPECENGINE_TEST_PASSWORD .* is not passed"):
             execute(plan, state, dry_run=True)
@@ -150,7 +150,7 @@ def test_the_glance_token_comes_from_the_state(
         tokens.append((secrets or {}).get("GLANCE_TOKEN"))
         return TaskResult(rc=0)
 
-    monkeypatch.setattr("engine.image_upload.run_playbook", playbook)
+    monkeypatch.setattr("engine.image.upload.run_playbook", playbook)
     folder = tmp_path / "built"
     folder.mkdir()
     for name in ("kernel", "initrd", "rootfs.img"):

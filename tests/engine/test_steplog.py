@@ -11,9 +11,11 @@ import pytest
 
 from engine import logs
 from engine.cli import main
-from engine.pool import Apply, Confirm, Lock, execute_pool
+from engine.execute import execute
+from engine.plan import Plan
+from engine.volume_pool.steps import Apply, Confirm, Lock
 from tests.engine.test_cli import _image
-from tests.engine.test_pool import BASE, LISTING, READS, _reading
+from tests.engine.volume_pool.test_handlers import BASE, LISTING, READS, _reading
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +55,8 @@ def test_the_steps_of_an_image_plan(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_the_steps_of_a_volume_pool_plan(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="engine")
     state = _reading(LISTING)
-    state.dry_run = True
-    execute_pool((Lock(BASE), READS, Apply("volume-pool.yml", {}, ""), Confirm()), state)
+    steps = (Lock(BASE), READS, Apply("volume-pool.yml", {}, ""), Confirm())
+    execute(Plan("volume-pool", "lab", "pool.yaml", steps), state, dry_run=True)
     messages = [r.getMessage() for r in caplog.records if r.name == "engine.execute"]
     assert messages[0] == (
         "step 1/4: Hold the pool's lock on the host until the run ends (not in a plan)"

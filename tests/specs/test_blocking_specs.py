@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import engine
+from engine import kinds
 from engine.alignment import evaluate
 from engine.alignment.pipeline import AlignmentState
-from engine.alignment.report import plan_text
 from engine.errors import DataError, SpecError
-from engine.execute import execute, new_state, with_outputs_in
 from engine.loader import load_spec
-from engine.plan import build
 from schemas import json_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +28,8 @@ PLACES_GOLD = SPECS / "data" / "places_true_links.csv"
 
 def _run_into(spec_path: Path, out: Path) -> tuple[AlignmentState, dict[str, Path]]:
     """Run a spec with its outputs redirected into ``out``."""
-    spec = with_outputs_in(load_spec(spec_path), out)
-    plan = build(spec, str(spec_path))
-    state = execute(plan, new_state(plan, spec))
+    spec = engine.with_outputs_in(load_spec(spec_path), out)
+    state = engine.run(engine.build_plan(spec, spec_path), spec)
     paths = {
         Path(getattr(o, "rdf", None) or o.csv).name: Path(getattr(o, "rdf", None) or o.csv)
         for o in spec.outputs
@@ -160,9 +158,9 @@ def _people(folder: Path, blocking: str, rows: int = 500, city: str = "paris") -
 
 def _plan(path: Path) -> tuple[str, AlignmentState]:
     spec = load_spec(path)
-    plan = build(spec, str(path))
-    state = execute(plan, new_state(plan, spec), dry_run=True)
-    return plan_text(plan, state), state
+    plan = engine.build_plan(spec, path)
+    state = engine.run(plan, spec, dry_run=True)
+    return engine.explain(plan, state), state
 
 
 def test_the_plan_warns_about_a_giant_block(tmp_path: Path) -> None:
@@ -178,17 +176,16 @@ def test_a_run_prints_the_warnings_before_comparing(
 ) -> None:
     path = _people(tmp_path, "  key: {align: city}")
     spec = load_spec(path)
-    plan = build(spec, str(path))
-    execute(plan, new_state(plan, spec))
+    engine.run(engine.build_plan(spec, path), spec)
     assert "warning: key on columns city/city: the key 'paris'" in capsys.readouterr().err
 
 
 def test_max_pairs_stops_the_run_before_comparing(tmp_path: Path) -> None:
     path = _people(tmp_path, "  key: {align: city, max_pairs: 1000}")
     spec = load_spec(path)
-    plan = build(spec, str(path))
+    plan = engine.build_plan(spec, path)
     with pytest.raises(DataError) as caught:
-        execute(plan, new_state(plan, spec))
+        engine.run(plan, spec)
     message = str(caught.value)
     assert "blocking rule key on columns city/city" in message
     assert "200,000 candidate pairs, more than its max_pairs (1,000)" in message
@@ -256,7 +253,7 @@ def test_rule_options_are_validated(tmp_path: Path, blocking: str, message: str)
 
 
 def test_the_schema_names_every_rule() -> None:
-    text = str(json_schemas()["alignment.schema.json"])
+    text = str(json_schemas(kinds.models())["alignment.schema.json"])
     for name in ("qgram", "minhash", "tfidf", "kdtree", "balltree", "kmeans", "pipeline"):
         assert f"'{name}'" in text
 

@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
+import engine
 from engine.cli import main
-from engine.execute import execute, new_state, with_outputs_in
-from engine.image import ImageState
-from engine.loader import load_spec
-from engine.plan import build
+from engine.image.state import ImageState
 from tests.glance import Glance
 
 pytestmark = pytest.mark.slow
@@ -46,10 +44,9 @@ class Built:
 
 
 def _run(spec_path: Path, out: Path, cache: Path) -> ImageState:
-    spec = with_outputs_in(load_spec(spec_path), out)
+    spec = engine.with_outputs_in(engine.load_spec(spec_path), out)
     spec = spec.model_copy(update={"cache": cache})
-    plan = build(spec, str(spec_path))
-    state = execute(plan, new_state(plan, spec))
+    state = engine.run(engine.build_plan(spec, spec_path), spec)
     assert isinstance(state, ImageState)
     return state
 

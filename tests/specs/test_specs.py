@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import engine
 from engine.alignment.evaluate import score
-from engine.execute import execute, new_state, with_outputs_in
-from engine.loader import load_spec
-from engine.plan import build
 from schemas.alignment import output_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +24,8 @@ LOCAL_SPECS = [p for p in SPECS if not any(p.is_relative_to(d) for d in (LINKED,
 
 def _run_into(spec_path: Path, out: Path) -> dict[str, Path]:
     """Run a spec with its outputs redirected into ``out``."""
-    spec = with_outputs_in(load_spec(spec_path), out)
-    plan = build(spec, str(spec_path))
-    execute(plan, new_state(plan, spec))
+    spec = engine.with_outputs_in(engine.load_spec(spec_path), out)
+    engine.run(engine.build_plan(spec, spec_path), spec)
     return {output_path(o).name: output_path(o) for o in spec.outputs}
 
 

@@ -9,11 +9,9 @@ from types import ModuleType
 
 import pytest
 
+import engine
 from engine.alignment.evaluate import score
 from engine.cli import main
-from engine.execute import execute, new_state, with_outputs_in
-from engine.loader import load_spec
-from engine.plan import build
 from tests.stores import Virtuoso
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,9 +83,8 @@ def test_the_cap_is_real(env: Virtuoso) -> None:
 def test_sources_past_the_cap_come_back_whole_and_links_are_published(
     env: Virtuoso, people: Path, tmp_path: Path
 ) -> None:
-    spec = with_outputs_in(load_spec(SPEC), tmp_path)
-    plan = build(spec, str(SPEC))
-    state = execute(plan, new_state(plan, spec))
+    spec = engine.with_outputs_in(engine.load_spec(SPEC), tmp_path)
+    state = engine.run(engine.build_plan(spec, SPEC), spec)
     assert len(state.records("align")) == SIZE
     assert len(state.records("target")) == SIZE
     assert state.links is not None

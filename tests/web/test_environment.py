@@ -273,8 +273,8 @@ def fake_build(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[dict[str, 
         result.facts["specengine_glance"] = {"ids": {}, "reused": []}
         return result
 
-    monkeypatch.setitem(image.HANDLERS, image.Build, build)
-    monkeypatch.setattr("engine.image_upload.run_playbook", playbook)
+    monkeypatch.setattr("engine.image.kind.handle_build", build)
+    monkeypatch.setattr("engine.image.upload.run_playbook", playbook)
     return uploads
 
 

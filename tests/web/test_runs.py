@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from engine.web import routes_run, runs
+from engine.web import routes_run
 from engine.web.runs import Run, RunRecord
 from tests.web.people import EXPECTED_LINKS, links
 
@@ -178,7 +178,7 @@ def _no_execution(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the web interface executed a spec it must refuse")
 
-    monkeypatch.setattr(runs, "execute", refuse)
+    monkeypatch.setattr("engine.execute.execute", refuse)
 
 
 IMAGE = "kind: image\nname: img\ndebian: {suite: bookworm}\nformats: [qcow2]\noutput: out/img\n"

@@ -21,8 +21,8 @@ import pytest
 from engine.errors import DataError
 from engine.hosts.ssh import Session
 from engine.hosts.wrapper import authorized_keys_line
-from engine.pool import ReadLive, steps
-from engine.volume_pool import key_scope, list_command, owners_command, show_command
+from engine.volume_pool.diff import key_scope, list_command, owners_command, show_command
+from engine.volume_pool.steps import ReadLive, steps
 from schemas.volume_pool import VolumePoolSpec
 from tests.sshd import (
     HostState,

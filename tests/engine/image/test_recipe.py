@@ -136,7 +136,7 @@ def test_one_build_of_a_recipe_at_a_time(tmp_path: Path, caplog: pytest.LogCaptu
     # into the same .partial folder at once: the second waits for the first.
     import threading
 
-    from engine.image import _entry_lock
+    from engine.image.build import entry_lock
 
     cache = tmp_path / "cache" / "0123456789abcdef"
     events: list[str] = []
@@ -144,12 +144,12 @@ def test_one_build_of_a_recipe_at_a_time(tmp_path: Path, caplog: pytest.LogCaptu
 
     def second() -> None:
         first_in.wait()
-        with _entry_lock(cache):
+        with entry_lock(cache):
             events.append("second in")
 
     thread = threading.Thread(target=second)
     thread.start()
-    with _entry_lock(cache):
+    with entry_lock(cache):
         first_in.set()
         time.sleep(0.3)
         events.append("first out")

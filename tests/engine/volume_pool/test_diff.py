@@ -26,7 +26,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.hosts.wrapper import OWNER_QUERY, SHOW_QUERY, VOLSIZE_QUERY
-from engine.volume_pool import (
+from engine.volume_pool.diff import (
     Action,
     Export,
     Live,

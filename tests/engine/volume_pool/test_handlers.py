@@ -1,4 +1,4 @@
-"""Volume-pool runs (engine/pool.py): the steps, the texts, the handlers, the setup run.
+"""Volume-pool runs (engine/volume_pool/): the steps, the texts, the handlers, the setup run.
 
 ``plan_text`` and ``summary_text`` are checked on a state built by hand from
 recorded output; the read and confirm handlers on a session that answers
@@ -27,23 +27,7 @@ from engine.hosts.wrapper import (
     authorized_keys_line,
     wrapper_script,
 )
-from engine.pool import (
-    Apply,
-    Confirm,
-    Connect,
-    Lock,
-    PoolState,
-    ReadLive,
-    handle_apply,
-    handle_confirm,
-    handle_lock,
-    handle_read,
-    plan_text,
-    setup_run,
-    steps,
-    summary_text,
-)
-from engine.volume_pool import (
+from engine.volume_pool.diff import (
     Action,
     diff,
     key_scope,
@@ -54,6 +38,11 @@ from engine.volume_pool import (
     parse_zfs_list,
     show_command,
 )
+from engine.volume_pool.handlers import handle_apply, handle_confirm, handle_lock, handle_read
+from engine.volume_pool.report import plan_text, summary_text
+from engine.volume_pool.setup import setup_run
+from engine.volume_pool.state import PoolState
+from engine.volume_pool.steps import Apply, Confirm, Connect, Lock, ReadLive, steps
 from schemas.volume_pool import VolumePoolSpec
 from tests.sshd import (
     HostState,

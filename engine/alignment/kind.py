@@ -1,0 +1,254 @@
+"""The alignment kind, as the generic engine drives it (engine.kinds).
+
+The pipeline's modules are imported when a plan is made or run, not when
+the kind is looked up: validating a spec needs its model only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DataError, EngineError
+from engine.kinds import Check, Handler, Kind, Plan
+from schemas.alignment import AlignmentSpec, RdfOutput, cross_checks, output_kind, output_path
+
+__all__ = ["KIND", "AlignmentKind"]
+
+
+def _size(path: Path) -> str:
+    """`` (12.3 MiB)``: the size of a file about to be read, or nothing."""
+    try:
+        size = float(path.stat().st_size)
+    except OSError:
+        return ""
+    if size < 1024:
+        return f" ({int(size):,} bytes)"
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024 or unit == "GiB":
+            break
+    return f" ({size:,.1f} {unit})"
+
+
+def _source(spec: Any) -> str:
+    """Where an alignment source reads from, with the size of a file."""
+    if spec == "same":
+        return "the align records (deduplication)"
+    for key in ("csv", "tsv"):
+        path = getattr(spec, key, None)
+        if path is not None:
+            return f"{key} {path}{_size(Path(path))}"
+    if getattr(spec, "rdf", None):
+        return "rdf " + ", ".join(f"{p}{_size(Path(p))}" for p in spec.rdf)
+    if getattr(spec, "sparql", None) is not None:
+        return f"SPARQL endpoint {spec.sparql}"
+    if getattr(spec, "rql", None) is not None:
+        return f"CubicWeb RQL {spec.rql}"
+    return "inline rows"
+
+
+class AlignmentKind(Kind):
+    """Alignment jobs: record linkage between two sources, to owl:sameAs links."""
+
+    name = "alignment"
+    model = AlignmentSpec
+    evaluates = True
+
+    # ------------------------------------------------------------------ plan and state
+
+    def steps(self, spec: Any) -> Sequence[Any]:
+        from engine.alignment.pipeline import steps
+
+        return steps(spec)
+
+    def new_state(
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+    ) -> Any:
+        from engine.alignment.pipeline import AlignmentState
+
+        return AlignmentState(
+            spec=spec, spec_file=plan.spec_file, progress=progress, environment=environment
+        )
+
+    def handlers(self) -> Mapping[type, Handler]:
+        from engine.alignment.outputs import HANDLERS
+
+        return HANDLERS
+
+    def cross_checks(self, spec: Any, spec_file: Path) -> list[Check]:
+        return cross_checks(spec, spec_file)
+
+    def check_sources(self, spec: Any, spec_file: Path) -> None:
+        from engine.alignment.headers import check_sources
+
+        check_sources(spec, spec_file)
+
+    # ------------------------------------------------------------------ the executor
+
+    def is_work(self, step: Any, plan: Plan) -> bool:
+        # A plan reads and blocks; when the spec publishes it computes the links
+        # too, and its publish step only compares them with what is published.
+        from engine.alignment.pipeline import Compare, Match, Publish, Write
+
+        if isinstance(step, Write):
+            return True
+        publishes = any(isinstance(s, Publish) for s in plan.steps)
+        return not publishes and isinstance(step, Compare | Match | Publish)
+
+    def is_output(self, step: Any) -> bool:
+        from engine.alignment.pipeline import Publish, Write
+
+        return isinstance(step, Write | Publish)
+
+    def irreversible(self, step: Any) -> bool:
+        from engine.alignment.pipeline import Publish
+
+        return isinstance(step, Publish)
+
+    def output_files(self, plan: Plan, spec: Any) -> list[Path]:
+        from engine.alignment.pipeline import Write
+
+        paths: list[Path] = []
+        for step in plan.steps:
+            if isinstance(step, Write):
+                paths.append(Path(step.path))
+                output = spec.outputs[step.output]
+                if isinstance(output, RdfOutput) and output.void is not None:
+                    paths.append(Path(output.void))
+        return paths
+
+    def with_outputs_in(self, spec: Any, folder: Path) -> Any:
+        outputs = []
+        for output in spec.outputs:
+            update: dict[str, Path] = {output_kind(output): folder / output_path(output).name}
+            if isinstance(output, RdfOutput) and output.void is not None:
+                update["void"] = folder / output.void.name
+            outputs.append(output.model_copy(update=update))
+        return spec.model_copy(update={"outputs": outputs})
+
+    def after_commit(self, state: Any) -> None:
+        # A failed publish is reported once the files are in place.
+        if state.publish_error is not None:
+            raise DataError(*state.publish_error)
+
+    # ------------------------------------------------------------------ texts
+
+    def plan_text(self, plan: Plan, state: Any) -> str:
+        from engine.alignment.report import plan_text
+
+        return plan_text(plan, state)
+
+    def summary_text(self, state: Any, seconds: float) -> str:
+        from engine.alignment.report import summary_text
+
+        return summary_text(state, seconds)
+
+    def pending_changes(self, state: Any) -> bool:
+        # Publishing would change the store's graph; without ``publish:`` a run
+        # only rewrites its own files, whatever they hold.
+        return state.publish_diff is not None and bool(state.publish_diff.changes)
+
+    def refusal(self, state: Any) -> EngineError | None:
+        refusal: EngineError | None = state.refusal
+        return refusal
+
+    def describe_before(self, step: Any, state: Any) -> str | None:
+        from engine.alignment import pipeline
+
+        if isinstance(step, pipeline.ReadSource):
+            return f"read the {step.role} source: {_source(getattr(state.spec.sources, step.role))}"
+        if isinstance(step, pipeline.Prepare):
+            return f"normalise and prepare {len(step.attributes)} attribute(s): {', '.join(step.attributes)}"
+        if isinstance(step, pipeline.Block):
+            return f"blocking: {step.description}"
+        if isinstance(step, pipeline.Compare):
+            return f"compare about {state.estimated_pairs:,} candidate pairs (threshold {step.threshold:g})"
+        if isinstance(step, pipeline.Match):
+            return f"matching: {step.mode}"
+        if isinstance(step, pipeline.Write):
+            return f"write {step.format} -> {step.path}"
+        if isinstance(step, pipeline.Publish):
+            return f"publish to <{step.graph}> ({step.protocol} {step.endpoint})"
+        return None
+
+    def describe_after(self, step: Any, state: Any) -> str | None:
+        from engine.alignment import pipeline
+
+        if isinstance(step, pipeline.ReadSource):
+            records = state.sides[step.role].records
+            skipped = f", {len(records.skipped):,} rows skipped" if records.skipped else ""
+            return f"{records.source}: {len(records):,} records{skipped}"
+        if isinstance(step, pipeline.Block):
+            return f"about {state.estimated_pairs:,} candidate pairs"
+        if isinstance(step, pipeline.Compare):
+            return (
+                f"compared {state.compared_pairs:,} pairs ({state.executor}),"
+                f" {state.under_threshold:,} under the threshold"
+            )
+        if isinstance(step, pipeline.Match):
+            return f"{0 if state.links is None else len(state.links):,} links"
+        if isinstance(step, pipeline.Publish):
+            if state.published is not None:
+                return f"published {state.published:,} links"
+            if state.publish_diff is not None:
+                return f"against what is published: {state.publish_diff.lines()[0]}"
+        return None
+
+    def step_text(self, step: Any) -> str:
+        from engine.alignment import pipeline
+
+        if isinstance(step, pipeline.ReadSource):
+            return f"read the {step.role} source"
+        if isinstance(step, pipeline.Prepare):
+            return "normalise " + ", ".join(step.attributes)
+        if isinstance(step, pipeline.Block):
+            return f"blocking: {step.description}"
+        if isinstance(step, pipeline.Compare):
+            return "compare the candidate pairs"
+        if isinstance(step, pipeline.Match):
+            return f"match ({step.mode}, threshold {step.threshold:g})"
+        if isinstance(step, pipeline.Write):
+            return f"write {Path(step.path).name} ({step.format})"
+        if isinstance(step, pipeline.Publish):
+            return f"publish to {step.graph}"
+        return type(step).__name__
+
+    # ------------------------------------------------------------------ JSON documents
+
+    def plan_figures(self, plan: Plan, state: Any) -> dict[str, Any]:
+        from engine.alignment.summary_json import plan_figures
+
+        return plan_figures(plan, state)
+
+    def run_figures(self, state: Any) -> dict[str, Any]:
+        from engine.alignment.summary_json import run_figures
+
+        return run_figures(state)
+
+    def written(self, state: Any) -> list[str]:
+        return list(state.written)
+
+    # ------------------------------------------------------------------ eval and web
+
+    def eval_text(self, state: Any, gold: Path, steps: int | list[float]) -> str:
+        from engine.alignment.report import eval_text
+
+        return eval_text(state, gold, steps)
+
+    def eval_figures(self, state: Any, gold: Path, steps: int | list[float]) -> dict[str, Any]:
+        from engine.alignment.summary_json import eval_figures
+
+        return eval_figures(state, gold, steps)
+
+    def output_paths(self, spec: Any) -> list[Path]:
+        paths: list[Path] = []
+        for output in spec.outputs:
+            for path in (output_path(output), getattr(output, "void", None)):
+                if isinstance(path, Path):
+                    paths.append(path)
+        return paths
+
+
+KIND = AlignmentKind()
