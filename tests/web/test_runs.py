@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -274,3 +275,52 @@ def test_following_a_run_takes_no_thread(
     events = _events(client, run_id)
     later.join()
     assert events[-1] == end
+
+
+def _fake_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image build step that makes small artefacts in the cache entry, at once."""
+    from engine.image.build import handle_build
+
+    def build(step: Any, state: Any) -> None:
+        cache = Path(step.cache)
+        if not state.dry_run:
+            cache.mkdir(parents=True, exist_ok=True)
+            (cache / "disk.qcow2").write_bytes(b"qcow2")
+            (cache / "packages.tsv").write_text("bash\t5.2\tamd64\n", encoding="utf-8")
+            state.manifest = {"artefacts": {"disk.qcow2": {"sha256": "0" * 64, "size": 5}}}
+            state.cached = True
+        state.cache = cache
+        assert handle_build is not build  # the real one is never called
+
+    monkeypatch.setattr("engine.image.kind.handle_build", build)
+
+
+def test_an_image_run_goes_step_by_step_and_cancels_between_steps(
+    client: TestClient, app: Starlette, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_build(monkeypatch)
+    (folder / "img.yaml").write_text(IMAGE + "cache: cache\n", encoding="utf-8")
+    answer = client.post("/run", data={"spec": "img.yaml", "confirm": "yes"})
+    run_id = str(answer.url).rsplit("/", 1)[1]
+    events = _events(client, run_id)
+    assert [(e["index"], e["total"], e["text"]) for e in events if e["type"] == "step"] == [
+        (1, 2, "Build the recipe (unless its cache entry exists)"),
+        (2, 2, "Put the artefacts and the manifest into the output folder (one journaled commit)"),
+    ]
+    record = _wait(app, run_id)
+    assert record.status == "succeeded" and record.outputs == ["out/img"]
+    assert record.summary.startswith("image 'img': reused the cached build")
+    assert (folder / "out" / "img" / "disk.qcow2").read_bytes() == b"qcow2"
+
+    # Cancelled after the build: the outputs stay as they were (a file of their own,
+    # not the hard link to the cache entry the run made).
+    (folder / "out" / "img" / "disk.qcow2").unlink()
+    (folder / "out" / "img" / "disk.qcow2").write_bytes(b"previous")
+    reached, release = _blocked_at(app, 2)
+    answer = client.post("/run", data={"spec": "img.yaml", "confirm": "yes"})
+    run_id = str(answer.url).rsplit("/", 1)[1]
+    assert reached.wait(10)
+    client.post(f"/runs/{run_id}/cancel", headers={"Accept": "application/json"})
+    release.set()
+    assert _wait(app, run_id).status == "cancelled"
+    assert (folder / "out" / "img" / "disk.qcow2").read_bytes() == b"previous"
