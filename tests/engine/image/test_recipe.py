@@ -1,17 +1,14 @@
-"""Image recipes as plain data: the spec, the recipe hash, mmdebstrap's command line, the plan."""
+"""engine/image/recipe.py: the spec, the recipe hash, mmdebstrap's command line."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from engine import image
-from engine.cli import main
 from engine.errors import SpecError
 from engine.loader import load_spec
-from engine.plan import build
 from schemas.image import ImageSpec, parse_size
 
 RECIPE = """\
@@ -107,53 +104,3 @@ def test_cloud_init_brings_a_utf8_locale(tmp_path: Path) -> None:
     text = "\n".join(argv)
     assert "en_US.UTF-8 UTF-8" in text and "locale-gen" in text
     assert "169.254.169.254" not in text
-
-
-def test_the_plan_lists_steps_and_artefacts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "image.yaml"
-    path.write_text(RECIPE + "verify: {boot: true}\n", encoding="utf-8")
-    plan = build(load_spec(path), str(path))
-    kinds = [type(step).__name__ for step in plan.steps]
-    assert kinds == ["Build", "Verify", "WriteOutputs"]
-    write = plan.steps[-1]
-    assert write.files == (
-        "kernel",
-        "initrd",
-        "rootfs.img",
-        "disk.qcow2",
-        "packages.tsv",
-        "manifest.json",
-    )
-    assert main(["plan", "--detailed-exitcode", str(path)]) == 2  # not built yet: changes pending
-    out = capsys.readouterr().out
-    assert "to build" in out and "boot under QEMU: uec, qcow2" in out
-
-
-def test_one_build_of_a_recipe_at_a_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # Two runs of one recipe (two test workers, two terminals) must not build
-    # into the same .partial folder at once: the second waits for the first.
-    import threading
-
-    from engine.image.build import entry_lock
-
-    cache = tmp_path / "cache" / "0123456789abcdef"
-    events: list[str] = []
-    first_in = threading.Event()
-
-    def second() -> None:
-        first_in.wait()
-        with entry_lock(cache):
-            events.append("second in")
-
-    thread = threading.Thread(target=second)
-    thread.start()
-    with entry_lock(cache):
-        first_in.set()
-        time.sleep(0.3)
-        events.append("first out")
-    thread.join(10)
-    assert events == ["first out", "second in"]
-    assert "another run is building in this cache" in caplog.text
-    assert list(cache.parent.iterdir()) == []  # no lock file left behind

@@ -1,7 +1,7 @@
-"""Volume-pool runs (engine/volume_pool/): the steps, the texts, the handlers, the setup run.
+"""engine/volume_pool/handlers.py: the handlers of a pool's steps (and the recorded host the
+other tests of the kind share).
 
-``plan_text`` and ``summary_text`` are checked on a state built by hand from
-recorded output; the read and confirm handlers on a session that answers
+The read and confirm handlers are checked on a session that answers
 the three reads (``zfs list``, ``zfs get`` of who made what, ``tgtadm
 show``) with recorded output; the apply handler for real: the playbook through
 ansible-runner, over OpenSSH, to a real sshd (tests/sshd.py) whose key forces
@@ -10,8 +10,6 @@ the real wrapper with recording tools.
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +20,7 @@ import pytest
 from engine.errors import DataError
 from engine.hosts.ssh import Completed, Session
 from engine.hosts.wrapper import (
-    REFUSED_EXIT,
-    WRAPPER_PATH,
     authorized_keys_line,
-    wrapper_script,
 )
 from engine.volume_pool.diff import (
     Action,
@@ -39,10 +34,9 @@ from engine.volume_pool.diff import (
     show_command,
 )
 from engine.volume_pool.handlers import handle_apply, handle_confirm, handle_lock, handle_read
-from engine.volume_pool.report import plan_text, summary_text
-from engine.volume_pool.setup import setup_run
+from engine.volume_pool.report import summary_text
 from engine.volume_pool.state import PoolState
-from engine.volume_pool.steps import Apply, Confirm, Connect, Lock, ReadLive, steps
+from engine.volume_pool.steps import Apply, Confirm, Lock, ReadLive, steps
 from schemas.volume_pool import VolumePoolSpec
 from tests.sshd import (
     HostState,
@@ -123,96 +117,6 @@ def _state(spec: VolumePoolSpec | None = None) -> PoolState:
     state.live.exports = parse_tgtadm(SHOW)
     state.actions = diff(state.spec, state.live)
     return state
-
-
-# -- the steps and the texts --------------------------------------------------------
-
-
-def test_the_steps_of_a_pool() -> None:
-    spec = _spec()
-    connect, lock, read, apply, confirm = steps(spec)
-    assert connect == Connect("root@192.0.2.9:2222")
-    assert lock == Lock(BASE)
-    assert read == READS
-    assert read.commands[1] == owners_command(BASE)
-    assert isinstance(apply, Apply) and isinstance(confirm, Confirm)
-    assert apply.playbook == "volume-pool.yml"
-    assert apply.hostvars == {
-        "ansible_host": "192.0.2.9",
-        "ansible_port": 2222,
-        "ansible_user": "root",
-        "ansible_ssh_private_key_file": "/k",
-        "ansible_ssh_use_tty": False,
-    }
-    options = shlex.split(apply.ssh_args)
-    for pinned in ("UserKnownHostsFile=/kh", "StrictHostKeyChecking=yes", "BatchMode=yes"):
-        assert pinned in options
-    assert "IdentitiesOnly=yes" in options and "ConnectTimeout=20" in options
-
-
-def test_plan_text_shows_each_action_and_its_commands() -> None:
-    state = _state()
-    owner = f"-o org.specengine:spec={NAME}"
-    assert plan_text(state) == "\n".join(
-        [
-            "plan for volume pool 'lab' (specs/pool.yaml)",
-            f"host root@192.0.2.9:2222, base {BASE}: 3 volume(s), 2 iSCSI target(s),"
-            " 40.0 GiB available",
-            f"  + grow vol-db: {20 * G:,} -> {30 * G:,} bytes",
-            f"      zfs set volsize={30 * G} {BASE}/vol-db",
-            "  + snapshot vol-db@new",
-            f"      zfs snapshot {owner} {BASE}/vol-db@new",
-            "  = note vol-db: 1 iSCSI session(s): initiators see the new size after the next"
-            " re-export or tgtd restart",
-            "  + create vol-new",
-            f"      zfs create -V {G} {owner} {BASE}/vol-new",
-            "  + export vol-new",
-            f"      specengine-export {BASE}/vol-new 3 {IQN}vol-new ALL",
-            "  - destroy vol-gone",
-            f"      specengine-unexport {BASE}/vol-gone 2",
-            f"      zfs destroy {BASE}/vol-gone",
-            "  ! refuse vol-theirs: not destroyed: not made by this spec",
-        ]
-    )
-
-
-def test_plan_text_without_changes() -> None:
-    spec = _spec(
-        volumes=[{"name": "vol-db", "size": "20G", "snapshots": ["old"]}],
-        prune=False,
-    )
-    state = _state(spec)
-    text = plan_text(state)
-    assert text.splitlines()[2:] == [
-        "no changes: the host matches the spec",
-        "  = keep vol-gone: not in the spec; kept (prune: false)",
-        "  = keep vol-theirs: not in the spec; kept (prune: false)",
-    ]
-    # Before anything was read (a plan that failed to connect).
-    empty = PoolState(spec=spec, spec_file="specs/pool.yaml")
-    assert plan_text(empty).splitlines() == [
-        "plan for volume pool 'lab' (specs/pool.yaml)",
-        f"host root@192.0.2.9:2222, base {BASE}: 0 volume(s), 0 iSCSI target(s)",
-        "no changes: the host matches the spec",
-    ]
-
-
-def test_summary_text_counts_changes_and_names_refusals() -> None:
-    state = _state()
-    state.applied = ["grow vol-db", "snapshot vol-db@new", "create vol-new", "export vol-new"]
-    state.round_trips = 4
-    assert summary_text(state, 2.345) == "\n".join(
-        [
-            "volume pool 'lab': 1 grow, 1 snapshot, 1 create, 1 export, 1 destroy",
-            "  refused vol-theirs: not destroyed: not made by this spec",
-            "  4 command(s) applied; 4 SSH reads",
-            "done in 2.3 s",
-        ]
-    )
-    quiet = _state(
-        _spec(volumes=[{"name": "vol-db", "size": "20G", "snapshots": ["old"]}], prune=False)
-    )
-    assert summary_text(quiet, 0.04).splitlines()[0] == "volume pool 'lab': no changes"
 
 
 # -- the handlers, on recorded output ------------------------------------------------
@@ -402,123 +306,6 @@ def test_confirm_fails_on_what_was_planned_and_is_still_to_do() -> None:
     ):
         handle_confirm(Confirm(), state)
     assert state.follow_up == []
-
-
-# -- the setup run -----------------------------------------------------------------
-
-
-def _keys(folder: Path) -> tuple[Path, str]:
-    key = folder / "restricted_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "engine@lab", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    (folder / "admin_ed25519").write_text("not read by the engine\n", encoding="utf-8")
-    return key, (folder / "restricted_ed25519.pub").read_text(encoding="utf-8").strip()
-
-
-def _setup_spec(folder: Path, **setup: Any) -> VolumePoolSpec:
-    return _spec(
-        context={"check_files": True, "base_dir": str(folder)},
-        host={
-            "address": "192.0.2.9",
-            "user": "specengine",
-            "key": "restricted_ed25519",
-            "known_hosts": "known_hosts",
-        },
-        setup={
-            "admin_key": "admin_ed25519",
-            "from_addresses": ["192.0.2.4", "10.0.0.0/24"],
-            "devices": ["/dev/vdb"],
-            **setup,
-        },
-    )
-
-
-def test_setup_run_installs_the_wrapper_and_the_restricted_key(tmp_path: Path) -> None:
-    key, public = _keys(tmp_path)
-    run = setup_run(_setup_spec(tmp_path))
-    assert (run.playbook, run.host) == ("storage-host.yml", "storage")
-    extra = run.extravars
-    # The key and its wrapper are this spec's: its base, its name, its targets' IQN prefix.
-    arguments = f"--base {BASE} --spec {NAME} --iqn-prefix {IQN}"
-    assert extra["key_line"] == (
-        f'from="192.0.2.4,10.0.0.0/24",restrict,command="{WRAPPER_PATH} {arguments}" {public}'
-    )
-    scope = key_scope(BASE, NAME, IQN)
-    assert extra["key_line"] == authorized_keys_line(
-        public, WRAPPER_PATH, scope, ["192.0.2.4", "10.0.0.0/24"]
-    )
-    assert extra["key_blob"] == public.split()[1]
-    assert extra["wrapper"] == wrapper_script(scope)
-    assert f"BASE = {BASE!r}" in extra["wrapper"]
-    assert f"SPEC_NAME = {NAME!r}" in extra["wrapper"]
-    assert f"IQN_PREFIX = {IQN!r}" in extra["wrapper"]
-    assert {k: v for k, v in extra.items() if k not in ("key_line", "key_blob", "wrapper")} == {
-        "pool": "tank",
-        "base": BASE,
-        "devices": ["/dev/vdb"],
-        "install_packages": True,
-        "wrapper_path": WRAPPER_PATH,
-        "wrapper_arguments": arguments.split(),
-        "key_user": "specengine",
-        "conf_dir": "/etc/tgt/conf.d",
-        "list_line": shlex.join(list_command(BASE)),
-    }
-    # The admin key, not the restricted one, runs the setup; the host key stays pinned.
-    assert run.hostvars == {
-        "ansible_host": "192.0.2.9",
-        "ansible_port": 22,
-        "ansible_user": "root",
-        "ansible_ssh_private_key_file": str(tmp_path / "admin_ed25519"),
-        "ansible_ssh_use_tty": False,
-        "ansible_python_interpreter": "/usr/bin/python3",
-    }
-    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in shlex.split(run.ssh_args or "")
-    assert key.is_file()
-
-
-def test_the_setup_check_line_passes_the_wrapper_it_installs(tmp_path: Path) -> None:
-    _keys(tmp_path)
-    extra = setup_run(_setup_spec(tmp_path)).extravars
-    wrapper = tmp_path / "wrapper"
-    wrapper.write_text(extra["wrapper"], encoding="utf-8")
-    wrapper.chmod(0o755)
-    # As the playbook's last task runs it. The line is accepted (not 126); then
-    # zfs runs (a read), or without zfs on this machine the execve fails (127).
-    done = subprocess.run(
-        [str(wrapper), *extra["wrapper_arguments"]],
-        env={"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": extra["list_line"]},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    assert done.returncode != REFUSED_EXIT, done.stderr
-    assert b"refused" not in done.stderr
-
-
-def test_setup_run_takes_an_explicit_public_key(tmp_path: Path) -> None:
-    _keys(tmp_path)
-    other = tmp_path / "other"
-    other.mkdir()
-    _, public = _keys(other)
-    run = setup_run(_setup_spec(tmp_path, public_key=str(other / "restricted_ed25519.pub")))
-    assert run.extravars["key_line"].endswith(public)
-
-
-def test_setup_run_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="the spec has no setup section"):
-        setup_run(_spec())
-    (tmp_path / "restricted_ed25519").write_text("private\n", encoding="utf-8")
-    (tmp_path / "admin_ed25519").write_text("private\n", encoding="utf-8")
-    spec = _setup_spec(tmp_path)
-    with pytest.raises(DataError, match="cannot read the restricted public key"):
-        setup_run(spec)
-    (tmp_path / "restricted_ed25519.pub").write_text("ssh-dss AAAA x\n", encoding="utf-8")
-    with pytest.raises(DataError, match="public key type 'ssh-dss' is not one of"):
-        setup_run(spec)
 
 
 # -- apply, for real: ansible-runner, OpenSSH, sshd, the wrapper ------------------------
