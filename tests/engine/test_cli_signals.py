@@ -117,11 +117,38 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-@pytest.mark.parametrize("module", ["json", "engine.errors", "pydantic", "numpy", "rapidfuzz"])
+@pytest.mark.parametrize(
+    "module", ["json", "engine.errors", "engine.kinds", "pydantic", "yaml", "numpy"]
+)
 def test_ctrl_c_while_a_module_is_imported_prints_no_traceback(tmp_path: Path, module: str) -> None:
     script = Path(sys.executable).parent / "engine"
     done = subprocess.run(
         [sys.executable, "-c", _INTERRUPT_DURING_IMPORT, module, str(script), "validate", "x"],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stderr == "engine: interrupted\n"
+    assert done.returncode == 130
+
+
+@pytest.mark.parametrize("module", ["engine.alignment.kind", "schemas.alignment"])
+def test_ctrl_c_while_a_kind_is_loaded_prints_no_traceback(tmp_path: Path, module: str) -> None:
+    # A kind is imported when its first spec is read, after the start-up: main() ends it.
+    script = Path(sys.executable).parent / "engine"
+    spec = Path(__file__).resolve().parents[2] / "specs" / "seed-people.yaml"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _INTERRUPT_DURING_IMPORT,
+            module,
+            str(script),
+            "validate",
+            str(spec),
+        ],
         cwd=tmp_path,
         env=environment(),
         capture_output=True,
