@@ -31,9 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.errors import EngineError
+
+if TYPE_CHECKING:  # pydantic comes with it: imported when a state is made, not with the registry
+    from engine.environment import Environment
 
 __all__ = [
     "BUILTIN",
@@ -104,9 +107,14 @@ class Kind:
         raise NotImplementedError
 
     def new_state(
-        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> Any:
-        """The state the handlers fill in (``environment``: an engine.environment.Environment)."""
+        """The state the handlers fill in.
+
+        ``progress``: progress shown on a terminal; ``force``: build again what
+        is cached; ``environment``: the only variables the spec's credentials
+        may be read from (engine.environment).
+        """
         raise NotImplementedError
 
     def handlers(self) -> Mapping[type, Handler]:

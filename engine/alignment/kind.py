@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import DataError, EngineError
 from engine.kinds import Check, Handler, Kind, Plan
 from schemas.alignment import AlignmentSpec, RdfOutput, cross_checks, output_kind, output_path
+
+if TYPE_CHECKING:
+    from engine.environment import Environment
 
 __all__ = ["KIND", "AlignmentKind"]
 
@@ -64,7 +67,7 @@ class AlignmentKind(Kind):
         return steps(spec)
 
     def new_state(
-        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> Any:
         from engine.alignment.pipeline import AlignmentState
 

@@ -33,11 +33,14 @@ class ImageKind(Kind):
         return steps(spec)
 
     def new_state(
-        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> ImageState:
-        env: Environment = environment
         return ImageState(
-            spec=spec, spec_file=plan.spec_file, progress=progress, force=force, environment=env
+            spec=spec,
+            spec_file=plan.spec_file,
+            progress=progress,
+            force=force,
+            environment=environment,
         )
 
     def handlers(self) -> Mapping[type, Handler]:

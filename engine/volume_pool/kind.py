@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.kinds import Handler, Kind, Plan
 from engine.volume_pool.steps import Apply, Connect, ReadLive, steps
 from schemas.volume_pool import VolumePoolSpec
+
+if TYPE_CHECKING:
+    from engine.environment import Environment
 
 __all__ = ["KIND", "VolumePoolKind"]
 
@@ -38,7 +41,7 @@ class VolumePoolKind(Kind):
         return steps(spec)
 
     def new_state(
-        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> Any:
         from engine.volume_pool.state import PoolState
 

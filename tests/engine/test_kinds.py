@@ -18,6 +18,7 @@ from pydantic import ValidationInfo, field_validator
 
 from engine import kinds
 from engine.cli import main
+from engine.environment import Environment
 from engine.kinds import Handler, Kind, Plan
 from renderers import OutputTransaction
 from schemas.base import StrictModel
@@ -82,7 +83,7 @@ class Greeting(Kind):
         return [Compose(spec.to), Deliver(str(spec.output))]
 
     def new_state(
-        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Any
+        self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> GreetingState:
         return GreetingState(spec, plan.spec_file)
 
