@@ -150,8 +150,9 @@ def check_runnable(
     The paths of the spec are not all: its kind may refuse more
     (engine.kinds.Kind.web_refusal, before the paths, and web_path_refusal,
     after them): an image's hooks are shell commands run on the build host,
-    and an image without ``cache:`` builds in ~/.cache/specengine/images. Planning is checked too: a dry run reads the
-    sources and opens SSH with the pool's key. Every environment variable the
+    and an image without ``cache:`` builds in ~/.cache/specengine/images.
+    Planning is checked too: a dry run reads the sources and opens SSH with
+    the pool's key. Every environment variable the
     spec names (its credentials) must be in ``environment``, the variables the
     operator passed: the value would go to the endpoint the spec names.
     """
