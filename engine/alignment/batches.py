@@ -21,7 +21,7 @@ from engine.alignment.blocking import (
     KeyRule,
     NoBlocking,
     Union,
-    _expand,
+    expand,
 )
 
 __all__ = ["SMALL_BLOCK", "Batch", "batches"]
@@ -134,7 +134,7 @@ def _key(rule: KeyRule, chunk: int) -> Iterator[Batch]:
     rows = order_a[small[rule.ca[order_a]]]
     reps = rule.count_b[rule.ca[rows]]
     ia, ib = (
-        _expand(rows, reps, rule.first_b[rule.ca[rows]], rule.order_b)
+        expand(rows, reps, rule.first_b[rule.ca[rows]], rule.order_b)
         if len(rows)
         else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     )
