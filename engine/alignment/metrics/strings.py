@@ -1,50 +1,30 @@
-"""Distance metrics, registered by name, computed vectorised over candidate pairs.
-
-A metric works in two stages so that costly work is done once per record, not
-once per pair: ``prepare`` turns one side's raw values into an array-friendly
-form (distinct strings and codes, parsed dates, coordinates in radians), and
-``compute`` returns the distances of many pairs ``(ia[k], ib[k])`` at once
-(rapidfuzz's C++ ``cpdist``/``cdist`` for strings, numpy for numbers). Missing
-values give NaN; the caller applies the attribute's ``missing`` policy.
-"""
+"""String metrics: edit distances (token-aware like Nazca), Jaro-Winkler, ratio, soundex,
+exact, difflib and Jaccard, on distinct values with rapidfuzz."""
 
 from __future__ import annotations
 
 import difflib as _difflib
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Indel, JaroWinkler, Levenshtein
 
+from engine.alignment.metrics.base import METRICS, Bad, Value, scalar_strings
 from engine.alignment.normalise import NORMALISERS as _NORMALISERS
-from engine.alignment.normalise import NormaliseError
-from engine.registry import Example, Registry
-from schemas.alignment import METRICS as _OPTION_MODELS
+from engine.registry import Example
 
 if TYPE_CHECKING:
     from scipy import sparse
 
-__all__ = [
-    "METRICS",
-    "Metric",
-    "StringColumn",
-    "block",
-    "clear_tables",
-    "distance",
-    "distance_matrix",
-]
+__all__ = ["StringColumn", "clear_tables", "factorize"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-Value = str | tuple[str | None, ...] | None
-Bad = list[tuple[int, str]] | None
 
 #: From this many pairs on, distinct value pairs are found first (a sort costs less
 #: than comparing the repeats again).
@@ -53,76 +33,6 @@ _DEDUP_MIN = 4096
 _CHUNK = 1 << 20
 #: Token pairs expanded at once by the token-aware metrics (about 100 MB of temporaries).
 _TOKEN_BUDGET = 1 << 21
-
-
-class Metric(Protocol):
-    """What every registered metric provides."""
-
-    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Any:
-        """One side's values in the form ``compute`` wants.
-
-        A value that cannot be read raises :class:`NormaliseError`, or, when ``bad``
-        is a list, is appended to it as ``(index, message)`` and counts as missing.
-        """
-
-    def compute(self, a: Any, b: Any, ia: Ints, ib: Ints, options: Any) -> Floats:
-        """Distances of the pairs ``(ia[k], ib[k])``; NaN where a value is missing."""
-
-    def bounded(self, options: Any) -> bool:
-        """True when every distance is within [0, 1]."""
-
-
-def block(metric: Any, a: Any, b: Any, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
-    """The len(rows_a) x len(rows_b) distances of a cross product of records.
-
-    Metrics with a ``block`` method compute it directly (rapidfuzz ``cdist`` on the
-    block's distinct values, numpy broadcasting); the others, or a ``block`` that
-    returns None, go through ``compute`` on the flattened pairs.
-    """
-    direct = getattr(metric, "block", None)
-    if direct is not None:
-        out = direct(a, b, rows_a, rows_b, options)
-        if out is not None:
-            return np.asarray(out, dtype=np.float64)
-    ia = np.repeat(rows_a, len(rows_b))
-    ib = np.tile(rows_b, len(rows_a))
-    flat: Floats = metric.compute(a, b, ia, ib, options)
-    return flat.reshape(len(rows_a), len(rows_b))
-
-
-def _distinct_cdist(
-    a: StringColumn,
-    b: StringColumn,
-    rows_a: Ints,
-    rows_b: Ints,
-    scorer: Any,
-    kwargs: dict[str, Any] | None,
-) -> Floats:
-    """cdist on the distinct values of a block, spread back to its cells (NaN: missing)."""
-    ca, cb = a.codes[rows_a], b.codes[rows_b]
-    out = np.full((len(rows_a), len(rows_b)), np.nan)
-    va, vb = ca >= 0, cb >= 0
-    if not va.any() or not vb.any():
-        return out
-    ua, inv_a = np.unique(ca[va], return_inverse=True)
-    ub, inv_b = np.unique(cb[vb], return_inverse=True)
-    matrix = process.cdist(
-        a.uniques[ua],
-        b.uniques[ub],
-        scorer=scorer,
-        scorer_kwargs=kwargs,
-        dtype=np.float64,
-        workers=1,
-    )
-    out[np.ix_(np.flatnonzero(va), np.flatnonzero(vb))] = matrix[
-        np.ix_(inv_a.ravel(), inv_b.ravel())
-    ]
-    return out
-
-
-METRICS: Registry[Any] = Registry("metric")
-
-# --------------------------------------------------------------------------- strings
 
 
 @dataclass(frozen=True)
@@ -144,17 +54,6 @@ def factorize(values: Sequence[Value]) -> StringColumn:
     uniques = np.empty(len(index), dtype=object)
     uniques[:] = list(index)
     return StringColumn(codes, uniques)
-
-
-def _scalar_strings(values: Sequence[Value], metric: str) -> Sequence[str | None]:
-    # The spec checks an attribute's column count against its metric; this guards
-    # direct callers.
-    for index, v in enumerate(values):
-        if isinstance(v, tuple):
-            raise NormaliseError(
-                index, str(v), f"metric '{metric}' compares single values, not tuples"
-            )
-    return values  # type: ignore[return-value]
 
 
 def _on_distinct(
@@ -333,7 +232,7 @@ class _EditMetric:
     name: str
 
     def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> _TokenColumn:
-        column = factorize(_scalar_strings(values, self.name))
+        column = factorize(scalar_strings(values, self.name))
         tokens = _token_table(column) if self._tokens(options) else _NO_TOKENS
         return _TokenColumn(column, tokens)
 
@@ -474,7 +373,7 @@ class SoundexMetric(_EditMetric):
     def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> _TokenColumn:
         codes: dict[str, str | None] = {}
         encode = _NORMALISERS["soundex"].func  # one code per token
-        for v in _scalar_strings(values, self.name):
+        for v in scalar_strings(values, self.name):
             if v is not None and v not in codes:
                 codes[v] = encode(v, options) or None
         coded = [None if v is None else codes[v] for v in values]  # type: ignore[index]
@@ -516,7 +415,7 @@ class ExactMetric:
     """0 when the values are equal, else 1."""
 
     def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> StringColumn:
-        return factorize(_scalar_strings(values, "exact"))
+        return factorize(scalar_strings(values, "exact"))
 
     def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
         ca, cb = a.codes[ia], b.codes[ib]
@@ -548,7 +447,7 @@ class DifflibMetric:
     """1 - difflib.SequenceMatcher ratio (Nazca's difflib_match); Python speed, per distinct pair."""
 
     def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> StringColumn:
-        return factorize(_scalar_strings(values, "difflib"))
+        return factorize(scalar_strings(values, "difflib"))
 
     def compute(self, a: StringColumn, b: StringColumn, ia: Ints, ib: Ints, options: Any) -> Floats:
         def fn(ca: Ints, cb: Ints) -> Floats:
@@ -584,7 +483,7 @@ class JaccardMetric:
     def prepare(
         self, values: Sequence[Value], options: Any, bad: Bad = None
     ) -> tuple[StringColumn, list[list[str]]]:
-        column = factorize(_scalar_strings(values, "jaccard"))
+        column = factorize(scalar_strings(values, "jaccard"))
         return column, [sorted(set(v.split())) for v in column.uniques]
 
     def compute(self, a: Any, b: Any, ia: Ints, ib: Ints, options: Any) -> Floats:
@@ -626,200 +525,31 @@ def _binary_rows(token_lists: list[list[str]], vocab: dict[str, int]) -> sparse.
     return sparse.csr_matrix((data, indices, indptr), shape=(len(token_lists), max(len(vocab), 1)))
 
 
-# --------------------------------------------------------------------------- numbers
-
-
-def _problem(bad: Bad, index: int, value: Value, message: str) -> None:
-    if bad is None:
-        raise NormaliseError(index, str(value), message)
-    bad.append((index, message))
-
-
-def _numbers(values: Sequence[Value], width: int | None, what: str, bad: Bad = None) -> Floats:
-    """Values (strings or tuples of strings) as a float matrix, NaN rows where missing."""
-    k = width or next((len(v) if isinstance(v, tuple) else 1 for v in values if v is not None), 1)
-    out = np.full((len(values), k), np.nan)
-    for index, value in enumerate(values):
-        if value is None:
-            continue
-        row = value if isinstance(value, tuple) else (value,)
-        if len(row) != k:
-            _problem(bad, index, value, f"expected {k} values for {what}, found {len(row)}")
-            continue
-        if any(x is None for x in row):
-            continue
-        try:
-            numbers = [float(x) for x in row]  # type: ignore[arg-type]
-        except ValueError:
-            _problem(bad, index, value, f"not a number: {value!r}")
-            continue
-        if not all(math.isfinite(x) for x in numbers):
-            _problem(bad, index, value, f"not a finite number: {value!r}")
-            continue
-        out[index] = numbers
-    return out
-
-
-def _scaled(d: Floats, options: Any) -> Floats:
-    scale = getattr(options, "scale", None)
-    return d if scale is None else np.minimum(d / scale, 1.0)
-
-
-@METRICS.register(
-    "euclidean",
-    Example(("3", "5"), 2.0),
-    Example((("0", "0"), ("3", "4")), 5.0),
-    Example(("10", "30"), 1.0, {"scale": 10}),
-)
-class EuclideanMetric:
-    """Euclidean distance between numbers or tuples of numbers (``scale`` bounds it)."""
-
-    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
-        return _numbers(values, None, "euclidean", bad)
-
-    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
-        if a.shape[1] != b.shape[1]:
-            raise ValueError(
-                f"euclidean: {a.shape[1]} columns on one side, {b.shape[1]} on the other"
-            )
-        d: Floats = np.sqrt(((a[ia] - b[ib]) ** 2).sum(axis=1))
-        return _scaled(d, options)
-
-    def block(
-        self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any
-    ) -> Floats | None:
-        if a.shape[1] != b.shape[1]:
-            return None  # compute() reports the mismatch
-        diff = a[rows_a][:, None, :] - b[rows_b][None, :, :]
-        d: Floats = np.sqrt((diff**2).sum(axis=2))
-        return _scaled(d, options)
-
-    def bounded(self, options: Any) -> bool:
-        return getattr(options, "scale", None) is not None
-
-
-_EARTH_RADIUS_KM = 6371.0088
-
-
-@METRICS.register(
-    "geographic",
-    Example((("48.8566", "2.3522"), ("45.7640", "4.8357")), 391.5, {}),
-    Example((("2.3522", "48.8566"), ("2.3522", "48.8566")), 0.0, {"order": "lonlat"}),
-)
-class GeographicMetric:
-    """Great-circle (haversine) distance between two points, in km or m."""
-
-    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
-        points = _numbers(values, 2, "a point (two columns)", bad)
-        if options.order == "lonlat":
-            points = points[:, ::-1]
-        lat, lon = points[:, 0], points[:, 1]
-        with np.errstate(invalid="ignore"):
-            outside = (np.abs(lat) > 90) | (np.abs(lon) > 180)
-        for index in np.flatnonzero(outside).tolist():
-            _problem(
-                bad,
-                index,
-                values[index],
-                f"not a {options.order} point (latitude within ±90, longitude within ±180):"
-                f" {values[index]!r}",
-            )
-        points[outside] = np.nan
-        return np.radians(points)
-
-    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
-        lat1, lon1 = a[ia, 0], a[ia, 1]
-        lat2, lon2 = b[ib, 0], b[ib, 1]
-        h = (
-            np.sin((lat2 - lat1) / 2) ** 2
-            + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-        )
-        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-        return _scaled(km if options.units == "km" else km * 1000.0, options)
-
-    def block(self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
-        lat1, lon1 = a[rows_a, 0][:, None], a[rows_a, 1][:, None]
-        lat2, lon2 = b[rows_b, 0][None, :], b[rows_b, 1][None, :]
-        h = (
-            np.sin((lat2 - lat1) / 2) ** 2
-            + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-        )
-        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-        return _scaled(km if options.units == "km" else km * 1000.0, options)
-
-    def bounded(self, options: Any) -> bool:
-        return getattr(options, "scale", None) is not None
-
-
-_UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # Nazca's factors
-
-
-@METRICS.register(
-    "temporal",
-    Example(("14-08-1991", "18/04/1881"), 40294, {"dayfirst": True}),
-    Example(("14-08-1991", "01-12-2012"), 7780, {"dayfirst": True}),
-    Example(("2000-01-01", "2001-01-01"), 366 / 365.25, {"unit": "years"}),
-)
-class TemporalMetric:
-    """Distance between two dates in days, months (30.5 days) or years (365.25 days)."""
-
-    def prepare(self, values: Sequence[Value], options: Any, bad: Bad = None) -> Floats:
-        parse = _NORMALISERS["date"].func
-        cache: dict[str, float | str] = {}  # a day number, or the reason it failed
-        out = np.full(len(values), np.nan)
-        for index, v in enumerate(_scalar_strings(values, "temporal")):
-            if v is None:
-                continue
-            day = cache.get(v)
-            if day is None:
-                try:
-                    iso = parse(v, options)
-                    day = float(date.fromisoformat(iso).toordinal()) if iso else math.nan
-                except ValueError as exc:
-                    day = str(exc)
-                cache[v] = day
-            if isinstance(day, str):
-                _problem(bad, index, v, day)
-            else:
-                out[index] = day
-        return out
-
-    def compute(self, a: Floats, b: Floats, ia: Ints, ib: Ints, options: Any) -> Floats:
-        d = np.abs(a[ia] - b[ib]) / _UNIT_DAYS[options.unit]
-        return _scaled(d, options)
-
-    def block(self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
-        d = np.abs(a[rows_a][:, None] - b[rows_b][None, :]) / _UNIT_DAYS[options.unit]
-        return _scaled(d, options)
-
-    def bounded(self, options: Any) -> bool:
-        return getattr(options, "scale", None) is not None
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _options(name: str, options: dict[str, Any] | Any | None) -> Any:
-    if options is None or isinstance(options, dict):
-        return _OPTION_MODELS[name](**(options or {}))
-    return options
-
-
-def distance_matrix(
-    name: str,
-    align: Sequence[Value],
-    target: Sequence[Value],
-    options: dict[str, Any] | Any | None = None,
+def _distinct_cdist(
+    a: StringColumn,
+    b: StringColumn,
+    rows_a: Ints,
+    rows_b: Ints,
+    scorer: Any,
+    kwargs: dict[str, Any] | None,
 ) -> Floats:
-    """The full len(align) x len(target) matrix of one metric (for small sets and tests)."""
-    metric = METRICS[name].func()
-    opts = _options(name, options)
-    pa, pb = metric.prepare(list(align), opts), metric.prepare(list(target), opts)
-    ia = np.repeat(np.arange(len(align), dtype=np.int64), len(target))
-    ib = np.tile(np.arange(len(target), dtype=np.int64), len(align))
-    return np.asarray(metric.compute(pa, pb, ia, ib, opts)).reshape(len(align), len(target))
-
-
-def distance(name: str, a: Value, b: Value, options: dict[str, Any] | Any | None = None) -> float:
-    """The distance of one pair (for examples and tests; pipelines use ``compute``)."""
-    return float(distance_matrix(name, [a], [b], options)[0, 0])
+    """cdist on the distinct values of a block, spread back to its cells (NaN: missing)."""
+    ca, cb = a.codes[rows_a], b.codes[rows_b]
+    out = np.full((len(rows_a), len(rows_b)), np.nan)
+    va, vb = ca >= 0, cb >= 0
+    if not va.any() or not vb.any():
+        return out
+    ua, inv_a = np.unique(ca[va], return_inverse=True)
+    ub, inv_b = np.unique(cb[vb], return_inverse=True)
+    matrix = process.cdist(
+        a.uniques[ua],
+        b.uniques[ub],
+        scorer=scorer,
+        scorer_kwargs=kwargs,
+        dtype=np.float64,
+        workers=1,
+    )
+    out[np.ix_(np.flatnonzero(va), np.flatnonzero(vb))] = matrix[
+        np.ix_(inv_a.ravel(), inv_b.ravel())
+    ]
+    return out
