@@ -9,7 +9,7 @@ from itertools import islice
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FloatArray", "LinkTable", "sorted_links"]
+__all__ = ["FloatArray", "LinkTable", "links_order", "sorted_links"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -75,19 +75,28 @@ def sorted_links(table: LinkTable) -> LinkTable:
     Duplicate (align, target) pairs, which upstream should not produce, are
     ordered by distance so that even they stay deterministic.
     """
+    order = links_order(table)
+    return table if order is None else table.take(order)
+
+
+def links_order(table: LinkTable) -> list[int] | None:
+    """The row order of :func:`sorted_links` (None: the rows are in that order already).
+
+    For whoever keeps data beside the links (their records, say) in the same order.
+    """
     align, target = table.align_ids, table.target_ids
     # NaN compares false with everything, which would make the order input-dependent.
     distance = np.where(np.isnan(table.distance), np.inf, table.distance)
     if _is_sorted(align, target, distance.tolist()):
         # The engine sorts once and every writer sorts again: make that repeat ~free.
-        return table
+        return None
     # Least significant key first, each sort stable. Python's sort keyed by
     # list.__getitem__ compares the str objects directly, without np.lexsort's
     # fixed-width unicode copy of millions of IRIs.
     order: list[int] = np.argsort(distance, kind="stable").tolist()
     order.sort(key=target.__getitem__)
     order.sort(key=align.__getitem__)
-    return table.take(order)
+    return order
 
 
 def _is_sorted(align: list[str], target: list[str], distance: list[float]) -> bool:

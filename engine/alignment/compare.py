@@ -2,12 +2,14 @@
 
 ``CompareTask`` is plain, picklable data (prepared columns, metric names and
 options, weights): an executor can run ``compare_chunk`` in this process, in
-threads, or on dask workers, and the results are the same bytes.
+threads, or on dask workers, and the results are the same bytes
+(``engine.alignment.stream`` runs a whole rule's candidates).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +19,16 @@ import numpy.typing as npt
 from engine.alignment.batches import Batch, Block
 from engine.alignment.metrics import METRICS
 from engine.alignment.metrics import block as block_distances
+from schemas.alignment import Attribute
 
-__all__ = ["AttributeJob", "ChunkResult", "CompareTask", "compare_batch", "compare_chunk"]
+__all__ = [
+    "AttributeJob",
+    "ChunkResult",
+    "CompareTask",
+    "compare_batch",
+    "compare_chunk",
+    "compare_task",
+]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -168,3 +178,33 @@ def _block(task: CompareTask, block: Block) -> ChunkResult:
     for job in task.attributes:
         distances.setdefault(job.name, np.full(len(i), np.nan))
     return ChunkResult(compared, rows_a[i], rows_b[j], total[i, j], distances)
+
+
+def compare_task(
+    attributes: Sequence[Attribute],
+    align: dict[str, Any],
+    target: dict[str, Any],
+    limit: float,
+    dedup: bool,
+) -> CompareTask:
+    """The plain-data task every chunk runs with: pairs at or under ``limit`` are kept."""
+    jobs = []
+    for attribute in sorted(attributes, key=lambda a: -a.weight):  # heaviest first
+        metric = METRICS[attribute.metric.name].func()
+        fill = missing_fill(attribute.missing, metric.bounded(attribute.metric.options))
+        jobs.append(
+            AttributeJob(
+                attribute.name,
+                attribute.metric.name,
+                attribute.metric.options,
+                attribute.weight,
+                fill,
+            )
+        )
+    return CompareTask(
+        attributes=tuple(jobs),
+        align=align,
+        target=target,
+        limit=limit + 1e-9 * max(1.0, limit),
+        dedup=dedup,
+    )

@@ -62,21 +62,21 @@ class AlignmentKind(Kind):
     # ------------------------------------------------------------------ plan and state
 
     def steps(self, spec: Any) -> Sequence[Any]:
-        from engine.alignment.pipeline import steps
+        from engine.alignment.steps import steps
 
         return steps(spec)
 
     def new_state(
         self, plan: Plan, spec: Any, *, progress: bool, force: bool, environment: Environment
     ) -> Any:
-        from engine.alignment.pipeline import AlignmentState
+        from engine.alignment.state import AlignmentState
 
         return AlignmentState(
             spec=spec, spec_file=plan.spec_file, progress=progress, environment=environment
         )
 
     def handlers(self) -> Mapping[type, Handler]:
-        from engine.alignment.outputs import HANDLERS
+        from engine.alignment.handlers import HANDLERS
 
         return HANDLERS
 
@@ -93,7 +93,7 @@ class AlignmentKind(Kind):
     def is_work(self, step: Any, plan: Plan) -> bool:
         # A plan reads and blocks; when the spec publishes it computes the links
         # too, and its publish step only compares them with what is published.
-        from engine.alignment.pipeline import Compare, Match, Publish, Write
+        from engine.alignment.steps import Compare, Match, Publish, Write
 
         if isinstance(step, Write):
             return True
@@ -101,17 +101,17 @@ class AlignmentKind(Kind):
         return not publishes and isinstance(step, Compare | Match | Publish)
 
     def is_output(self, step: Any) -> bool:
-        from engine.alignment.pipeline import Publish, Write
+        from engine.alignment.steps import Publish, Write
 
         return isinstance(step, Write | Publish)
 
     def irreversible(self, step: Any) -> bool:
-        from engine.alignment.pipeline import Publish
+        from engine.alignment.steps import Publish
 
         return isinstance(step, Publish)
 
     def output_files(self, plan: Plan, spec: Any) -> list[Path]:
-        from engine.alignment.pipeline import Write
+        from engine.alignment.steps import Write
 
         paths: list[Path] = []
         for step in plan.steps:
@@ -158,7 +158,7 @@ class AlignmentKind(Kind):
         return refusal
 
     def describe_before(self, step: Any, state: Any) -> str | None:
-        from engine.alignment import pipeline
+        from engine.alignment import steps as pipeline
 
         if isinstance(step, pipeline.ReadSource):
             return f"read the {step.role} source: {_source(getattr(state.spec.sources, step.role))}"
@@ -177,7 +177,7 @@ class AlignmentKind(Kind):
         return None
 
     def describe_after(self, step: Any, state: Any) -> str | None:
-        from engine.alignment import pipeline
+        from engine.alignment import steps as pipeline
 
         if isinstance(step, pipeline.ReadSource):
             records = state.sides[step.role].records
@@ -200,7 +200,7 @@ class AlignmentKind(Kind):
         return None
 
     def step_text(self, step: Any) -> str:
-        from engine.alignment import pipeline
+        from engine.alignment import steps as pipeline
 
         if isinstance(step, pipeline.ReadSource):
             return f"read the {step.role} source"

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.alignment import pipeline
-from engine.alignment.blocking import Pipeline, Union
-from engine.alignment.describe import describe_blocking
-from engine.alignment.pipeline import AlignmentState, Floats, Ints
-from engine.plan import Plan
+from engine.alignment.blocking import Pipeline, Union, describe
+from engine.alignment.state import AlignmentState, Floats, Ints
+from engine.alignment.steps import (
+    Block,
+    Compare,
+    Match,
+    Prepare,
+    Publish,
+    ReadSource,
+    Write,
+    near_limit,
+)
+from engine.alignment.stream import compare_all
 
-__all__ = ["eval_text", "plan_text", "summary_text"]
+if TYPE_CHECKING:
+    from engine.kinds import Plan
+
+__all__ = ["eval_text", "plan_text", "summary_text", "sweep_pairs"]
 
 #: Runs with at most this many links list them in the summary.
 SHOW_LINKS = 20
@@ -59,13 +70,13 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
     lines = [f"plan for {plan.kind} '{plan.name}' ({plan.spec_file})"]
     n_align, n_target = len(state.records("align")), len(state.records("target"))
     for number, step in enumerate(plan.steps, 1):
-        if isinstance(step, pipeline.ReadSource):
+        if isinstance(step, ReadSource):
             if step.role == "target" and spec.dedup:
                 lines.append(f"{number}. deduplicate the align records (target: same)")
                 continue
             records = state.records(step.role)
             lines.append(f"{number}. read {records.source}: {_records_line(state, step.role)}")
-        elif isinstance(step, pipeline.Prepare):
+        elif isinstance(step, Prepare):
             lines.append(f"{number}. compare {len(spec.attributes)} attribute(s):")
             for a in spec.attributes:
                 chain = " | ".join(r.name for r in a.normalise) or "as is"
@@ -75,7 +86,7 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
                     f"   - {a.name}: {cols} ~ {tcols}, normalise: {chain}, metric: {a.metric.name}"
                     f", weight {a.weight:g}, missing: {a.missing}"
                 )
-        elif isinstance(step, pipeline.Block):
+        elif isinstance(step, Block):
             full = n_align * (n_align - 1) // 2 if spec.dedup else n_align * n_target
             ratio = f" ({state.estimated_pairs / full:.2%} of {full:,})" if full else ""
             lines.append(f"{number}. blocking: {step.description}")
@@ -83,7 +94,7 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             if isinstance(state.rule, Union | Pipeline):
                 # Each rule's own estimate: where the comparisons come from.
                 for description, member in zip(
-                    [describe_blocking(r) for r in _members(spec.blocking)],
+                    [describe(r) for r in _members(spec.blocking)],
                     state.rule.rules,
                     strict=False,
                 ):
@@ -93,15 +104,15 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             lines.extend(f"   warning: {warning}" for warning in state.warnings)
             if state.refusal is not None:  # shown in place; the command fails after the plan
                 lines.append(f"   refused: {state.refusal.message}")
-        elif isinstance(step, pipeline.Compare):
+        elif isinstance(step, Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
             if step.keep_until > step.threshold:
                 lines.append(f"   (and near-misses up to {step.keep_until:g} for the report)")
-        elif isinstance(step, pipeline.Match):
+        elif isinstance(step, Match):
             lines.append(f"{number}. matching: {step.mode}")
-        elif isinstance(step, pipeline.Write):
+        elif isinstance(step, Write):
             lines.append(f"{number}. write {step.format} -> {_shown(step.path)}")
-        elif isinstance(step, pipeline.Publish):
+        elif isinstance(step, Publish):
             lines.append(
                 f"{number}. publish to graph <{step.graph}> ({step.protocol} {step.endpoint})"
             )
@@ -136,16 +147,30 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _sweep_pairs(state: AlignmentState, reach: float) -> tuple[Ints, Ints, Floats]:
+def sweep_pairs(state: AlignmentState, reach: float) -> tuple[Ints, Ints, Floats]:
     """The candidate pairs up to ``reach``: those the run kept, or compared again further."""
-    assert state.pairs is not None
-    ia, ib, distance, _ = state.pairs
+    assert state.pairs is not None and state.rule is not None
+    spec = state.spec
+    if reach > near_limit(spec):
+        found = compare_all(
+            state.rule,
+            spec.attributes,
+            state.sides["align"].prepared,
+            state.sides["target"].prepared,
+            reach,
+            executor=spec.executor,
+            matching=spec.matching,
+            dedup=spec.dedup,
+            estimated=state.estimated_pairs,
+            progress=state.progress,
+            distances=False,
+        )
+        return found.pairs.ia, found.pairs.ib, found.pairs.total
+    ia, ib, distance = state.pairs.ia, state.pairs.ib, state.pairs.total
     if state.near is not None:  # the near-misses of an HTML report: pairs above the threshold
-        ia = np.concatenate([ia, state.near[0]])
-        ib = np.concatenate([ib, state.near[1]])
-        distance = np.concatenate([distance, state.near[2]])
-    if reach > pipeline.near_limit(state.spec):
-        ia, ib, distance, _ = pipeline.compare_upto(state, reach)
+        ia = np.concatenate([ia, state.near.ia])
+        ib = np.concatenate([ib, state.near.ib])
+        distance = np.concatenate([distance, state.near.total])
     return ia, ib, distance
 
 
@@ -164,7 +189,7 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] =
         gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
     )
     assert state.pairs is not None and state.links is not None and state.rule is not None
-    ia, ib, distance, _ = state.pairs
+    ia, ib, distance = state.pairs.ia, state.pairs.ib, state.pairs.total
     lines = [f"gold: {len(gold.ia):,} links from {_shown(gold.path)}"]
     warning = gold.warning()
     if warning is not None:
@@ -178,11 +203,11 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] =
     )
     rules: list[tuple[str, object]] = []
     if isinstance(state.rule, Union):
-        descriptions = [describe_blocking(r) for r in spec.blocking.options]
+        descriptions = [describe(r) for r in spec.blocking.options]
         rules.extend(zip(descriptions, state.rule.rules, strict=True))
         rules.append(("union", state.rule))
     else:
-        rules.append((describe_blocking(spec.blocking), state.rule))
+        rules.append((describe(spec.blocking), state.rule))
     lines.append("blocking: candidates, reduction ratio, pair completeness")
     for quality in evaluate.blocking_quality(rules, gold, len(align), len(target), spec.dedup):
         if quality.description == "union":
@@ -196,7 +221,7 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] =
             f"  {quality.description}: {quality.candidates:,}, RR {quality.reduction_ratio:.5f},"
             f" PC {quality.pair_completeness:.4f}"
         )
-    sa, sb, sd = _sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
+    sa, sb, sd = sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
     thresholds = evaluate.sweep_thresholds(steps, spec.threshold, sd)
     lines.append(f"threshold sweep (matching: {spec.matching}; *: the spec's threshold):")
     lines.append("  threshold      links  precision  recall      F1")

@@ -8,11 +8,13 @@ document (``engine.documents``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.alignment.describe import describe_blocking
-from engine.alignment.pipeline import AlignmentState
-from engine.plan import Plan
+from engine.alignment.blocking import Union, describe
+from engine.alignment.state import AlignmentState
+
+if TYPE_CHECKING:
+    from engine.kinds import Plan
 
 __all__ = ["eval_figures", "plan_figures", "run_figures"]
 
@@ -60,13 +62,13 @@ def _blocking(state: AlignmentState) -> dict[str, Any] | None:
     n_align, n_target = len(state.records("align")), len(state.records("target"))
     full = n_align * (n_align - 1) // 2 if spec.dedup else n_align * n_target
     rules = [
-        {"description": describe_blocking(ref), "estimated_pairs": member.estimate()}
+        {"description": describe(ref), "estimated_pairs": member.estimate()}
         for ref, member in zip(
             _members(spec.blocking), getattr(state.rule, "rules", []), strict=False
         )
     ]
     return {
-        "description": describe_blocking(spec.blocking),
+        "description": describe(spec.blocking),
         "estimated_pairs": state.estimated_pairs,
         "all_pairs": full,
         "rules": rules,
@@ -148,8 +150,7 @@ def eval_figures(
     The same figures as ``engine eval``'s text (report.eval_text), from the same functions.
     """
     from engine.alignment import evaluate
-    from engine.alignment.blocking import Union
-    from engine.alignment.report import _sweep_pairs
+    from engine.alignment.report import sweep_pairs
 
     spec = state.spec
     align, target = state.records("align"), state.records("target")
@@ -158,17 +159,17 @@ def eval_figures(
         gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
     )
     assert state.pairs is not None and state.rule is not None
-    ia, ib, distance, _ = state.pairs
+    ia, ib, distance = state.pairs.ia, state.pairs.ib, state.pairs.total
     (_, final), *_ = evaluate.sweep(
         ia, ib, distance, gold, [spec.threshold], spec.matching, len(target), spec.dedup
     )
     rules: list[tuple[str, object]] = []
     if isinstance(state.rule, Union):
-        descriptions = [describe_blocking(r) for r in spec.blocking.options]
+        descriptions = [describe(r) for r in spec.blocking.options]
         rules.extend(zip(descriptions, state.rule.rules, strict=True))
         rules.append(("union", state.rule))
     else:
-        rules.append((describe_blocking(spec.blocking), state.rule))
+        rules.append((describe(spec.blocking), state.rule))
     blocking = []
     for quality in evaluate.blocking_quality(rules, gold, len(align), len(target), spec.dedup):
         candidates, reduction = quality.candidates, quality.reduction_ratio
@@ -185,7 +186,7 @@ def eval_figures(
                 "pair_completeness": quality.pair_completeness,
             }
         )
-    sa, sb, sd = _sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
+    sa, sb, sd = sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
     thresholds = evaluate.sweep_thresholds(steps, spec.threshold, sd)
     sweep = [
         {"threshold": threshold, "spec_threshold": threshold == spec.threshold, **_scores(scores)}

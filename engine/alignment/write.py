@@ -1,43 +1,30 @@
-"""The last steps of an alignment: write each output, publish the graph.
+"""The write stage: what each output says, as the plain data the renderers take.
 
-Every file goes into the run's output transaction; publishing happens after
-all of them were written and before they are committed, so a failed publish
-leaves both the files and the published graph as they were.
+Every function reads the state the earlier steps filled in (the links with
+their distances per attribute, the near-misses, the report's sweeps) and
+computes nothing again; :func:`render` hands an output's content to its
+renderer (``renderers``), and :func:`published_lines` gives the triples a
+publish step sends besides the links.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from engine import __version__
-from engine.alignment import publish as publishing
+from engine.alignment.blocking import describe
 from engine.alignment.compare import missing_fill
-from engine.alignment.describe import describe_blocking
 from engine.alignment.metrics import METRICS
-from engine.alignment.pipeline import (
-    HANDLERS as COMPUTE_HANDLERS,
-)
-from engine.alignment.pipeline import (
-    AlignmentState,
-    Floats,
-    Ints,
-    Publish,
-    Write,
-    attribute_distances,
-    near_limit,
-)
-from engine.alignment.remote import resolve_auth
-from engine.errors import DataError
+from engine.alignment.state import AlignmentState, Pairs
 from renderers import LinksetDescription, LinkTable, write_description
 from renderers.csv import write_links_csv
-from renderers.graph import link_lines
 from renderers.html import (
     AlignmentReport,
     AttributeComparison,
@@ -45,8 +32,6 @@ from renderers.html import (
     PairDetail,
     RunSummary,
     SourceSummary,
-    Sweep,
-    SweepPoint,
     write_report,
 )
 from renderers.rdf import write_nquads, write_ntriples, write_turtle
@@ -60,11 +45,9 @@ from schemas.alignment import (
     output_path,
 )
 
-__all__ = ["HANDLERS", "handle_publish", "handle_write"]
+__all__ = ["linkset", "mapping_set", "published_lines", "render", "report", "scores"]
 
-#: Thresholds in a report's precision/recall sweep.
-SWEEP_STEPS = 20
-
+Floats = npt.NDArray[np.float64]
 
 # --------------------------------------------------------------------------- descriptions
 
@@ -89,7 +72,7 @@ def _dataset(spec: AlignmentSpec, role: str) -> str:
     return f"urn:specengine:{spec.name}:dataset:{side}"
 
 
-def _describe(state: AlignmentState, linkset: str, predicate: str, dump: str) -> LinksetDescription:
+def linkset(state: AlignmentState, iri: str, predicate: str, dump: str) -> LinksetDescription:
     """The VoID + PROV-O facts of one written or published linkset."""
     assert state.links is not None
     spec = state.spec
@@ -100,7 +83,7 @@ def _describe(state: AlignmentState, linkset: str, predicate: str, dump: str) ->
         digest = "unknown"
     base = f"urn:specengine:{spec.name}"
     return LinksetDescription(
-        linkset=linkset,
+        linkset=iri,
         predicate=predicate,
         triples=len(set(zip(state.links.align_ids, state.links.target_ids, strict=True))),
         subjects=_dataset(spec, "align"),
@@ -185,24 +168,21 @@ def _shown_value(value: Any) -> str | None:
     return str(value)
 
 
-def _details(state: AlignmentState, ia: Ints, ib: Ints, total: Floats) -> tuple[PairDetail, ...]:
+def _details(state: AlignmentState, pairs: Pairs) -> tuple[PairDetail, ...]:
     """Each pair with its normalised values and distances, attribute by attribute."""
-    if not len(ia):
+    if not len(pairs):
         return ()
-    distances = attribute_distances(state, ia, ib)
     align, target = state.sides["align"], state.sides["target"]
     # A missing value adds the attribute's `missing` distance: show that, so the
     # contributions add up to the global distance.
-    fills = {}
+    distances = {}
     for attribute in state.spec.attributes:
         metric = METRICS[attribute.metric.name].func()
-        fills[attribute.name] = missing_fill(
-            attribute.missing, metric.bounded(attribute.metric.options)
-        )
-    for name, values in distances.items():
-        distances[name] = np.where(np.isnan(values), fills[name], values)
+        fill = missing_fill(attribute.missing, metric.bounded(attribute.metric.options))
+        values = pairs.distances[attribute.name]
+        distances[attribute.name] = np.where(np.isnan(values), fill, values)
     out = []
-    for k, (a, b) in enumerate(zip(ia.tolist(), ib.tolist(), strict=True)):
+    for k, (a, b) in enumerate(zip(pairs.ia.tolist(), pairs.ib.tolist(), strict=True)):
         comparisons = tuple(
             AttributeComparison(
                 attribute=attribute.name,
@@ -216,7 +196,7 @@ def _details(state: AlignmentState, ia: Ints, ib: Ints, total: Floats) -> tuple[
             PairDetail(
                 align_id=align.records.ids[a],
                 target_id=target.records.ids[b],
-                distance=float(total[k]),
+                distance=float(pairs.total[k]),
                 attributes=comparisons,
             )
         )
@@ -225,61 +205,28 @@ def _details(state: AlignmentState, ia: Ints, ib: Ints, total: Floats) -> tuple[
 
 def _sample(state: AlignmentState, count: int) -> tuple[PairDetail, ...]:
     """``count`` links spread evenly from the closest to the farthest."""
-    assert state.links is not None
-    links = state.links
-    if not count or not len(links):
+    links, rows = state.links, state.link_rows
+    if links is None or rows is None or not count or not len(links):
         return ()
     order = np.argsort(links.distance, kind="stable")
     picks = order[
         np.unique(np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int))
     ]
-    align_index = {iri: i for i, iri in enumerate(state.records("align").ids)}
-    target_index = {iri: i for i, iri in enumerate(state.records("target").ids)}
-    ia = np.array([align_index[links.align_ids[i]] for i in picks], dtype=np.int64)
-    ib = np.array([target_index[links.target_ids[i]] for i in picks], dtype=np.int64)
-    return _details(state, ia, ib, links.distance[picks])
+    sample = Pairs(
+        rows[0][picks],
+        rows[1][picks],
+        links.distance[picks],
+        {name: distance[picks] for name, distance in links.attributes.items()},
+    )
+    return _details(state, sample)
 
 
 def _near_misses(state: AlignmentState, count: int) -> tuple[PairDetail, ...]:
     """The ``count`` closest pairs above the threshold."""
-    if state.near is None or not count:
+    near = state.near
+    if near is None or not count:
         return ()
-    ia, ib, total = state.near
-    order = np.lexsort((ib, ia, total))[:count]
-    return _details(state, ia[order], ib[order], total[order])
-
-
-def _sweep(state: AlignmentState, gold_file: Path) -> Sweep:
-    from engine.alignment import evaluate
-
-    spec = state.spec
-    assert state.pairs is not None
-    align, target = state.records("align"), state.records("target")
-    target_source = spec.sources.align if spec.dedup else spec.sources.target
-    assert not isinstance(target_source, str)
-    gold = evaluate.read_gold(
-        gold_file, align, target, spec.sources.align.id, target_source.id, spec.dedup
-    )
-    warning = gold.warning()
-    if warning is not None and warning not in state.warnings:
-        state.warnings.append(warning)
-        print(f"warning: {warning}", file=sys.stderr)
-    ia, ib, total, _ = state.pairs
-    if state.near is not None:
-        ia = np.concatenate([ia, state.near[0]])
-        ib = np.concatenate([ib, state.near[1]])
-        total = np.concatenate([total, state.near[2]])
-    reach = near_limit(spec) or 1.0
-    thresholds = sorted(
-        {reach * k / SWEEP_STEPS for k in range(1, SWEEP_STEPS + 1)} | {spec.threshold}
-    )
-    points = tuple(
-        SweepPoint(t, s.found, s.precision, s.recall, s.f1)
-        for t, s in evaluate.sweep(
-            ia, ib, total, gold, thresholds, spec.matching, len(target), spec.dedup
-        )
-    )
-    return Sweep(str(gold_file), len(gold.ia), points)
+    return _details(state, near.take(np.lexsort((near.ib, near.ia, near.total))[:count]))
 
 
 def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
@@ -292,7 +239,6 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         name = records.source.removeprefix(f"{role} source ")
         return SourceSummary(name, len(records), len(records.skipped))
 
-    sweep = _sweep(state, output.gold) if output.gold is not None else None
     summary = RunSummary(
         job=spec.name,
         spec_file=state.spec_file,
@@ -306,7 +252,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         links=len(state.links),
         matching=spec.matching,
         threshold=spec.threshold,
-        blocking=describe_blocking(spec.blocking),
+        blocking=describe(spec.blocking),
         outputs=tuple(str(output_path(o)) for o in spec.outputs),
         warnings=tuple(state.warnings),
         dedup=spec.dedup,
@@ -323,57 +269,56 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         )
         for a in spec.attributes
     )
-    distances = state.pairs[2]
+    distances = state.pairs.total
     if state.near is not None:
-        distances = np.concatenate([distances, state.near[2]])
+        distances = np.concatenate([distances, state.near.total])
     return AlignmentReport(
         summary=summary,
         attributes=attributes,
         distances=distances,
-        sweep=sweep,
+        sweep=state.sweeps.get(output.gold) if output.gold is not None else None,
         sample=_sample(state, output.sample),
         near_misses=_near_misses(state, output.near_misses),
     )
 
 
-# --------------------------------------------------------------------------- handlers
+# --------------------------------------------------------------------------- rendering
 
 
-def handle_write(step: Write, state: AlignmentState) -> None:
-    """Write one output into the run's transaction (committed after the last step)."""
+def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path) -> None:
+    """Write output number ``index`` (its spec ``output``) into the run's transaction.
+
+    An ``OSError`` (the file system refuses) is left to the caller.
+    """
     assert state.links is not None and state.transaction is not None
-    output = state.spec.outputs[step.output]
-    path = Path(step.path)
-    try:
-        if isinstance(output, RdfOutput):
-            handle = state.transaction.open_text(path, newline="\n")
-            if step.format == "nquads":
-                graph = output.graph or f"urn:specengine:{state.spec.name}:linkset:{step.output}"
-                write_nquads(state.links, output.predicate, graph, handle)
-            else:
-                writer = write_turtle if step.format == "turtle" else write_ntriples
-                writer(state.links, output.predicate, handle)
-            if output.void is not None:
-                description = state.transaction.open_text(output.void, newline="\n")
-                linkset = f"urn:specengine:{state.spec.name}:linkset:{step.output}"
-                facts = _describe(state, linkset, output.predicate, path.resolve().as_uri())
-                write_description(facts, description)
-        elif isinstance(output, SssomOutput):
-            handle = state.transaction.open_text(path, newline="\n")
-            write_sssom(state.links, mapping_set(state, step.output, output), handle)
-        elif isinstance(output, HtmlOutput):
-            handle = state.transaction.open_text(path, newline="\n")
-            write_report(report(state, output), handle)
+    transaction, name = state.transaction, state.spec.name
+    handle: TextIO
+    if isinstance(output, RdfOutput):
+        handle = transaction.open_text(path, newline="\n")
+        if fmt == "nquads":
+            graph = output.graph or f"urn:specengine:{name}:linkset:{index}"
+            write_nquads(state.links, output.predicate, graph, handle)
         else:
-            assert isinstance(output, LinksCsvOutput)
-            handle = state.transaction.open_text(path)
-            write_links_csv(state.links, handle, delimiter=output.delimiter)
-    except OSError as exc:
-        raise DataError(step.path, f"cannot write: {exc.strerror or exc}") from None
-    state.written.append(step.path)
+            writer = write_turtle if fmt == "turtle" else write_ntriples
+            writer(state.links, output.predicate, handle)
+        if output.void is not None:
+            description = transaction.open_text(output.void, newline="\n")
+            iri = f"urn:specengine:{name}:linkset:{index}"
+            facts = linkset(state, iri, output.predicate, path.resolve().as_uri())
+            write_description(facts, description)
+    elif isinstance(output, SssomOutput):
+        handle = transaction.open_text(path, newline="\n")
+        write_sssom(state.links, mapping_set(state, index, output), handle)
+    elif isinstance(output, HtmlOutput):
+        handle = transaction.open_text(path, newline="\n")
+        write_report(report(state, output), handle)
+    else:
+        assert isinstance(output, LinksCsvOutput)
+        handle = transaction.open_text(path)
+        write_links_csv(state.links, handle, delimiter=output.delimiter)
 
 
-def _scores(state: AlignmentState, table: LinkTable) -> Floats:
+def scores(state: AlignmentState, table: LinkTable) -> Floats:
     """Each link's SSSOM similarity score (the same as in an SSSOM output)."""
     facts = MappingSet(
         mapping_set_id=f"urn:specengine:{state.spec.name}:mappings",
@@ -386,78 +331,14 @@ def _scores(state: AlignmentState, table: LinkTable) -> Floats:
     return similarity
 
 
-def _description_lines(state: AlignmentState, step: Publish) -> list[str]:
+def published_lines(state: AlignmentState, endpoint: str) -> list[str]:
     """The VoID + PROV-O description as N-Triples lines, for the published graph."""
     from rdflib import Graph
 
     publish = state.spec.publish
     assert publish is not None
     text = io.StringIO()
-    write_description(_describe(state, publish.graph, publish.predicate, step.endpoint), text)
+    write_description(linkset(state, publish.graph, publish.predicate, endpoint), text)
     graph = Graph().parse(data=text.getvalue(), format="turtle")
     lines = graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines(True)
     return sorted(line for line in lines if line.strip())
-
-
-def handle_publish(step: Publish, state: AlignmentState) -> None:
-    """Compare the links with the published graph; unless a dry run, replace it."""
-    if state.links is None:  # a refused plan: no links to compare with the store
-        return
-    spec = state.spec.publish
-    assert spec is not None
-    where = f"publish to <{spec.graph}> at {step.endpoint}"
-    auth = resolve_auth(spec.auth, where, state.environment)
-    scores = _scores(state, state.links) if spec.scores else None
-    new: dict[tuple[str, str], float | None] = {}
-    for k, pair in enumerate(zip(state.links.align_ids, state.links.target_ids, strict=True)):
-        score = None if scores is None else round(float(scores[k]), 6)
-        if pair not in new or (score is not None and (new[pair] or 0) < score):
-            new[pair] = score
-    current = publishing.read_published(spec, auth, where)
-    state.publish_diff = difference = publishing.diff(current, new)
-    refused = difference.removals > spec.max_removals and not spec.allow_removals
-    if state.dry_run:
-        if refused:
-            state.warnings.append(
-                f"a run would be refused: {difference.removals:,} removals, more than"
-                f" max_removals ({spec.max_removals:,}); set allow_removals: true to allow them"
-            )
-        return
-    if refused:
-        what = f"{len(difference.removed):,} published links"
-        if difference.foreign:
-            what += f" and {difference.foreign:,} other triples of the graph"
-        raise DataError(
-            where,
-            f"this run would remove {what} ({difference.removals:,}), more than max_removals"
-            f" ({spec.max_removals:,}); nothing was published or written. Check the sources"
-            " and the graph, or raise max_removals or set allow_removals: true",
-        )
-    lines = list(link_lines(state.links, spec.predicate, spec.graph, scores))
-    extra = _description_lines(state, step) if spec.description else []
-    publishing.send_with(spec, auth, lines, extra, where)
-    state.published = len(new)
-    # The graph is replaced now: the local outputs follow it even when the check
-    # below cannot be made; its failure is reported after they are written.
-    try:
-        count = publishing.count_links(spec, auth, where)
-    except DataError as exc:
-        state.publish_error = (
-            where,
-            f"the graph WAS replaced (the local outputs were written), but the check after"
-            f" publishing failed: {exc.message}",
-        )
-        return
-    if count != len(new):
-        state.publish_error = (
-            where,
-            f"the graph was replaced (the local outputs were written), but the store holds"
-            f" {count:,} links in it, expected {len(new):,}",
-        )
-
-
-HANDLERS: dict[type, Any] = {
-    **COMPUTE_HANDLERS,
-    Write: handle_write,
-    Publish: handle_publish,
-}

@@ -121,8 +121,8 @@ def test_v_shows_the_compare_steps_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A long compare step says how far it is, not only when it ends.
-    monkeypatch.setattr("engine.alignment.pipeline.PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr("engine.alignment.stream.PROGRESS_EVERY_S", 0.0)
     assert main(["-v", "run", "-q", str(_project(tmp_path))]) == 0
     err = capsys.readouterr().err
-    assert "INFO engine.alignment.pipeline: compare: " in err
+    assert "INFO engine.alignment.stream: compare: " in err
     assert "of about" in err and "candidate pairs" in err

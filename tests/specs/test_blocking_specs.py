@@ -15,7 +15,7 @@ import pytest
 import engine
 from engine import kinds
 from engine.alignment import evaluate
-from engine.alignment.pipeline import AlignmentState
+from engine.alignment.state import AlignmentState
 from engine.errors import DataError, SpecError
 from engine.loader import load_spec
 from schemas import json_schemas

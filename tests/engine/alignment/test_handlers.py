@@ -1,8 +1,10 @@
-"""The alignment steps seen from a run: no candidate pair, no link, a rule over its budget."""
+"""The alignment handlers seen from a run: no candidate pair, no link, a rule over its budget,
+and what each step computes once."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +166,113 @@ def test_a_plan_over_max_pairs_prints_the_plan_then_the_refusal(
     # A run is refused before comparing, as before.
     assert main(["run", "-q", str(spec)]) == 1
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- computed once
+
+ONCE = """\
+kind: alignment
+name: once
+sources:
+  align: {csv: a.csv, id: {template: "http://a/{id}"}}
+  target: {csv: b.csv, id: {template: "http://b/{id}"}}
+attributes:
+  - {name: name, metric: jaro_winkler, weight: 2}
+  - {name: code, metric: exact}
+  - {name: pt, align: [lat, long], metric: {geographic: {scale: 50}}, weight: 0.5}
+blocking: {key: {attribute: code}}
+threshold: 0.4
+matching: one-to-one
+outputs:
+  - {csv: out/links.csv}
+  - {sssom: out/links.sssom.tsv}
+  - {html: out/report.html, gold: gold.csv, sample: 5, near_misses: 5, margin: 2}
+  - {html: out/again.html, gold: gold.csv}
+"""
+
+
+def _once_project(tmp_path: Path) -> Path:
+    rows = ["Paris,75,48.85,2.35", "Lyon,69,45.76,4.83", "Nice,06,43.70,7.27", "Pau,64,43.30,-0.37"]
+    (tmp_path / "a.csv").write_text(
+        "id,name,code,lat,long\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)),
+        encoding="utf-8",
+    )
+    near = ["Pariz,75,48.86,2.35", "Lyons,69,45.75,4.84", "Nizza,06,43.71,7.26", "Paris,64,43.3,0"]
+    (tmp_path / "b.csv").write_text(
+        "id,name,code,lat,long\n" + "".join(f"{i},{r}\n" for i, r in enumerate(near)),
+        encoding="utf-8",
+    )
+    (tmp_path / "gold.csv").write_text("a,t\n0,0\n1,1\n2,2\n3,3\n", encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(ONCE, encoding="utf-8")
+    return tmp_path / "spec.yaml"
+
+
+def _after(step_name: str, monkeypatch: pytest.MonkeyPatch, poison: Any) -> None:
+    """Call ``poison()`` once the step named ``step_name`` is done (in every run after it)."""
+    from engine import kinds
+
+    handlers = kinds.get("alignment").handlers()
+    step_type = next(t for t in handlers if t.__name__ == step_name)
+    handler = handlers[step_type]
+
+    def then_poison(step: Any, state: Any) -> None:
+        handler(step, state)
+        poison()
+
+    monkeypatch.setitem(handlers, step_type, then_poison)  # type: ignore[index]
+
+
+def test_no_metric_runs_after_the_compare_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-attribute distances come from the compare step: links, SSSOM and report reuse them."""
+    from engine.alignment.metrics import METRICS
+
+    spec = _once_project(tmp_path)
+    assert main(["run", "-q", str(spec)]) == 0
+    expected = _outputs(tmp_path)
+    assert "d_pt" in expected["links.csv"] and "Lyons" in expected["report.html"]
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a distance computed again after the compare step")
+
+    def poison() -> None:
+        for entry in METRICS:
+            monkeypatch.setattr(entry.func, "compute", boom)
+            monkeypatch.setattr(entry.func, "block", boom, raising=False)
+
+    _after("Compare", monkeypatch, poison)
+    assert main(["run", "-q", str(spec)]) == 0
+    again = _outputs(tmp_path)
+    assert again["links.csv"] == expected["links.csv"]
+    assert again["links.sssom.tsv"] == expected["links.sssom.tsv"]
+
+
+def test_the_reports_gold_is_scored_once_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reports on the same gold links: read and swept once, by the match step."""
+    from engine.alignment import evaluate
+
+    spec = _once_project(tmp_path)
+    calls: list[str] = []
+    read_gold = evaluate.read_gold
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("read")
+        return read_gold(*args, **kwargs)
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("gold links scored while writing")
+
+    def poison() -> None:
+        monkeypatch.setattr(evaluate, "read_gold", boom)
+        monkeypatch.setattr(evaluate, "sweep", boom)
+
+    monkeypatch.setattr(evaluate, "read_gold", counting)
+    _after("Match", monkeypatch, poison)
+    assert main(["run", "-q", str(spec)]) == 0
+    assert calls == ["read"]
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Precision" in report or "precision" in report
+    assert (tmp_path / "out" / "again.html").exists()
