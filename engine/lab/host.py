@@ -551,10 +551,8 @@ def build_image(spec_file: Path, *, progress: bool = False) -> Path:
     (through an overlay, so the entry is never written), not from the recipe's
     output folder, which two labs built at once would both want to write.
     """
-    from engine import image
-    from engine.execute import execute, new_state
-    from engine.loader import load_spec
-    from engine.plan import Plan, build
+    from engine import build_plan, image, load_spec, run
+    from engine.plan import Plan
     from schemas.image import ImageSpec
 
     spec = load_spec(spec_file)
@@ -562,8 +560,8 @@ def build_image(spec_file: Path, *, progress: bool = False) -> Path:
         raise DataError(str(spec_file), f"a lab boots an image spec; this is a {spec.kind} spec")
     if "qcow2" not in spec.formats:
         raise DataError(str(spec_file), "a lab boots the qcow2 format: add it to formats")
-    plan = build(spec, str(spec_file))
+    plan = build_plan(spec, spec_file)
     only_build = tuple(step for step in plan.steps if isinstance(step, image.Build))
     plan = Plan(plan.kind, plan.name, plan.spec_file, only_build)
-    state = execute(plan, new_state(plan, spec, progress=progress))
+    state = run(plan, spec, progress=progress)
     return Path(state.cache) / "disk.qcow2"

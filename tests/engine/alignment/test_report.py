@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine import build_plan, load_spec, run
 from engine.alignment.report import eval_text
 from engine.cli import main
-from engine.execute import execute, new_state
-from engine.loader import load_spec
-from engine.plan import build
 
 # Levenshtein distances: Paris-Pariz 1, Lyon-Lyons 1, Nice-Nizze 2, every other pair more.
 SPEC = """\
@@ -74,8 +72,8 @@ def test_steps_as_a_list_of_thresholds(tmp_path: Path, capsys: pytest.CaptureFix
 def test_the_default_sweep_has_ten_thresholds(tmp_path: Path) -> None:
     spec_path, gold = _project(tmp_path)
     spec = load_spec(spec_path)
-    plan = build(spec, str(spec_path))
-    state = execute(plan, new_state(plan, spec), write=False)
+    plan = build_plan(spec, spec_path)
+    state = run(plan, spec, write=False)
     rows = _sweep(eval_text(state, gold))
     assert [row[0] for row in rows] == [f"{0.2 * k:g}" for k in range(1, 11)]
 
