@@ -1,0 +1,235 @@
+"""The ``kind: alignment`` spec: align an *alignset* to a *targetset*.
+
+The job (``AlignmentSpec``), its attributes, executors and the checks that
+involve several fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from schemas.alignment.blocking import BlockingRef, ColumnRef, leaf_rules
+from schemas.alignment.metrics import MetricRef
+from schemas.alignment.normalisers import NormaliserRef
+from schemas.alignment.outputs import Output, Publish, RdfOutput, output_path
+from schemas.alignment.sources import Sources
+from schemas.base import (
+    Ref,
+    StrictModel,
+    named_union,
+)
+
+# --------------------------------------------------------------------------- attributes
+
+
+class Attribute(StrictModel):
+    """One compared attribute: its columns, normalisation, metric and weight."""
+
+    name: str = Field(min_length=1)
+    align: ColumnRef | list[ColumnRef] | None = Field(
+        None, description="align-side column(s); default: the attribute's name"
+    )
+    target: ColumnRef | list[ColumnRef] | None = Field(
+        None, description="target-side column(s); default: same as align"
+    )
+    normalise: list[NormaliserRef] = Field(
+        default_factory=list, validation_alias=AliasChoices("normalise", "normalize")
+    )
+    metric: MetricRef
+    weight: float = Field(1.0, ge=0)
+    missing: float | Literal["max", "ignore"] = Field(
+        "max",
+        description=(
+            "distance when either value is missing: 'max' (1 for bounded metrics,"
+            " never linked for raw ones), 'ignore' (contributes 0), or a number"
+        ),
+    )
+
+    @field_validator("missing")
+    @classmethod
+    def _non_negative(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and value < 0:
+            raise PydanticCustomError("missing_negative", "a missing-value distance must be >= 0")
+        return value
+
+    @property
+    def align_columns(self) -> list[str | int]:
+        """The align-side column references (one for scalars, several for tuples)."""
+        ref = self.name if self.align is None else self.align
+        return list(ref) if isinstance(ref, list) else [ref]
+
+    @property
+    def target_columns(self) -> list[str | int]:
+        """The target-side column references."""
+        if self.target is None:
+            return self.align_columns
+        return list(self.target) if isinstance(self.target, list) else [self.target]
+
+
+# --------------------------------------------------------------------------- executors
+
+
+class LocalExecutor(StrictModel):
+    """Compare chunks of candidate pairs on this machine's cores (threads)."""
+
+    workers: int | None = Field(None, ge=1, description="threads; default: every core")
+
+
+class DaskExecutor(StrictModel):
+    """Compare chunks on a dask.distributed cluster; without an address, a local cluster."""
+
+    address: str | None = Field(None, description="scheduler, e.g. tcp://127.0.0.1:8786")
+    timeout_s: float = Field(10.0, gt=0, description="how long to wait for the scheduler")
+    workers: int | None = Field(None, ge=1, description="local cluster size (no address)")
+
+
+EXECUTORS: dict[str, Any] = {"local": LocalExecutor, "dask": DaskExecutor}
+if TYPE_CHECKING:
+    ExecutorRef = Ref
+else:
+    ExecutorRef = named_union("executor", EXECUTORS)
+
+# --------------------------------------------------------------------------- the job
+
+
+class AlignmentSpec(StrictModel):
+    """An alignment job: sources, attributes, blocking, threshold, matching, outputs."""
+
+    kind: Literal["alignment"]
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str | None = None
+    sources: Sources
+    attributes: list[Attribute] = Field(min_length=1)
+    blocking: BlockingRef = Field("none", validate_default=True)
+    threshold: float = Field(ge=0, allow_inf_nan=False)
+    matching: Literal["all", "best", "one-to-one"] = "best"
+    outputs: list[Output] = Field(default_factory=list)
+    publish: Publish | None = None
+    executor: ExecutorRef = Field("local", validate_default=True)
+    allow_empty: bool = Field(
+        False,
+        description="accept a run whose blocking finds no candidate pair (empty outputs);"
+        " by default such a run fails and leaves the previous outputs as they were",
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _unique_names(cls, value: list[Attribute]) -> list[Attribute]:
+        seen: set[str] = set()
+        for attribute in value:
+            if attribute.name in seen:
+                raise PydanticCustomError(
+                    "duplicate", "two attributes are named '{name}'", {"name": attribute.name}
+                )
+            seen.add(attribute.name)
+        return value
+
+    @property
+    def dedup(self) -> bool:
+        """True when the job deduplicates one source (``target: same``)."""
+        return self.sources.target == "same"
+
+
+#: Metrics comparing exactly two numbers per value (a point), and those comparing one string.
+_POINT_METRICS = {"geographic"}
+_NUMERIC_METRICS = {"geographic", "euclidean", "temporal"}
+
+
+def cross_checks(
+    spec: AlignmentSpec, spec_file: Path | None = None
+) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems that involve several fields, each with the path of the field to blame.
+
+    The loader turns the paths into file:line:column positions.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    names = [a.name for a in spec.attributes]
+    for rule in leaf_rules(spec.blocking):
+        for attribute in getattr(rule.options, "attributes", []):
+            if attribute not in names:
+                problems.append(
+                    (
+                        ("blocking", ("attribute", attribute)),
+                        f"blocking refers to attribute '{attribute}', which is not defined"
+                        f" (attributes: {', '.join(names)})",
+                    )
+                )
+    if spec.dedup and spec.matching == "one-to-one":
+        problems.append(
+            (
+                ("matching",),
+                "matching 'one-to-one' needs two sources; a deduplication (target: same)"
+                " supports 'all' and 'best'",
+            )
+        )
+    for index, attribute in enumerate(spec.attributes):
+        n_align, n_target = len(attribute.align_columns), len(attribute.target_columns)
+        metric = attribute.metric.name
+        if metric in _POINT_METRICS and {n_align, n_target} <= {1, 2}:
+            pass  # a point: two columns, or one column of WKT points, on either side
+        elif n_align != n_target:
+            problems.append(
+                (
+                    ("attributes", index, "target"),
+                    f"{n_align} align column(s) but {n_target} target column(s): both sides"
+                    " must give the same number",
+                )
+            )
+        elif metric in _POINT_METRICS and n_align not in (1, 2):
+            problems.append(
+                (
+                    ("attributes", index, "metric"),
+                    f"metric '{metric}' compares points: give two columns, e.g. align: [lat, long],"
+                    " or one column of WKT points",
+                )
+            )
+        elif n_align != 1 and (metric not in _NUMERIC_METRICS or metric == "temporal"):
+            problems.append(
+                (
+                    ("attributes", index, "metric"),
+                    f"metric '{metric}' compares single values; {n_align} columns were given",
+                )
+            )
+    inputs = {
+        Path(getattr(source, key))
+        for source in (spec.sources.align, spec.sources.target)
+        for key in ("csv", "tsv")
+        if not isinstance(source, str) and getattr(source, key, None) is not None
+    }
+    if spec_file is not None:
+        inputs.add(Path(spec_file))
+    seen: dict[Path, int] = {}
+    written: list[tuple[int, Path]] = []
+    for index, output in enumerate(spec.outputs):
+        written.append((index, output_path(output)))
+        if isinstance(output, RdfOutput) and output.void is not None:
+            written.append((index, output.void))
+    for index, path in written:
+        if path in seen:
+            other = seen[path]
+            message = (
+                f"output {index} writes its links and its description to the same file"
+                if other == index
+                else f"output {index} writes the same file as output {other}"
+            )
+            problems.append((("outputs", index), message))
+        seen.setdefault(path, index)
+        if any(path == p or _same_file(path, p) for p in inputs):
+            problems.append(
+                (("outputs", index), f"output {path} would overwrite an input of this job")
+            )
+    return problems
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
