@@ -1,0 +1,237 @@
+"""m probabilities and the prior by expectation–maximisation, u held fixed.
+
+The pairs are given as a matrix of comparison levels (one row a pair, one
+column an attribute, :data:`~engine.alignment.fit.levels.MISSING` for a missing
+value). EM runs on the distinct rows (level patterns) weighted by how many
+pairs share them, so its cost does not grow with the number of pairs.
+
+Splink's training sessions are followed: each blocking rule's pairs make one
+session, in which the attributes the rule blocks on are *held out* (their
+values agree on almost every pair of the rule, match or not, so the rule's
+pairs say nothing about how often they agree among matches). An attribute's
+m is the mean of its estimates over the sessions that did not hold it out.
+An attribute every session holds out (one rule blocking on it, say) is
+estimated last, over all the candidate pairs, from the posteriors the other
+attributes give: that m is biased towards agreement (matches that disagree on
+it were never paired), which :func:`fit` reports among its notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.alignment.fit.levels import MISSING
+
+__all__ = [
+    "EmResult",
+    "Fitted",
+    "Session",
+    "em",
+    "fit",
+    "initial_m",
+    "pattern_weights",
+    "patterns",
+    "random_prior",
+]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Matrix = npt.NDArray[np.int8]
+
+#: The smallest m or u a level can have in a weight (log of zero is infinite).
+FLOOR = 1e-6
+
+
+def patterns(levels: Matrix) -> tuple[Matrix, Floats]:
+    """The distinct rows of a level matrix and how many pairs have each."""
+    if not len(levels):
+        return levels.reshape(0, levels.shape[1] if levels.ndim == 2 else 0), np.zeros(0)
+    rows, counts = np.unique(levels, axis=0, return_counts=True)
+    return rows.astype(np.int8), counts.astype(np.float64)
+
+
+def initial_m(count: int) -> Floats:
+    """Starting m for ``count`` levels: most matches agree exactly, few are far apart."""
+    if count == 1:
+        return np.ones(1)
+    m = np.full(count, 0.1 / (count - 1))
+    m[0] = 0.9
+    return m
+
+
+def pattern_weights(
+    rows: Matrix, m: Sequence[Floats], u: Sequence[Floats], evidence: Sequence[bool]
+) -> Floats:
+    """Each pattern's summed log2 Bayes factor over the attributes giving ``evidence``."""
+    total = np.zeros(len(rows))
+    for a, use in enumerate(evidence):
+        if not use:
+            continue
+        bits = np.log2(np.maximum(m[a], FLOOR) / np.maximum(u[a], FLOOR))
+        column = rows[:, a].astype(np.int64)
+        known = column != MISSING
+        total[known] += bits[column[known]]
+    return total
+
+
+def _posterior(bits: Floats, prior: float) -> Floats:
+    prior = min(max(prior, 1e-12), 1 - 1e-12)
+    logit = bits + np.log2(prior / (1 - prior))
+    post: Floats = 1.0 / (1.0 + np.exp2(-np.clip(logit, -1000, 1000)))
+    return post
+
+
+@dataclass(frozen=True)
+class EmResult:
+    """The m per attribute, the share of matches among the pairs, and the iterations run."""
+
+    m: list[Floats]
+    prior: float
+    iterations: int
+
+
+def em(
+    rows: Matrix,
+    counts: Floats,
+    u: Sequence[Floats],
+    m: Sequence[Floats],
+    prior: float,
+    *,
+    evidence: Sequence[bool],
+    update: Sequence[bool] | None = None,
+    iterations: int = 200,
+    tolerance: float = 1e-7,
+) -> EmResult:
+    """EM over level patterns: the posteriors from the ``evidence`` attributes, then new m.
+
+    Only the attributes in ``update`` (by default those giving evidence) get
+    new m; the others keep theirs. The prior is the share of matches among
+    these pairs. Stops when no m nor the prior moves more than ``tolerance``.
+    """
+    update = evidence if update is None else update
+    m = [np.asarray(x, dtype=np.float64).copy() for x in m]
+    done = 0
+    for done in range(1, iterations + 1):  # noqa: B007 - the count is returned
+        post = _posterior(pattern_weights(rows, m, u, evidence), prior) * counts
+        moved = 0.0
+        for a, use in enumerate(update):
+            if not use:
+                continue
+            column = rows[:, a].astype(np.int64)
+            known = column != MISSING
+            sums = np.bincount(column[known], weights=post[known], minlength=len(m[a]))
+            if sums.sum() > 0:
+                new = sums / sums.sum()
+                moved = max(moved, float(np.abs(new - m[a]).max()))
+                m[a] = new
+        new_prior = float(post.sum() / counts.sum()) if counts.sum() else prior
+        moved = max(moved, abs(new_prior - prior))
+        prior = new_prior
+        if moved < tolerance:
+            break
+    return EmResult(m, prior, done)
+
+
+def random_prior(
+    rows: Matrix,
+    counts: Floats,
+    m: Sequence[Floats],
+    u: Sequence[Floats],
+    total_pairs: int,
+    *,
+    iterations: int = 200,
+) -> float:
+    """P(match) for two random records: the expected matches among the candidates / all pairs.
+
+    The pairs the blocking never proposed are taken as non-matches. The prior
+    and the candidates' posteriors depend on each other: iterated to a fixed point.
+    """
+    if not total_pairs or not counts.sum():
+        return 0.0
+    bits = pattern_weights(rows, m, u, [True] * len(m))
+    prior = float(counts.sum()) / total_pairs / 2
+    for _ in range(iterations):
+        new = float((_posterior(bits, prior) * counts).sum()) / total_pairs
+        if abs(new - prior) <= 1e-12 + 1e-9 * prior:
+            return new
+        prior = new
+    return prior
+
+
+@dataclass(frozen=True)
+class Session:
+    """One training session: a blocking rule's pairs (as level patterns) and what it holds out."""
+
+    label: str
+    rows: Matrix
+    counts: Floats
+    held_out: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What :func:`fit` learned: m per attribute, the random-pair prior, notes for the user."""
+
+    m: list[Floats]
+    prior: float
+    notes: list[str] = field(default_factory=list)
+
+
+def fit(
+    sessions: Sequence[Session],
+    everything: tuple[Matrix, Floats],
+    u: Sequence[Floats],
+    names: Sequence[str],
+    total_pairs: int,
+) -> Fitted:
+    """m per attribute from the sessions, and the prior over ``everything`` (all candidates).
+
+    See the module's docstring for the sessions and the attributes every
+    session holds out.
+    """
+    count = len(u)
+    estimates: list[list[Floats]] = [[] for _ in range(count)]
+    notes: list[str] = []
+    for session in sessions:
+        free = [not h for h in session.held_out]
+        if not any(free) or not session.counts.sum():
+            continue
+        result = em(
+            session.rows,
+            session.counts,
+            u,
+            [initial_m(len(x)) for x in u],
+            0.5,
+            evidence=free,
+        )
+        for a in range(count):
+            if free[a]:
+                estimates[a].append(result.m[a])
+    m = [np.mean(e, axis=0) if e else initial_m(len(u[a])) for a, e in enumerate(estimates)]
+    known = [bool(e) for e in estimates]
+    rows, counts = everything
+    if not all(known) and any(known) and counts.sum():
+        last = [names[a] for a in range(count) if not known[a]]
+        notes.append(
+            "every blocking rule uses " + ", ".join(last) + ": its m was estimated over all"
+            " candidate pairs, from the other attributes' evidence (biased towards agreement:"
+            " matches that disagree on it were never compared)"
+        )
+        result = em(
+            rows,
+            counts,
+            u,
+            m,
+            0.5,
+            evidence=known,
+            update=[not k for k in known],
+        )
+        m = result.m
+    elif not any(known):
+        notes.append("no attribute is left out of every blocking rule: m kept at its start values")
+    prior = random_prior(rows, counts, m, u, total_pairs)
+    return Fitted(m, prior, notes)
