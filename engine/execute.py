@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import kinds
+from engine import kinds, profiling
 from engine.environment import Environment
 from engine.errors import DataError
 from engine.kinds import Kind, Plan
@@ -103,13 +103,21 @@ def _walk(
 ) -> None:
     """The loop: each step not skipped, to its handler, logged (engine.steplog)."""
     total = len(plan.steps)
+    profile = profiling.from_environment()  # SPECENGINE_PROFILE: bench/profile.py
     for number, step in enumerate(plan.steps, 1):
         if skip(step):
             continue
         if before_step is not None:
             before_step(number, step)
         handler = kind.handler(step)
-        run_step(number, total, step, state, handler, kind.describe_before, kind.describe_after)
+
+        def carry_out(number: int = number, step: Any = step, handler: Any = handler) -> None:
+            run_step(number, total, step, state, handler, kind.describe_before, kind.describe_after)
+
+        if profile is None:
+            carry_out()
+        else:
+            profile.run(step, carry_out)
 
 
 def execute(
