@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from engine import kinds
 from engine.errors import Problem, SpecError
-from schemas.base import closest, field_names
+from schemas.base import closest, keys_at
 
 __all__ = [
     "MAX_BYTES",
@@ -511,7 +511,7 @@ def load_spec(
         # The kind's own model: its errors' locations are the document's keys.
         spec = kind.model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        raise SpecError(_problems(doc, exc)) from None
+        raise SpecError(_problems(doc, exc, kind.model)) from None
     checks = kind.cross_checks(spec, path.resolve())
     if checks:
         raise _located(doc, checks)
@@ -551,7 +551,7 @@ def spec_error(spec_file: Path | str, checks: list[tuple[Path_, str]]) -> SpecEr
     return _located(doc, checks)
 
 
-def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
+def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
     problems: list[Problem] = []
     errors = exc.errors(include_url=False)
     missing: dict[Path_, list[str]] = {}
@@ -579,10 +579,11 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
         elif kind == "extra_forbidden":
             key = path[-1] if path else ""
             line, column = doc.position(path, key=True)
-            # Prefer the required keys this mapping lacks, then any key of the spec language.
-            # Never the key itself: valid elsewhere in the language, it is not valid here.
-            others = [name for name in field_names() if name != key]
-            hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), others)
+            # Prefer the required keys this mapping lacks, then the other keys valid in
+            # this mapping: never a key of another place of the language (a stray
+            # 'order' under kmeans is no misspelt 'workers' of the executor).
+            here = [name for name in keys_at(model, tuple(loc[:-1])) or [] if name != key]
+            hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), here)
             message = f"unknown key '{key}'{hint}"
         else:
             line, column = doc.position(path)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import os
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    RootModel,
     Tag,
     ValidationInfo,
     WithJsonSchema,
@@ -34,7 +36,7 @@ __all__ = [
     "Ref",
     "StrictModel",
     "closest",
-    "field_names",
+    "keys_at",
     "named_union",
 ]
 
@@ -61,23 +63,66 @@ class Ref:
         return getattr(self.options, key, default)
 
 
-def field_names() -> list[str]:
-    """Every key of the spec language (field names and aliases of all models), sorted."""
-    names: set[str] = set()
-    stack: list[type[BaseModel]] = [StrictModel]
-    seen: set[type[BaseModel]] = set()
-    while stack:
-        model = stack.pop()
-        for sub in model.__subclasses__():
-            if sub not in seen:
-                seen.add(sub)
-                stack.append(sub)
-        for name, info in model.model_fields.items():
-            names.add(name)
-            alias = info.validation_alias
-            if alias is not None and hasattr(alias, "choices"):
-                names.update(c for c in alias.choices if isinstance(c, str))
-    return sorted(names)
+def keys_at(model: Any, loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys valid in the mapping at ``loc`` (a validation error's location) of ``model``.
+
+    ``loc`` is walked through fields (by key), list items, and union members
+    (by tag, or by the first member that holds the rest of the path). None when
+    no model stands there: a did-you-mean hint then offers nothing rather than
+    a key valid elsewhere in the language.
+    """
+    found = _model_at(model, tuple(loc))
+    if found is None:
+        return None
+    return sorted(
+        {key for name, info in found.model_fields.items() for key in _aliases(info) or [name]}
+    )
+
+
+def _model_at(tp: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _model_at(get_args(tp)[0], loc)
+    if isinstance(tp, type) and issubclass(tp, RootModel):
+        return _model_at(tp.model_fields["root"].annotation, loc)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if not loc:
+            return tp
+        for name, info in tp.model_fields.items():
+            if loc[0] == name or loc[0] in _aliases(info):
+                return _model_at(info.annotation, loc[1:])
+        return None
+    if origin in (Union, types.UnionType):
+        members = get_args(tp)
+        if loc:
+            for member in members:
+                if get_origin(member) is Annotated and any(
+                    isinstance(m, Tag) and m.tag == loc[0] for m in get_args(member)[1:]
+                ):
+                    return _model_at(member, loc[1:])
+        # An untagged member: its location part is the member's type, or nothing.
+        for rest in (loc, loc[1:]) if loc else (loc,):
+            for member in members:
+                found = _model_at(member, rest)
+                if found is not None:
+                    return found
+        return None
+    if origin in (list, tuple, set, frozenset) and loc and isinstance(loc[0], int):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        index = loc[0] if origin is tuple and len(args) > 1 else 0
+        return _model_at(args[min(index, len(args) - 1)], loc[1:]) if args else None
+    if origin is dict and loc:
+        return _model_at(get_args(tp)[1], loc[1:])
+    return None
+
+
+def _aliases(info: Any) -> list[str]:
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return [alias]
+    if alias is not None and hasattr(alias, "choices"):
+        return [c for c in alias.choices if isinstance(c, str)]
+    return []
 
 
 def closest(name: str, names: list[str]) -> str:

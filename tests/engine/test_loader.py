@@ -635,3 +635,31 @@ def test_a_control_character_in_an_iri_column_is_a_data_error_before_any_work(
             "a.csv:3: id 'http://a/\\x012' (column uri) holds the control character U+0001" in err
         )
     assert (tmp_path / "out" / "links.ttl").read_text() == "previous\n"
+
+
+@pytest.mark.parametrize(
+    ("blocking", "expected"),
+    [
+        # 'order' is a key of other places (the executor's 'workers' is close to it in
+        # spelling): under kmeans it is simply unknown, with no hint from elsewhere.
+        (
+            "{kmeans: {attribute: name, clusters: 2, order: latlon}}",
+            "blocking.kmeans.order: unknown key 'order'",
+        ),
+        # A misspelt key deep in groups: the hint is a key of that very rule.
+        (
+            "{union: [{key: {attribute: name}}, {pipeline: [{kmeans: {attribute: name,"
+            " clusters: 2, nearst: 1}}]}]}",
+            "unknown key 'nearst'; did you mean 'nearest'?",
+        ),
+        ("{key: {attribute: name, windw: 3}}", "unknown key 'windw'"),
+        ("{sorted_neighbourhood: {attribute: name, windw: 3}}", "did you mean 'window'?"),
+    ],
+)
+def test_did_you_mean_offers_the_keys_valid_at_that_place(
+    tmp_path: Path, blocking: str, expected: str
+) -> None:
+    text = GOOD.replace("threshold: 1", f"threshold: 1\nblocking: {blocking}")
+    problems = _problems(_write(tmp_path, text))
+    assert [p for p in problems if p.endswith(expected)], problems
+    assert not [p for p in problems if "did you mean" in p and not p.endswith(expected)]
