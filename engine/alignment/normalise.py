@@ -20,10 +20,13 @@ from functools import lru_cache
 from typing import Any
 
 import dateutil.parser
+from anyascii import anyascii
 
+from engine.alignment.lookup import fold, lookup_table
 from engine.registry import Example, Registry
 from schemas.alignment import (
     DateOptions,
+    Lookup,
     Prefix,
     RegexReplace,
     RemoveAfter,
@@ -184,6 +187,55 @@ def unaccent_text(value: str) -> str:
 def unaccent(value: str, options: NoOptions) -> str | None:
     """Remove accents and spell out ligatures (é -> e, œ -> oe, ß -> ss); never fails."""
     return unaccent_text(value)
+
+
+@NORMALISERS.register(
+    "transliterate",
+    Example(("Москва",), "Moskva"),
+    Example(("Ελλάδα",), "Ellada"),
+    Example(("北京",), "BeiJing"),
+    Example(("Hélène Łódź",), "Helene Lodz"),
+    Example(("Zürich ★",), "Zurich *"),
+)
+def transliterate(value: str, options: NoOptions) -> str | None:
+    """Any script to Latin ASCII (Москва -> Moskva, Ελλάδα -> Ellada, 北京 -> BeiJing).
+
+    Each character is spelt by its usual romanisation (AnyAscii's tables): Cyrillic and
+    Greek letter by letter, Chinese characters as pinyin syllables, Korean by sound.
+    Japanese kanji read as Chinese (東京 -> DongJing, not Tokyo): a table cannot know
+    the language of a character, and a lookup table is the tool for such names.
+    Symbols get an ASCII stand-in (★ -> *, © -> (C)).
+    """
+    return value if value.isascii() else anyascii(value)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+@NORMALISERS.register(
+    "lookup",
+    Example(("Allemagne",), "Germany", {"table": {"Allemagne": "Germany"}}),
+    Example(("  ALLEMAGNE ",), "Germany", {"table": {"Allemagne": "Germany"}}),
+    Example(("Chine",), "Chine", {"table": {"Allemagne": "Germany"}}),
+    Example(("Chine",), None, {"table": {"Allemagne": "Germany"}, "unknown": "missing"}),
+    Example(
+        ("allemagne",), "allemagne", {"table": {"Allemagne": "Germany"}, "case_sensitive": True}
+    ),
+    Example(("n/a",), None, {"table": {"n/a": ""}}),
+)
+def lookup(value: str, options: Lookup) -> str | None:
+    """Replace a value found in a table (synonyms, codes, names in another language).
+
+    The table is a CSV ``file`` (relative to the spec's folder; its ``key`` and ``value``
+    columns, by default the first two) or an inline ``table``. Values and keys compare
+    stripped and case-folded unless ``case_sensitive``; a value the table lacks is kept,
+    or becomes missing with ``unknown: missing``; an empty replacement is missing.
+    """
+    table = lookup_table(options)
+    folded = fold(value, options.case_sensitive)
+    if folded in table:
+        return table[folded]
+    return value if options.unknown == "keep" else None
 
 
 # --------------------------------------------------------------------------- simplify

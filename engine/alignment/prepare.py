@@ -91,6 +91,8 @@ def prepare_side(attributes: tuple[Attribute, ...], records: Records, role: str)
         columns: list[list[str | None]] = []
         names: list[str] = []
         refs = attribute.align_columns if role == "align" else attribute.target_columns
+        # Each side its own chain where the spec gives one per side (French and English...).
+        chain = attribute.chain(role)
         for ref in refs:
             try:
                 name = records.column_name(ref)
@@ -99,9 +101,7 @@ def prepare_side(attributes: tuple[Attribute, ...], records: Records, role: str)
                     records.source, f"attribute '{attribute.name}': {exc.args[0]}"
                 ) from None
             names.append(name)
-            columns.append(
-                _normalise_collecting(records.columns[name], attribute.normalise, out.bad, name)
-            )
+            columns.append(_normalise_collecting(records.columns[name], chain, out.bad, name))
         values: list[Any]
         if len(columns) == 1 and attribute.metric.name in POINT_METRICS:
             order = attribute.metric.option("order")

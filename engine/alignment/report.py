@@ -79,7 +79,7 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
         elif isinstance(step, Prepare):
             lines.append(f"{number}. compare {len(spec.attributes)} attribute(s):")
             for a in spec.attributes:
-                chain = " | ".join(r.name for r in a.normalise) or "as is"
+                chain = " | ".join(a.normaliser_names) or "as is"
                 cols = "/".join(str(c) for c in a.align_columns)
                 tcols = "/".join(str(c) for c in a.target_columns)
                 lines.append(

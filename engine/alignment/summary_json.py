@@ -100,7 +100,7 @@ def plan_figures(plan: Plan, state: AlignmentState) -> dict[str, Any]:
                 "name": a.name,
                 "align": [str(c) for c in a.align_columns],
                 "target": [str(c) for c in a.target_columns],
-                "normalise": [r.name for r in a.normalise],
+                "normalise": a.normaliser_names,
                 "metric": a.metric.name,
                 "weight": a.weight,
                 "missing": a.missing,

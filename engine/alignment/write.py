@@ -135,7 +135,7 @@ def mapping_set(state: AlignmentState, index: int, output: SssomOutput) -> Mappi
             weight=a.weight,
             align_fields=_columns(state, "align", a.align_columns),
             target_fields=_columns(state, "target", a.target_columns),
-            normalisers=tuple(r.name for r in a.normalise),
+            normalisers=tuple(a.normaliser_names),
         )
         for a in spec.attributes
     )
@@ -262,7 +262,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
             name=a.name,
             align_columns=_columns(state, "align", a.align_columns),
             target_columns=_columns(state, "target", a.target_columns),
-            normalisers=tuple(r.name for r in a.normalise),
+            normalisers=tuple(a.normaliser_names),
             metric=a.metric.name,
             weight=a.weight,
             missing=str(a.missing),

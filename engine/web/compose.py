@@ -364,7 +364,7 @@ def attribute_preview(draft: Draft, attribute: dict[str, Any]) -> dict[str, Any]
                 values.append(value)
                 continue
             try:
-                values.append(normalise_value(value, attr.normalise))
+                values.append(normalise_value(value, attr.chain(role)))
             except NormaliseError as exc:
                 raise PreviewError(f"{role} value {value!r}: {exc}") from None
         sides[role] = values

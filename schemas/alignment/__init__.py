@@ -42,6 +42,7 @@ from schemas.alignment.metrics import (
 from schemas.alignment.normalisers import (
     NORMALISERS,
     DateOptions,
+    Lookup,
     NormaliserRef,
     Prefix,
     RegexReplace,
@@ -116,6 +117,7 @@ __all__ = [
     "KeyBlocking",
     "LinksCsvOutput",
     "LocalExecutor",
+    "Lookup",
     "MaxPairs",
     "MetricRef",
     "MinHashBlocking",

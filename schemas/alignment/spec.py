@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.alignment.blocking import BlockingRef, ColumnRef, leaf_rules
 from schemas.alignment.metrics import MetricRef
-from schemas.alignment.normalisers import NormaliserRef
+from schemas.alignment.normalisers import Normalise, SideNormalise
 from schemas.alignment.outputs import Output, Publish, RdfOutput, output_path
 from schemas.alignment.sources import Sources
 from schemas.base import (
@@ -39,8 +39,10 @@ class Attribute(StrictModel):
     target: ColumnRef | list[ColumnRef] | None = Field(
         None, description="target-side column(s); default: same as align"
     )
-    normalise: list[NormaliserRef] = Field(
-        default_factory=list, validation_alias=AliasChoices("normalise", "normalize")
+    normalise: Normalise = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("normalise", "normalize"),
+        description="normalisers for both sides, or {align: [...], target: [...]}",
     )
     metric: MetricRef
     weight: float = Field(1.0, ge=0)
@@ -71,6 +73,21 @@ class Attribute(StrictModel):
         if self.target is None:
             return self.align_columns
         return list(self.target) if isinstance(self.target, list) else [self.target]
+
+    def chain(self, role: str) -> list[Ref]:
+        """The normalisers of one side's values (``role``: ``align`` or ``target``)."""
+        if isinstance(self.normalise, SideNormalise):
+            return self.normalise.align if role == "align" else self.normalise.target
+        return self.normalise
+
+    @property
+    def normaliser_names(self) -> list[str]:
+        """The normalisers' names for reports; ``align: NAME`` and ``target: NAME`` per side."""
+        if isinstance(self.normalise, SideNormalise):
+            return [
+                f"{role}: {ref.name}" for role in ("align", "target") for ref in self.chain(role)
+            ]
+        return [ref.name for ref in self.normalise]
 
 
 # --------------------------------------------------------------------------- executors
@@ -170,6 +187,14 @@ def cross_checks(
             )
         )
     for index, attribute in enumerate(spec.attributes):
+        if spec.dedup and isinstance(attribute.normalise, SideNormalise):
+            problems.append(
+                (
+                    ("attributes", index, "normalise"),
+                    "normalisers per side need two sources; a deduplication (target: same)"
+                    " compares one source with itself: give one list",
+                )
+            )
         n_align, n_target = len(attribute.align_columns), len(attribute.target_columns)
         metric = attribute.metric.name
         if metric in _POINT_METRICS and {n_align, n_target} <= {1, 2}:

@@ -80,6 +80,11 @@ NORMALISER_CASES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "soundex": ("soundex", [("Robert", "Rupert"), ("Hugo", "Hygo")]),
     "prefix": ("{prefix: 3}", [("Victorious", "Victor"), ("Emile", "Emily")]),
+    "transliterate": ("transliterate", [("Москва", "Moskva"), ("Αθήνα", "Athina")]),
+    "lookup": (
+        "{lookup: {table: {Allemagne: Germany, Espagne: Spain}}}",
+        [("Allemagne", "Germany"), ("Spain", "Espagne")],
+    ),
 }
 
 #: blocking rule -> the spec's blocking; each must keep the true pairs (which the

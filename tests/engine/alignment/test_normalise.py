@@ -337,3 +337,51 @@ def test_bad_group_reference_is_a_normalise_error() -> None:
     with pytest.raises(NormaliseError, match="invalid group reference") as info:
         normalise_column([None, "xyz", "abc"], chain)
     assert (info.value.index, info.value.normaliser) == (1, "regex_replace")
+
+
+# --------------------------------------------------------------------------- transliterate, lookup
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Санкт-Петербург", "Sankt-Peterburg"),
+        ("Θεσσαλονίκη", "Thessaloniki"),
+        ("上海", "ShangHai"),
+        ("서울", "SeoUl"),
+        ("Kraków", "Krakow"),
+        ("Paris", "Paris"),
+        ("\u200b", None),  # nothing Latin is left: missing
+    ],
+)
+def test_transliterate(value: str, expected: str | None) -> None:
+    assert normalise_value(value, [ref("transliterate")]) == expected
+
+
+def test_transliterate_then_lowercase_meets_the_latin_spelling() -> None:
+    chain = [ref("transliterate"), ref("lowercase")]
+    assert normalise_column(["Москва", "МОСКВА", "Moskva"], chain) == ["moskva"] * 3
+
+
+def test_lookup_after_other_normalisers_sees_their_output() -> None:
+    table = {"etats unis": "United States", "royaume uni": "United Kingdom"}
+    chain = [ref("unaccent"), ref("simplify"), ref("lookup", table=table)]
+    assert normalise_column(["États-Unis", "Royaume-Uni", "Chine"], chain) == [
+        "United States",
+        "United Kingdom",
+        "chine",
+    ]
+
+
+def test_lookup_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="give the table as a CSV 'file' or an inline 'table'"):
+        options("lookup")
+    with pytest.raises(ValueError, match="'key' and 'value' name the columns of a 'file'"):
+        options("lookup", table={"a": "b"}, key="fr")
+    with pytest.raises(ValueError, match="keys 'Allemagne' and 'ALLEMAGNE' are the same key"):
+        options("lookup", table={"Allemagne": "Germany", "ALLEMAGNE": "Deutschland"})
+    with pytest.raises(ValueError, match="a lookup table key cannot be blank"):
+        options("lookup", table={" ": "x"})
+    with pytest.raises(ValueError, match="file not found"):
+        options("lookup", file="no-such-table.csv")
+    assert options("lookup", table={"a": "b", "A": "c"}, case_sensitive=True)
