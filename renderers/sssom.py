@@ -139,7 +139,8 @@ class MatchAttribute:
     ``align_fields`` / ``target_fields`` are the source fields compared (column
     names or SPARQL variables; a 0-based column index as its decimal text),
     ``normalisers`` the names of the normalisers applied, in order, ``metric`` the
-    metric's name and ``weight`` its weight in the global distance.
+    metric's name and ``weight`` its weight in the global distance;
+    ``target_normalisers`` the target side's where it has a chain of its own.
     """
 
     name: str
@@ -148,11 +149,21 @@ class MatchAttribute:
     align_fields: tuple[str, ...] = ()
     target_fields: tuple[str, ...] = ()
     normalisers: tuple[str, ...] = ()
+    target_normalisers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Frozen: coerce through object.__setattr__ so callers may pass lists.
         for name in ("align_fields", "target_fields", "normalisers"):
             object.__setattr__(self, name, tuple(str(v) for v in getattr(self, name)))
+        if self.target_normalisers is not None:
+            object.__setattr__(
+                self, "target_normalisers", tuple(str(v) for v in self.target_normalisers)
+            )
+
+    @property
+    def object_normalisers(self) -> tuple[str, ...]:
+        """The target side's normalisers: its own chain, else the shared one."""
+        return self.normalisers if self.target_normalisers is None else self.target_normalisers
 
 
 @dataclass(frozen=True)
@@ -494,6 +505,16 @@ def _comment(mapping_set: MappingSet, slots: list[tuple[str, str]]) -> str:
     )
 
 
+def _side_normalisers(mapping_set: MappingSet, *, subject: bool) -> list[str]:
+    """The normalisers of the deciding attributes on one side, each named once."""
+    return _unique(
+        n
+        for a in mapping_set.attributes
+        if a.weight > 0
+        for n in (a.normalisers if subject else a.object_normalisers)
+    )
+
+
 def _metadata(
     mapping_set: MappingSet, names: _Curies, slots: list[tuple[str, str]], normalisers: list[str]
 ) -> list[str]:
@@ -527,13 +548,16 @@ def _metadata(
             prefix = names.name(namespace)
             locals_ = _unique(_field_local(f) for group in fields for f in group)
             lines += _sequence(slot, (f"{prefix}:{local}" for local in locals_))
-    # One chain per attribute, applied to both sides; SSSOM has one list per side.
-    preprocessing = [
-        _SEMAPV_NORMALISERS.get(n) or f"{names.name(_NORMALISERS)}:{quote(n, safe='')}"
-        for n in normalisers
-    ]
-    lines += _sequence("subject_preprocessing", preprocessing)
-    lines += _sequence("object_preprocessing", preprocessing)
+    # SSSOM has one list per side: an attribute's chain, or its chain for that side.
+    for slot, chain in (
+        ("subject_preprocessing", _side_normalisers(ms, subject=True)),
+        ("object_preprocessing", _side_normalisers(ms, subject=False)),
+    ):
+        preprocessing = [
+            _SEMAPV_NORMALISERS.get(n) or f"{names.name(_NORMALISERS)}:{quote(n, safe='')}"
+            for n in chain
+        ]
+        lines += _sequence(slot, preprocessing)
     lines.append(f"#similarity_measure: {_scalar(_similarity_measure(ms))}\n")
     lines.append(f"#comment: {_scalar(_comment(ms, slots))}\n")
     lines.append("#extension_definitions:\n")
@@ -585,7 +609,8 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
         )
     confidence, similarity = link_scores(distance, mapping_set)
 
-    normalisers = _unique(n for a in mapping_set.attributes if a.weight > 0 for n in a.normalisers)
+    normalisers = _side_normalisers(mapping_set, subject=True)
+    normalisers += _side_normalisers(mapping_set, subject=False)
     fixed = {_VOCAB: "specengine", _XSD: "xsd"}
     if any(n not in _SEMAPV_NORMALISERS for n in normalisers):
         fixed[_NORMALISERS] = "normaliser"

@@ -135,7 +135,8 @@ def mapping_set(state: AlignmentState, index: int, output: SssomOutput) -> Mappi
             weight=a.weight,
             align_fields=_columns(state, "align", a.align_columns),
             target_fields=_columns(state, "target", a.target_columns),
-            normalisers=tuple(a.normaliser_names),
+            normalisers=tuple(r.name for r in a.chain("align")),
+            target_normalisers=tuple(r.name for r in a.chain("target")),
         )
         for a in spec.attributes
     )

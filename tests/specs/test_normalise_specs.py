@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.cli import main
 
@@ -49,6 +50,24 @@ def _links(spec: Path) -> set[tuple[str, str]]:
 def test_a_chain_per_side_links_every_country(tmp_path: Path) -> None:
     assert len(GOLD) == 30
     assert _links(_copy(tmp_path)) == GOLD
+
+
+def test_sssom_states_each_side_s_preprocessing(tmp_path: Path) -> None:
+    spec = _copy(tmp_path)
+    assert main(["run", "-q", str(spec)]) == 0
+    text = (tmp_path / "out" / "countries-fr-en.sssom.tsv").read_text(encoding="utf-8")
+    metadata = yaml.safe_load(
+        "".join(line[1:] for line in text.splitlines(True) if line[:1] == "#")
+    )
+    assert metadata["subject_preprocessing"] == [
+        "normaliser:lookup",
+        "semapv:DiacriticsSuppression",
+        "normaliser:simplify",
+    ]
+    assert metadata["object_preprocessing"] == [
+        "semapv:DiacriticsSuppression",
+        "normaliser:simplify",
+    ]
 
 
 @pytest.mark.parametrize("shared", [ALIGN_CHAIN, TARGET_CHAIN], ids=["french", "english"])
