@@ -124,7 +124,8 @@ def qemu_argv(
         if drive.snapshot:
             spec += ",snapshot=on"
         device = f"virtio-blk-pci,drive={node}"
-        if index == 0:
+        if index == 0 and kernel is None:
+            # A direct kernel boot holds boot index 0 itself: QEMU refuses a second one.
             device += ",bootindex=0"
         if drive.serial is not None:
             device += f",serial={drive.serial}"

@@ -9,7 +9,6 @@ console's last lines are part of the error.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DataError
+from engine.hosts.qemu import Drive, Forward, Kernel, qemu_argv, qemu_binary
 from schemas.image import ImageSpec, parse_size
 
 __all__ = ["boot_checks"]
@@ -80,41 +80,25 @@ def _grown_root(rootfs: Path, size: int, folder: Path) -> Path:
 
 
 def _boot(
-    drive: list[str],
-    extra: list[str],
+    drive: Drive,
+    kernel: Kernel | None,
     spec: ImageSpec,
     folder: Path,
     what: str,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    qemu = shutil.which("qemu-system-x86_64")
-    if qemu is None:
-        raise DataError(what, "qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+    qemu = qemu_binary(what)
     port = _free_port()
     console = folder / f"console-{what.replace(' ', '-')}.log"
-    argv = [
-        qemu,
-        "-m",
-        str(spec.verify.memory_mb),
-        "-smp",
-        "2",
-        "-cpu",
-        "max",
-        # KVM aborts or hangs on this kind of machine; TCG is slower but works.
-        "-accel",
-        "tcg,thread=multi",
-        "-display",
-        "none",
-        "-serial",
-        f"file:{console}",
-        "-no-reboot",
-        "-netdev",
-        f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22",
-        "-device",
-        "virtio-net-pci,netdev=net0",
-        *drive,
-        *extra,
-    ]
+    argv = qemu_argv(
+        qemu=qemu,
+        memory_mb=spec.verify.memory_mb,
+        console=console,
+        drives=[drive],
+        forwards=[Forward(port, 22)],
+        kernel=kernel,
+        no_reboot=True,
+    )
     started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     login = banner = None
@@ -164,15 +148,12 @@ def boot_checks(
             progress("uec: growing the root filesystem to the flavour size")
             root = _grown_root(folder / "rootfs.img", parse_size(spec.verify.flavour_size), work)
             results["uec"] = _boot(
-                ["-drive", f"file={root},if=virtio,format=raw"],
-                [
-                    "-kernel",
-                    str(folder / "kernel"),
-                    "-initrd",
-                    str(folder / "initrd"),
-                    "-append",
+                Drive(root, format="raw"),
+                Kernel(
+                    folder / "kernel",
+                    folder / "initrd",
                     f"root=LABEL={label} ro console=ttyS0,115200n8",
-                ],
+                ),
                 spec,
                 work,
                 "uec",
@@ -182,8 +163,8 @@ def boot_checks(
         for fmt, name in (("qcow2", "disk.qcow2"), ("raw", "disk.raw")):
             if fmt in formats:
                 results[fmt] = _boot(
-                    ["-drive", f"file={folder / name},if=virtio,format={fmt}", "-snapshot"],
-                    [],
+                    Drive(folder / name, format=fmt, snapshot=True),
+                    None,
                     spec,
                     work,
                     fmt,

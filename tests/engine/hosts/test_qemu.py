@@ -89,7 +89,7 @@ def test_the_boot_check_command_lines(tmp_path: Path) -> None:
         "/usr/bin/qemu-system-x86_64",
         *common,
         "-drive", f"file={f}/root.img,if=none,id=disk0,format=raw",
-        "-device", "virtio-blk-pci,drive=disk0,bootindex=0",
+        "-device", "virtio-blk-pci,drive=disk0",
         "-kernel", f"{f}/kernel",
         "-initrd", f"{f}/initrd",
         "-append", "root=LABEL=root ro console=ttyS0,115200n8",
