@@ -65,7 +65,7 @@ SCHEMA_DIR = _ROOT / "schemas" / "json"
 #: Options that come before the command (``engine -v run ...``) and take a value.
 _GLOBAL_WITH_VALUE = ("--log-level",)
 #: Commands that take ``--json``.
-_JSON_COMMANDS = ("plan", "run", "eval")
+_JSON_COMMANDS = ("plan", "run", "eval", "fit")
 
 
 class _UsageExit(Exception):
@@ -193,6 +193,22 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the figures as one JSON document"
     )
 
+    fit = commands.add_parser(
+        "fit",
+        help="fit an alignment spec's scoring model from its data and write it into the spec",
+        parents=[common],
+    )
+    fit.add_argument("spec", type=Path, metavar="SPEC")
+    fit.add_argument(
+        "--gold",
+        type=Path,
+        help="learn from these links (CSV as eval reads it) instead of unsupervised EM",
+    )
+    fit.add_argument(
+        "--out", type=Path, help="write the fitted spec here instead of editing SPEC in place"
+    )
+    fit.add_argument("--json", action="store_true", help="print the model as one JSON document")
+
     generate = commands.add_parser(
         "generate",
         help="write a synthetic linkage task (two CSV files and gold links) to try specs on",
@@ -318,6 +334,20 @@ def _eval(path: Path, gold: Path, steps: int | list[float], as_json: bool = Fals
     return EXIT_OK
 
 
+def _fit(path: Path, gold: Path | None, out: Path | None, as_json: bool = False) -> int:
+    spec = api.load_spec(path)
+    kind = kinds.get(spec.kind)
+    if not kind.fits:
+        fitted = " and ".join(name for name in kinds.names() if kinds.get(name).fits)
+        raise UsageError(f"{path}: fit fits {fitted} specs; this is a {spec.kind} spec")
+    text, figures = kind.fit(spec, path, gold=gold, out=out)
+    if as_json:
+        print(dumps({"command": "fit", "spec_file": str(path), **figures}))
+    else:
+        print(text)
+    return EXIT_OK
+
+
 def _setup(path: Path, quiet: bool) -> int:
     spec = api.load_spec(path)
     plan = setup_plan(spec, str(path))
@@ -381,6 +411,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return _run(args.spec, args.quiet, args.out_dir, args.force, args.json)
     if args.command == "eval":
         return _eval(args.spec, args.gold, args.steps, args.json)
+    if args.command == "fit":
+        return _fit(args.spec, args.gold, args.out, args.json)
     if args.command == "setup":
         return _setup(args.spec, args.quiet)
     if args.command == "lab":

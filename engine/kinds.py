@@ -99,6 +99,8 @@ class Kind:
     evaluates: ClassVar[bool] = False
     #: ``engine setup`` prepares its hosts (:meth:`setup_steps`, :meth:`setup_text`).
     has_setup: ClassVar[bool] = False
+    #: ``engine fit`` fits its scoring model from its data (:meth:`fit`).
+    fits: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ plan and state
 
@@ -223,6 +225,16 @@ class Kind:
 
     def eval_figures(self, state: Any, gold: Path, steps: int | list[float]) -> dict[str, Any]:
         """``engine eval --json``: the figures (only if :attr:`evaluates`)."""
+        raise NotImplementedError
+
+    def fit(
+        self, spec: Any, spec_file: Path, *, gold: Path | None, out: Path | None
+    ) -> tuple[str, dict[str, Any]]:
+        """``engine fit``: fit the spec's model and write it into the spec (or ``out``).
+
+        Returns the text for people (what was learned) and the figures of
+        ``--json``. Only if :attr:`fits`.
+        """
         raise NotImplementedError
 
     def setup_steps(self, spec: Any) -> Sequence[Any]:

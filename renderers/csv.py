@@ -29,15 +29,22 @@ def format_distance(value: float) -> str:
 def write_links_csv(table: LinkTable, handle: TextIO, delimiter: str = ",") -> None:
     """Write the links, sorted, with the header ``align_id,target_id,distance,d_<attr>...``.
 
-    One ``d_<name>`` column per attribute, in the table's order. ``handle`` should
+    One ``d_<name>`` column per attribute, in the table's order. When a fitted
+    model scored the links, a ``probability`` column (each link's match
+    probability) follows ``distance``. ``handle`` should
     be opened with ``newline=""`` (as :meth:`OutputTransaction.open_text` does);
     rows end with ``\\n`` so regenerated files diff cleanly in git.
     """
     table = sorted_links(table)
     writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
     names = list(table.attributes)
-    writer.writerow(["align_id", "target_id", "distance", *(f"d_{name}" for name in names)])
+    scored = [] if table.probability is None else ["probability"]
+    header = ["align_id", "target_id", "distance", *scored, *(f"d_{name}" for name in names)]
+    writer.writerow(header)
     # tolist() converts to Python floats in one go, much faster than per-element numpy access.
-    columns = [table.distance.tolist(), *(table.attributes[name].tolist() for name in names)]
+    columns = [table.distance.tolist()]
+    if table.probability is not None:
+        columns.append(table.probability.tolist())
+    columns += [table.attributes[name].tolist() for name in names]
     for i, (align, target) in enumerate(zip(table.align_ids, table.target_ids, strict=True)):
         writer.writerow([align, target, *(format_distance(col[i]) for col in columns)])

@@ -22,7 +22,8 @@ class LinkTable:
 
     ``align_ids`` and ``target_ids`` are the IRIs of the two linked records,
     ``distance`` the global distance of each link and ``attributes`` the
-    per-attribute distances (NaN where a value was missing), in spec order.
+    per-attribute distances (NaN where a value was missing), in spec order;
+    ``probability`` each link's match probability when a fitted model scored them.
     Array-likes are converted to float64 arrays; all columns must have one
     entry per link, else ``ValueError``.
     """
@@ -31,6 +32,7 @@ class LinkTable:
     target_ids: list[str]
     distance: FloatArray
     attributes: dict[str, FloatArray] = field(default_factory=dict)
+    probability: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.align_ids)
@@ -43,6 +45,8 @@ class LinkTable:
             "attributes",
             {name: _column(f"attribute {name!r}", col, n) for name, col in self.attributes.items()},
         )
+        if self.probability is not None:
+            object.__setattr__(self, "probability", _column("probability", self.probability, n))
         if len(self.target_ids) != n:
             raise ValueError(f"{len(self.target_ids)} target ids for {n} align ids")
 
@@ -57,6 +61,7 @@ class LinkTable:
             target_ids=[self.target_ids[i] for i in idx.tolist()],
             distance=self.distance[idx],
             attributes={name: col[idx] for name, col in self.attributes.items()},
+            probability=None if self.probability is None else self.probability[idx],
         )
 
 

@@ -492,11 +492,18 @@ def _curies(table: LinkTable, mapping_set: MappingSet, fixed: dict[str, str]) ->
     return _Curies(prefixes, curies)
 
 
-def _comment(mapping_set: MappingSet, slots: list[tuple[str, str]]) -> str:
+def _comment(mapping_set: MappingSet, slots: list[tuple[str, str]], model: bool) -> str:
     columns = ["ext_distance: D"] + [
         f"{slot}: the distance on attribute {name!r} (empty: a value was missing)"
         for slot, name in slots
     ]
+    if model:  # a fitted Fellegi-Sunter model: D = 1 - the match probability
+        return (
+            f"Links written by {mapping_set.mapping_tool}. confidence is the match probability"
+            " of a fitted Fellegi-Sunter model (the spec's model), D = 1 - confidence;"
+            f" a link is accepted when D <= T = {format_distance(mapping_set.threshold)}."
+            f" similarity_score: see similarity_measure. Columns {'; '.join(columns)}."
+        )
     return (
         f"Links written by {mapping_set.mapping_tool}. D is the global distance,"
         f" {_distance_terms(mapping_set)}; a link is accepted when D <= T ="
@@ -516,7 +523,11 @@ def _side_normalisers(mapping_set: MappingSet, *, subject: bool) -> list[str]:
 
 
 def _metadata(
-    mapping_set: MappingSet, names: _Curies, slots: list[tuple[str, str]], normalisers: list[str]
+    mapping_set: MappingSet,
+    names: _Curies,
+    slots: list[tuple[str, str]],
+    normalisers: list[str],
+    model: bool = False,
 ) -> list[str]:
     """The metadata block: curie_map first, then the slots in the SSSOM schema's order."""
     ms = mapping_set
@@ -559,7 +570,7 @@ def _metadata(
         ]
         lines += _sequence(slot, preprocessing)
     lines.append(f"#similarity_measure: {_scalar(_similarity_measure(ms))}\n")
-    lines.append(f"#comment: {_scalar(_comment(ms, slots))}\n")
+    lines.append(f"#comment: {_scalar(_comment(ms, slots, model))}\n")
     lines.append("#extension_definitions:\n")
     for slot in ["ext_distance", *(s for s, _ in slots)]:
         lines.append(
@@ -579,6 +590,8 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
 
     * ``confidence = 1 - D/T``: 1 for an exact match, 0 at the acceptance
       threshold, where the engine is least sure (1 when T = 0, as then D = 0);
+      when a fitted model scored the links (``table.probability``), each
+      link's match probability;
     * ``similarity_score = 1 - D/D_max`` when every metric is bounded (0 only
       when every attribute differs completely), else ``T/(T + D)``, which needs
       no maximum and is 1/2 at the threshold;
@@ -608,6 +621,8 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
             f"{distance[i]!r}: SSSOM scores need a finite distance >= 0"
         )
     confidence, similarity = link_scores(distance, mapping_set)
+    if table.probability is not None:  # a fitted model: the match probability itself
+        confidence = table.probability
 
     normalisers = _side_normalisers(mapping_set, subject=True)
     normalisers += _side_normalisers(mapping_set, subject=False)
@@ -624,7 +639,7 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
     names = _curies(table, mapping_set, fixed)
     slots = _extension_slots(table.attributes)
 
-    lines = _metadata(mapping_set, names, slots, normalisers)
+    lines = _metadata(mapping_set, names, slots, normalisers, table.probability is not None)
     header = ["subject_id", "predicate_id", "object_id", "mapping_justification"]
     header += ["confidence", "similarity_score", "ext_distance", *(s for s, _ in slots)]
     lines.append("\t".join(header) + "\n")

@@ -26,7 +26,7 @@ from engine.alignment.prepare import prepare_side
 from engine.alignment.records import Skip
 from engine.alignment.remote import resolve_auth
 from engine.alignment.sources import read_source
-from engine.alignment.state import AlignmentState, Side
+from engine.alignment.state import AlignmentState, Pairs, Side
 from engine.alignment.steps import Block, Compare, Match, Prepare, Publish, ReadSource, Write
 from engine.alignment.stream import compare_all
 from engine.alignment.write import published_lines, render, scores
@@ -220,6 +220,12 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     )
     state.executor = found.executor
     state.compared_pairs += found.compared
+    pairs = found.pairs
+    if step.model is not None:  # the model's score: 1 - the match probability
+        pairs = Pairs(
+            pairs.ia, pairs.ib, step.model.distance(pairs.distances, len(pairs)), pairs.distances
+        )
+        pairs = pairs.take(pairs.total <= step.keep_until + 1e-12)
     if not found.compared and state.estimated_pairs:
         # The estimate was an upper bound (a pipeline, a deduplication): no pair after all.
         _no_candidates(
@@ -230,7 +236,6 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
             description=state.rule.label,
             upper_bound=state.estimated_pairs,
         )
-    pairs = found.pairs
     if step.keep_until > step.threshold:  # near-misses apart: they are not candidates
         under = pairs.total <= step.threshold + 1e-9 * max(1.0, step.threshold)
         state.near = pairs.take(~under)
@@ -295,6 +300,7 @@ def handle_match(step: Match, state: AlignmentState) -> None:
         target_ids=[target_ids[i] for i in chosen.ib],
         distance=chosen.total,
         attributes=chosen.distances,
+        probability=None if state.spec.model is None else 1.0 - chosen.total,
     )
     order = links_order(table)
     if order is not None:

@@ -58,6 +58,7 @@ class AlignmentKind(Kind):
     name = "alignment"
     model = AlignmentSpec
     evaluates = True
+    fits = True
 
     # ------------------------------------------------------------------ plan and state
 
@@ -71,6 +72,19 @@ class AlignmentKind(Kind):
     ) -> Any:
         from engine.alignment.state import AlignmentState
 
+        if not spec.fitted:  # before reading anything: nothing could score the pairs
+            from engine.loader import spec_error
+
+            raise spec_error(
+                plan.spec_file,
+                [
+                    (
+                        ("threshold",),
+                        "the spec has neither a threshold nor a model: run"
+                        f" `engine fit {plan.spec_file}` first (or give a threshold and weights)",
+                    )
+                ],
+            )
         return AlignmentState(
             spec=spec, spec_file=plan.spec_file, progress=progress, environment=environment
         )
@@ -244,6 +258,17 @@ class AlignmentKind(Kind):
         from engine.alignment.summary_json import eval_figures
 
         return eval_figures(state, gold, steps)
+
+    def fit(
+        self, spec: Any, spec_file: Path, *, gold: Path | None, out: Path | None
+    ) -> tuple[str, dict[str, Any]]:
+        from engine.alignment.fit.job import fit
+        from engine.alignment.fit.spec_file import write_model
+        from engine.alignment.fit.summary import fit_figures, fit_text
+
+        result = fit(spec, spec_file, gold=gold)
+        written = write_model(spec_file, result.model, out)
+        return fit_text(result, written), fit_figures(result, written)
 
     def output_paths(self, spec: Any) -> list[Path]:
         paths: list[Path] = []

@@ -10,11 +10,13 @@ Each step describes itself in a few words (``describe``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.alignment.blocking import describe
+from engine.alignment.fit.model import Model
 from schemas.alignment import (
     AlignmentSpec,
     Attribute,
@@ -101,6 +103,9 @@ class Compare:
     #: The matching mode: pairs it can no longer choose are dropped on the way.
     matching: str = field(default="all", repr=False)
     dedup: bool = field(default=False, repr=False)
+    #: A fitted model (engine.alignment.fit.model.Model) scores the pairs instead of
+    #: the weights: their distance is 1 - their match probability.
+    model: Any = field(default=None, repr=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -162,7 +167,14 @@ class Publish:
 
 
 def near_limit(spec: AlignmentSpec) -> float:
-    """Up to which global distance pairs are kept: the threshold, or the near-misses' reach."""
+    """Up to which global distance pairs are kept: the threshold, or the near-misses' reach.
+
+    With a model, every candidate is kept (its distance is 1 - its match
+    probability, at most 1): they are all in memory anyway, and a sweep needs
+    no second comparison.
+    """
+    if spec.model is not None:
+        return math.inf
     margins = [o.margin for o in spec.outputs if isinstance(o, HtmlOutput) and o.near_misses]
     if not margins:
         return spec.threshold
@@ -173,6 +185,14 @@ def near_limit(spec: AlignmentSpec) -> float:
 def steps(spec: AlignmentSpec) -> list[Any]:
     """The plan of an alignment job, as plain data."""
     attributes = tuple(spec.attributes)
+    model = None if spec.model is None else Model.from_data(spec.model.model_dump())
+    # With a model the weights decide nothing: every candidate's distances are
+    # kept (weight 0 prunes no pair) and the model scores them after.
+    compared = (
+        attributes
+        if model is None
+        else tuple(a.model_copy(update={"weight": 0.0}) for a in attributes)
+    )
     golds = tuple(
         dict.fromkeys(o.gold for o in spec.outputs if isinstance(o, HtmlOutput) and o.gold)
     )
@@ -188,12 +208,19 @@ def steps(spec: AlignmentSpec) -> list[Any]:
         Compare(
             spec.threshold,
             near_limit(spec),
-            attributes,
+            compared,
             spec.executor,
-            spec.matching,
+            spec.matching if model is None else "all",
             spec.dedup,
+            model,
         ),
-        Match(spec.matching, spec.threshold, spec.dedup, golds, near_limit(spec) or 1.0),
+        Match(
+            spec.matching,
+            spec.threshold,
+            spec.dedup,
+            golds,
+            1.0 if model is not None else near_limit(spec) or 1.0,
+        ),
     ]
     for index, output in enumerate(spec.outputs):
         kind = output_kind(output)

@@ -320,7 +320,9 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
 
 
 def scores(state: AlignmentState, table: LinkTable) -> Floats:
-    """Each link's SSSOM similarity score (the same as in an SSSOM output)."""
+    """Each link's score: its match probability with a model, else its SSSOM similarity score."""
+    if table.probability is not None:
+        return table.probability
     facts = MappingSet(
         mapping_set_id=f"urn:specengine:{state.spec.name}:mappings",
         threshold=state.spec.threshold,

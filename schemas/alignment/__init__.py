@@ -39,6 +39,7 @@ from schemas.alignment.metrics import (
     MetricRef,
     TemporalOptions,
 )
+from schemas.alignment.model import LevelsSpec, ModelSpec
 from schemas.alignment.normalisers import (
     NORMALISERS,
     DateOptions,
@@ -115,12 +116,14 @@ __all__ = [
     "JaroWinklerOptions",
     "KMeansBlocking",
     "KeyBlocking",
+    "LevelsSpec",
     "LinksCsvOutput",
     "LocalExecutor",
     "Lookup",
     "MaxPairs",
     "MetricRef",
     "MinHashBlocking",
+    "ModelSpec",
     "NormaliserRef",
     "Output",
     "Prefix",

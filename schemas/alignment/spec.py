@@ -12,11 +12,13 @@ from pydantic import (
     AliasChoices,
     Field,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from schemas.alignment.blocking import BlockingRef, ColumnRef, leaf_rules
 from schemas.alignment.metrics import MetricRef
+from schemas.alignment.model import ModelSpec, derive_threshold, model_checks
 from schemas.alignment.normalisers import Normalise, SideNormalise
 from schemas.alignment.outputs import Output, Publish, RdfOutput, output_path
 from schemas.alignment.sources import Sources
@@ -125,7 +127,14 @@ class AlignmentSpec(StrictModel):
     sources: Sources
     attributes: list[Attribute] = Field(min_length=1)
     blocking: BlockingRef = Field("none", validate_default=True)
-    threshold: float = Field(ge=0, allow_inf_nan=False)
+    threshold: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="the global distance at or under which a pair may be linked; with a model:"
+        " 1 - model.threshold; without either, `engine fit` must fit the spec first",
+    )
+    model: ModelSpec | None = Field(None, description="a fitted model (written by engine fit)")
     matching: Literal["all", "best", "one-to-one"] = "best"
     outputs: list[Output] = Field(default_factory=list)
     publish: Publish | None = None
@@ -135,6 +144,11 @@ class AlignmentSpec(StrictModel):
         description="accept a run whose blocking finds no candidate pair (empty outputs);"
         " by default such a run fails and leaves the previous outputs as they were",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_threshold(cls, data: Any) -> Any:
+        return derive_threshold(data)
 
     @field_validator("attributes")
     @classmethod
@@ -147,6 +161,11 @@ class AlignmentSpec(StrictModel):
                 )
             seen.add(attribute.name)
         return value
+
+    @property
+    def fitted(self) -> bool:
+        """Whether pairs can be scored: a threshold (and weights) given, or a fitted model."""
+        return "threshold" in self.model_fields_set
 
     @property
     def dedup(self) -> bool:
@@ -166,7 +185,7 @@ def cross_checks(
 
     The loader turns the paths into file:line:column positions.
     """
-    problems: list[tuple[tuple[Any, ...], str]] = []
+    problems: list[tuple[tuple[Any, ...], str]] = model_checks(spec)
     names = [a.name for a in spec.attributes]
     for rule in leaf_rules(spec.blocking):
         for attribute in getattr(rule.options, "attributes", []):

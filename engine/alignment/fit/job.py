@@ -1,0 +1,304 @@
+"""``engine fit`` for an alignment spec: read and block as a run does, fit, report.
+
+The sides are read, prepared and blocked by the run's own handlers; the
+distances per attribute come from the compare stage (``compare_chunk``), with
+every weight 0 so that no pair is pruned. Then:
+
+* u from random record pairs (``u.random_pairs``, seeded);
+* without gold links, m by EM, one session per blocking rule of the spec (the
+  members of a ``union``; the whole blocking otherwise), each holding out the
+  attributes its rule reads (``em.fit``); the prior over every candidate pair;
+* with gold links, m from the labelled matches and the threshold by
+  cross-validation (``supervised``).
+
+The fitted model is returned as :class:`~engine.alignment.fit.model.Model`;
+``engine.alignment.fit.spec_file`` writes it into the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.alignment import evaluate
+from engine.alignment.compare import CompareTask, compare_chunk, compare_task
+from engine.alignment.fit import em, supervised
+from engine.alignment.fit.levels import cut, default_cuts
+from engine.alignment.fit.model import AttributeModel, Model, rounded
+from engine.alignment.fit.u import SEED, level_frequencies, random_pairs
+from engine.alignment.handlers import HANDLERS
+from engine.alignment.metrics import METRICS
+from engine.alignment.state import AlignmentState
+from engine.alignment.steps import Block, Prepare, ReadSource, steps
+from engine.alignment.stream import compare_all
+from schemas.alignment import AlignmentSpec, Attribute, leaf_rules
+
+__all__ = ["FitResult", "fit"]
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.int8]
+
+#: Pairs of one training session at most (a sample of a larger rule's pairs, seeded).
+SESSION_PAIRS = 500_000
+#: Pairs compared at once when computing distances.
+CHUNK = 200_000
+#: The match-probability threshold of an unsupervised fit (a pair more likely a match than not),
+#: unless the spec's model already has one (the user's choice is kept).
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted model and what the user should know about the fit."""
+
+    model: Model
+    mode: str
+    candidates: int
+    sampled: int
+    notes: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def _read_and_block(spec: AlignmentSpec, spec_file: Path) -> AlignmentState:
+    state = AlignmentState(spec=spec, spec_file=str(spec_file))
+    for step in steps(spec):
+        if isinstance(step, ReadSource | Prepare | Block):
+            HANDLERS[type(step)](step, state)
+    return state
+
+
+def _cuts(spec: AlignmentSpec, attribute: Attribute) -> tuple[float, ...]:
+    """The attribute's cut points: those of the spec's model if it has one, else the default."""
+    if spec.model is not None and attribute.name in spec.model.attributes:
+        return tuple(spec.model.attributes[attribute.name].levels)
+    metric = METRICS[attribute.metric.name].func()
+    return default_cuts(attribute.metric.name, metric.bounded(attribute.metric.options))
+
+
+class _Levels:
+    """Comparison levels of any pairs of the two sides."""
+
+    def __init__(self, state: AlignmentState, cuts: Sequence[tuple[float, ...]]) -> None:
+        spec = state.spec
+        self.attributes = [a.model_copy(update={"weight": 0.0}) for a in spec.attributes]
+        self.cuts = cuts
+        self.task: CompareTask = compare_task(
+            self.attributes,
+            state.sides["align"].prepared,
+            state.sides["target"].prepared,
+            0.0,
+            spec.dedup,
+        )
+        self.dedup = spec.dedup
+
+    def of(self, ia: Ints, ib: Ints) -> Matrix:
+        """The level matrix of the pairs (in a deduplication, each pair as ``(min, max)``)."""
+        if self.dedup:
+            ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
+            keep = ia < ib
+            ia, ib = ia[keep], ib[keep]
+        out = np.zeros((len(ia), len(self.attributes)), dtype=np.int8)
+        for start in range(0, len(ia), CHUNK):
+            part = compare_chunk(self.task, ia[start : start + CHUNK], ib[start : start + CHUNK])
+            for a, attribute in enumerate(self.attributes):
+                d = part.distances[attribute.name]
+                out[start : start + len(d), a] = cut(d, self.cuts[a])
+        return out
+
+    def of_distances(self, distances: dict[str, Floats], size: int) -> Matrix:
+        """The level matrix of pairs whose distances are known already."""
+        out = np.zeros((size, len(self.attributes)), dtype=np.int8)
+        for a, attribute in enumerate(self.attributes):
+            out[:, a] = cut(distances[attribute.name], self.cuts[a])
+        return out
+
+
+def _sample(ia: Ints, ib: Ints, size: int) -> tuple[Ints, Ints]:
+    if len(ia) <= size:
+        return ia, ib
+    keep = np.sort(np.random.default_rng(SEED).choice(len(ia), size=size, replace=False))
+    return ia[keep], ib[keep]
+
+
+def _rule_pairs(rule: Any, dedup: bool) -> tuple[Ints, Ints]:
+    parts_a, parts_b = [], []
+    for ia, ib in rule.pairs():
+        if dedup:
+            keep = ia < ib
+            ia, ib = ia[keep], ib[keep]
+        parts_a.append(ia)
+        parts_b.append(ib)
+    if not parts_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(parts_a).astype(np.int64), np.concatenate(parts_b).astype(np.int64)
+
+
+def _sessions(state: AlignmentState, levels: _Levels) -> list[em.Session]:
+    """One training session per blocking rule, each with the attributes it reads held out."""
+    spec, rule = state.spec, state.rule
+    assert rule is not None
+    if spec.blocking.name == "union":
+        members = list(zip(spec.blocking.options, rule.rules, strict=True))  # type: ignore[attr-defined]
+    else:
+        members = [(spec.blocking, rule)]
+    names = [a.name for a in spec.attributes]
+    out = []
+    for ref, member in members:
+        used = {
+            name for leaf in leaf_rules(ref) for name in getattr(leaf.options, "attributes", [])
+        }
+        ia, ib = _sample(*_rule_pairs(member, spec.dedup), SESSION_PAIRS)
+        rows, counts = em.patterns(levels.of(ia, ib))
+        held = tuple(name in used for name in names)
+        out.append(em.Session(member.label, rows, counts, held))
+    return out
+
+
+def _total_pairs(state: AlignmentState) -> int:
+    n_align, n_target = len(state.records("align")), len(state.records("target"))
+    return n_align * (n_align - 1) // 2 if state.spec.dedup else n_align * n_target
+
+
+def fit(spec: AlignmentSpec, spec_file: Path, *, gold: Path | None = None) -> FitResult:
+    """Fit the spec's model (see the module's docstring)."""
+    state = _read_and_block(spec, spec_file)
+    cuts = [_cuts(spec, a) for a in spec.attributes]
+    levels = _Levels(state, cuts)
+    names = [a.name for a in spec.attributes]
+    n_align, n_target = len(state.records("align")), len(state.records("target"))
+    ra, rb = random_pairs(n_align, n_target, dedup=spec.dedup)
+    random_levels = levels.of(ra, rb)
+    u = [level_frequencies(random_levels[:, a], len(c) + 1) for a, c in enumerate(cuts)]
+    assert state.rule is not None
+    found = compare_all(
+        state.rule,
+        levels.attributes,
+        state.sides["align"].prepared,
+        state.sides["target"].prepared,
+        0.0,
+        executor=spec.executor,
+        matching="all",
+        dedup=spec.dedup,
+    )
+    pairs = found.pairs
+    candidate_levels = levels.of_distances(pairs.distances, len(pairs))
+    everything = em.patterns(candidate_levels)
+    total = _total_pairs(state)
+    notes: list[str] = list(state.warnings)
+    scores: dict[str, float] = {}
+    if gold is None:
+        fitted = em.fit(_sessions(state, levels), everything, u, names, total)
+        m, prior = fitted.m, fitted.prior
+        notes += fitted.notes
+        threshold = spec.model.threshold if spec.model is not None else DEFAULT_THRESHOLD
+        mode = "unsupervised (EM)"
+    else:
+        m, prior, threshold, scores = _supervised(
+            state, levels, gold, pairs.ia, pairs.ib, candidate_levels, everything, u, total, notes
+        )
+        mode = "supervised"
+    model = Model(
+        tuple(
+            AttributeModel(
+                name, cuts[a], tuple(float(x) for x in m[a]), tuple(float(x) for x in u[a])
+            )
+            for a, name in enumerate(names)
+        ),
+        prior,
+        threshold,
+    )
+    return FitResult(rounded(model), mode, len(pairs), len(ra), notes, scores)
+
+
+def _supervised(
+    state: AlignmentState,
+    levels: _Levels,
+    gold_file: Path,
+    ia: Ints,
+    ib: Ints,
+    candidate_levels: Matrix,
+    everything: tuple[Matrix, Floats],
+    u: list[Floats],
+    total: int,
+    notes: list[str],
+) -> tuple[list[Floats], float, float, dict[str, float]]:
+    """m from the gold links, the prior over the candidates, the threshold by cross-validation."""
+    spec = state.spec
+    align, target = state.records("align"), state.records("target")
+    target_source = spec.sources.align if spec.dedup else spec.sources.target
+    assert not isinstance(target_source, str)
+    gold = evaluate.read_gold(
+        gold_file, align, target, spec.sources.align.id, target_source.id, spec.dedup
+    )
+    warning = gold.warning()
+    if warning is not None:
+        notes.append(warning)
+    ga, gb = gold.ia.astype(np.int64), gold.ib.astype(np.int64)
+    if spec.dedup:
+        ga, gb = np.minimum(ga, gb), np.maximum(ga, gb)
+        keep = ga < gb
+        ga, gb = ga[keep], gb[keep]
+    codes = np.unique(ga * max(len(target), 1) + gb)
+    ga, gb = codes // max(len(target), 1), codes % max(len(target), 1)
+    if not len(ga):
+        from engine.errors import DataError
+
+        raise DataError(
+            str(gold_file), "no gold link names records of the sources: nothing to learn from"
+        )
+    match_levels = levels.of(ga, gb)
+    counts = [len(x) for x in u]
+    m = supervised.m_from_matches(match_levels, counts)
+    rows, weights = everything
+    prior = em.random_prior(rows, weights, m, u, total)
+    # Where the labels are complete: the pairs touching a record of a gold link.
+    match_folds = supervised.folds(len(ga))
+    fold_of_a = dict(zip(ga.tolist(), match_folds.tolist(), strict=True))
+    fold_of_b = dict(zip(gb.tolist(), match_folds.tolist(), strict=True))
+    if spec.dedup:
+        fold_of_a = {**fold_of_b, **fold_of_a}
+        fold_of_b = fold_of_a
+    touched = np.fromiter(
+        (a in fold_of_a or b in fold_of_b for a, b in zip(ia.tolist(), ib.tolist(), strict=True)),
+        dtype=bool,
+        count=len(ia),
+    )
+    gold_codes = set(codes.tolist())
+    width = max(len(target), 1)
+    pair_codes = ia[touched] * width + ib[touched]
+    labels = np.fromiter(
+        (c in gold_codes for c in pair_codes.tolist()), dtype=bool, count=len(pair_codes)
+    )
+    pair_folds = np.asarray(
+        [
+            fold_of_a.get(a, fold_of_b.get(b, 0))
+            for a, b in zip(ia[touched].tolist(), ib[touched].tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    # Gold links the blocking never proposed still count: as matches the model must find.
+    missed = ~np.isin(codes, pair_codes)
+    pairs = np.concatenate([candidate_levels[touched], match_levels[missed]])
+    labels = np.concatenate([labels, np.ones(int(missed.sum()), dtype=bool)])
+    pair_folds = np.concatenate([pair_folds, match_folds[missed]])
+    choice = supervised.cross_validate(
+        match_levels, match_folds, pairs, labels, pair_folds, u, prior
+    )
+    if missed.any():
+        notes.append(
+            f"{int(missed.sum()):,} of the {len(codes):,} gold links are not candidate pairs"
+            " (the blocking never proposes them): no threshold can find them"
+        )
+    scores = {
+        "gold_links": float(len(codes)),
+        "cv_f1": choice.f1,
+        "cv_precision": choice.precision,
+        "cv_recall": choice.recall,
+    }
+    return m, prior, choice.threshold, scores

@@ -1,0 +1,105 @@
+"""The fitted model written into the spec file, keeping its comments and layout.
+
+The file is edited as round-trip YAML (ruamel.yaml): the ``model:`` section
+takes the place of the top-level ``threshold`` (or goes before ``matching``,
+``outputs`` or at the end), and the attributes lose their ``weight`` and
+``missing``, which a model makes meaningless. Everything else (comments,
+order, flow or block style) stays as written. The file is replaced atomically;
+the same model gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from engine.alignment.fit.model import Model
+from engine.errors import DataError
+from renderers.atomic import OutputTransaction
+
+__all__ = ["with_model", "write_model"]
+
+#: Keys of an attribute that a model replaces.
+_REPLACED = ("weight", "missing")
+#: Top-level keys the model section goes before, when the spec has no threshold.
+_BEFORE = ("matching", "outputs", "publish", "executor", "allow_empty")
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # never fold a long flow mapping of an attribute
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _flow(values: list[float]) -> CommentedSeq:
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _section(model: Model) -> CommentedMap:
+    data = model.to_data()
+    section = CommentedMap()
+    section["prior"] = data["prior"]
+    section["threshold"] = data["threshold"]
+    attributes = CommentedMap()
+    for name, levels in data["attributes"].items():
+        entry = CommentedMap()
+        for key in ("levels", "m", "u"):
+            entry[key] = _flow(levels[key])
+        attributes[name] = entry
+    section["attributes"] = attributes
+    return section
+
+
+def with_model(text: str, model: Model, source: str) -> str:
+    """The spec's text with ``model`` written in (see the module's docstring)."""
+    yaml = _yaml()
+    try:
+        data = yaml.load(text)
+    except Exception as exc:  # the loader accepted it: only a ruamel/PyYAML difference
+        raise DataError(source, f"cannot edit the spec as YAML: {exc}") from None
+    if not isinstance(data, CommentedMap):
+        raise DataError(source, "the spec is not a mapping")
+    keys = list(data.keys())
+    if "threshold" in data:
+        position = keys.index("threshold")
+        del data["threshold"]
+    elif "model" in data:
+        position = keys.index("model")
+    else:
+        position = next((keys.index(k) for k in _BEFORE if k in data), len(keys))
+    if "model" in data:
+        del data["model"]
+        position = min(position, len(data))
+    data.insert(position, "model", _section(model))
+    for attribute in data.get("attributes") or []:
+        if isinstance(attribute, dict):
+            for key in _REPLACED:
+                if key in attribute:
+                    del attribute[key]
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def write_model(spec_file: Path, model: Model, out: Path | None = None) -> Path:
+    """Write the spec with its model to ``out`` (default: the spec itself), atomically."""
+    try:
+        text = spec_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(str(spec_file), f"cannot read: {exc.strerror or exc}") from None
+    target = spec_file if out is None else out
+    new = with_model(text, model, str(spec_file))
+    try:
+        with OutputTransaction() as transaction:
+            transaction.open_text(target, newline="\n").write(new)
+            transaction.commit()
+    except OSError as exc:
+        raise DataError(str(target), f"cannot write: {exc.strerror or exc}") from None
+    return target

@@ -1,0 +1,56 @@
+"""What ``engine fit`` prints: the model as a table people can read, and as JSON figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.alignment.fit.job import FitResult
+from engine.alignment.fit.model import weight_of
+
+__all__ = ["fit_figures", "fit_text"]
+
+
+def fit_text(result: FitResult, written: Path) -> str:
+    """The fitted model: per attribute and level, m, u and the match weight (bits)."""
+    model = result.model
+    lines = [
+        f"fitted ({result.mode}) from {result.candidates:,} candidate pairs"
+        f" and {result.sampled:,} random pairs",
+        "",
+        f"{'attribute':<16} {'level':<10} {'m':>10} {'u':>12} {'weight':>8}",
+    ]
+    previous = ""
+    for name, level, m, u, bits in model.table():
+        shown = name if name != previous else ""
+        previous = name
+        lines.append(f"{shown:<16} {level:<10} {m:>10.4g} {u:>12.4g} {bits:>+8.2f}")
+    lines += [
+        "",
+        f"prior (two random records match): {model.prior:.4g}"
+        f" (match weight {weight_of(model.prior):+.2f})",
+        f"threshold: match probability >= {model.threshold:g}"
+        f" (match weight {weight_of(model.threshold):+.2f})",
+    ]
+    if result.scores:
+        s = result.scores
+        lines.append(
+            f"cross-validated on {int(s['gold_links']):,} gold links: F1 {s['cv_f1']:.4f}"
+            f" (precision {s['cv_precision']:.4f}, recall {s['cv_recall']:.4f})"
+        )
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append(f"wrote the model into {written}")
+    return "\n".join(lines)
+
+
+def fit_figures(result: FitResult, written: Path) -> dict[str, Any]:
+    """``engine fit --json``: the model, how it was fitted, where it was written."""
+    return {
+        "mode": result.mode,
+        "candidates": result.candidates,
+        "random_pairs": result.sampled,
+        "model": result.model.to_data(),
+        "scores": result.scores,
+        "notes": result.notes,
+        "written": str(written),
+    }
