@@ -9,13 +9,15 @@ threads, or on dask workers, and the results are the same bytes
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.alignment import kernel
 from engine.alignment.batches import Batch, Block
 from engine.alignment.metrics import METRICS
 from engine.alignment.metrics import block as block_distances
@@ -54,6 +56,18 @@ class CompareTask:
     target: dict[str, Any]
     limit: float
     dedup: bool
+    #: The compiled kernel's encoding of both sides, made by the first chunk that needs it.
+    kernel: list[kernel.KernelPlan | None] = field(default_factory=list, compare=False, repr=False)
+
+
+_PLAN_LOCK = threading.Lock()
+
+
+def _kernel_plan(task: CompareTask) -> kernel.KernelPlan | None:
+    with _PLAN_LOCK:
+        if not task.kernel:
+            task.kernel.append(kernel.kernel_plan(task.attributes, task.align, task.target))
+        return task.kernel[0]
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,21 @@ def compare_chunk(task: CompareTask, ia: Ints, ib: Ints) -> ChunkResult:
     Attributes come heaviest first; every distance is >= 0, so a pair whose
     partial sum already exceeds the limit leaves before the next attribute is
     computed. In a deduplication only pairs with ``ia < ib`` are compared.
+    Large chunks go through the compiled kernel (``engine.alignment.kernel``)
+    for the leading attributes it covers: the same distances and sums.
     """
     if task.dedup:  # each unordered pair once, never a record with itself
         forward = ia < ib
         ia, ib = ia[forward], ib[forward]
-    return _pairs(task, ia, ib, task.attributes, np.zeros(len(ia)), {}, len(ia))
+    compared = len(ia)
+    plan = _kernel_plan(task) if compared >= kernel.MIN_PAIRS else None
+    if plan is None:
+        return _pairs(task, ia, ib, task.attributes, np.zeros(compared), {}, compared)
+    matrix, total, keep = kernel.run(plan, ia, ib, task.limit)
+    covered = task.attributes[: plan.count]
+    distances = {job.name: matrix[row][keep] for row, job in enumerate(covered)}
+    rest = task.attributes[plan.count :]
+    return _pairs(task, ia[keep], ib[keep], rest, total[keep], distances, compared)
 
 
 def _pairs(

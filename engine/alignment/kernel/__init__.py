@@ -1,0 +1,238 @@
+"""A compiled comparison kernel for loose candidate pairs.
+
+Each side's attribute values are encoded once per run: the distinct strings of
+every attribute as code points in one array with offsets (code points renumbered
+into a small dense alphabet), each record as the index of its value, and numeric
+attributes as floats. ``engine.alignment.kernel.loops.pairs`` then computes, in
+one compiled pass per chunk, every attribute's distance of each pair and its
+weighted sum, and leaves a pair as soon as the partial sum passes the threshold.
+
+The kernel covers the leading attributes of a task (heaviest first) whose
+metric it knows: ``levenshtein`` (``tokens: false``, or values that are single
+tokens), ``jaro_winkler``, ``exact`` and ``temporal``; the attributes after the
+first it does not know go through the metrics' own ``compute`` on the pairs
+left, from the kernel's partial sums, exactly as ``engine.alignment.compare``
+does without it. The results are the same floats as the metrics' (rapidfuzz's
+and numpy's arithmetic, repeated in the same order).
+
+numba compiles the loop on first use and caches the machine code on disk: next
+to this module when its folder is writable, else under ``$NUMBA_CACHE_DIR`` or
+``~/.cache/specengine/numba`` (a package installed read-only). numba is imported
+only when a chunk is large enough for the kernel (``MIN_PAIRS``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["MIN_PAIRS", "KernelPlan", "kernel_plan", "run"]
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+#: Chunks with fewer loose pairs go through the metrics (importing numba costs ~0.2 s).
+MIN_PAIRS = 50_000
+
+_LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER = 0, 1, 2, 3  # as in kernel.loops
+_UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # as in metrics.numbers
+
+
+@dataclass(frozen=True)
+class _Side:
+    codes: npt.NDArray[np.int64]  # string attributes x records: value index, -1 missing
+    chars: npt.NDArray[np.int32]  # every distinct value's letters, in the dense alphabet
+    starts: Ints  # value i is chars[starts[i]:starts[i + 1]]
+    numbers: Floats  # numeric attributes x records, NaN missing
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """The encoded sides and, per covered attribute, what the loop computes."""
+
+    count: int  # the task's first ``count`` attributes are covered
+    kinds: Ints
+    rows: Ints
+    param: Floats
+    scale: Floats
+    weight: Floats
+    fill: Floats
+    a: _Side
+    b: _Side
+    alphabet: int
+    longest: int
+
+
+def _string_column(metric: str, options: Any, prepared: Any) -> Any | None:
+    """The StringColumn behind a prepared string attribute the kernel can compare, or None."""
+    if metric == "exact":
+        return prepared
+    column = getattr(prepared, "column", None)
+    if column is None:
+        return None
+    if metric == "levenshtein" and getattr(options, "tokens", False):
+        # Token-aware distance equals the plain one only when every value is one token.
+        for value in column.uniques:
+            if value and value.split() != [value]:
+                return None
+    return column
+
+
+def _job(job: Any, align: Any, target: Any) -> tuple[int, float, float, Any, Any] | None:
+    """(kind, param, scale, align side, target side) of an attribute, or None if not covered."""
+    options = job.options
+    if job.metric == "temporal":
+        scale = getattr(options, "scale", None)
+        unit = _UNIT_DAYS[options.unit]
+        return _NUMBER, unit, np.nan if scale is None else float(scale), align, target
+    if job.metric in ("levenshtein", "jaro_winkler", "exact"):
+        ca = _string_column(job.metric, options, align)
+        cb = _string_column(job.metric, options, target)
+        if ca is None or cb is None:
+            return None
+        if job.metric == "levenshtein":
+            kind, param = _LEVENSHTEIN, 1.0 if options.normalised else 0.0
+        elif job.metric == "jaro_winkler":
+            kind, param = _JARO_WINKLER, float(options.prefix_weight)
+        else:
+            kind, param = _EXACT, 0.0
+        return kind, param, np.nan, ca, cb
+    return None
+
+
+def _code_points(columns: Sequence[Any]) -> tuple[npt.NDArray[np.uint32], Ints, Ints]:
+    """Every distinct value of the columns in one array: code points, starts, and value bases."""
+    uniques = [u for column in columns for u in column.uniques]
+    lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
+    starts = np.zeros(len(uniques) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    chars = np.frombuffer("".join(uniques).encode("utf-32-le"), dtype=np.uint32)
+    bases = np.zeros(len(columns), dtype=np.int64)
+    np.cumsum([len(c.uniques) for c in columns[:-1]], out=bases[1:])
+    return chars, starts, bases
+
+
+def _side(columns: Sequence[Any], numbers: Sequence[Floats], records: int) -> tuple[Any, ...]:
+    chars, starts, bases = _code_points(columns)
+    codes = np.full((len(columns), records), -1, dtype=np.int64)
+    for row, (column, base) in enumerate(zip(columns, bases, strict=True)):
+        present = column.codes >= 0
+        codes[row, present] = column.codes[present] + base
+    nums = np.full((len(numbers), records), np.nan)
+    for row, values in enumerate(numbers):
+        nums[row] = values
+    return codes, chars, starts, nums
+
+
+def _records(prepared: Any) -> int:
+    column = getattr(prepared, "column", prepared)
+    codes = getattr(column, "codes", None)
+    return len(codes if codes is not None else prepared)
+
+
+def kernel_plan(
+    jobs: Sequence[Any], align: dict[str, Any], target: dict[str, Any]
+) -> KernelPlan | None:
+    """The plan of the task's leading covered attributes; None when the first is not covered."""
+    covered: list[tuple[Any, tuple[int, float, float, Any, Any]]] = []
+    for job in jobs:
+        found = _job(job, align[job.name], target[job.name])
+        if found is None:
+            break
+        covered.append((job, found))
+    if not covered:
+        return None
+    strings = [(f[3], f[4]) for _, f in covered if f[0] != _NUMBER]
+    numbers = [(f[3], f[4]) for _, f in covered if f[0] == _NUMBER]
+    rows, string_row, number_row = [], 0, 0
+    for _, found in covered:
+        if found[0] == _NUMBER:
+            rows.append(number_row)
+            number_row += 1
+        else:
+            rows.append(string_row)
+            string_row += 1
+    first = align[covered[0][0].name], target[covered[0][0].name]
+    na, nb = _records(first[0]), _records(first[1])
+    codes_a, chars_a, starts_a, nums_a = _side([s[0] for s in strings], [n[0] for n in numbers], na)
+    codes_b, chars_b, starts_b, nums_b = _side([s[1] for s in strings], [n[1] for n in numbers], nb)
+    # One dense alphabet for both sides: the bit-parallel Levenshtein indexes a table by letter.
+    top = int(max(chars_a.max(initial=0), chars_b.max(initial=0)))
+    used = np.zeros(top + 1, dtype=np.bool_)
+    used[chars_a] = True
+    used[chars_b] = True
+    dense = (np.cumsum(used) - 1).astype(np.int32)
+    lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
+    return KernelPlan(
+        count=len(covered),
+        kinds=np.array([f[0] for _, f in covered], dtype=np.int64),
+        rows=np.array(rows, dtype=np.int64),
+        param=np.array([f[1] for _, f in covered], dtype=np.float64),
+        scale=np.array([f[2] for _, f in covered], dtype=np.float64),
+        weight=np.array([job.weight for job, _ in covered], dtype=np.float64),
+        fill=np.array([job.fill for job, _ in covered], dtype=np.float64),
+        a=_Side(codes_a, dense[chars_a], starts_a, nums_a),
+        b=_Side(codes_b, dense[chars_b], starts_b, nums_b),
+        alphabet=int(used.sum()) + 1,
+        longest=int(lengths.max()),
+    )
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_dir() -> None:
+    """Point numba's cache somewhere writable before numba is imported."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = Path(__file__).resolve().parent
+    pycache = here / "__pycache__"
+    if os.access(pycache if pycache.exists() else here, os.W_OK):
+        return  # numba's own place: __pycache__ beside the module
+    folder = Path.home() / ".cache" / "specengine" / "numba"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+
+
+def run(plan: KernelPlan, ia: Ints, ib: Ints, limit: float) -> tuple[Floats, Floats, Any]:
+    """Distances (covered attributes x pairs), partial sums, and the pairs still under ``limit``."""
+    with _CACHE_LOCK:
+        _cache_dir()
+        from engine.alignment.kernel import loops
+    n = len(ia)
+    distances = np.empty((plan.count, n), dtype=np.float64)
+    total = np.empty(n, dtype=np.float64)
+    keep = np.empty(n, dtype=np.bool_)
+    a, b = plan.a, plan.b
+    loops.pairs(
+        ia,
+        ib,
+        plan.kinds,
+        plan.rows,
+        plan.param,
+        plan.scale,
+        plan.weight,
+        plan.fill,
+        limit,
+        a.codes,
+        a.chars,
+        a.starts,
+        a.numbers,
+        b.codes,
+        b.chars,
+        b.starts,
+        b.numbers,
+        plan.alphabet,
+        plan.longest,
+        distances,
+        total,
+        keep,
+    )
+    return distances, total, keep

@@ -1,0 +1,314 @@
+"""The compiled loop: every attribute of every loose pair in one pass, leaving a pair early.
+
+Compiled by numba on first use and cached on disk (``engine.alignment.kernel``
+chooses the cache folder before numba is imported). The arithmetic repeats
+rapidfuzz's and numpy's operation for operation, in the same order, so the
+distances and weighted sums are the same floats (``tests/engine/alignment/kernel``
+compares them bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["EXACT", "JARO_WINKLER", "LEVENSHTEIN", "NUMBER", "pairs"]
+
+#: What an attribute's row of the plan computes.
+LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER = 0, 1, 2, 3
+
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _levenshtein(
+    c1: npt.NDArray[np.int32],
+    o1: int,
+    m: int,
+    c2: npt.NDArray[np.int32],
+    o2: int,
+    n: int,
+    peq: npt.NDArray[np.uint64],
+) -> int:
+    """Unit-cost edit distance of ``c1[o1:o1 + m]`` and ``c2[o2:o2 + n]``, ``0 < m <= 64``.
+
+    Hyyrö's bit-parallel form (one machine word per column). Indices, not
+    slices: a slice costs a reference count per pair.
+    """
+    for i in range(m):
+        peq[c1[o1 + i]] |= _ONE << np.uint64(i)
+    vp = _ALL
+    vn = _ZERO
+    last = _ONE << np.uint64(m - 1)
+    score = m
+    for j in range(n):
+        x = peq[c2[o2 + j]] | vn
+        d0 = (((x & vp) + vp) ^ vp) | x
+        hp = vn | ~(d0 | vp)
+        hn = vp & d0
+        # Branch-free: a mispredicted branch per letter costs more than the rest.
+        score += int((hp & last) != _ZERO) - int((hn & last) != _ZERO)
+        hp = (hp << _ONE) | _ONE
+        hn = hn << _ONE
+        vp = hn | ~(d0 | hp)
+        vn = hp & d0
+    for i in range(m):
+        peq[c1[o1 + i]] = _ZERO
+    return score
+
+
+@numba.njit(cache=True, nogil=True)
+def _levenshtein_long(
+    c1: npt.NDArray[np.int32],
+    o1: int,
+    m: int,
+    c2: npt.NDArray[np.int32],
+    o2: int,
+    n: int,
+    row: npt.NDArray[np.int64],
+) -> int:
+    """The same distance by the textbook dynamic programme, for values past 64 letters."""
+    for i in range(m + 1):
+        row[i] = i
+    for j in range(1, n + 1):
+        diagonal = row[0]
+        row[0] = j
+        for i in range(1, m + 1):
+            above = row[i]
+            cost = 0 if c1[o1 + i - 1] == c2[o2 + j - 1] else 1
+            best = diagonal + cost
+            if above + 1 < best:
+                best = above + 1
+            if row[i - 1] + 1 < best:
+                best = row[i - 1] + 1
+            row[i] = best
+            diagonal = above
+    return int(row[m])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _jaro_bits(
+    p: npt.NDArray[np.int32],
+    po: int,
+    p_end: int,
+    t: npt.NDArray[np.int32],
+    to: int,
+    t_end: int,
+    bound: int,
+    peq: npt.NDArray[np.uint64],
+) -> tuple[int, int]:
+    """Common letters and (unhalved) transpositions of Jaro, with one word per side.
+
+    Each letter of ``p`` takes the leftmost unmatched equal letter of ``t`` within
+    the window, as the textbook loop does, found as the lowest bit of a mask.
+    """
+    for j in range(t_end):
+        peq[t[to + j]] |= _ONE << np.uint64(j)
+    taken_t = _ZERO
+    taken_p = _ZERO
+    for i in range(p_end):
+        lo = max(0, i - bound)
+        hi = min(t_end, i + bound + 1)
+        if hi <= lo:
+            continue
+        window = (_ALL >> np.uint64(64 - (hi - lo))) << np.uint64(lo)
+        candidates = peq[p[po + i]] & window & ~taken_t
+        lowest = candidates & (~candidates + _ONE)
+        taken_t |= lowest
+        taken_p |= np.uint64(lowest != _ZERO) << np.uint64(i)
+    for j in range(t_end):
+        peq[t[to + j]] = _ZERO
+    common = 0
+    transpositions = 0
+    j = 0
+    for i in range(p_end):
+        if (taken_p >> np.uint64(i)) & _ONE:
+            common += 1
+            while not (taken_t >> np.uint64(j)) & _ONE:
+                j += 1
+            transpositions += int(p[po + i] != t[to + j])
+            j += 1
+    return common, transpositions
+
+
+@numba.njit(cache=True, nogil=True)
+def _jaro_flags(
+    p: npt.NDArray[np.int32],
+    po: int,
+    p_end: int,
+    t: npt.NDArray[np.int32],
+    to: int,
+    t_end: int,
+    bound: int,
+    flag_p: npt.NDArray[np.bool_],
+    flag_t: npt.NDArray[np.bool_],
+) -> tuple[int, int]:
+    """The same counts by the textbook loop, for values past 64 letters."""
+    for j in range(t_end):
+        flag_t[j] = False
+    common = 0
+    for i in range(p_end):
+        flag_p[i] = False
+        lo = max(0, i - bound)
+        hi = min(t_end, i + bound + 1)
+        for j in range(lo, hi):
+            if not flag_t[j] and p[po + i] == t[to + j]:
+                flag_t[j] = True
+                flag_p[i] = True
+                common += 1
+                break
+    transpositions = 0
+    j = 0
+    for i in range(p_end):
+        if flag_p[i]:
+            while not flag_t[j]:
+                j += 1
+            if p[po + i] != t[to + j]:
+                transpositions += 1
+            j += 1
+    return common, transpositions
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _jaro_winkler(
+    p: npt.NDArray[np.int32],
+    po: int,
+    p_len: int,
+    t: npt.NDArray[np.int32],
+    to: int,
+    t_len: int,
+    prefix_weight: float,
+    peq: npt.NDArray[np.uint64],
+    flag_p: npt.NDArray[np.bool_],
+    flag_t: npt.NDArray[np.bool_],
+) -> float:
+    """rapidfuzz's JaroWinkler.normalized_distance of ``p[po:po + p_len]``, ``t[to:to + t_len]``."""
+    max_prefix = min(min(p_len, t_len), 4)
+    prefix = 0
+    while prefix < max_prefix and p[po + prefix] == t[to + prefix]:
+        prefix += 1
+    if p_len == 0 and t_len == 0:
+        sim = 1.0
+    elif p_len == 0 or t_len == 0:
+        sim = 0.0
+    elif p_len == 1 and t_len == 1:
+        sim = 1.0 if p[po] == t[to] else 0.0
+    else:
+        bound = max(p_len, t_len) // 2 - 1
+        # Characters past the window of every position of the other side never match.
+        p_end = min(p_len, t_len + bound)
+        t_end = min(t_len, p_len + bound)
+        if t_end <= 64 and p_end <= 64:
+            common, transpositions = _jaro_bits(p, po, p_end, t, to, t_end, bound, peq)
+        else:
+            common, transpositions = _jaro_flags(p, po, p_end, t, to, t_end, bound, flag_p, flag_t)
+        if common == 0:
+            sim = 0.0
+        else:
+            transpositions //= 2
+            sim = 0.0
+            sim += common / p_len
+            sim += common / t_len
+            sim += (common - transpositions) / common
+            sim = sim / 3.0
+    if sim > 0.7:
+        sim += prefix * prefix_weight * (1.0 - sim)
+    return 1.0 - sim
+
+
+@numba.njit(cache=True, nogil=True)
+def pairs(
+    ia: npt.NDArray[np.int64],
+    ib: npt.NDArray[np.int64],
+    kinds: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    param: npt.NDArray[np.float64],
+    scale: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64],
+    fill: npt.NDArray[np.float64],
+    limit: float,
+    codes_a: npt.NDArray[np.int64],
+    chars_a: npt.NDArray[np.int32],
+    starts_a: npt.NDArray[np.int64],
+    numbers_a: npt.NDArray[np.float64],
+    codes_b: npt.NDArray[np.int64],
+    chars_b: npt.NDArray[np.int32],
+    starts_b: npt.NDArray[np.int64],
+    numbers_b: npt.NDArray[np.float64],
+    alphabet: int,
+    longest: int,
+    distances: npt.NDArray[np.float64],
+    total: npt.NDArray[np.float64],
+    keep: npt.NDArray[np.bool_],
+) -> None:
+    """Distances (attributes x pairs), weighted sums and which pairs stay at or under ``limit``.
+
+    Attributes come in the task's order (heaviest first); a pair whose partial sum
+    passes the limit leaves at once, its remaining distances left unset (the caller
+    drops it). ``kinds``/``rows``/``param``/``scale`` describe each attribute (see
+    ``engine.alignment.kernel``); NaN stands for a missing value, counted as ``fill``.
+    """
+    peq = np.zeros(alphabet, dtype=np.uint64)
+    row = np.zeros(longest + 1, dtype=np.int64)
+    flag_p = np.zeros(longest + 1, dtype=np.bool_)
+    flag_t = np.zeros(longest + 1, dtype=np.bool_)
+    for k in range(len(ia)):
+        a, b = ia[k], ib[k]
+        sum_ = 0.0
+        alive = True
+        for at in range(len(kinds)):
+            kind = kinds[at]
+            r = rows[at]
+            d = math.nan
+            if kind == NUMBER:
+                x, y = numbers_a[r, a], numbers_b[r, b]
+                if not (math.isnan(x) or math.isnan(y)):
+                    d = abs(x - y) / param[at]
+                    if not math.isnan(scale[at]):
+                        d = min(d / scale[at], 1.0)
+            else:
+                ca, cb = codes_a[r, a], codes_b[r, b]
+                if ca >= 0 and cb >= 0:
+                    o1, o2 = starts_a[ca], starts_b[cb]
+                    l1, l2 = starts_a[ca + 1] - o1, starts_b[cb + 1] - o2
+                    if kind == LEVENSHTEIN:
+                        # The shorter value is the pattern (swapping arrays costs more).
+                        if l1 == 0 or l2 == 0:
+                            n = l1 + l2
+                        elif l1 <= l2 and l1 <= 64:
+                            n = _levenshtein(chars_a, o1, l1, chars_b, o2, l2, peq)
+                        elif l2 < l1 and l2 <= 64:
+                            n = _levenshtein(chars_b, o2, l2, chars_a, o1, l1, peq)
+                        else:
+                            n = _levenshtein_long(chars_a, o1, l1, chars_b, o2, l2, row)
+                        if param[at] > 0:  # normalised
+                            longer = max(l1, l2)
+                            d = n / longer if longer else 0.0
+                        else:
+                            d = float(n)
+                    elif kind == JARO_WINKLER:
+                        d = _jaro_winkler(
+                            chars_a, o1, l1, chars_b, o2, l2, param[at], peq, flag_p, flag_t
+                        )
+                    else:
+                        d = 0.0
+                        if l1 != l2:
+                            d = 1.0
+                        else:
+                            for i in range(l1):
+                                if chars_a[o1 + i] != chars_b[o2 + i]:
+                                    d = 1.0
+                                    break
+            distances[at, k] = d
+            if weight[at] > 0:
+                sum_ += weight[at] * (fill[at] if math.isnan(d) else d)
+                if not sum_ <= limit:
+                    alive = False
+                    break
+        total[k] = sum_
+        keep[k] = alive

@@ -1,0 +1,106 @@
+"""The compiled kernel gives the metrics' very floats (rapidfuzz's and numpy's), bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.alignment import kernel
+from engine.alignment.compare import AttributeJob, CompareTask, compare_chunk
+from engine.alignment.metrics import METRICS
+from schemas.alignment import METRICS as OPTIONS
+
+RNG = np.random.default_rng(17)
+#: Short and long values, empty ones, letters past Latin-1 and past the BMP, near misses.
+WORDS = [
+    "martha",
+    "marhta",
+    "dwayne",
+    "duane",
+    "dixon",
+    "dicksonx",
+    "a",
+    "b",
+    "ab",
+    "ba",
+    "",
+    "Zoë",
+    "Zoe",
+    "Ørsted",
+    "東京都",
+    "東京",
+    "😀x",
+    "x😀",
+    "abcdefghij" * 7,  # 70 letters: past one machine word
+    "abcdefghij" * 7 + "k",
+    "bcdefghija" * 7,
+    "2001-01-01",
+    "2001-10-01",
+    "1 smith street",
+    "1 smyth street",
+    None,
+]
+DATES = ["2001-01-01", "2001-01-03", "1999-12-31", "1850-06-30", None]
+
+
+def _values(choices: list[str | None], n: int) -> list[str | None]:
+    return [choices[i] for i in RNG.integers(0, len(choices), n)]
+
+
+SPECS = [
+    ("lev", "levenshtein", {"normalised": True, "tokens": False}, 1.0, 0.5, WORDS),
+    ("jw", "jaro_winkler", {}, 1.5, 0.5, WORDS),
+    ("jw2", "jaro_winkler", {"prefix_weight": 0.25}, 0.5, 0.25, WORDS),
+    ("raw", "levenshtein", {"normalised": False, "tokens": False}, 0.1, 1.0, WORDS),
+    ("same", "exact", {}, 0.5, 1.0, WORDS),
+    ("born", "temporal", {"unit": "years"}, 0.0, 1.0, DATES),
+    ("born10", "temporal", {"unit": "days", "scale": 10}, 1.0, 1.0, DATES),
+    ("one", "levenshtein", {"normalised": True}, 1.0, 1.0, ["ab", "abc", "", "xyz", None]),
+    ("ratio", "ratio", {}, 1.0, 1.0, WORDS),  # not covered: the metric finishes the pairs
+    ("after", "jaro_winkler", {}, 1.0, 1.0, WORDS),  # after an uncovered one: the metric too
+]
+
+
+def _task(n_a: int, n_b: int, limit: float) -> CompareTask:
+    jobs, align, target = [], {}, {}
+    for name, metric_name, options, weight, fill, choices in SPECS:
+        model = OPTIONS[metric_name](**options)
+        metric = METRICS[metric_name].func()
+        align[name] = metric.prepare(_values(choices, n_a), model)
+        target[name] = metric.prepare(_values(choices, n_b), model)
+        jobs.append(AttributeJob(name, metric_name, model, weight, fill))
+    return CompareTask(tuple(jobs), align, target, limit, False)
+
+
+def _same(a: object, b: object) -> None:
+    assert np.array_equal(a.ia, b.ia)  # type: ignore[attr-defined]
+    assert np.array_equal(a.ib, b.ib)  # type: ignore[attr-defined]
+    assert a.total.tobytes() == b.total.tobytes()  # type: ignore[attr-defined]
+    assert list(a.distances) == list(b.distances)  # type: ignore[attr-defined]
+    for name, values in a.distances.items():  # type: ignore[attr-defined]
+        assert values.tobytes() == b.distances[name].tobytes(), name  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("limit", [np.inf, 6.0, 3.0, 0.5])
+def test_the_kernel_gives_the_metrics_floats(limit: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    n_a, n_b, pairs = 300, 250, 40_000
+    task = _task(n_a, n_b, limit)
+    ia = RNG.integers(0, n_a, pairs)
+    ib = RNG.integers(0, n_b, pairs)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 10**12)
+    expected = compare_chunk(task, ia, ib)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    found = compare_chunk(task, ia, ib)
+    assert task.kernel and task.kernel[0] is not None
+    assert task.kernel[0].count == 8  # up to the first metric the kernel does not know
+    _same(expected, found)
+
+
+def test_single_token_values_only_for_token_aware_levenshtein() -> None:
+    model = OPTIONS["levenshtein"]()  # tokens: true
+    metric = METRICS["levenshtein"].func()
+    job = AttributeJob("n", "levenshtein", model, 1.0, 1.0)
+    single = metric.prepare(["ab", "abc", None, ""], model)
+    several = metric.prepare(["ab", "victor hugo"], model)
+    assert kernel.kernel_plan([job], {"n": single}, {"n": single}) is not None
+    assert kernel.kernel_plan([job], {"n": single}, {"n": several}) is None
