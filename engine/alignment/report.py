@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.alignment.blocking import Pipeline, Union, describe
+from engine.alignment.fit.summary import attribute_text, threshold_text
 from engine.alignment.state import AlignmentState, Floats, Ints
 from engine.alignment.steps import (
     Block,
@@ -67,6 +68,7 @@ def _members(blocking: Any) -> list[Any]:
 def plan_text(plan: Plan, state: AlignmentState) -> str:
     """The plan with the figures a dry run found (record counts, candidate pairs)."""
     spec = state.spec
+    model = next((s.model for s in plan.steps if isinstance(s, Compare)), None)
     lines = [f"plan for {plan.kind} '{plan.name}' ({plan.spec_file})"]
     n_align, n_target = len(state.records("align")), len(state.records("target"))
     for number, step in enumerate(plan.steps, 1):
@@ -82,9 +84,14 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
                 chain = " | ".join(a.normaliser_names) or "as is"
                 cols = "/".join(str(c) for c in a.align_columns)
                 tcols = "/".join(str(c) for c in a.target_columns)
+                scoring = (
+                    f"weight {a.weight:g}, missing: {a.missing}"
+                    if model is None
+                    else attribute_text(model, a.name)
+                )
                 lines.append(
                     f"   - {a.name}: {cols} ~ {tcols}, normalise: {chain}, metric: {a.metric.name}"
-                    f", weight {a.weight:g}, missing: {a.missing}"
+                    f", {scoring}"
                 )
         elif isinstance(step, Block):
             full = n_align * (n_align - 1) // 2 if spec.dedup else n_align * n_target
@@ -104,6 +111,8 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
             lines.extend(f"   warning: {warning}" for warning in state.warnings)
             if state.refusal is not None:  # shown in place; the command fails after the plan
                 lines.append(f"   refused: {state.refusal.message}")
+        elif isinstance(step, Compare) and model is not None:
+            lines.append(f"{number}. {threshold_text(model)}")
         elif isinstance(step, Compare):
             lines.append(f"{number}. keep pairs with global distance <= {step.threshold:g}")
             if step.keep_until > step.threshold:

@@ -10,14 +10,11 @@ a pair's global distance is ``1 - its match probability`` and the spec's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from schemas.base import StrictModel
-
-if TYPE_CHECKING:
-    from schemas.alignment.spec import AlignmentSpec
 
 __all__ = ["LevelsSpec", "ModelSpec", "derive_threshold", "model_checks"]
 
@@ -79,8 +76,8 @@ def derive_threshold(data: Any) -> Any:
     return data
 
 
-def model_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:
-    """The model against the rest of the spec: the same attributes, one threshold."""
+def model_checks(spec: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """The model against the rest of an AlignmentSpec: the same attributes, one threshold."""
     model = spec.model
     if model is None:
         return []

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.alignment.fit.job import FitResult
-from engine.alignment.fit.model import weight_of
+from engine.alignment.fit.model import Model, weight_of
 
-__all__ = ["fit_figures", "fit_text"]
+if TYPE_CHECKING:
+    from engine.alignment.fit.job import FitResult
+
+__all__ = ["attribute_text", "fit_figures", "fit_text", "threshold_text"]
+
+
+def attribute_text(model: Model, name: str) -> str:
+    """An attribute's levels in a plan: ``exact +7.7, <= 0.08 +6.7, > 0.08 -2.7`` (match weights)."""
+    for attribute in model.attributes:
+        if attribute.name == name:
+            levels = zip(attribute.names(), attribute.bits(), strict=True)
+            return "levels " + ", ".join(f"{level} {bits:+.1f}" for level, bits in levels)
+    return "no levels in the model"
+
+
+def threshold_text(model: Model) -> str:
+    """The model's decision in a plan: its threshold and prior."""
+    return (
+        f"keep pairs with match probability >= {model.threshold:g} (a fitted model: prior"
+        f" {model.prior:.4g}; the distance of a pair is 1 - its probability)"
+    )
 
 
 def fit_text(result: FitResult, written: Path) -> str:
