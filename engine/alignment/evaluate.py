@@ -114,7 +114,10 @@ def read_gold(
     """Read a gold CSV (header, then align id, target id per row) as record indexes.
 
     Ids may be the records' IRIs, or the raw value of a one-placeholder id
-    template (``rec-1-org`` for ``http://example.org/{rec_id}``).
+    template (``rec-1-org`` for ``http://example.org/{rec_id}``). An SSSOM/TSV
+    mapping set is read too: its ``subject_id`` and ``object_id`` (CURIEs
+    expanded with its ``curie_map``), but for mappings whose
+    ``predicate_modifier`` is ``Not``.
     """
     shown = str(path)
     try:
@@ -123,7 +126,9 @@ def read_gold(
         raise DataError(shown, "no such gold file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(shown, f"cannot read the gold file: {exc}") from None
-    rows = list(_csv.reader(text.splitlines()))
+    rows = _sssom_rows(text, shown)
+    if rows is None:
+        rows = list(_csv.reader(text.splitlines()))
     if not rows:
         raise DataError(
             shown, "the gold file is empty (expected a header, then align id, target id)"
@@ -163,6 +168,41 @@ def read_gold(
         shown,
         len(read),
     )
+
+
+def _sssom_rows(text: str, shown: str) -> list[list[str]] | None:
+    """An SSSOM/TSV file's pairs as gold CSV rows (line numbers kept), or None: not SSSOM."""
+    lines = text.splitlines()
+    metadata = [line[1:] for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")]
+    header = body[0].split("\t") if body else []
+    if not metadata or "subject_id" not in header or "object_id" not in header:
+        return None
+    import yaml
+
+    try:
+        meta = yaml.safe_load("\n".join(metadata)) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(shown, f"cannot read the SSSOM metadata block: {exc}") from None
+    prefixes = meta.get("curie_map") or {} if isinstance(meta, dict) else {}
+
+    def expand(curie: str) -> str:
+        prefix, colon, local = curie.partition(":")
+        namespace = prefixes.get(prefix) if colon else None
+        return f"{namespace}{local}" if isinstance(namespace, str) else curie
+
+    subject, obj = header.index("subject_id"), header.index("object_id")
+    modifier = header.index("predicate_modifier") if "predicate_modifier" in header else None
+    # The header row, then one empty row per metadata line: the pairs keep their line numbers.
+    rows: list[list[str]] = [["subject_id", "object_id"], *([[]] * len(metadata))]
+    for line in body[1:]:
+        cells = line.split("\t")
+        negated = modifier is not None and len(cells) > modifier and cells[modifier] == "Not"
+        if negated or len(cells) <= max(subject, obj):
+            rows.append([])
+            continue
+        rows.append([expand(cells[subject]), expand(cells[obj])])
+    return rows
 
 
 def _none_found(

@@ -162,3 +162,19 @@ def test_a_sweep_goes_both_sides_of_the_threshold() -> None:
     # A threshold of 0: up to the largest finite candidate distance.
     assert sweep_reach(2, 0.0) == float("inf")
     assert sweep_thresholds(2, 0.0, np.array([0.5, 4.0, np.inf])) == [0.0, 2.0, 4.0]
+
+
+def test_read_gold_from_sssom_expands_curies_and_skips_negated_mappings(tmp_path: Path) -> None:
+    align, target = _records("a", ["k1", "k2", "k3"]), _records("t", ["m1", "m2", "m3"])
+    gold = tmp_path / "gold.sssom.tsv"
+    gold.write_text(
+        "#curie_map:\n#  a: http://x/a/\n#  t: http://x/t/\n#mapping_set_id: urn:x\n"
+        "subject_id\tpredicate_id\tobject_id\tpredicate_modifier\tmapping_justification\n"
+        "a:k1\towl:sameAs\tt:m2\t\tsemapv:ManualMappingCuration\n"
+        "http://x/a/k2\towl:sameAs\tt:m1\t\tsemapv:ManualMappingCuration\n"
+        "a:k3\towl:sameAs\tt:m3\tNot\tsemapv:ManualMappingCuration\n"
+        "a:k9\towl:sameAs\tt:m3\t\tsemapv:ManualMappingCuration\n"
+    )
+    result = read_gold(gold, align, target, "uri", "uri", dedup=False)
+    assert sorted(zip(result.ia.tolist(), result.ib.tolist(), strict=True)) == [(0, 1), (1, 0)]
+    assert result.unresolved == [(9, "http://x/a/k9")]  # its line in the file
