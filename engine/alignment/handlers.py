@@ -22,6 +22,7 @@ from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
 from engine.alignment.headers import check_columns, check_sources
 from engine.alignment.match import select
+from engine.alignment.multivalued import collapse_pairs
 from engine.alignment.prepare import prepare_side
 from engine.alignment.records import Skip
 from engine.alignment.remote import resolve_auth
@@ -226,6 +227,8 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
             pairs.ia, pairs.ib, step.model.distance(pairs.distances, len(pairs)), pairs.distances
         )
         pairs = pairs.take(pairs.total <= step.keep_until + 1e-12)
+    # Records with several values are several rows: one pair per pair of records.
+    pairs = collapse_pairs(pairs, state.records("align"), state.records("target"), dedup=step.dedup)
     if not found.compared and state.estimated_pairs:
         # The estimate was an upper bound (a pipeline, a deduplication): no pair after all.
         _no_candidates(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,10 @@ import numpy.typing as npt
 
 from schemas.base import closest
 
-__all__ = ["Records", "Skip"]
+__all__ = ["MAX_ROWS_PER_RECORD", "Records", "Skip", "expand_rows"]
+
+#: The most rows one record expands into (the product of its columns' value counts).
+MAX_ROWS_PER_RECORD = 64
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,12 @@ class Records:
     record's position in its source (1-based line of a file, or 1-based index
     of an inline row), for error messages. ``warnings`` are what a user should
     know about the data read (records without a value in the listed languages).
+
+    A record with several values in a column (every label of an RDF resource,
+    a CSV cell split on a separator) is several rows, one per combination of
+    its values, sharing its id: ``record`` then gives each row's record
+    number, and an attribute's distance for a pair of records is the best over
+    their rows (:func:`engine.alignment.multivalued.collapse_pairs`).
     """
 
     source: str
@@ -38,6 +48,8 @@ class Records:
     rows: npt.NDArray[np.int64]
     skipped: list[Skip] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Each row's record number where records have several rows; None: one row each.
+    record: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,4 +84,64 @@ class Records:
             rows=self.rows[index],
             skipped=list(self.skipped),
             warnings=list(self.warnings),
+            record=None if self.record is None else self.record[index],
         )
+
+    def representatives(self) -> npt.NDArray[np.int64] | None:
+        """Each row's record's last row (the row the record's links name); None: one row each."""
+        if self.record is None:
+            return None
+        # Rows of a record are contiguous: its last row is where the next record starts - 1.
+        last = np.flatnonzero(np.append(self.record[1:] != self.record[:-1], True))
+        counts = np.diff(np.concatenate(([-1], last)))
+        return np.repeat(last, counts).astype(np.int64)
+
+
+def expand_rows(
+    ids: list[str],
+    columns: dict[str, list[str | None]],
+    rows: npt.NDArray[np.int64],
+    alternatives: dict[str, dict[int, list[str]]],
+    warnings: list[str],
+    source: str,
+) -> tuple[list[str], dict[str, list[str | None]], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """One row per combination of a record's values: ids, columns, source rows, record numbers.
+
+    ``alternatives`` maps a column to the records (by index) holding several values
+    there; ``columns`` holds one value per record. A record whose combinations pass
+    :data:`MAX_ROWS_PER_RECORD` keeps the first ones, with a warning.
+    """
+    names = list(columns)
+    out_ids: list[str] = []
+    out_columns: dict[str, list[str | None]] = {name: [] for name in names}
+    out_rows: list[int] = []
+    out_record: list[int] = []
+    capped = 0
+    for index, iri in enumerate(ids):
+        choices = [
+            alternatives[name][index]
+            if name in alternatives and index in alternatives[name]
+            else [columns[name][index]]
+            for name in names
+        ]
+        combos = list(itertools.islice(itertools.product(*choices), MAX_ROWS_PER_RECORD + 1))
+        if len(combos) > MAX_ROWS_PER_RECORD:
+            combos = combos[:MAX_ROWS_PER_RECORD]
+            capped += 1
+        for combo in combos:
+            out_ids.append(iri)
+            for name, value in zip(names, combo, strict=True):
+                out_columns[name].append(value)
+            out_rows.append(int(rows[index]))
+            out_record.append(index)
+    if capped:
+        warnings.append(
+            f"{source}: {capped:,} record(s) have more than {MAX_ROWS_PER_RECORD} combinations"
+            " of values: only the first are compared"
+        )
+    return (
+        out_ids,
+        out_columns,
+        np.asarray(out_rows, dtype=np.int64),
+        np.asarray(out_record, dtype=np.int64),
+    )

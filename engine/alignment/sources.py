@@ -27,9 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment.headers import delimiter_hint, display_path, source_name
-from engine.alignment.records import Records, Skip
+from engine.alignment.records import Records, Skip, expand_rows
 from engine.alignment.remote import fetch_answer
-from engine.alignment.terms import Term, from_rdflib, merge_rows
+from engine.alignment.terms import Term, all_values, from_rdflib, merge_rows
 from engine.environment import Environment
 from engine.errors import DataError
 from schemas.alignment import (
@@ -78,6 +78,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SKIP_HINT = " (set `on_error: skip` to leave such rows out)"
 
 _Lines = npt.NDArray[np.int64]
+#: Per column, the records (by index) holding several values there, best first.
+_Alternatives = dict[str, dict[int, list[str]]]
 # A line no real file ends with (a private-use character): see _parse.
 _SENTINEL = "\ue000specengine-end-of-file\ue000"
 
@@ -99,28 +101,40 @@ def read_source(
     credentials are read in ``environment`` (default: the process's).
     """
     name = source_name(spec, role, spec_file)
+    alternatives: _Alternatives = {}
     with _gc_paused():
         if isinstance(spec, InlineSource):
             problems = _Problems(name, spec.on_error, inline=True)
             names, columns, rows = _read_inline(spec, problems)
         elif isinstance(spec, RdfSource):
             problems = _Problems(name, spec.on_error, inline=True)
-            names, columns, rows = _read_rdf(spec, problems)
+            names, columns, rows, alternatives = _read_rdf(spec, problems)
         elif isinstance(spec, SparqlSource | RqlSource):
             problems = _Problems(name, spec.on_error, inline=True)
             env = Environment.of_process() if environment is None else environment
-            names, columns, rows = _read_remote(spec, problems, env)
+            names, columns, rows, alternatives = _read_remote(spec, problems, env)
         else:
             path = spec.csv if isinstance(spec, CsvSource) else spec.tsv
             problems = _Problems(name, spec.on_error, inline=False)
             names, columns, rows = _read_delimited(spec, path, problems)
             problems.delimiter = spec.delimiter
+            alternatives = _split(spec.split, names, columns, problems)
 
         ids, keep = _make_ids(spec.id, names, columns, rows, problems)
         if keep is not None:
             # Only rows with id problems (skip mode) get here: filter every column once.
             columns = {name: [values[i] for i in keep] for name, values in columns.items()}
             rows = rows[keep]
+            position = {old: new for new, old in enumerate(keep)}
+            alternatives = {
+                name: {position[i]: v for i, v in several.items() if i in position}
+                for name, several in alternatives.items()
+            }
+        record = None
+        if any(alternatives.values()):
+            ids, columns, rows, record = expand_rows(
+                ids, columns, rows, alternatives, problems.warnings, problems.source
+            )
     problems.skipped.sort(key=lambda skip: skip.row)
     return Records(
         source=problems.source,
@@ -130,7 +144,36 @@ def read_source(
         rows=rows,
         skipped=problems.skipped,
         warnings=problems.warnings,
+        record=record,
     )
+
+
+def _split(
+    split: dict[str, str],
+    names: list[str],
+    columns: dict[str, list[str | None]],
+    problems: _Problems,
+) -> _Alternatives:
+    """Cells of the ``split`` columns cut on their separator: the first value stays a cell."""
+    out: _Alternatives = {}
+    for column, separator in split.items():
+        if column not in columns:
+            raise problems.error(
+                f"`split` names column '{column}', which the source lacks{closest(column, names)}"
+                f" (columns: {', '.join(names)})"
+            )
+        values = columns[column]
+        several: dict[int, list[str]] = {}
+        for index, value in enumerate(values):
+            if value is None or separator not in value:
+                continue
+            parts = list(dict.fromkeys(p.strip() for p in value.split(separator) if p.strip()))
+            values[index] = parts[0] if parts else None
+            if len(parts) > 1:
+                several[index] = parts
+        if several:
+            out[column] = several
+    return out
 
 
 @contextmanager
@@ -415,7 +458,7 @@ def _read_inline(
 
 def _read_rdf(
     spec: RdfSource, problems: _Problems
-) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
+) -> tuple[list[str], dict[str, list[str | None]], _Lines, _Alternatives]:
     """Names, columns and first answer rows of a SPARQL SELECT over dump files."""
     # Imported here: rdflib costs a noticeable start-up that other sources never need.
     from rdflib import Graph
@@ -436,15 +479,17 @@ def _read_rdf(
         raise problems.error("the SPARQL query must be a SELECT")
     names = [str(v) for v in result.vars]
     rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
-    return _answer_columns(names, rows, spec.id, spec.languages, problems)
+    return _answer_columns(names, rows, spec.id, spec.languages, spec.values, problems)
 
 
 def _read_remote(
     spec: SparqlSource | RqlSource, problems: _Problems, environment: Environment
-) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
+) -> tuple[list[str], dict[str, list[str | None]], _Lines, _Alternatives]:
     """Names, columns and first answer rows of a SPARQL endpoint or CubicWeb instance."""
     answer, _ = fetch_answer(spec, problems.source, environment)
-    return _answer_columns(answer.names, answer.rows, spec.id, spec.languages, problems)
+    return _answer_columns(
+        answer.names, answer.rows, spec.id, spec.languages, spec.values, problems
+    )
 
 
 def _answer_columns(
@@ -452,9 +497,13 @@ def _answer_columns(
     rows: list[list[Term | None]],
     id_spec: str | int | dict[Literal["template"], str],
     languages: list[str],
+    values: str,
     problems: _Problems,
-) -> tuple[list[str], dict[str, list[str | None]], _Lines]:
-    """One record per id from a query's rows (see :mod:`engine.alignment.terms`)."""
+) -> tuple[list[str], dict[str, list[str | None]], _Lines, _Alternatives]:
+    """One record per id from a query's rows (see :mod:`engine.alignment.terms`).
+
+    With ``values: all``, also every value of the records that have several.
+    """
     _check_names(names, problems, "the query's variables")
     if not rows:
         raise problems.error(
@@ -481,7 +530,8 @@ def _answer_columns(
                 f"{problems.source}: {records} no ?{name} in the listed languages ({listed}):"
                 f" {'its' if count == 1 else 'their'} {name} is missing"
             )
-    return names, merged.columns, np.asarray(merged.first_rows, dtype=np.int64)
+    several = all_values(names, rows, keys, languages) if values == "all" else {}
+    return names, merged.columns, np.asarray(merged.first_rows, dtype=np.int64), several
 
 
 # --------------------------------------------------------------------------- ids

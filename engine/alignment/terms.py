@@ -264,3 +264,52 @@ def merge_rows(
                 unlisted[name] = count
     columns = {name: [cell(record[i]) for record in best] for i, name in enumerate(names)}
     return Merged(columns, first_rows, unlisted)
+
+
+def all_values(
+    names: list[str],
+    rows: Iterable[Sequence[Term | None]],
+    key_columns: list[int],
+    languages: Sequence[str],
+) -> dict[str, dict[int, list[str]]]:
+    """Every distinct value of each record and variable, where a record has several.
+
+    Records are numbered as :func:`merge_rows` numbers them, and its rules hold:
+    a record's values come best first (listed language, then text order), so
+    the first is the value :func:`merge_rows` keeps; with ``languages``, text in
+    a variable of tagged text counts only in a listed language. Rows with a
+    badly typed literal are skipped (:func:`merge_rows` reports them).
+    """
+    rank, unlisted_rank = _rank(languages)
+    tagged = [False] * len(names)
+    groups: dict[tuple[str | None, ...], int] = {}
+    # record -> variable -> value -> (its best rank, whether it is text)
+    found: list[list[dict[str, tuple[int, bool]]]] = []
+    for row in rows:
+        if any(term is not None and literal_problem(term) is not None for term in row):
+            continue
+        key = tuple(cell(row[i]) for i in key_columns)
+        index = groups.setdefault(key, len(groups))
+        if index == len(found):
+            found.append([{} for _ in names])
+        for i, term in enumerate(row):
+            value = None if term is None else cell(term)
+            if term is None or value is None:
+                continue
+            tagged[i] = tagged[i] or bool(term.lang)
+            level, seen = rank(term), found[index][i]
+            if value not in seen or level < seen[value][0]:
+                seen[value] = (level, _text(term))
+    out: dict[str, dict[int, list[str]]] = {}
+    for i, name in enumerate(names):
+        several: dict[int, list[str]] = {}
+        for index, variables in enumerate(found):
+            values = variables[i]
+            if languages and tagged[i]:
+                values = {v: r for v, r in values.items() if not (r[1] and r[0] >= unlisted_rank)}
+            if len(values) > 1:
+                ranked = sorted((level, value) for value, (level, _) in values.items())
+                several[index] = [value for _, value in ranked]
+        if several:
+            out[name] = several
+    return out

@@ -59,6 +59,11 @@ class _FileSource(StrictModel):
     )
     encoding: str = "utf-8"
     quotechar: str = Field('"', min_length=1, max_length=1)
+    split: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="columns holding several values and their separator, e.g. {aliases: '|'};"
+        " an attribute's distance is then the best over every pair of values",
+    )
     on_error: Literal["fail", "skip"] = "fail"
 
     @field_validator("encoding")
@@ -138,6 +143,11 @@ class RdfSource(StrictModel):
         description="language preference of literals, e.g. [fr, en, ''] ('' = no tag): a"
         " record without text in a listed language has a missing value there",
     )
+    values: Literal["best", "all"] = Field(
+        "best",
+        description="per record and variable: the best value (by language), or 'all' of them;"
+        " an attribute's distance is then the best over every pair of values",
+    )
     on_error: Literal["fail", "skip"] = "fail"
 
     @field_validator("rdf", mode="before")
@@ -215,6 +225,11 @@ class _RemoteSource(StrictModel):
         description="language preference of literals, e.g. [fr, en, '']: per record and"
         " column the value in the first language found is kept ('' = no language tag);"
         " a record without text in a listed language has a missing value there",
+    )
+    values: Literal["best", "all"] = Field(
+        "best",
+        description="per record and variable: the best value (by language), or 'all' of them;"
+        " an attribute's distance is then the best over every pair of values",
     )
     on_error: Literal["fail", "skip"] = "fail"
 

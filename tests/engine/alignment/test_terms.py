@@ -8,6 +8,7 @@ from engine.alignment.terms import (
     WKT_LITERAL,
     XSD,
     Term,
+    all_values,
     cell,
     from_json_binding,
     literal_problem,
@@ -157,3 +158,23 @@ def test_listed_languages_are_strict() -> None:
     anything = merge_rows(names, rows, [0], [], lambda r, m: None)
     assert anything.columns["label"] == ["Chypre", "Royaume-Uni", "Norway", None]
     assert anything.unlisted == {}
+
+
+def test_all_values_best_first_in_the_listed_languages() -> None:
+    names = ["s", "label", "code"]
+    rows = [
+        [uri("http://x/1"), lit("Zola", "en"), lit("Z")],
+        [uri("http://x/1"), lit("Émile Zola", "fr"), lit("Z")],
+        [uri("http://x/1"), lit("Zola (de)", "de"), None],
+        [uri("http://x/1"), lit("Zola", "en-gb"), lit("EZ")],
+        [uri("http://x/2"), lit("Hugo", "fr"), lit("H")],
+        [uri("http://x/3"), lit("Verne", "de"), lit("V", None, XSD + "integer")],  # bad: left out
+    ]
+    languages = ["fr", "en"]
+    several = all_values(names, rows, [0], languages)
+    # Record 1 only: German is not listed, "Zola" in en and en-gb is one value, and the
+    # first value is the one merge_rows keeps.
+    assert several == {"label": {0: ["Émile Zola", "Zola"]}, "code": {0: ["EZ", "Z"]}}
+    merged = merge_rows(names, rows, [0], languages, lambda r, m: None)
+    assert merged.columns["label"][0] == several["label"][0][0]
+    assert all_values(names, rows, [0], [])["label"] == {0: ["Zola", "Zola (de)", "Émile Zola"]}
