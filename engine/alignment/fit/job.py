@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,10 +29,10 @@ from engine.alignment.compare import CompareTask, compare_chunk, compare_task
 from engine.alignment.fit import em, supervised
 from engine.alignment.fit.levels import cut, default_cuts
 from engine.alignment.fit.model import AttributeModel, Model, rounded
-from engine.alignment.fit.u import SEED, level_frequencies, random_pairs
+from engine.alignment.fit.u import level_frequencies, random_pairs
 from engine.alignment.handlers import HANDLERS
 from engine.alignment.metrics import METRICS
-from engine.alignment.state import AlignmentState
+from engine.alignment.state import AlignmentState, Pairs
 from engine.alignment.steps import Block, Prepare, ReadSource, steps
 from engine.alignment.stream import compare_all
 from schemas.alignment import AlignmentSpec, Attribute, leaf_rules
@@ -44,8 +43,6 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.int8]
 
-#: Pairs of one training session at most (a sample of a larger rule's pairs, seeded).
-SESSION_PAIRS = 500_000
 #: Pairs compared at once when computing distances.
 CHUNK = 200_000
 #: The match-probability threshold of an unsupervised fit (a pair more likely a match than not),
@@ -119,28 +116,11 @@ class _Levels:
         return out
 
 
-def _sample(ia: Ints, ib: Ints, size: int) -> tuple[Ints, Ints]:
-    if len(ia) <= size:
-        return ia, ib
-    keep = np.sort(np.random.default_rng(SEED).choice(len(ia), size=size, replace=False))
-    return ia[keep], ib[keep]
+def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Session]:
+    """One training session per blocking rule, each with the attributes it reads held out.
 
-
-def _rule_pairs(rule: Any, dedup: bool) -> tuple[Ints, Ints]:
-    parts_a, parts_b = [], []
-    for ia, ib in rule.pairs():
-        if dedup:
-            keep = ia < ib
-            ia, ib = ia[keep], ib[keep]
-        parts_a.append(ia)
-        parts_b.append(ib)
-    if not parts_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(parts_a).astype(np.int64), np.concatenate(parts_b).astype(np.int64)
-
-
-def _sessions(state: AlignmentState, levels: _Levels) -> list[em.Session]:
-    """One training session per blocking rule, each with the attributes it reads held out."""
+    A rule's pairs are the candidates it contains (the union compared them once).
+    """
     spec, rule = state.spec, state.rule
     assert rule is not None
     if spec.blocking.name == "union":
@@ -153,8 +133,10 @@ def _sessions(state: AlignmentState, levels: _Levels) -> list[em.Session]:
         used = {
             name for leaf in leaf_rules(ref) for name in getattr(leaf.options, "attributes", [])
         }
-        ia, ib = _sample(*_rule_pairs(member, spec.dedup), SESSION_PAIRS)
-        rows, counts = em.patterns(levels.of(ia, ib))
+        mine = member.contains(pairs.ia, pairs.ib)
+        if spec.dedup:  # a rule sees the records twice: a pair either way round is its pair
+            mine |= member.contains(pairs.ib, pairs.ia)
+        rows, counts = em.patterns(levels[mine])
         held = tuple(name in used for name in names)
         out.append(em.Session(member.label, rows, counts, held))
     return out
@@ -193,7 +175,7 @@ def fit(spec: AlignmentSpec, spec_file: Path, *, gold: Path | None = None) -> Fi
     notes: list[str] = list(state.warnings)
     scores: dict[str, float] = {}
     if gold is None:
-        fitted = em.fit(_sessions(state, levels), everything, u, names, total)
+        fitted = em.fit(_sessions(state, pairs, candidate_levels), everything, u, names, total)
         m, prior = fitted.m, fitted.prior
         notes += fitted.notes
         threshold = spec.model.threshold if spec.model is not None else DEFAULT_THRESHOLD

@@ -17,8 +17,9 @@ __all__ = ["SAMPLE", "SEED", "level_frequencies", "random_pairs"]
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
-#: Random pairs drawn to estimate u.
-SAMPLE = 1_000_000
+#: Random pairs drawn to estimate u: enough for a level as rare as 1 in 100,000
+#: pairs to be seen a few times, and cheap next to a run (``engine fit`` must be).
+SAMPLE = 500_000
 #: The sampling seed (fixed: a second fit writes the same model).
 SEED = 15
 
@@ -26,9 +27,9 @@ SEED = 15
 def random_pairs(
     n_align: int, n_target: int, *, dedup: bool, size: int = SAMPLE, seed: int = SEED
 ) -> tuple[Ints, Ints]:
-    """Up to ``size`` distinct random pairs (each unordered pair once, no self pair in a dedup).
+    """``size`` random pairs, sorted (no self pair in a dedup, each pair as ``i < j``).
 
-    When there are fewer possible pairs than ``size``, every pair is returned.
+    When there are fewer possible pairs than ``size``, every pair, once.
     """
     total = n_align * (n_align - 1) // 2 if dedup else n_align * n_target
     if total <= 0:
@@ -37,8 +38,9 @@ def random_pairs(
     if total <= size:
         codes = np.arange(total, dtype=np.int64)
     else:
-        # Drawn with replacement then made unique: cheap, and nearly `size` pairs.
-        codes = np.unique(rng.integers(0, total, size=size, dtype=np.int64))
+        # Drawn with replacement (a pair twice is rare, and harmless to a frequency),
+        # sorted so that the comparisons read the records in order.
+        codes = np.sort(rng.integers(0, total, size=size, dtype=np.int64))
     if not dedup:
         return codes // n_target, codes % n_target
     # Unordered pair number -> (i, j), i < j: row i starts at i*(2n-i-1)/2.
