@@ -60,7 +60,10 @@ _PLACEHOLDER = _re.compile(r"\{([^{}]*)\}")
 
 def _lookup(records: Records, id_spec: Any) -> dict[str, int]:
     """Record index by IRI and, for a one-placeholder id template, by the raw key too."""
-    table = {iri: index for index, iri in enumerate(records.ids)}
+    table: dict[str, int] = {}
+    for index, iri in enumerate(records.ids):
+        # The first row: a record with several values has several rows, links name the first.
+        table.setdefault(iri, index)
     if isinstance(id_spec, dict):
         refs = _PLACEHOLDER.findall(id_spec["template"])
         if len(set(refs)) == 1:

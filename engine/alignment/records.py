@@ -88,13 +88,16 @@ class Records:
         )
 
     def representatives(self) -> npt.NDArray[np.int64] | None:
-        """Each row's record's last row (the row the record's links name); None: one row each."""
+        """Each row's record's first row (the row the record's links name); None: one row each.
+
+        The first row is also the one an id names wherever ids are looked up.
+        """
         if self.record is None:
             return None
-        # Rows of a record are contiguous: its last row is where the next record starts - 1.
-        last = np.flatnonzero(np.append(self.record[1:] != self.record[:-1], True))
-        counts = np.diff(np.concatenate(([-1], last)))
-        return np.repeat(last, counts).astype(np.int64)
+        # Rows of a record are contiguous: a record starts where the record number changes.
+        first = np.flatnonzero(np.insert(self.record[1:] != self.record[:-1], 0, True))
+        counts = np.diff(np.append(first, len(self.record)))
+        return np.repeat(first, counts).astype(np.int64)
 
 
 def expand_rows(

@@ -40,12 +40,12 @@ def _pairs(ia: list[int], ib: list[int], total: list[float]) -> Pairs:
     )
 
 
-def test_representatives_are_each_record_s_last_row() -> None:
+def test_representatives_are_each_record_s_first_row() -> None:
     records = _records([0, 0, 1, 2, 2, 2], 6)
-    assert records.representatives().tolist() == [1, 1, 2, 5, 5, 5]  # type: ignore[union-attr]
+    assert records.representatives().tolist() == [0, 0, 2, 3, 3, 3]  # type: ignore[union-attr]
     assert _records(None, 3).representatives() is None
-    taken = records.take(np.array([True, False, True, False, True, True]))
-    assert taken.representatives().tolist() == [0, 1, 3, 3]  # type: ignore[union-attr]
+    taken = records.take(np.array([False, True, True, False, True, True]))
+    assert taken.representatives().tolist() == [0, 1, 2, 2]  # type: ignore[union-attr]
 
 
 def test_collapse_keeps_the_best_pair_of_rows_per_pair_of_records() -> None:
@@ -53,11 +53,11 @@ def test_collapse_keeps_the_best_pair_of_rows_per_pair_of_records() -> None:
     target = _records([0, 1, 1, 2], 4)  # record 1 has two rows
     pairs = _pairs([0, 1, 0, 1, 2], [1, 2, 0, 3, 3], [0.4, 0.1, 0.3, 0.2, 0.5])
     out = collapse_pairs(pairs, align, target, dedup=False)
-    # Records (0, 1): rows (0, 1) 0.4 and (1, 2) 0.1 -> 0.1, named by rows 1 and 2.
+    # Records (0, 1): rows (0, 1) 0.4 and (1, 2) 0.1 -> 0.1, named by rows 0 and 1.
     assert list(zip(out.ia.tolist(), out.ib.tolist(), out.total.tolist(), strict=True)) == [
-        (1, 0, 0.3),
-        (1, 2, 0.1),
-        (1, 3, 0.2),
+        (0, 0, 0.3),
+        (0, 1, 0.1),
+        (0, 3, 0.2),
         (2, 3, 0.5),
     ]
     assert out.distances["v"].tolist() == [0.15, 0.05, 0.1, 0.25]  # from the same rows
@@ -68,7 +68,7 @@ def test_collapse_in_a_deduplication() -> None:
     pairs = _pairs([0, 0, 1, 2], [1, 2, 3, 3], [0.0, 0.3, 0.2, 0.1])
     out = collapse_pairs(pairs, side, side, dedup=True)
     # (0, 1) and (2, 3) are two values of one record each: not pairs.
-    assert (out.ia.tolist(), out.ib.tolist(), out.total.tolist()) == ([1], [3], [0.2])
+    assert (out.ia.tolist(), out.ib.tolist(), out.total.tolist()) == ([0], [2], [0.2])
 
 
 def test_without_several_values_nothing_changes() -> None:
@@ -119,6 +119,21 @@ def test_csv_cells_split_on_a_separator(tmp_path: Path) -> None:
         ("1", "1"),
         ("3", "3"),
     }
+
+
+def test_eval_scores_records_not_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "align.csv").write_text(
+        "id,label\n1,Allemagne|Germany\n2,Londres|London\n3,Pays-Bas|Holland\n",
+        encoding="utf-8",
+    )
+    source = f'{{csv: align.csv, id: {{template: "{A}{{id}}"}}, split: {{label: "|"}}}}'
+    assert _run(tmp_path, source, "one-to-one") == {("1", "1"), ("2", "2"), ("3", "3")}
+    # Gold by IRI for one pair, by raw key for the others: each names the record once.
+    (tmp_path / "gold.csv").write_text(f"align,target\n{A}1,{T}1\n2,2\n3,3\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "spec.yaml"), "--gold", str(tmp_path / "gold.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "precision 1.0000" in out and "recall 1.0000" in out, out
 
 
 def test_split_names_a_column_of_the_source(
