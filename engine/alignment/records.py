@@ -54,6 +54,13 @@ class Records:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def record_count(self) -> int:
+        """How many records: the rows, unless records with several values have several."""
+        if self.record is None or not len(self.record):
+            return len(self.ids)
+        return int(np.count_nonzero(self.record[1:] != self.record[:-1])) + 1
+
     def column_name(self, ref: str | int) -> str:
         """The name of a column given by name or 0-based index; KeyError with the valid ones."""
         if isinstance(ref, int):

@@ -41,7 +41,9 @@ def _shown(path: str) -> str:
 
 def _records_line(state: AlignmentState, role: str) -> str:
     records = state.records(role)
-    line = f"{len(records):,} records"
+    line = f"{records.record_count:,} records"
+    if records.record is not None:  # several values: a row per combination
+        line += f" ({len(records):,} rows: one per combination of values)"
     if records.skipped:
         line += f", {len(records.skipped):,} rows skipped"
     return line

@@ -43,6 +43,7 @@ def _pairs(ia: list[int], ib: list[int], total: list[float]) -> Pairs:
 def test_representatives_are_each_record_s_first_row() -> None:
     records = _records([0, 0, 1, 2, 2, 2], 6)
     assert records.representatives().tolist() == [0, 0, 2, 3, 3, 3]  # type: ignore[union-attr]
+    assert (records.record_count, len(records), _records(None, 3).record_count) == (3, 6, 3)
     assert _records(None, 3).representatives() is None
     taken = records.take(np.array([False, True, True, False, True, True]))
     assert taken.representatives().tolist() == [0, 1, 2, 2]  # type: ignore[union-attr]
@@ -105,7 +106,7 @@ outputs:
         return {(r["align_id"][len(A) :], r["target_id"][len(T) :]) for r in csv.DictReader(handle)}
 
 
-def test_csv_cells_split_on_a_separator(tmp_path: Path) -> None:
+def test_csv_cells_split_on_a_separator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "align.csv").write_text(
         "id,label\n1,Allemagne|Germany|Deutschland\n2,Londres\n3,Pays-Bas| Holland |Holland\n",
         encoding="utf-8",
@@ -114,6 +115,9 @@ def test_csv_cells_split_on_a_separator(tmp_path: Path) -> None:
     assert _run(tmp_path, source + "}") == set()  # one value per cell: "Allemagne|Germany|..."
     found = _run(tmp_path, source + ', split: {label: "|"}}')
     assert found == {("1", "1"), ("1", "4"), ("3", "3")}
+    capsys.readouterr()
+    assert main(["plan", str(tmp_path / "spec.yaml")]) == 0
+    assert "align.csv: 3 records (6 rows: one per combination of values)" in capsys.readouterr().out
     # one-to-one: a record is one record, however many values it has.
     assert _run(tmp_path, source + ', split: {label: "|"}}', "one-to-one") == {
         ("1", "1"),
