@@ -47,10 +47,10 @@ _UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # as in metrics.num
 
 @dataclass(frozen=True)
 class _Side:
-    codes: npt.NDArray[np.int64]  # string attributes x records: value index, -1 missing
-    chars: npt.NDArray[np.int32]  # every distinct value's letters, in the dense alphabet
-    starts: Ints  # value i is chars[starts[i]:starts[i + 1]]
-    numbers: Floats  # numeric attributes x records, NaN missing
+    starts: Ints  # record r's string values are chars[starts[r]:], one after another
+    lens: npt.NDArray[np.int32]  # records x string attributes: letters, -1 missing
+    chars: npt.NDArray[Any]  # the letters in the dense alphabet (uint8 when it fits)
+    numbers: Floats  # records x numeric attributes, NaN missing
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,9 @@ class KernelPlan:
     b: _Side
     alphabet: int
     longest: int
+
+
+_CACHE_LOCK = threading.Lock()
 
 
 def _string_column(metric: str, options: Any, prepared: Any) -> Any | None:
@@ -119,16 +122,31 @@ def _code_points(columns: Sequence[Any]) -> tuple[npt.NDArray[np.uint32], Ints, 
     return chars, starts, bases
 
 
-def _side(columns: Sequence[Any], numbers: Sequence[Floats], records: int) -> tuple[Any, ...]:
-    chars, starts, bases = _code_points(columns)
+def _codes(columns: Sequence[Any], bases: Ints, records: int) -> Ints:
     codes = np.full((len(columns), records), -1, dtype=np.int64)
     for row, (column, base) in enumerate(zip(columns, bases, strict=True)):
         present = column.codes >= 0
         codes[row, present] = column.codes[present] + base
-    nums = np.full((len(numbers), records), np.nan)
+    return codes
+
+
+def _side(
+    columns: Sequence[Any], numbers: Sequence[Floats], records: int, dense: Any, wide: bool
+) -> _Side:
+    from engine.alignment.kernel import loops
+
+    chars, value_starts, bases = _code_points(columns)
+    codes = _codes(columns, bases, records)
+    value_lens = np.diff(value_starts).astype(np.int32)
+    lens = np.where(codes >= 0, value_lens[np.maximum(codes, 0)], -1).T.astype(np.int32)
+    starts = np.zeros(records + 1, dtype=np.int64)
+    np.cumsum(np.maximum(lens, 0).sum(axis=1), out=starts[1:])
+    out = np.empty(int(starts[-1]), dtype=np.int32 if wide else np.uint8)
+    loops.pack(codes, value_starts, dense[chars], starts, out)
+    nums = np.full((records, len(numbers)), np.nan)
     for row, values in enumerate(numbers):
-        nums[row] = values
-    return codes, chars, starts, nums
+        nums[:, row] = values
+    return _Side(starts, np.ascontiguousarray(lens), out, nums)
 
 
 def _records(prepared: Any) -> int:
@@ -161,15 +179,21 @@ def kernel_plan(
             string_row += 1
     first = align[covered[0][0].name], target[covered[0][0].name]
     na, nb = _records(first[0]), _records(first[1])
-    codes_a, chars_a, starts_a, nums_a = _side([s[0] for s in strings], [n[0] for n in numbers], na)
-    codes_b, chars_b, starts_b, nums_b = _side([s[1] for s in strings], [n[1] for n in numbers], nb)
-    # One dense alphabet for both sides: the bit-parallel Levenshtein indexes a table by letter.
+    columns_a, columns_b = [s[0] for s in strings], [s[1] for s in strings]
+    chars_a, starts_a, _ = _code_points(columns_a)
+    chars_b, starts_b, _ = _code_points(columns_b)
+    # One dense alphabet for both sides: the bit-parallel loops index a table by letter.
     top = int(max(chars_a.max(initial=0), chars_b.max(initial=0)))
     used = np.zeros(top + 1, dtype=np.bool_)
     used[chars_a] = True
     used[chars_b] = True
     dense = (np.cumsum(used) - 1).astype(np.int32)
+    alphabet = int(used.sum()) + 1
     lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
+    with _CACHE_LOCK:
+        _cache_dir()
+        a = _side(columns_a, [n[0] for n in numbers], na, dense, alphabet > 256)
+        b = _side(columns_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
     return KernelPlan(
         count=len(covered),
         kinds=np.array([f[0] for _, f in covered], dtype=np.int64),
@@ -178,14 +202,11 @@ def kernel_plan(
         scale=np.array([f[2] for _, f in covered], dtype=np.float64),
         weight=np.array([job.weight for job, _ in covered], dtype=np.float64),
         fill=np.array([job.fill for job, _ in covered], dtype=np.float64),
-        a=_Side(codes_a, dense[chars_a], starts_a, nums_a),
-        b=_Side(codes_b, dense[chars_b], starts_b, nums_b),
-        alphabet=int(used.sum()) + 1,
+        a=a,
+        b=b,
+        alphabet=alphabet,
         longest=int(lengths.max()),
     )
-
-
-_CACHE_LOCK = threading.Lock()
 
 
 def _cache_dir() -> None:
@@ -221,13 +242,13 @@ def run(plan: KernelPlan, ia: Ints, ib: Ints, limit: float) -> tuple[Floats, Flo
         plan.weight,
         plan.fill,
         limit,
-        a.codes,
-        a.chars,
         a.starts,
+        a.lens,
+        a.chars,
         a.numbers,
-        b.codes,
-        b.chars,
         b.starts,
+        b.lens,
+        b.chars,
         b.numbers,
         plan.alphabet,
         plan.longest,

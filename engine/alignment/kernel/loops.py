@@ -10,12 +10,13 @@ compares them bit for bit).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EXACT", "JARO_WINKLER", "LEVENSHTEIN", "NUMBER", "pairs"]
+__all__ = ["EXACT", "JARO_WINKLER", "LEVENSHTEIN", "NUMBER", "pack", "pairs"]
 
 #: What an attribute's row of the plan computes.
 LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER = 0, 1, 2, 3
@@ -232,13 +233,13 @@ def pairs(
     weight: npt.NDArray[np.float64],
     fill: npt.NDArray[np.float64],
     limit: float,
-    codes_a: npt.NDArray[np.int64],
-    chars_a: npt.NDArray[np.int32],
     starts_a: npt.NDArray[np.int64],
+    lens_a: npt.NDArray[np.int32],
+    chars_a: npt.NDArray[Any],
     numbers_a: npt.NDArray[np.float64],
-    codes_b: npt.NDArray[np.int64],
-    chars_b: npt.NDArray[np.int32],
     starts_b: npt.NDArray[np.int64],
+    lens_b: npt.NDArray[np.int32],
+    chars_b: npt.NDArray[Any],
     numbers_b: npt.NDArray[np.float64],
     alphabet: int,
     longest: int,
@@ -259,6 +260,8 @@ def pairs(
     flag_t = np.zeros(longest + 1, dtype=np.bool_)
     for k in range(len(ia)):
         a, b = ia[k], ib[k]
+        # A record's string values lie one after the other from starts[record].
+        pa, pb = starts_a[a], starts_b[b]
         sum_ = 0.0
         alive = True
         for at in range(len(kinds)):
@@ -266,16 +269,17 @@ def pairs(
             r = rows[at]
             d = math.nan
             if kind == NUMBER:
-                x, y = numbers_a[r, a], numbers_b[r, b]
+                x, y = numbers_a[a, r], numbers_b[b, r]
                 if not (math.isnan(x) or math.isnan(y)):
                     d = abs(x - y) / param[at]
                     if not math.isnan(scale[at]):
                         d = min(d / scale[at], 1.0)
             else:
-                ca, cb = codes_a[r, a], codes_b[r, b]
-                if ca >= 0 and cb >= 0:
-                    o1, o2 = starts_a[ca], starts_b[cb]
-                    l1, l2 = starts_a[ca + 1] - o1, starts_b[cb + 1] - o2
+                l1, l2 = lens_a[a, r], lens_b[b, r]
+                o1, o2 = pa, pb
+                pa += max(l1, 0)
+                pb += max(l2, 0)
+                if l1 >= 0 and l2 >= 0:
                     if kind == LEVENSHTEIN:
                         # The shorter value is the pattern (swapping arrays costs more).
                         if l1 == 0 or l2 == 0:
@@ -312,3 +316,27 @@ def pairs(
                     break
         total[k] = sum_
         keep[k] = alive
+
+
+@numba.njit(cache=True, nogil=True)
+def pack(
+    codes: npt.NDArray[np.int64],
+    value_starts: npt.NDArray[np.int64],
+    value_chars: npt.NDArray[np.int32],
+    starts: npt.NDArray[np.int64],
+    out: npt.NDArray[Any],
+) -> None:
+    """Lay each record's string values (``codes``: attributes x records) one after another.
+
+    A pair then reads its records' letters from one or two cache lines per side
+    instead of one per attribute: at 200k records and more, the misses cost
+    more than the distances.
+    """
+    for record in range(codes.shape[1]):
+        p = starts[record]
+        for attribute in range(codes.shape[0]):
+            c = codes[attribute, record]
+            if c >= 0:
+                for i in range(value_starts[c], value_starts[c + 1]):
+                    out[p] = value_chars[i]
+                    p += 1
