@@ -207,6 +207,14 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--out", type=Path, help="write the fitted spec here instead of editing SPEC in place"
     )
+    fit.add_argument(
+        "--term-frequency",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=[],
+        metavar="ATTR,...",
+        help="weigh these attributes' exact agreements by how common the value is"
+        " (kept by later fits)",
+    )
     fit.add_argument("--json", action="store_true", help="print the model as one JSON document")
 
     generate = commands.add_parser(
@@ -334,13 +342,20 @@ def _eval(path: Path, gold: Path, steps: int | list[float], as_json: bool = Fals
     return EXIT_OK
 
 
-def _fit(path: Path, gold: Path | None, out: Path | None, as_json: bool = False) -> int:
+def _fit(
+    path: Path,
+    gold: Path | None,
+    out: Path | None,
+    as_json: bool = False,
+    term_frequency: Sequence[str] = (),
+) -> int:
     spec = api.load_spec(path)
     kind = kinds.get(spec.kind)
     if not kind.fits:
         fitted = " and ".join(name for name in kinds.names() if kinds.get(name).fits)
         raise UsageError(f"{path}: fit fits {fitted} specs; this is a {spec.kind} spec")
-    text, figures = kind.fit(spec, path, gold=gold, out=out)
+    options = {"term_frequency": list(term_frequency)}
+    text, figures = kind.fit(spec, path, gold=gold, out=out, options=options)
     if as_json:
         print(dumps({"command": "fit", "spec_file": str(path), **figures}))
     else:
@@ -412,7 +427,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "eval":
         return _eval(args.spec, args.gold, args.steps, args.json)
     if args.command == "fit":
-        return _fit(args.spec, args.gold, args.out, args.json)
+        return _fit(args.spec, args.gold, args.out, args.json, args.term_frequency)
     if args.command == "setup":
         return _setup(args.spec, args.quiet)
     if args.command == "lab":

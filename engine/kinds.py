@@ -228,10 +228,18 @@ class Kind:
         raise NotImplementedError
 
     def fit(
-        self, spec: Any, spec_file: Path, *, gold: Path | None, out: Path | None
+        self,
+        spec: Any,
+        spec_file: Path,
+        *,
+        gold: Path | None,
+        out: Path | None,
+        options: Mapping[str, Any],
     ) -> tuple[str, dict[str, Any]]:
         """``engine fit``: fit the spec's model and write it into the spec (or ``out``).
 
+        ``options``: the command line's fitting options (``term_frequency``: the
+        attributes whose exact agreements weigh by the value's frequency).
         Returns the text for people (what was learned) and the figures of
         ``--json``. Only if :attr:`fits`.
         """

@@ -20,6 +20,7 @@ from engine.alignment import evaluate
 from engine.alignment import publish as publishing
 from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
+from engine.alignment.fit.tf import pair_frequencies
 from engine.alignment.headers import check_columns, check_sources
 from engine.alignment.match import select
 from engine.alignment.multivalued import collapse_pairs
@@ -223,9 +224,14 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     state.compared_pairs += found.compared
     pairs = found.pairs
     if step.model is not None:  # the model's score: 1 - the match probability
-        pairs = Pairs(
-            pairs.ia, pairs.ib, step.model.distance(pairs.distances, len(pairs)), pairs.distances
+        tf = pair_frequencies(
+            step.model.term_frequency(),
+            state.sides["align"].normalised,
+            None if step.dedup else state.sides["target"].normalised,
+            pairs.ia,
         )
+        scored = step.model.distance(pairs.distances, len(pairs), tf)
+        pairs = Pairs(pairs.ia, pairs.ib, scored, pairs.distances)
         pairs = pairs.take(pairs.total <= step.keep_until + 1e-12)
     # Records with several values are several rows: one pair per pair of records.
     pairs = collapse_pairs(pairs, state.records("align"), state.records("target"), dedup=step.dedup)

@@ -260,13 +260,19 @@ class AlignmentKind(Kind):
         return eval_figures(state, gold, steps)
 
     def fit(
-        self, spec: Any, spec_file: Path, *, gold: Path | None, out: Path | None
+        self,
+        spec: Any,
+        spec_file: Path,
+        *,
+        gold: Path | None,
+        out: Path | None,
+        options: Mapping[str, Any],
     ) -> tuple[str, dict[str, Any]]:
         from engine.alignment.fit.job import fit
         from engine.alignment.fit.spec_file import write_model
         from engine.alignment.fit.summary import fit_figures, fit_text
 
-        result = fit(spec, spec_file, gold=gold)
+        result = fit(spec, spec_file, gold=gold, term_frequency=options.get("term_frequency", ()))
         written = write_model(spec_file, result.model, out)
         return fit_text(result, written), fit_figures(result, written)
 

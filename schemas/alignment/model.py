@@ -30,6 +30,11 @@ class LevelsSpec(StrictModel):
     )
     m: list[float] = Field(description="P(level | match), one per level (len(levels) + 1)")
     u: list[float] = Field(description="P(level | non-match), one per level (len(levels) + 1)")
+    term_frequency: bool = Field(
+        False,
+        description="an exact agreement weighs by how common the agreed value is"
+        " (log2(m / its share of the records)): a common value agreeing is weaker evidence",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> LevelsSpec:
@@ -37,6 +42,8 @@ class LevelsSpec(StrictModel):
             raise ValueError("levels must be ascending")
         if any(c < 0 for c in self.levels):
             raise ValueError("levels are distances: >= 0")
+        if self.term_frequency and (not self.levels or self.levels[0] != 0):
+            raise ValueError("term_frequency adjusts the exact level: the first level must be 0")
         for key in ("m", "u"):
             values: list[float] = getattr(self, key)
             if len(values) != len(self.levels) + 1:

@@ -50,6 +50,10 @@ def test_neither_threshold_nor_model_loads_but_is_not_fitted(tmp_path: Path) -> 
         (MODEL.replace("    name:", "    other:"), "has no levels in the model"),
         (MODEL + "threshold: 0.5\n", "remove this `threshold`"),
         (MODEL.replace("threshold: 0.9", "threshold: 1.5"), "model.threshold"),
+        (
+            MODEL.replace("levels: [0.0]", "levels: [0.1], term_frequency: true"),
+            "term_frequency adjusts the exact level",
+        ),
     ],
 )
 def test_bad_models_are_spec_errors_at_their_line(tmp_path: Path, text: str, message: str) -> None:

@@ -35,6 +35,7 @@ from engine.alignment.metrics import METRICS
 from engine.alignment.state import AlignmentState, Pairs
 from engine.alignment.steps import Block, Prepare, ReadSource, steps
 from engine.alignment.stream import compare_all
+from engine.errors import DataError, UsageError
 from schemas.alignment import AlignmentSpec, Attribute, leaf_rules
 
 __all__ = ["FitResult", "fit"]
@@ -147,8 +148,35 @@ def _total_pairs(state: AlignmentState) -> int:
     return n_align * (n_align - 1) // 2 if state.spec.dedup else n_align * n_target
 
 
-def fit(spec: AlignmentSpec, spec_file: Path, *, gold: Path | None = None) -> FitResult:
-    """Fit the spec's model (see the module's docstring)."""
+def _term_frequency(spec: AlignmentSpec, asked: Sequence[str]) -> set[str]:
+    """The attributes adjusted for term frequency: those asked for, and those the model was."""
+    names = [a.name for a in spec.attributes]
+    for name in asked:
+        if name not in names:
+            raise UsageError(
+                f"--term-frequency: no attribute '{name}' (attributes: {', '.join(names)})"
+            )
+    kept = (
+        set()
+        if spec.model is None
+        else {name for name, levels in spec.model.attributes.items() if levels.term_frequency}
+    )
+    return (set(asked) | kept) & set(names)
+
+
+def fit(
+    spec: AlignmentSpec,
+    spec_file: Path,
+    *,
+    gold: Path | None = None,
+    term_frequency: Sequence[str] = (),
+) -> FitResult:
+    """Fit the spec's model (see the module's docstring).
+
+    ``term_frequency``: attributes whose exact agreements weigh by the value's
+    frequency (besides those the spec's model already adjusts).
+    """
+    adjusted = _term_frequency(spec, term_frequency)
     state = _read_and_block(spec, spec_file)
     cuts = [_cuts(spec, a) for a in spec.attributes]
     levels = _Levels(state, cuts)
@@ -188,7 +216,11 @@ def fit(spec: AlignmentSpec, spec_file: Path, *, gold: Path | None = None) -> Fi
     model = Model(
         tuple(
             AttributeModel(
-                name, cuts[a], tuple(float(x) for x in m[a]), tuple(float(x) for x in u[a])
+                name,
+                cuts[a],
+                tuple(float(x) for x in m[a]),
+                tuple(float(x) for x in u[a]),
+                name in adjusted and bool(cuts[a]) and cuts[a][0] == 0,
             )
             for a, name in enumerate(names)
         ),
@@ -229,8 +261,6 @@ def _supervised(
     codes = np.unique(ga * max(len(target), 1) + gb)
     ga, gb = codes // max(len(target), 1), codes % max(len(target), 1)
     if not len(ga):
-        from engine.errors import DataError
-
         raise DataError(
             str(gold_file), "no gold link names records of the sources: nothing to learn from"
         )

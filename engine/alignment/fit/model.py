@@ -7,6 +7,11 @@ threshold. A pair's match weight is ``log2(prior/(1-prior)) + sum log2(m/u)``
 over its attributes of known value (a missing value adds nothing); its match
 probability ``1 / (1 + 2**-weight)``.
 
+Term-frequency adjustment (Splink's), for the attributes that ask for it: an
+exact agreement on a value shared by a share ``tf`` of the records weighs
+``log2(m / tf)`` instead of ``log2(m / u)``, so a common surname agreeing is
+weaker evidence than a rare one.
+
 The rest of the pipeline works with distances (smaller is closer):
 :meth:`Model.distance` is ``1 - probability``, computed as ``1 / (1 + 2**weight)``
 so that two near-certain pairs still differ, and :attr:`Model.limit` the
@@ -56,6 +61,8 @@ class AttributeModel:
     cuts: tuple[float, ...]
     m: tuple[float, ...]
     u: tuple[float, ...]
+    #: Exact agreements weigh by the agreed value's frequency (needs ``cuts[0] == 0``).
+    term_frequency: bool = False
 
     def bits(self) -> Floats:
         """Each level's match weight, log2(m/u)."""
@@ -64,12 +71,20 @@ class AttributeModel:
         bits: Floats = np.log2(m / u)
         return bits
 
-    def weights(self, distances: Floats) -> Floats:
-        """Each pair's match weight from this attribute (0 for a missing value)."""
+    def weights(self, distances: Floats, tf: Floats | None = None) -> Floats:
+        """Each pair's match weight from this attribute (0 for a missing value).
+
+        ``tf``: each pair's term frequency (the share of records with the align
+        record's value), used at the exact level when the attribute asks for it.
+        """
         levels = cut(distances, self.cuts).astype(np.int64)
         out = np.zeros(len(levels))
         known = levels != MISSING
         out[known] = self.bits()[levels[known]]
+        if self.term_frequency and tf is not None and self.cuts and self.cuts[0] == 0:
+            exact = (levels == 0) & ~np.isnan(tf)
+            m = max(self.m[0], 1e-12)
+            out[exact] = np.log2(m / np.maximum(tf[exact], 1e-12))
         return out
 
     def names(self) -> list[str]:
@@ -85,20 +100,37 @@ class Model:
     prior: float
     threshold: float
 
-    def weight(self, distances: Mapping[str, Floats], size: int) -> Floats:
-        """Match weights (bits) of ``size`` pairs from their distance per attribute."""
+    def weight(
+        self,
+        distances: Mapping[str, Floats],
+        size: int,
+        tf: Mapping[str, Floats] | None = None,
+    ) -> Floats:
+        """Match weights (bits) of ``size`` pairs from their distance per attribute.
+
+        ``tf``: per attribute adjusted for term frequency, each pair's term frequency.
+        """
         total = np.full(size, weight_of(self.prior))
         for attribute in self.attributes:
-            total += attribute.weights(distances[attribute.name])
+            frequency = None if tf is None else tf.get(attribute.name)
+            total += attribute.weights(distances[attribute.name], frequency)
         return total
 
-    def probability(self, distances: Mapping[str, Floats], size: int) -> Floats:
+    def probability(
+        self, distances: Mapping[str, Floats], size: int, tf: Mapping[str, Floats] | None = None
+    ) -> Floats:
         """Match probabilities of ``size`` pairs."""
-        return probability_of(self.weight(distances, size))
+        return probability_of(self.weight(distances, size, tf))
 
-    def distance(self, distances: Mapping[str, Floats], size: int) -> Floats:
+    def distance(
+        self, distances: Mapping[str, Floats], size: int, tf: Mapping[str, Floats] | None = None
+    ) -> Floats:
         """``1 - probability``, exact even when the probability rounds to 1."""
-        return probability_of(-self.weight(distances, size))
+        return probability_of(-self.weight(distances, size, tf))
+
+    def term_frequency(self) -> list[str]:
+        """The attributes adjusted for term frequency."""
+        return [a.name for a in self.attributes if a.term_frequency]
 
     @property
     def limit(self) -> float:
@@ -115,6 +147,7 @@ class Model:
                     "levels": [_round(c) for c in a.cuts],
                     "m": [_round(x) for x in a.m],
                     "u": [_round(x) for x in a.u],
+                    **({"term_frequency": True} if a.term_frequency else {}),
                 }
                 for a in self.attributes
             },
@@ -130,6 +163,7 @@ class Model:
                     tuple(float(c) for c in a["levels"]),
                     tuple(float(x) for x in a["m"]),
                     tuple(float(x) for x in a["u"]),
+                    bool(a.get("term_frequency", False)),
                 )
                 for name, a in data["attributes"].items()
             ),

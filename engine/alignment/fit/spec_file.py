@@ -52,6 +52,8 @@ def _section(model: Model) -> CommentedMap:
         entry = CommentedMap()
         for key in ("levels", "m", "u"):
             entry[key] = _flow(levels[key])
+        if levels.get("term_frequency"):
+            entry["term_frequency"] = True
         attributes[name] = entry
     section["attributes"] = attributes
     return section

@@ -18,7 +18,8 @@ def attribute_text(model: Model, name: str) -> str:
     for attribute in model.attributes:
         if attribute.name == name:
             levels = zip(attribute.names(), attribute.bits(), strict=True)
-            return "levels " + ", ".join(f"{level} {bits:+.1f}" for level, bits in levels)
+            tf = " (exact: by term frequency)" if attribute.term_frequency else ""
+            return "levels " + ", ".join(f"{level} {bits:+.1f}" for level, bits in levels) + tf
     return "no levels in the model"
 
 
@@ -40,8 +41,11 @@ def fit_text(result: FitResult, written: Path) -> str:
         f"{'attribute':<16} {'level':<10} {'m':>10} {'u':>12} {'weight':>8}",
     ]
     previous = ""
+    adjusted = model.term_frequency()
     for name, level, m, u, bits in model.table():
         shown = name if name != previous else ""
+        if name in adjusted and shown:
+            level += " (tf)"
         previous = name
         lines.append(f"{shown:<16} {level:<10} {m:>10.4g} {u:>12.4g} {bits:>+8.2f}")
     lines += [
@@ -56,6 +60,11 @@ def fit_text(result: FitResult, written: Path) -> str:
         lines.append(
             f"cross-validated on {int(s['gold_links']):,} gold links: F1 {s['cv_f1']:.4f}"
             f" (precision {s['cv_precision']:.4f}, recall {s['cv_recall']:.4f})"
+        )
+    if adjusted:
+        lines.append(
+            "(tf): an exact agreement weighs log2(m / the share of records with that value)"
+            " instead of the weight shown"
         )
     lines += [f"note: {note}" for note in result.notes]
     lines.append(f"wrote the model into {written}")

@@ -78,8 +78,8 @@ def test_unfitted_spec_is_refused_then_fitted_run_and_scored(
     confidence = header.index("confidence")
     distance = header.index("ext_distance")
     assert len(body) == len(rows)
-    for row in body:
-        assert abs(float(row[confidence]) - (1 - float(row[distance]))) < 1e-12
+    for cells in body:
+        assert abs(float(cells[confidence]) - (1 - float(cells[distance]))) < 1e-12
 
 
 def test_a_second_fit_writes_the_same_bytes(
@@ -112,6 +112,21 @@ def test_supervised_with_a_tenth_of_the_gold_links_matches_the_hand_tuned_spec(
     assert "threshold: match probability >= " in out
     hand_tuned = f1(ROOT / "specs" / "febrl4.yaml", gold, capsys)
     assert f1(spec, gold, capsys) >= hand_tuned
+
+
+def test_term_frequency_is_asked_for_written_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = unfitted(ROOT / "specs" / "febrl4.yaml", tmp_path)
+    assert main(["fit", str(spec), "--term-frequency", "surname, nope"]) == 2
+    assert "--term-frequency: no attribute 'nope'" in capsys.readouterr().err
+    assert main(["fit", str(spec), "--term-frequency", "surname,given_name"]) == 0
+    assert "surname          exact (tf)" in capsys.readouterr().out
+    fitted = spec.read_bytes()
+    assert fitted.count(b"term_frequency: true") == 2
+    assert main(["fit", str(spec)]) == 0  # kept by a later fit
+    assert spec.read_bytes() == fitted
+    assert f1(spec, DATA / "febrl4_true_links.csv", capsys) >= 0.999
 
 
 def test_febrl2_deduplication_unsupervised(

@@ -50,3 +50,20 @@ def test_table_lists_each_level() -> None:
         ("year", "> 0"),
     ]
     assert rows[0][4] > 0 > rows[2][4]
+
+
+def test_term_frequency_makes_a_common_value_weaker_evidence_than_a_rare_one() -> None:
+    name = AttributeModel("name", (0.0, 0.1), (0.8, 0.15, 0.05), (0.01, 0.09, 0.9), True)
+    model = Model((name,), prior=0.001, threshold=0.9)
+    d = {"name": np.array([0.0, 0.0, 0.0, 0.05])}
+    tf = {"name": np.array([0.2, 0.0001, np.nan, 0.2])}
+    w = model.weight(d, 4, tf) - weight_of(0.001)
+    assert np.allclose(
+        w, [np.log2(0.8 / 0.2), np.log2(0.8 / 0.0001), np.log2(80), np.log2(0.15 / 0.09)]
+    )
+    assert np.allclose(
+        model.weight(d, 4) - weight_of(0.001), [np.log2(80)] * 3 + [np.log2(0.15 / 0.09)]
+    )
+    assert Model.from_data(model.to_data()) == model
+    assert model.to_data()["attributes"]["name"]["term_frequency"] is True
+    assert "term_frequency" not in MODEL.to_data()["attributes"]["name"]
