@@ -22,7 +22,12 @@ from pydantic import ValidationError
 
 from engine import kinds
 from engine.errors import Problem, SpecError
+from engine.includes import TAG as INCLUDE
+from engine.includes import IncludeError, Includes, select
+from engine.spec_paths import locate, mapping_path, walk
 from schemas.base import closest, keys_at
+from schemas.renames import renamed
+from schemas.units import FROM_SPEC
 
 __all__ = [
     "MAX_BYTES",
@@ -54,6 +59,15 @@ class Document:
     data: Any
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    #: The file of each included block (``!include``), by the path it stands at.
+    files: dict[Path_, str] = field(default_factory=dict)
+
+    def file_at(self, path: Path_) -> str:
+        """The file a value was written in: an included file, or the spec itself."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.files:
+                return self.files[path[:end]]
+        return self.file
 
     def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """1-based line and column of a value (or of its key), else of its nearest parent."""
@@ -68,15 +82,32 @@ class Document:
 class _Builder(yaml.constructor.SafeConstructor):
     """Turns composed YAML nodes into plain data, recording every node's position."""
 
-    def __init__(self, doc: Document, *, expand_env: bool = True, as_written: bool = False) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        *,
+        expand_env: bool = True,
+        as_written: bool = False,
+        source: Path | None = None,
+        allow_aliases: bool = True,
+    ) -> None:
         super().__init__()
         self.doc = doc
         self.expand_env = expand_env
         # Positions only: values keep their ${VAR} text and the environment is not read.
         self.as_written = as_written
         self.problems: list[Problem] = []
+        # Where includes are read from (None: text not from a file, no include).
+        self.file = doc.file
+        self.folder = None if source is None else source.parent
+        self.includes = None
+        if source is not None:
+            self.includes = Includes(source.resolve().parent, [source.resolve()])
+        self.allow_aliases = allow_aliases
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        if node.tag == INCLUDE:
+            return self._include(node, path)
         mark = node.start_mark
         self.doc.values[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.MappingNode):
@@ -182,8 +213,50 @@ class _Builder(yaml.constructor.SafeConstructor):
     def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = node.start_mark
         self.problems.append(
-            Problem(self.doc.file, mark.line + 1, mark.column + 1, _dotted(path), _shown(message))
+            Problem(self.file, mark.line + 1, mark.column + 1, _dotted(path), _shown(message))
         )
+
+    def _include(self, node: yaml.Node, path: Path_) -> Any:
+        """The block an ``!include`` names (see :mod:`engine.includes`), built where it stands."""
+        if self.includes is None or self.folder is None:
+            self._problem(node, path, f"{INCLUDE} is only read in a spec file")
+            return _INVALID
+        if not isinstance(node, yaml.ScalarNode):
+            self._problem(node, path, f"{INCLUDE} names a file: {INCLUDE} other.yaml#/attributes")
+            return _INVALID
+        try:
+            target, pointer = self.includes.target(str(node.value), self.folder)
+            name = _display(target)
+            if not target.is_file():
+                raise IncludeError(f"cannot include {node.value}: no such file")
+            # The loader's bounds hold for each file: size, depth, values (aliases expanded).
+            top = _compose(name, _read_text(target, name), allow_aliases=self.allow_aliases)
+        except IncludeError as exc:
+            self._problem(node, path, str(exc))
+            return _INVALID
+        except SpecError as exc:  # unreadable, or not YAML: at the included file's line
+            self.problems.extend(exc.problems)
+            return _INVALID
+        block = None if top is None else select(top, pointer)
+        if block is None:
+            where = "#/" + "/".join(pointer) if pointer else ""
+            written = str(node.value).partition("#")[0].strip()
+            self._problem(node, path, f"{written} has nothing at {where or 'its top'}")
+            return _INVALID
+        if len(self.doc.values) > MAX_VALUES:
+            self._problem(
+                node, path, f"the spec and its includes hold more than {MAX_VALUES:,} values"
+            )
+            return _INVALID
+        outer = (self.file, self.folder)
+        self.file, self.folder = name, target.parent
+        self.includes.chain.append(target)
+        self.doc.files[path] = name
+        try:
+            return self.build(block, path)
+        finally:
+            self.includes.chain.pop()
+            self.file, self.folder = outer
 
 
 #: A value that could not be read (its problem is recorded).
@@ -463,7 +536,7 @@ def read_document(path: Path, *, allow_aliases: bool = True, expand_env: bool = 
     node = _compose(name, text, allow_aliases=allow_aliases)
     if node is None:
         raise SpecError([Problem(name, 1, 1, "", "the file is empty; a spec starts with 'kind:'")])
-    builder = _Builder(doc, expand_env=expand_env)
+    builder = _Builder(doc, expand_env=expand_env, source=path, allow_aliases=allow_aliases)
     try:
         doc.data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
@@ -506,7 +579,11 @@ def load_spec(
         else:
             message = f"unknown kind '{name}'{closest(str(name), known)} (valid: {valid})"
         raise SpecError([Problem(doc.file, line, column, "kind", _shown(message))])
-    context = {"base_dir": path.resolve().parent, "check_files": check_files}
+    renamed = _renamed(doc, name)
+    if renamed:
+        # Alone, before validation: each renamed key would also be an unknown key there.
+        raise SpecError(renamed)
+    context = {"base_dir": path.resolve().parent, "check_files": check_files, FROM_SPEC: True}
     try:
         # The kind's own model: its errors' locations are the document's keys.
         spec = kind.model.model_validate(doc.data, context=context)
@@ -518,6 +595,15 @@ def load_spec(
     return spec
 
 
+def _renamed(doc: Document, kind: str) -> list[Problem]:
+    """A problem at each key an older spec language wrote (``schemas.renames``)."""
+    problems = []
+    for path, message in renamed(doc.data, kind):
+        line, column = doc.position(path, key=True)
+        problems.append(Problem(doc.file_at(path), line, column, _dotted(path), _shown(message)))
+    return sorted(problems, key=lambda p: (p.file != doc.file, p.line, p.column))
+
+
 def _located(doc: Document, checks: list[tuple[Path_, str]]) -> SpecError:
     """A SpecError of problems given by field path, each at its node's line and column.
 
@@ -526,10 +612,10 @@ def _located(doc: Document, checks: list[tuple[Path_, str]]) -> SpecError:
     """
     problems = []
     for where, message in checks:
-        where = _locate(doc.data, where)
+        where = locate(doc.data, where)
         line, column = doc.position(where)
-        problems.append(Problem(doc.file, line, column, _dotted(where), _shown(message)))
-    return SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
+        problems.append(Problem(doc.file_at(where), line, column, _dotted(where), _shown(message)))
+    return SpecError(sorted(problems, key=lambda p: (p.file != doc.file, p.line, p.column)))
 
 
 def spec_error(spec_file: Path | str, checks: list[tuple[Path_, str]]) -> SpecError:
@@ -545,7 +631,7 @@ def spec_error(spec_file: Path | str, checks: list[tuple[Path_, str]]) -> SpecEr
     try:
         node = _compose(doc.file, _read_text(path, doc.file), allow_aliases=True)
         if node is not None:
-            doc.data = _Builder(doc, as_written=True).build(node, ())
+            doc.data = _Builder(doc, as_written=True, source=path).build(node, ())
     except (SpecError, yaml.YAMLError):  # the file changed since it was loaded
         doc = Document(doc.file, None)
     return _located(doc, checks)
@@ -556,21 +642,21 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
     errors = exc.errors(include_url=False)
     missing: dict[Path_, list[str]] = {}
     for error in errors:
-        path = _walk(doc.data, error["loc"])
+        path = walk(doc.data, error["loc"])
         if error["type"] == "missing":
-            parent = _mapping_path(doc.data, _walk(doc.data, error["loc"][:-1]))
+            parent = mapping_path(doc.data, walk(doc.data, error["loc"][:-1]))
             missing.setdefault(parent, []).append(str(error["loc"][-1]))
     for error in errors:
         loc = error["loc"]
-        path = _walk(doc.data, loc)
+        path = walk(doc.data, loc)
         kind = error["type"]
         if kind == "missing":
             name = str(loc[-1])
-            path = _mapping_path(doc.data, _walk(doc.data, loc[:-1]))
+            path = mapping_path(doc.data, walk(doc.data, loc[:-1]))
             line, column = doc.position(path)
             message = f"missing required key '{name}'"
             problems.append(
-                Problem(doc.file, line, column, _dotted((*path, name)), _shown(message))
+                Problem(doc.file_at(path), line, column, _dotted((*path, name)), _shown(message))
             )
             continue
         if kind == "invalid_key":
@@ -588,107 +674,9 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
         else:
             line, column = doc.position(path)
             message = _message(error)
-        problems.append(Problem(doc.file, line, column, _dotted(path), _shown(message)))
-    unique = {(p.line, p.column, p.path, p.message): p for p in problems}
-    return sorted(unique.values(), key=lambda p: (p.line, p.column, p.message))
-
-
-def _locate(data: Any, path: Path_) -> Path_:
-    """Resolve ``(key, value)`` parts of a path: the first node below with that key and value."""
-    out: list[Any] = []
-    node = data
-    for part in path:
-        if isinstance(part, tuple):
-            found = _search(node, *part)
-            return (*out, *found) if found is not None else tuple(out)
-        if isinstance(node, dict | list):
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return tuple(out)
-        out.append(part)
-    return tuple(out)
-
-
-def _search(node: Any, key: str, value: Any) -> Path_ | None:
-    if isinstance(node, dict):
-        held = node.get(key)
-        if held == value or (isinstance(held, list) and value in held):
-            return (key,)
-        items: Any = node.items()
-    elif isinstance(node, list):
-        items = enumerate(node)
-    else:
-        return None
-    for part, child in items:
-        found = _search(child, key, value)
-        if found is not None:
-            return (part, *found)
-    return None
-
-
-def _mapping_path(data: Any, path: Path_) -> Path_:
-    """The longest prefix of ``path`` that names a mapping (where a key is missing)."""
-    node_path = path
-    while node_path:
-        node = data
-        for part in node_path:
-            node = node[part]
-        if isinstance(node, dict):
-            return node_path
-        node_path = node_path[:-1]
-    return node_path
-
-
-def _walk(data: Any, loc: tuple[Any, ...]) -> Path_:
-    """The part of a pydantic error location that exists in the document.
-
-    Union tags and model wrappers add location parts that are not keys of the
-    YAML (and a tag may also be a key, as in ``{csv: file}``): the walk that
-    matches the most parts wins, descending on ties.
-    """
-
-    loc = tuple(loc)
-    # Memoised on (node, position in loc): each part is either skipped or matched, and
-    # without the memo nested groups (union in union...) took 2^len(loc) steps.
-    memo: dict[tuple[int, int], tuple[int, bool, Path_]] = {}
-
-    def best(node: Any, at: int) -> tuple[int, bool, Path_]:
-        # Score: parts matched, then whether the last part (the field itself) matched.
-        if at == len(loc):
-            return 0, True, ()
-        known = memo.get((id(node), at))
-        if known is not None:
-            return known
-        part = loc[at]
-        skip = best(node, at + 1)
-        if at + 1 == len(loc):
-            skip = (skip[0], False, skip[2])
-        result = skip
-        key = _key_in(node, part)
-        if key is not _ABSENT:
-            matched, last, path = best(node[key], at + 1)
-            if (matched + 1, last) >= skip[:2]:
-                result = (matched + 1, last, (key, *path))
-        memo[(id(node), at)] = result
-        return result
-
-    return best(data, 0)[2]
-
-
-_ABSENT = object()
-
-
-def _key_in(node: Any, part: Any) -> Any:
-    """The key or index of ``node`` that a location part names, else ``_ABSENT``."""
-    if isinstance(node, list):
-        return part if isinstance(part, int) and 0 <= part < len(node) else _ABSENT
-    if not isinstance(node, dict):
-        return _ABSENT
-    if isinstance(part, str | int) and part in node:
-        return part
-    # pydantic writes a key that is not text as text: 1.5 is '1.5' in a location.
-    return next((key for key in node if not isinstance(key, str) and str(key) == part), _ABSENT)
+        problems.append(Problem(doc.file_at(path), line, column, _dotted(path), _shown(message)))
+    unique = {(p.file, p.line, p.column, p.path, p.message): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (p.file != doc.file, p.line, p.column, p.message))
 
 
 def _message(error: Any) -> str:

@@ -8,38 +8,16 @@ Formats: ``uec`` is the triplet OpenStack boots with ``-kernel``/``-initrd``
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.base import InputPath, OutputDir, StrictModel
+from schemas.units import Duration, MemorySize, Size, parse_size
 
 __all__ = ["Debian", "Glance", "ImageSpec", "Root", "Upload", "Verify", "parse_size"]
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """Bytes of a size such as ``2G``, ``512M``, ``1.5GiB`` (powers of 1024)."""
-    match = _SIZE.match(text)
-    if match is None:
-        raise ValueError(f"'{text}' is not a size (e.g. 2G, 512M)")
-    unit = (match.group(2) or "").lower()[:1]
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def _size(value: str) -> str:
-    try:
-        if parse_size(value) <= 0:
-            raise ValueError("a size must be positive")
-    except ValueError as exc:
-        raise PydanticCustomError("size", "{error}", {"error": str(exc)}) from None
-    return value
-
-
-Size = Annotated[str, AfterValidator(_size)]
 Component = Literal["main", "contrib", "non-free", "non-free-firmware"]
 Format = Literal["uec", "qcow2", "raw"]
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]+(?:[=:][A-Za-z0-9.+~:\-]+)?$")
@@ -81,11 +59,23 @@ class Verify(StrictModel):
     """Boot checks under QEMU after the build."""
 
     boot: bool = False
-    timeout_s: float = Field(300, gt=0, description="per boot, until the login prompt and SSH")
+    timeout_s: Duration = Field(
+        "5min",
+        gt=0,
+        validate_default=True,
+        validation_alias="timeout",
+        description="per boot, until the login prompt and SSH",
+    )
     flavour_size: Size = Field(
         "2G", description="the root filesystem is grown to this (as Nova does) for the boot"
     )
-    memory_mb: int = Field(1024, ge=256)
+    memory_mb: MemorySize = Field(
+        "1G",
+        ge=256,
+        validate_default=True,
+        validation_alias="memory",
+        description="the boot check's memory (at least 256M)",
+    )
 
 
 class Glance(StrictModel):

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.base import InputPath, OutputPath, StrictModel
-from schemas.image import Size, parse_size
+from schemas.units import Duration, Size, parse_size
 
 __all__ = [
     "IQN_MAX_LENGTH",
@@ -83,7 +83,13 @@ class Host(StrictModel):
     user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]*$")
     key: InputPath = Field(description="the private key of the restricted account")
     known_hosts: OutputPath = Field(description="a known_hosts file pinning the host's key")
-    timeout_s: float = Field(20, gt=0, description="to connect, and for each command's answer")
+    timeout_s: Duration = Field(
+        "20s",
+        gt=0,
+        validate_default=True,
+        validation_alias="timeout",
+        description="to connect, and for each command's answer",
+    )
     trust_on_first_use: bool = Field(
         False, description="accept and record an unknown host key (never a changed one)"
     )
@@ -230,6 +236,7 @@ class VolumePoolSpec(StrictModel):
     """A pool of volumes on one storage host."""
 
     kind: Literal["volume-pool"]
+    description: str | None = None
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
         description="recorded on what the engine makes (ZFS property org.specengine:spec)",

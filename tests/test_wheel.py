@@ -349,7 +349,7 @@ def pool_spec(installed: Installed, tmp_path: Path) -> Iterator[Path]:
                 "kind: volume-pool\n"
                 "name: wheel-pool\n"
                 f"host: {{address: 127.0.0.1, port: {server.port}, key: {server.client_key},"
-                f" known_hosts: {server.known_hosts}, timeout_s: 10}}\n"
+                f" known_hosts: {server.known_hosts}, timeout: 10s}}\n"
                 f"zfs: {{base: {_BASE}}}\n"
                 "iscsi: {portal: '127.0.0.1:3260', initiators: [ALL]}\n"
                 "volumes:\n"

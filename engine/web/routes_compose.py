@@ -50,10 +50,10 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(csv|tsv)$")
 #: points), with their options; groups (union, pipeline): the YAML box.
 FORM_BLOCKINGS = (
     "none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf",
-    "kdtree", "balltree", "kmeans",
+    "radius", "kmeans",
 )  # fmt: skip
 #: Rules on points: they may read columns ([lat, lon]) rather than an attribute.
-POINT_BLOCKINGS = ("kdtree", "balltree", "kmeans")
+POINT_BLOCKINGS = ("radius", "kmeans")
 #: Offered in the encoding field of file sources; any name Python knows is accepted.
 ENCODINGS = (
     "utf-8", "utf-8-sig", "latin-1", "cp1252", "iso-8859-15", "utf-16", "utf-16-le",

@@ -55,6 +55,8 @@ class OptionField:
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
     integer: bool = False
+    #: A number, or a quantity with its unit (``0.5``, ``3 km``): typed as text.
+    quantity: bool = False
 
     @property
     def default_text(self) -> str:
@@ -156,7 +158,8 @@ def option_fields(model: type[BaseModel]) -> tuple[OptionField, ...]:
         required = info.is_required()
         default = None if required else info.get_default(call_default_factory=True)
         common: dict[str, Any] = {
-            "name": name,
+            # The key a spec writes: the alias where the model keeps another name.
+            "name": info.validation_alias if isinstance(info.validation_alias, str) else name,
             "default": default,
             "required": required,
             "description": info.description or "",
@@ -179,6 +182,8 @@ def option_fields(model: type[BaseModel]) -> tuple[OptionField, ...]:
                         bounds[target] = float(value)
                         bounds[f"exclusive_{target}"] = exclusive
             out.append(OptionField(kind="number", integer=kind_type is int, **bounds, **common))
+        elif set(get_args(kind_type)) == {float, str}:
+            out.append(OptionField(kind="text", quantity=True, **common))
         elif kind_type is str:
             out.append(OptionField(kind="text", **common))
         else:  # a list, a tuple, a union: only the advanced (YAML) box can say it
@@ -237,7 +242,7 @@ def blocking_entry(name: str) -> Vocabulary:
     """The form of one blocking rule, without its inputs (KeyError for no such rule)."""
     model = BLOCKINGS[name]
     fields = tuple(f for f in option_fields(model) if f.name not in RULE_INPUTS)
-    # The whole docstring: it says which option means what (radius or radius_km).
+    # The whole docstring: it says which option means what (a radius as a length or a number).
     doc = " ".join((model.__doc__ or "").split())
     return Vocabulary(name, _plain(doc), fields, f"blocking.{name}", model)
 
@@ -248,7 +253,13 @@ def blocking_entry(name: str) -> Vocabulary:
 def _message(field: OptionField | None, error: Any, model: type[BaseModel]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        valid = ", ".join(model.model_fields) or "none"
+        valid = (
+            ", ".join(
+                info.validation_alias if isinstance(info.validation_alias, str) else name
+                for name, info in model.model_fields.items()
+            )
+            or "none"
+        )
         return f"not an option (the options are: {valid})"
     if kind == "literal_error" and field is not None:
         return "must be one of " + ", ".join(str(c) for c in field.choices)
@@ -276,6 +287,11 @@ def _read(field: OptionField, form: FormData, key: str) -> tuple[bool, Any]:
     raw = form.get(key)
     text = "" if raw is None else str(raw)
     if field.kind == "text":
+        if field.quantity and text.strip():
+            try:  # a number stays a number (radius: 0.5); else a quantity (radius: 3 km)
+                return True, finite_number(text.strip(), "")
+            except ValueError:
+                return True, text.strip()
         return (True, text) if text else (False, None)
     text = text.strip()
     if not text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -24,6 +25,7 @@ from schemas.base import (
     StrictModel,
     named_union,
 )
+from schemas.units import parse_length
 
 # --------------------------------------------------------------------------- blocking
 
@@ -114,12 +116,19 @@ class MinHashBlocking(KeyBlocking):
     signature has ``bands x rows`` hashes; records with identical shingle sets
     always pair, and a pair with Jaccard similarity ``s`` pairs with probability
     ``1 - (1 - s^rows)^bands``. Without ``bands`` and ``rows`` they are chosen
-    for ``threshold`` among the splits of ``num_perm`` hashes.
+    for ``min_similarity`` (a Jaccard similarity) among the splits of
+    ``num_perm`` hashes.
     """
 
     shingles: Literal["tokens", "qgrams"] = "tokens"
     q: int = Field(3, ge=1, le=10)
-    threshold: float = Field(0.5, gt=0, lt=1)
+    threshold: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        validation_alias="min_similarity",
+        description="the Jaccard similarity the bands are chosen to separate",
+    )
     num_perm: int = Field(128, ge=1, le=1024)
     bands: int | None = Field(None, ge=1, le=1024)
     rows: int | None = Field(None, ge=1, le=1024)
@@ -137,7 +146,8 @@ class MinHashBlocking(KeyBlocking):
             if "num_perm" in self.model_fields_set or "threshold" in self.model_fields_set:
                 raise PydanticCustomError(
                     "minhash_bands",
-                    "'bands' and 'rows' fix the signature: leave out 'num_perm' and 'threshold'",
+                    "'bands' and 'rows' fix the signature: leave out 'num_perm' and"
+                    " 'min_similarity'",
                 )
         return self
 
@@ -182,26 +192,70 @@ class _PointBlocking(_Blocking):
 class RadiusBlocking(_PointBlocking):
     """Pairs of points within a radius, found with a space-partitioning tree.
 
-    ``radius_km``: the columns are coordinates (``order`` latlon or lonlat) and
-    the distance is the haversine great-circle distance (a ball tree, whatever
-    the rule's name). ``radius``: the columns are numbers and the distance is
-    euclidean (``kdtree`` builds a KD tree, ``balltree`` a ball tree; same pairs).
+    A length (``radius: 3 km``, ``500 m``): the columns are coordinates
+    (``coordinates``: latlon, the default, or lonlat) and the distance is the
+    haversine great-circle distance, on a ball tree. A number (``radius: 0.5``):
+    the columns are numbers and the distance is euclidean, on a KD tree or a
+    ball tree (``algorithm``; the same pairs either way).
     """
 
-    radius: float | None = Field(None, gt=0)
-    radius_km: float | None = Field(None, gt=0)
-    order: Literal["latlon", "lonlat"] = "latlon"
+    radius: float | str = Field(
+        description="a length (3 km, 500 m) between coordinates, or a number between numbers"
+    )
+    coordinates: Literal["latlon", "lonlat"] | None = Field(
+        None, description="the order of the coordinate columns (with a length; default latlon)"
+    )
+    algorithm: Literal["kdtree", "balltree"] | None = Field(
+        None, description="the tree: kdtree (default for numbers) or balltree (for coordinates)"
+    )
+
+    @field_validator("radius")
+    @classmethod
+    def _radius(cls, value: float | str) -> float | str:
+        if isinstance(value, str) and re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*", value):
+            value = float(value)  # a number quoted (or typed in the web form) is the number
+        if isinstance(value, str):
+            try:
+                km = parse_length(value)
+            except ValueError as exc:
+                raise PydanticCustomError("radius", "{error}", {"error": str(exc)}) from None
+            if km <= 0:
+                raise PydanticCustomError("radius", "the radius must be positive")
+        elif not value > 0 or value == float("inf"):
+            raise PydanticCustomError("radius", "the radius must be a positive number")
+        return value
 
     @model_validator(mode="after")
-    def _one_radius(self) -> RadiusBlocking:
-        if (self.radius is None) == (self.radius_km is None):
+    def _consistent(self) -> RadiusBlocking:
+        if self.radius_km is None:
+            if self.coordinates is not None:
+                raise PydanticCustomError(
+                    "radius",
+                    "coordinates need a radius with its unit, e.g. radius: 3 km"
+                    " (a plain number is a euclidean distance between numbers)",
+                )
+        elif self.algorithm == "kdtree":
             raise PydanticCustomError(
                 "radius",
-                "give either 'radius_km' (coordinates, haversine) or 'radius' (numbers, euclidean)",
+                "a KD tree cannot measure great-circle distances: leave out 'algorithm' or"
+                " write balltree",
             )
-        if self.radius is not None and "order" in self.model_fields_set:
-            raise PydanticCustomError("radius", "'order' applies to coordinates ('radius_km')")
         return self
+
+    @property
+    def radius_km(self) -> float | None:
+        """The radius in kilometres when it is a length (coordinates), else None."""
+        return parse_length(self.radius) if isinstance(self.radius, str) else None
+
+    @property
+    def order(self) -> str:
+        """The order of the coordinate columns."""
+        return self.coordinates or "latlon"
+
+    @property
+    def tree(self) -> str:
+        """The tree built: a ball tree for coordinates, else ``algorithm`` (kdtree)."""
+        return "balltree" if self.radius_km is not None else self.algorithm or "kdtree"
 
 
 class KMeansBlocking(_PointBlocking):
@@ -284,8 +338,7 @@ RULES: dict[str, Any] = {
     "qgram": QGramBlocking,
     "minhash": MinHashBlocking,
     "tfidf": TfidfBlocking,
-    "kdtree": RadiusBlocking,
-    "balltree": RadiusBlocking,
+    "radius": RadiusBlocking,
     "kmeans": KMeansBlocking,
     # Groups: a union pairs what any rule pairs; a pipeline keeps the pairs of its
     # first rule that every following rule also contains.

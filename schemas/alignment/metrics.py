@@ -41,10 +41,14 @@ class TemporalOptions(DateOptions):
 
 
 class GeographicOptions(StrictModel):
-    """Great-circle (haversine) distance between points given as two columns."""
+    """Great-circle (haversine) distance between points given as two columns.
 
-    units: Literal["km", "m"] = "km"
-    order: Literal["latlon", "lonlat"] = "latlon"
+    The distance is in ``unit`` (km or m); ``coordinates`` says the order of
+    the two columns (latlon or lonlat).
+    """
+
+    units: Literal["km", "m"] = Field("km", validation_alias="unit")
+    order: Literal["latlon", "lonlat"] = Field("latlon", validation_alias="coordinates")
     scale: float | None = Field(None, gt=0)
 
 

@@ -23,6 +23,7 @@ from schemas.base import (
     OutputPath,
     StrictModel,
 )
+from schemas.units import Duration
 
 # --------------------------------------------------------------------------- outputs
 
@@ -228,7 +229,11 @@ class Publish(StrictModel):
         description="also publish each link's similarity score (an owl:Axiom annotation),"
         " so a plan can tell re-scored links",
     )
-    description: bool = Field(True, description="also publish the VoID + PROV-O description")
+    description: bool = Field(
+        True,
+        validation_alias="void",
+        description="also publish the linkset's VoID + PROV-O description",
+    )
     max_removals: int = Field(
         100, ge=0, description="refuse a run that would remove more published links than this"
     )
@@ -241,9 +246,21 @@ class Publish(StrictModel):
         " finds it too large (Virtuoso takes about 1,400)",
     )
     auth: AuthSpec | None = None
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: Duration = Field(
+        "2min",
+        gt=0,
+        validate_default=True,
+        validation_alias="timeout",
+        description="how long to wait for one answer",
+    )
     retries: int = Field(4, ge=0)
-    backoff_s: float = Field(1.0, ge=0)
+    backoff_s: Duration = Field(
+        "1s",
+        ge=0,
+        validate_default=True,
+        validation_alias="backoff",
+        description="first wait between attempts (then doubled)",
+    )
 
     @field_validator("graph")
     @classmethod

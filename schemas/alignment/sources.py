@@ -23,6 +23,7 @@ from schemas.base import (
     OutputDir,
     StrictModel,
 )
+from schemas.units import Duration
 
 # --------------------------------------------------------------------------- sources
 
@@ -210,15 +211,30 @@ class _RemoteSource(StrictModel):
         ge=1,
         description="rows per request (ORDER BY + LIMIT/OFFSET); null: one request",
     )
-    timeout_s: float = Field(60.0, gt=0, description="how long to wait for one answer")
+    timeout_s: Duration = Field(
+        "60s",
+        gt=0,
+        validate_default=True,
+        validation_alias="timeout",
+        description="how long to wait for one answer",
+    )
     retries: int = Field(4, ge=0, description="attempts after the first on timeouts, 5xx, cuts")
-    backoff_s: float = Field(1.0, ge=0, description="first wait between attempts (then doubled)")
+    backoff_s: Duration = Field(
+        "1s",
+        ge=0,
+        validate_default=True,
+        validation_alias="backoff",
+        description="first wait between attempts (then doubled)",
+    )
     auth: AuthSpec | None = None
     cache: OutputDir | None = Field(
         None, description="a folder keeping each answer, keyed by endpoint and query"
     )
-    cache_ttl_s: float | None = Field(
-        None, gt=0, description="cached answers older than this are fetched again"
+    cache_ttl_s: Duration | None = Field(
+        None,
+        gt=0,
+        validation_alias="cache_ttl",
+        description="cached answers older than this are fetched again (e.g. 1d)",
     )
     languages: list[str] = Field(
         default_factory=list,

@@ -27,6 +27,7 @@ from schemas.base import (
     StrictModel,
     named_union,
 )
+from schemas.units import Duration
 
 # --------------------------------------------------------------------------- attributes
 
@@ -105,7 +106,13 @@ class DaskExecutor(StrictModel):
     """Compare chunks on a dask.distributed cluster; without an address, a local cluster."""
 
     address: str | None = Field(None, description="scheduler, e.g. tcp://127.0.0.1:8786")
-    timeout_s: float = Field(10.0, gt=0, description="how long to wait for the scheduler")
+    timeout_s: Duration = Field(
+        "10s",
+        gt=0,
+        validate_default=True,
+        validation_alias="timeout",
+        description="how long to wait for the scheduler",
+    )
     workers: int | None = Field(None, ge=1, description="local cluster size (no address)")
 
 

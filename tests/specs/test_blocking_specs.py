@@ -198,7 +198,7 @@ def test_max_pairs_of_a_nested_group(tmp_path: Path) -> None:
     - pipeline:
         rules:
           - key: {align: city}
-          - kdtree: {align: [lat, long], radius_km: 1000}
+          - radius: {align: [lat, long], radius: 1000 km}
         max_pairs: 5000"""
     path = _people(tmp_path, blocking)
     # A plan shows the refusal under the blocking step (`engine plan` then fails with it).
@@ -208,12 +208,12 @@ def test_max_pairs_of_a_nested_group(tmp_path: Path) -> None:
     assert f"   refused: {state.refusal.message}" in text
     # Within budget, the same spec plans.
     text, state = _plan(_people(tmp_path, blocking.replace("5000", "500000")))
-    assert "pipeline: key on columns city/city; kept if kdtree" in text
+    assert "pipeline: key on columns city/city; kept if radius" in text
     assert state.estimated_pairs > 0
 
 
 def test_bad_coordinates_name_the_rule_source_row_and_value(tmp_path: Path) -> None:
-    path = _people(tmp_path, "  balltree: {align: [lat, long], radius_km: 5}", rows=150)
+    path = _people(tmp_path, "  radius: {align: [lat, long], radius: 5 km}", rows=150)
     lines = (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()
     lines[3] = "2,name 2,paris,95.5,2.1"
     (tmp_path / "b.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -221,23 +221,28 @@ def test_bad_coordinates_name_the_rule_source_row_and_value(tmp_path: Path) -> N
         _plan(path)
     error = caught.value
     assert error.source.endswith("b.csv") and error.row == 4
-    assert "blocking rule balltree on columns lat,long/lat,long" in error.message
+    assert "blocking rule radius on columns lat,long/lat,long" in error.message
     assert "latitude 95.5 is outside [-90, 90]" in error.message
 
 
 def test_radius_on_a_non_number(tmp_path: Path) -> None:
-    path = _people(tmp_path, "  kdtree: {align: [lat], radius: 0.01}", rows=150)
+    path = _people(tmp_path, "  radius: {align: [lat], radius: 0.01}", rows=150)
     text = (tmp_path / "a.csv").read_text(encoding="utf-8").replace(",45.0050,", ",north,")
     (tmp_path / "a.csv").write_text(text, encoding="utf-8")
-    with pytest.raises(DataError, match=r"a\.csv:7: blocking rule kdtree .*not a number: 'north'"):
+    with pytest.raises(DataError, match=r"a\.csv:7: blocking rule radius .*not a number: 'north'"):
         _plan(path)
 
 
 @pytest.mark.parametrize(
     ("blocking", "message"),
     [
-        ("  kdtree: {align: [lat, long]}", "give either 'radius_km'"),
-        ("  kdtree: {align: [lat, long], radius: 1, order: lonlat}", "'order' applies to"),
+        ("  radius: {align: [lat, long]}", "missing required key 'radius'"),
+        (
+            "  radius: {align: [lat, long], radius: 1, coordinates: lonlat}",
+            "need a radius with its",
+        ),
+        ("  radius: {align: [lat, long], radius: 1 mile}", "is not a length"),
+        ("  radius: {align: [lat, long], radius: 1 km, algorithm: kdtree}", "cannot measure great"),
         ("  qgram: {align: name, q: 0}", "greater than or equal to 1"),
         ("  minhash: {align: name, rows: 4}", "give both 'bands' and 'rows'"),
         ("  kmeans: {align: [lat, long], clusters: 2, nearest: 3}", "'nearest' cannot exceed"),
@@ -254,7 +259,7 @@ def test_rule_options_are_validated(tmp_path: Path, blocking: str, message: str)
 
 def test_the_schema_names_every_rule() -> None:
     text = str(json_schemas(kinds.models())["alignment.schema.json"])
-    for name in ("qgram", "minhash", "tfidf", "kdtree", "balltree", "kmeans", "pipeline"):
+    for name in ("qgram", "minhash", "tfidf", "radius", "kmeans", "pipeline"):
         assert f"'{name}'" in text
 
 

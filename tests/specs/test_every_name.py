@@ -51,7 +51,7 @@ METRIC_CASES: dict[str, tuple[str, float]] = {
     "ratio": ("align: name, metric: ratio", 0.1),
     "difflib": ("align: name, metric: difflib", 0.1),
     "temporal": ("align: born, metric: {temporal: {unit: days}}", 2),
-    "geographic": ("align: [lat, lon], metric: {geographic: {units: km}}", 5),
+    "geographic": ("align: [lat, lon], metric: {geographic: {unit: km}}", 5),
     "euclidean": ("align: num, metric: euclidean", 1),
 }
 
@@ -96,12 +96,11 @@ BLOCKING_CASES: dict[str, str] = {
     "qgram": "{qgram: {attribute: name, min_common: 3}}",
     "minhash": "{minhash: {attribute: name, shingles: qgrams, q: 2}}",
     "tfidf": "{tfidf: {attribute: name, top_k: 1}}",
-    "kdtree": "{kdtree: {attribute: place, radius_km: 10}}",
-    "balltree": "{balltree: {align: [lat, lon], radius_km: 10}}",
+    "radius": "{radius: {align: [lat, lon], radius: 10 km}}",
     "kmeans": "{kmeans: {attribute: place, clusters: 3, coordinates: latlon}}",
-    "union": "{union: [{key: {attribute: name}}, {kdtree: {attribute: place, radius_km: 10}}]}",
+    "union": "{union: [{key: {attribute: name}}, {radius: {attribute: place, radius: 10 km}}]}",
     "pipeline": (
-        "{pipeline: [{qgram: {attribute: name}}, {kdtree: {attribute: place, radius_km: 10}}]}"
+        "{pipeline: [{qgram: {attribute: name}}, {radius: {attribute: place, radius: 10 km}}]}"
     ),
 }
 

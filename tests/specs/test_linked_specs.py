@@ -253,11 +253,11 @@ def test_triples_that_are_not_links_of_the_spec_count_as_removals(
     assert store.count(GONCOURT_GRAPH) == 1  # untouched
 
 
-def test_kdtree_blocking_on_a_named_wkt_column(store: Oxigraph, tmp_path: Path) -> None:
+def test_radius_blocking_on_a_named_wkt_column(store: Oxigraph, tmp_path: Path) -> None:
     text = (LINKED / "places-sparql.yaml").read_text(encoding="utf-8")
     text = text.replace(
-        "kdtree: {attribute: place, radius_km: 3}",
-        "kdtree: {align: [lat, long], target: point, radius_km: 3}",
+        "radius: {attribute: place, radius: 3 km}",
+        "radius: {align: [lat, long], target: point, radius: 3 km}",
     ).replace("../data/", f"{DATA}/")
     spec = tmp_path / "places.yaml"
     spec.write_text(text, encoding="utf-8")

@@ -166,12 +166,12 @@ def test_compose_save_run_and_download_the_people_example(
 
             page.click("#next")
             # Only the chosen rule's options show (rendered from the schema).
-            page.select_option("#blocking", "kdtree")
-            expect(page.locator("fieldset[data-rule=kdtree]")).to_be_visible()
-            expect(page.locator("#blocking-kdtree-radius_km")).to_be_visible()
+            page.select_option("#blocking", "radius")
+            expect(page.locator("fieldset[data-rule=radius]")).to_be_visible()
+            expect(page.locator("#blocking-radius-radius")).to_be_visible()
             expect(page.locator("fieldset[data-rule=kmeans]")).to_be_hidden()
             page.select_option("#blocking", "none")
-            expect(page.locator("fieldset[data-rule=kdtree]")).to_be_hidden()
+            expect(page.locator("fieldset[data-rule=radius]")).to_be_hidden()
             page.fill("#threshold", "2")
             page.select_option("#matching", "best")
             shot("settings")

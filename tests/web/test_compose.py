@@ -379,7 +379,11 @@ def test_every_metric_renders_its_option_fields(client: TestClient, metric: str)
     answer = client.get(f"/compose/{draft}/attributes/fields", params={"metric": metric})
     assert answer.status_code == 200 and 'class="error"' not in answer.text
     assert f'id="metric-doc">{metric}: ' in answer.text
-    fields = METRICS[metric].model_fields
+    # The keys a spec writes: a field's alias where the model keeps another name.
+    fields = [
+        info.validation_alias if isinstance(info.validation_alias, str) else name
+        for name, info in METRICS[metric].model_fields.items()
+    ]
     for field in fields:
         assert f'name="metric.{metric}.{field}"' in answer.text
     if not fields:
@@ -406,7 +410,9 @@ def test_the_fields_of_an_unknown_metric_are_an_error(client: TestClient) -> Non
         ({"metric.temporal.scale": "0"}, "birthdate › scale: must be greater than 0"),
         ({"metric.temporal.scale": "abc"}, "birthdate › scale: &#39;abc&#39; is not a number"),
         ({"options": "{unit: weeks}"}, "birthdate › unit: must be one of days, months, years"),
-        ({"options": "{units: km}"}, "birthdate › units: not an option (the options are: "),
+        ({"options": "{unit: km}"}, "birthdate › unit: must be one of days, months, years"),
+        ({"options": "{coordinates: latlon}"},
+         "birthdate › coordinates: not an option (the options are: "),
         ({"normaliser": "prefix"}, "birthdate › normalise 1: prefix › length: required"),
         ({"normaliser": "prefix", "normaliser.0.length": "1.5"},
          "birthdate › normalise 1: prefix › length: &#39;1.5&#39; is not a whole number"),
@@ -642,10 +648,11 @@ def _places(client: TestClient) -> str:
 @pytest.mark.parametrize(
     ("rule", "fields", "expected"),
     [
-        ("kdtree", {"blocking.kdtree.radius_km": "20"},
-         {"kdtree": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius_km": 20}}),
-        ("balltree", {"blocking.balltree.radius": "0.1"},
-         {"balltree": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius": 0.1}}),
+        ("radius", {"blocking.radius.radius": "20 km"},
+         {"radius": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius": "20 km"}}),
+        ("radius", {"blocking.radius.radius": "0.1", "blocking.radius.algorithm": "balltree"},
+         {"radius": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "radius": 0.1,
+                     "algorithm": "balltree"}}),
         ("kmeans", {"blocking.kmeans.clusters": "3", "blocking.kmeans.coordinates": "latlon"},
          {"kmeans": {"align": ["lat", "lon"], "target": ["latitude", "longitude"], "clusters": 3,
                      "coordinates": "latlon"}}),
@@ -672,10 +679,10 @@ def test_a_point_rule_on_an_attribute(client: TestClient, folder: Path) -> None:
     draft = _places(client)
     client.post(f"/compose/{draft}/attributes/add",
                 data={"name": "lat", "target": "latitude", "metric": "euclidean"})  # fmt: skip
-    data = {"blocking": "balltree", "blocking_attribute": "lat", "threshold": "0.1",
-            "blocking.balltree.radius": "0.5", "blocking.balltree.max_pairs": "100"}  # fmt: skip
+    data = {"blocking": "radius", "blocking_attribute": "lat", "threshold": "0.1",
+            "blocking.radius.radius": "0.5", "blocking.radius.max_pairs": "100"}  # fmt: skip
     assert client.post(f"/compose/{draft}/settings", data=data).url.path.endswith("/outputs")
-    blocking = {"balltree": {"attribute": "lat", "radius": 0.5, "max_pairs": 100}}
+    blocking = {"radius": {"attribute": "lat", "radius": 0.5, "max_pairs": 100}}
     assert client.app.state.web.drafts.get(draft).blocking == blocking  # type: ignore[attr-defined]
     client.post(f"/compose/{draft}/outputs", data={"base": "out/composed", "formats": ["csv"]})
     assert client.post(f"/compose/{draft}/save").url.path == "/spec/composed.yaml"
@@ -689,17 +696,19 @@ def test_a_point_rule_on_an_attribute(client: TestClient, folder: Path) -> None:
          "kmeans › clusters: required"),
         ({"blocking": "kmeans", "blocking.kmeans.align": "lat,lon", "blocking.kmeans.clusters": "2",
           "blocking.kmeans.nearest": "3"}, "kmeans: &#39;nearest&#39; cannot exceed &#39;clusters&#39;"),
-        ({"blocking": "kdtree", "blocking.kdtree.align": "lat, lon"},
-         "kdtree: give either &#39;radius_km&#39; (coordinates, haversine) or &#39;radius&#39;"),
-        ({"blocking": "kdtree", "blocking.kdtree.radius": "1"},
-         "kdtree: give an attribute, or the align columns"),
-        ({"blocking": "kdtree", "blocking.kdtree.align": "lat, long", "blocking.kdtree.radius": "1"},
-         "kdtree › align: no column &#39;long&#39; (the columns are: row, name, lat, lon)"),
-        ({"blocking": "balltree", "blocking.balltree.align": "lat",
-          "blocking.balltree.target": "lat", "blocking.balltree.radius": "1"},
-         "balltree › target: no column &#39;lat&#39; (the columns are: row, name, latitude, longitude)"),
-        ({"blocking": "balltree", "blocking.balltree.align": "lat", "blocking.balltree.radius": "-1"},
-         "balltree › radius: must be greater than 0"),
+        ({"blocking": "radius", "blocking.radius.align": "lat, lon"},
+         "radius › radius: required"),
+        ({"blocking": "radius", "blocking.radius.radius": "1"},
+         "radius: give an attribute, or the align columns"),
+        ({"blocking": "radius", "blocking.radius.align": "lat, long", "blocking.radius.radius": "1"},
+         "radius › align: no column &#39;long&#39; (the columns are: row, name, lat, lon)"),
+        ({"blocking": "radius", "blocking.radius.align": "lat",
+          "blocking.radius.target": "lat", "blocking.radius.radius": "1"},
+         "radius › target: no column &#39;lat&#39; (the columns are: row, name, latitude, longitude)"),
+        ({"blocking": "radius", "blocking.radius.align": "lat", "blocking.radius.radius": "-1"},
+         "radius › radius: the radius must be a positive number"),
+        ({"blocking": "radius", "blocking.radius.align": "lat", "blocking.radius.radius": "3 miles"},
+         "radius › radius: &#39;3 miles&#39; is not a length (e.g. 3 km, 500 m)"),
         ({"blocking": "kmeans", "blocking.kmeans.align": "lat, lon", "blocking.kmeans.target": "",
           "blocking.kmeans.clusters": "2"},
          "kmeans › target: no column &#39;lat&#39; (the columns are: row, name, latitude, longitude);"
@@ -726,13 +735,13 @@ def test_the_settings_page_offers_every_blocking_rule_with_its_options(client: T
     draft = _places(client)
     page = client.get(f"/compose/{draft}/settings").text
     for rule in ("none", "key", "qgram", "sorted_neighbourhood", "minhash", "tfidf",
-                 "kdtree", "balltree", "kmeans"):  # fmt: skip
+                 "radius", "kmeans"):  # fmt: skip
         assert f'<option value="{rule}"' in page
-    for rule, model in (("kdtree", "radius"), ("balltree", "radius_km"), ("kmeans", "clusters")):
+    for rule, model in (("radius", "radius"), ("radius", "algorithm"), ("kmeans", "clusters")):
         assert f'<fieldset class="blocking-options" data-rule="{rule}"' in page
         assert f'name="blocking.{rule}.{model}"' in page
         assert f'name="blocking.{rule}.align"' in page and f'name="blocking.{rule}.target"' in page
-    assert 'name="blocking.kdtree.order" id="blocking-kdtree-order"' in page
+    assert 'name="blocking.radius.coordinates" id="blocking-radius-coordinates"' in page
     assert 'name="blocking.qgram.q"' in page and 'name="blocking.qgram.max_pairs"' in page
     assert "(the columns: row, name, lat, lon)" in page
     assert "(the columns: row, name, latitude, longitude)" in page
@@ -746,7 +755,7 @@ def test_key_blocking_with_options(client: TestClient) -> None:
         "threshold": "0",
         "blocking.qgram.q": "2",
         "blocking.qgram.padding": ["false", "true"],
-        "blocking.kdtree.radius": "5",
+        "blocking.radius.radius": "5",
     }  # another rule's field: not this rule's
     assert client.post(f"/compose/{draft}/settings", data=data).url.path.endswith("/outputs")
     blocking = {"qgram": {"attribute": "name", "q": 2, "padding": True}}

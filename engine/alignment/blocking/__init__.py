@@ -1,7 +1,7 @@
 """Blocking: candidate pairs without an N x M matrix.
 
 One module per rule (``keys``: none and key, ``sorted_neighbourhood``,
-``qgram``, ``minhash``, ``tfidf``, ``spatial``: kdtree and balltree,
+``qgram``, ``minhash``, ``tfidf``, ``spatial``: radius (a KD or ball tree),
 ``kmeans``, ``combine``: union and pipeline), what they share in ``base`` and
 ``tokens``, and the registry of rules by name (``registry``): importing this
 package registers every rule.

@@ -203,5 +203,5 @@ class MinHashRule(SharedTokenRule):
         shingled = "tokens" if options.shingles == "tokens" else f"{options.q}-grams"
         text = input_text(name, options) + f", {shingled}, {bands} bands x {rows} rows"
         if options.bands is None:
-            text += f" (threshold {options.threshold:g})"
+            text += f" (min_similarity {options.threshold:g})"
         return text + budget_text(options)

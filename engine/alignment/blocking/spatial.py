@@ -110,38 +110,42 @@ def haversine(a: Floats, b: Floats) -> Floats:
 
 
 @RULES.register(
-    "kdtree",
-    # Euclidean on numbers: a distance of exactly the radius is in.
+    "radius",
+    # Euclidean on numbers (a KD tree): a distance of exactly the radius is in.
     Example(
         ([(0.0, 0.0), (5.0, 5.0), None], [(0.5, 0.0), (5.0, 6.0), (10.0, 10.0)]),
         [(0, 0), (1, 1)],
         {"align": ["x", "y"], "radius": 1},
     ),
+    # The same on a ball tree, numbers written as text.
+    Example(
+        (["1.0", "2.0"], ["1.4", "3.5", None]),
+        [(0, 0)],
+        {"align": "x", "radius": 0.5, "algorithm": "balltree"},
+    ),
     # Haversine on coordinates: Paris meets the point 400 m away, not Marseille.
     Example(
         ([(48.8566, 2.3522), (45.7640, 4.8357)], [(48.8600, 2.3500), (43.2965, 5.3698)]),
         [(0, 0)],
-        {"align": ["lat", "lon"], "radius_km": 1},
+        {"align": ["lat", "lon"], "radius": "1 km"},
     ),
-)
-@RULES.register(
-    "balltree",
-    Example((["1.0", "2.0"], ["1.4", "3.5", None]), [(0, 0)], {"align": "x", "radius": 0.5}),
+    # Coordinates as longitude, latitude; the radius in metres.
     Example(
         ([(2.3522, 48.8566)], [(2.3500, 48.8600), (5.3698, 43.2965)]),
         [(0, 0)],
-        {"align": ["lon", "lat"], "radius_km": 1, "order": "lonlat"},
+        {"align": ["lon", "lat"], "radius": "500 m", "coordinates": "lonlat"},
     ),
 )
 class RadiusRule(RuleKind):
     """Pairs of points within a radius, found by querying a tree of the target points.
 
-    With ``radius_km`` the values are coordinates (``order``) and the distance is
-    haversine (a ball tree, ``metric="haversine"``, on radians); with ``radius``
-    they are numbers (one or more columns) and the distance is euclidean
-    (``tree``: ``kdtree`` or ``balltree``). Align points query the tree a chunk
-    at a time; the tree's answers (with a radius a hair larger) are filtered
-    by the same vectorised distance ``contains`` uses, so both always agree.
+    With a length (``radius: 3 km``) the values are coordinates (``coordinates``)
+    and the distance is haversine (a ball tree, ``metric="haversine"``, on
+    radians); with a number they are numbers (one or more columns) and the
+    distance is euclidean (``algorithm``: ``kdtree``, the default, or
+    ``balltree``). Align points query the tree a chunk at a time; the tree's
+    answers (with a radius a hair larger) are filtered by the same vectorised
+    distance ``contains`` uses, so both always agree.
     The estimate counts the tree's answers (``count_only``): exact but for
     points within rounding of the radius. The tree is built on first use.
     """
@@ -247,10 +251,10 @@ class RadiusRule(RuleKind):
         return cls(
             align,
             target,
-            radius=options.radius,
+            radius=None if options.radius_km is not None else options.radius,
             radius_km=options.radius_km,
             order=options.order,
-            tree=name,
+            tree=options.tree,
             label=label,
         )
 
@@ -259,7 +263,7 @@ class RadiusRule(RuleKind):
         if options.radius_km is not None:
             reach = f", within {options.radius_km:g} km (haversine, {options.order})"
         else:
-            reach = f", within {options.radius:g} (euclidean)"
+            reach = f", within {options.radius:g} (euclidean, {options.tree})"
         return input_text(name, options) + reach + budget_text(options)
 
     @classmethod

@@ -74,13 +74,13 @@ def test_a_value_a_rule_cannot_use_names_the_rule_and_the_row() -> None:
     sides = _sides()
     blocking = _blocking({"union": [
         {"key": {"attribute": "name"}},
-        {"kdtree": {"align": ["lat", "lon"], "radius_km": 5}},
+        {"radius": {"align": ["lat", "lon"], "radius": "5 km"}},
     ]})  # fmt: skip
     with pytest.raises(DataError) as caught:
         build_rule(sides, blocking, {})
     assert caught.value.source == "align source align.csv" and caught.value.row == 4
     assert caught.value.message == (
-        "blocking rule kdtree on columns lat,lon/lat,lon, within 5 km (haversine, latlon):"
+        "blocking rule radius on columns lat,lon/lat,lon, within 5 km (haversine, latlon):"
         " latitude 95 is outside [-90, 90] in ('95', '1') (latlon)"
     )
 
@@ -116,7 +116,7 @@ def test_why_a_group_finds_nothing() -> None:
 @pytest.mark.parametrize(
     "blocking",
     [
-        "{kdtree: {attribute: place, radius_km: 5}}",
+        "{radius: {attribute: place, radius: 5 km}}",
         "{kmeans: {attribute: place, clusters: 2, coordinates: latlon}}",
     ],
 )

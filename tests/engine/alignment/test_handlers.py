@@ -76,19 +76,19 @@ def test_no_shared_key_fails_and_keeps_the_outputs(
 def test_swapped_coordinates_name_the_rule_and_the_points(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = _project(tmp_path, blocking="{kdtree: {attribute: pt, radius_km: 10}}")
+    spec = _project(tmp_path, blocking="{radius: {attribute: pt, radius: 10 km}}")
     assert main(["run", "-q", str(spec)]) == 0
     swapped = "id,name,long,lat\n10,Paris,48.86,2.35\n20,Lyon,45.75,4.84\n"
     (tmp_path / "b.csv").write_text(swapped)
     err = _fails_and_keeps_outputs(tmp_path, spec, capsys)
-    assert "blocking rule kdtree on attribute pt, within 10 km (haversine, latlon)" in err
+    assert "blocking rule radius on attribute pt, within 10 km (haversine, latlon)" in err
     assert "align points look like (48.85, 2.35), target points look like (2.35, 48.86)" in err
     assert "check the order of the coordinate columns" in err
 
 
 @pytest.mark.parametrize(
     "blocking",
-    ["none", "{key: {attribute: name}}", "{kdtree: {attribute: pt, radius_km: 10}}"],
+    ["none", "{key: {attribute: name}}", "{radius: {attribute: pt, radius: 10 km}}"],
 )
 def test_an_empty_source_fails_and_says_so(
     tmp_path: Path, blocking: str, capsys: pytest.CaptureFixture[str]

@@ -24,7 +24,7 @@ attributes:
     target: label
     metric: levenshtein
   - {name: place, align: [lat, lon], target: [lat, lon], metric: geographic, weight: 0.1}
-blocking: {kdtree: {align: [lat, lon], radius_km: 10}}
+blocking: {radius: {align: [lat, lon], radius: 10 km}}
 threshold: 1
 outputs:
   - {csv: out/links.csv}
@@ -72,7 +72,7 @@ def test_every_column_the_spec_names_is_checked(tmp_path: Path) -> None:
     text = (
         SPEC.replace('"http://b/{id}"', '"http://b/{idx}"')
         .replace("target: [lat, lon], metric", "target: [lat, long], metric")
-        .replace("align: [lat, lon], radius_km", "align: [lat, lng], radius_km")
+        .replace("align: [lat, lon], radius: 10", "align: [lat, lng], radius: 10")
         .replace("  - name: name\n    target: label", "  - name: nom\n    target: label")
     )
     path = _spec(tmp_path, text)
@@ -81,8 +81,8 @@ def test_every_column_the_spec_names_is_checked(tmp_path: Path) -> None:
         "sources.target.id.template",
         "attributes[0].name",
         "attributes[1].target[1]",
-        "blocking.kdtree.align",
-        "blocking.kdtree.align",
+        "blocking.radius.align",
+        "blocking.radius.align",
     ]
     assert "has no column 'idx'; did you mean 'id'?" in problems[0]
     assert f"align source {tmp_path / 'a.csv'} has no column 'nom'" in problems[1]

@@ -65,14 +65,18 @@ def test_groups_are_the_rules_made_of_rules() -> None:
          "sorted_neighbourhood on attribute name, window 7"),
         ({"qgram": {"attribute": "name", "q": 2, "padding": True}},
          "qgram on attribute name, 2-grams padded, min_common 1, max_block 10,000"),
-        ({"minhash": {"attribute": "name", "threshold": 0.6}},
-         "minhash on attribute name, tokens, 18 bands x 7 rows (threshold 0.6)"),
+        ({"minhash": {"attribute": "name", "min_similarity": 0.6}},
+         "minhash on attribute name, tokens, 18 bands x 7 rows (min_similarity 0.6)"),
         ({"tfidf": {"attribute": "name", "top_k": 5, "min_similarity": 0.3, "max_df": 0.5}},
          "tfidf on attribute name, top 5 by char 2-3-gram cosine >= 0.3, max_df 0.5"),
-        ({"kdtree": {"align": ["lat", "lon"], "radius_km": 3}},
-         "kdtree on columns lat,lon/lat,lon, within 3 km (haversine, latlon)"),
-        ({"balltree": {"attribute": "place", "radius": 0.5}},
-         "balltree on attribute place, within 0.5 (euclidean)"),
+        ({"radius": {"align": ["lat", "lon"], "radius": "3 km"}},
+         "radius on columns lat,lon/lat,lon, within 3 km (haversine, latlon)"),
+        ({"radius": {"align": ["lat", "lon"], "radius": "500 m", "coordinates": "lonlat"}},
+         "radius on columns lat,lon/lat,lon, within 0.5 km (haversine, lonlat)"),
+        ({"radius": {"attribute": "place", "radius": 0.5, "algorithm": "balltree"}},
+         "radius on attribute place, within 0.5 (euclidean, balltree)"),
+        ({"radius": {"attribute": "place", "radius": 0.5}},
+         "radius on attribute place, within 0.5 (euclidean, kdtree)"),
         ({"kmeans": {"attribute": "place", "clusters": 1000, "coordinates": "lonlat"}},
          "kmeans on attribute place, 1,000 clusters, nearest 1 (coordinates lonlat)"),
         ({"union": [{"key": {"attribute": "name"}},
@@ -97,7 +101,7 @@ def test_why_no_pairs() -> None:
     assert why_no_pairs("qgram", ["Paris"], [None, ""]) == (
         "every target record's blocking key is missing"
     )
-    assert why_no_pairs("kdtree", [("48.85", "2.35")], [("2.35", "48.85")]) == (
+    assert why_no_pairs("radius", [("48.85", "2.35")], [("2.35", "48.85")]) == (
         "no align point is within reach of a target point (align points look like (48.85, 2.35),"
         " target points look like (2.35, 48.85)); check the order of the coordinate columns on"
         " each side"
