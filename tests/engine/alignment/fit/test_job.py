@@ -1,0 +1,68 @@
+"""engine.alignment.fit.job on Febrl 4: sessions per blocking rule, held-out attributes, gold errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine.alignment.fit.job import fit
+from engine.errors import DataError, UsageError
+
+ROOT = Path(__file__).resolve().parents[4]
+DATA = ROOT / "data" / "febrl"
+
+SPEC = f"""\
+kind: alignment
+name: people
+sources:
+  align: {{csv: {DATA}/febrl4a.csv, id: {{template: "http://example.org/febrl/{{rec_id}}"}}}}
+  target: {{csv: {DATA}/febrl4b.csv, id: {{template: "http://example.org/febrl/{{rec_id}}"}}}}
+attributes:
+  - {{name: given_name, metric: jaro_winkler}}
+  - {{name: surname, metric: jaro_winkler}}
+  - {{name: date_of_birth, metric: exact}}
+  - {{name: soc_sec_id, metric: exact}}
+matching: one-to-one
+"""
+
+
+def write(tmp_path: Path, blocking: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC + f"blocking: {blocking}\n", encoding="utf-8")
+    return path
+
+
+def test_one_rule_on_an_attribute_leaves_its_m_to_the_other_attributes(tmp_path: Path) -> None:
+    path = write(tmp_path, "{key: {attribute: date_of_birth}}")
+    result = fit(engine.load_spec(path), path)
+    assert any("every blocking rule uses date_of_birth" in note for note in result.notes)
+    dob = next(a for a in result.model.attributes if a.name == "date_of_birth")
+    # Estimated over pairs that all agree on it: biased to agreement, as the note says.
+    assert dob.m[0] > 0.99
+    ssn = next(a for a in result.model.attributes if a.name == "soc_sec_id")
+    assert 0.7 < ssn.m[0] < 0.98  # febrl4 corrupts some identifiers of the duplicates
+
+
+def test_two_rules_estimate_each_others_attributes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "{union: [{key: {attribute: date_of_birth}}, {key: {attribute: soc_sec_id}}]}",
+    )
+    result = fit(engine.load_spec(path), path)
+    assert not any("every blocking rule" in note for note in result.notes)
+    dob = next(a for a in result.model.attributes if a.name == "date_of_birth")
+    assert 0.7 < dob.m[0] < 0.99
+    assert 0.0001 < result.model.prior < 0.0003  # 5,000 links among 25,000,000 pairs
+
+
+def test_unknown_term_frequency_attribute_and_a_gold_naming_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "{key: {attribute: date_of_birth}}")
+    spec = engine.load_spec(path)
+    with pytest.raises(UsageError, match="no attribute 'nope'"):
+        fit(spec, path, term_frequency=["nope"])
+    gold = tmp_path / "gold.csv"
+    gold.write_text("a,b\nnobody,no-one\n", encoding="utf-8")
+    with pytest.raises(DataError):
+        fit(spec, path, gold=gold)
