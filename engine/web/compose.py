@@ -29,6 +29,7 @@ from engine.errors import EngineError
 from engine.loader import load_yaml
 from engine.web.paths import DamagedFileError, atomic_write
 from schemas.alignment import Attribute, Source
+from schemas.units import parse_duration
 
 __all__ = [
     "DRAFT_MAX_AGE_DAYS",
@@ -298,7 +299,10 @@ def source_preview(source: dict[str, Any], role: str, base_dir: Path) -> dict[st
     data = dict(source)
     if "sparql" in data or "rql" in data:
         data["retries"], data["page_size"] = 0, None
-        data["timeout_s"] = min(float(data.get("timeout_s", 10)), 10.0)
+        # Ten seconds at most, whatever the source's timeout (a duration: 60s, 2min).
+        with contextlib.suppress(ValueError):
+            seconds = parse_duration(str(data.get("timeout", "10s")))
+            data["timeout"] = f"{min(seconds, 10.0):g}s"
     try:
         model = TypeAdapter(Source).validate_python(
             data, context={"base_dir": base_dir, "check_files": True}

@@ -768,3 +768,23 @@ def test_form_values_are_read_as_specs_are() -> None:
     assert parse_yaml_value("{tokens: false}", "metric") == {"tokens": False}
     with pytest.raises(PreviewError, match="not valid YAML"):
         parse_yaml_value("a: &x [1]\nb: *x", "options")
+
+
+@pytest.mark.parametrize("timeout", ["60s", "2min", "5s"])
+def test_a_remote_source_previews_within_ten_seconds_whatever_its_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, timeout: str
+) -> None:
+    from engine.web import compose
+
+    seen: list[float] = []
+
+    def read(model: object, role: str, environment: object) -> object:
+        seen.append(model.timeout_s)  # type: ignore[attr-defined]
+        raise compose.EngineError("stop here")
+
+    monkeypatch.setattr(compose, "read_source", read)
+    source = {"sparql": "http://127.0.0.1:9/q", "query": "SELECT ?s WHERE {}", "id": "s",
+              "timeout": timeout}  # fmt: skip
+    with pytest.raises(PreviewError):
+        compose.source_preview(source, "align", tmp_path)
+    assert seen == [min(float(timeout.rstrip("smin")) * (60 if "min" in timeout else 1), 10.0)]
