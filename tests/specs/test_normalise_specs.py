@@ -1,7 +1,8 @@
-"""The normalisation specs of specs/: per-side chains, lookup tables, end to end.
+"""The normalisation specs of specs/: per-side chains, lookup tables, several labels.
 
 ``countries-fr-en.yaml`` links French country names to English ones with a chain
 per side; one chain shared by both sides (whichever side's) misses links.
+``countries-labels.yaml`` reads every label of an RDF dump (``values: all``).
 """
 
 from __future__ import annotations
@@ -135,3 +136,29 @@ def test_a_mistake_in_one_side_is_reported_at_its_line(
     line = next(n for n, t in enumerate(spec.read_text().splitlines(), 1) if "unacent" in t)
     assert f"spec.yaml:{line}:" in err and "unaccent" in err
     assert err.count("error") <= 2  # one problem, not one per form of `normalise`
+
+
+LABELS = ROOT / "specs" / "countries-labels.yaml"
+
+
+@pytest.mark.parametrize("values", ["all", "best"])
+def test_every_label_in_the_listed_languages_links_more(values: str, tmp_path: Path) -> None:
+    text = LABELS.read_text(encoding="utf-8")
+    assert "    values: all\n" in text
+    shutil.copytree(DATA, tmp_path / "data")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        text.replace("    values: all\n", f"    values: {values}\n").replace("../out/", "out/"),
+        encoding="utf-8",
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    with (tmp_path / "out" / "countries-labels.csv").open(encoding="utf-8") as handle:
+        links = {
+            (r["align_id"].rsplit("/", 1)[1], r["target_id"].rsplit("/", 1)[1])
+            for r in csv.DictReader(handle)
+        }
+    assert all(a == b for a, b in links)  # every link is right
+    # The English labels and altLabels link 12 more countries (Germany, United Kingdom...);
+    # Deutschland@de is not in the listed languages.
+    assert len(links) == (27 if values == "all" else 15)
+    assert ("DE" in {a for a, _ in links}) == (values == "all")
