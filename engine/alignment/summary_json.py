@@ -21,11 +21,11 @@ __all__ = ["eval_figures", "plan_figures", "run_figures"]
 
 def _side(state: AlignmentState, role: str) -> dict[str, Any]:
     records = state.records(role)
-    return {
-        "source": records.source,
-        "records": len(records),
-        "skipped": [{"row": skip.row, "reason": skip.reason} for skip in records.skipped],
-    }
+    side: dict[str, Any] = {"source": records.source, "records": records.record_count}
+    if records.record is not None:  # records with several values: a row per combination
+        side["rows"] = len(records)
+    side["skipped"] = [{"row": skip.row, "reason": skip.reason} for skip in records.skipped]
+    return side
 
 
 def _sources(state: AlignmentState) -> dict[str, Any]:

@@ -8,6 +8,7 @@ listed languages) find links that one value per record misses.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,10 @@ def test_csv_cells_split_on_a_separator(tmp_path: Path, capsys: pytest.CaptureFi
     capsys.readouterr()
     assert main(["plan", str(tmp_path / "spec.yaml")]) == 0
     assert "align.csv: 3 records (6 rows: one per combination of values)" in capsys.readouterr().out
+    assert main(["run", "--json", str(tmp_path / "spec.yaml")]) == 0
+    summary = json.loads(capsys.readouterr().out)["alignment"]
+    assert (summary["sources"]["align"]["records"], summary["sources"]["align"]["rows"]) == (3, 6)
+    assert "rows" not in summary["sources"]["target"]
     # one-to-one: a record is one record, however many values it has.
     assert _run(tmp_path, source + ', split: {label: "|"}}', "one-to-one") == {
         ("1", "1"),
