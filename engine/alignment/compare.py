@@ -106,11 +106,27 @@ def compare_chunk(task: CompareTask, ia: Ints, ib: Ints) -> ChunkResult:
     plan = _kernel_plan(task) if compared >= kernel.MIN_PAIRS else None
     if plan is None:
         return _pairs(task, ia, ib, task.attributes, np.zeros(compared), {}, compared)
+    return _through_kernel(task, plan, ia, ib)[0]
+
+
+#: Where ``_through_kernel`` keeps each pair's position among the distances (no
+#: attribute has this name): ``_pairs`` then filters it with the rest.
+_POSITION = "\0position"
+
+
+def _through_kernel(
+    task: CompareTask, plan: kernel.KernelPlan, ia: Ints, ib: Ints
+) -> tuple[ChunkResult, Ints]:
+    """The kernel on the attributes it covers, the metrics on the rest; and the kept positions."""
     matrix, total, keep = kernel.run(plan, ia, ib, task.limit)
+    kept = np.flatnonzero(keep)
     covered = task.attributes[: plan.count]
-    distances = {job.name: matrix[row][keep] for row, job in enumerate(covered)}
+    distances = {job.name: matrix[row][kept] for row, job in enumerate(covered)}
+    distances[_POSITION] = kept.astype(np.float64)
     rest = task.attributes[plan.count :]
-    return _pairs(task, ia[keep], ib[keep], rest, total[keep], distances, compared)
+    result = _pairs(task, ia[kept], ib[kept], rest, total[kept], distances, len(ia))
+    positions = result.distances.pop(_POSITION).astype(np.int64)
+    return result, positions
 
 
 def _pairs(
@@ -145,10 +161,68 @@ def _pairs(
 _SPARSE = 0.05
 
 
+#: Blocks of at most this many cells go through the compiled kernel as pairs when it
+#: covers the task: a cdist call per attribute costs tens of µs, the kernel < 1 µs a pair.
+KERNEL_BLOCK = 1024
+
+
 def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
-    """Weighted global distance of a batch: whole blocks with ``cdist``, then loose pairs."""
+    """Weighted global distance of a batch: loose pairs, then whole blocks in order.
+
+    Whole blocks go through ``cdist``; small ones through the compiled kernel as
+    pairs when it covers the task (their pairs come back in the blocks' order).
+    """
     parts = [compare_chunk(task, batch.ia, batch.ib)] if len(batch.ia) else []
-    parts.extend(_block(task, block) for block in batch.blocks)
+    small = [k for k, block in enumerate(batch.blocks) if block.cells <= KERNEL_BLOCK]
+    cells = len(batch.ia) + sum(batch.blocks[k].cells for k in small)
+    plan = _kernel_plan(task) if small and cells >= kernel.MIN_PAIRS else None
+    if plan is None:
+        parts.extend(_block(task, block) for block in batch.blocks)
+        return _concatenate(task, parts)
+    # Each part's pairs are tagged with its place in the batch, so that the pairs of
+    # the small blocks, compared together, are put back between the large ones.
+    places = [np.zeros(len(parts[0].ia), np.int64)] if parts else []
+    done, found = _small_blocks(task, plan, [batch.blocks[k] for k in small])
+    parts.append(done)
+    places.append(np.asarray(small, dtype=np.int64)[found] + 1)
+    for k, block in enumerate(batch.blocks):
+        if block.cells > KERNEL_BLOCK:
+            parts.append(_block(task, block))
+            places.append(np.full(len(parts[-1].ia), k + 1, dtype=np.int64))
+    result = _concatenate(task, parts)
+    if len(small) == len(batch.blocks):
+        return result  # already in order
+    order = np.argsort(np.concatenate(places), kind="stable")
+    return ChunkResult(
+        result.compared,
+        result.ia[order],
+        result.ib[order],
+        result.total[order],
+        {name: d[order] for name, d in result.distances.items()},
+    )
+
+
+def _small_blocks(
+    task: CompareTask, plan: kernel.KernelPlan, blocks: Sequence[Block]
+) -> tuple[ChunkResult, Ints]:
+    """The blocks' cells as one chunk of pairs through the kernel; and each kept pair's block."""
+    ia_parts, ib_parts, counts = [], [], []
+    for block in blocks:
+        ia = np.repeat(block.rows_a, len(block.rows_b))
+        ib = np.tile(block.rows_b, len(block.rows_a))
+        alive = np.ones(len(ia), dtype=bool) if block.keep is None else block.keep.ravel()
+        if task.dedup:
+            alive = alive & (ia < ib)
+        ia_parts.append(ia[alive])
+        ib_parts.append(ib[alive])
+        counts.append(len(ia_parts[-1]))
+    ia, ib = np.concatenate(ia_parts), np.concatenate(ib_parts)
+    result, positions = _through_kernel(task, plan, ia, ib)
+    found = np.searchsorted(np.cumsum(counts), positions, side="right")
+    return result, found
+
+
+def _concatenate(task: CompareTask, parts: list[ChunkResult]) -> ChunkResult:
     if not parts:
         empty = np.zeros(0, np.int64)
         return _pairs(task, empty, empty, task.attributes, np.zeros(0), {}, 0)

@@ -131,11 +131,16 @@ def _codes(columns: Sequence[Any], bases: Ints, records: int) -> Ints:
 
 
 def _side(
-    columns: Sequence[Any], numbers: Sequence[Floats], records: int, dense: Any, wide: bool
+    columns: Sequence[Any],
+    encoded: tuple[npt.NDArray[np.uint32], Ints, Ints],
+    numbers: Sequence[Floats],
+    records: int,
+    dense: Any,
+    wide: bool,
 ) -> _Side:
     from engine.alignment.kernel import loops
 
-    chars, value_starts, bases = _code_points(columns)
+    chars, value_starts, bases = encoded
     codes = _codes(columns, bases, records)
     value_lens = np.diff(value_starts).astype(np.int32)
     lens = np.where(codes >= 0, value_lens[np.maximum(codes, 0)], -1).T.astype(np.int32)
@@ -180,8 +185,8 @@ def kernel_plan(
     first = align[covered[0][0].name], target[covered[0][0].name]
     na, nb = _records(first[0]), _records(first[1])
     columns_a, columns_b = [s[0] for s in strings], [s[1] for s in strings]
-    chars_a, starts_a, _ = _code_points(columns_a)
-    chars_b, starts_b, _ = _code_points(columns_b)
+    encoded_a, encoded_b = _code_points(columns_a), _code_points(columns_b)
+    (chars_a, starts_a, _), (chars_b, starts_b, _) = encoded_a, encoded_b
     # One dense alphabet for both sides: the bit-parallel loops index a table by letter.
     top = int(max(chars_a.max(initial=0), chars_b.max(initial=0)))
     used = np.zeros(top + 1, dtype=np.bool_)
@@ -192,8 +197,8 @@ def kernel_plan(
     lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
     with _CACHE_LOCK:
         _cache_dir()
-        a = _side(columns_a, [n[0] for n in numbers], na, dense, alphabet > 256)
-        b = _side(columns_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
+        a = _side(columns_a, encoded_a, [n[0] for n in numbers], na, dense, alphabet > 256)
+        b = _side(columns_b, encoded_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
     return KernelPlan(
         count=len(covered),
         kinds=np.array([f[0] for _, f in covered], dtype=np.int64),

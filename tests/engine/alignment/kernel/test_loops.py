@@ -104,3 +104,33 @@ def test_single_token_values_only_for_token_aware_levenshtein() -> None:
     several = metric.prepare(["ab", "victor hugo"], model)
     assert kernel.kernel_plan([job], {"n": single}, {"n": single}) is not None
     assert kernel.kernel_plan([job], {"n": single}, {"n": several}) is None
+
+
+@pytest.mark.parametrize("dedup", [False, True])
+def test_small_blocks_through_the_kernel_keep_the_batch_order(
+    dedup: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.alignment import compare
+    from engine.alignment.batches import Batch, Block
+
+    n = 300
+    task = _task(n, n, 6.0)
+    if dedup:
+        task = CompareTask(task.attributes, task.align, task.align, task.limit, True)
+
+    def rows(size: int) -> np.ndarray:  # type: ignore[type-arg]
+        return np.sort(RNG.choice(n, size, replace=False)).astype(np.int64)
+
+    blocks = []
+    for k in range(40):  # small and large blocks interleaved, some masked
+        size_a, size_b = (60, 50) if k % 7 == 3 else (int(RNG.integers(1, 9)), 8)
+        a, b = rows(size_a), rows(size_b)
+        keep = RNG.random((size_a, size_b)) < 0.7 if k % 3 == 0 else None
+        blocks.append(Block(a, b, keep))
+    batch = Batch(tuple(blocks), RNG.integers(0, n, 5000), RNG.integers(0, n, 5000))
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 10**12)
+    expected = compare.compare_batch(task, batch)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    found = compare.compare_batch(task, batch)
+    assert found.compared == expected.compared
+    _same(expected, found)
