@@ -47,9 +47,18 @@ FLOOR = 1e-6
 
 
 def patterns(levels: Matrix) -> tuple[Matrix, Floats]:
-    """The distinct rows of a level matrix and how many pairs have each."""
+    """The distinct rows of a level matrix and how many pairs have each (rows in order)."""
     if not len(levels):
         return levels.reshape(0, levels.shape[1] if levels.ndim == 2 else 0), np.zeros(0)
+    width = levels.shape[1]
+    base = int(levels.max()) + 2  # MISSING (-1) is digit 0
+    if base**width < 2**62:
+        # One integer per row (mixed radix): np.unique on integers, not on rows, is fast.
+        digits = levels.astype(np.int64) + 1
+        weights = base ** np.arange(width - 1, -1, -1, dtype=np.int64)
+        codes, counts = np.unique(digits @ weights, return_counts=True)
+        rows = (codes[:, None] // weights[None, :]) % base - 1
+        return rows.astype(np.int8), counts.astype(np.float64)
     rows, counts = np.unique(levels, axis=0, return_counts=True)
     return rows.astype(np.int8), counts.astype(np.float64)
 

@@ -25,7 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment import evaluate
-from engine.alignment.compare import CompareTask, compare_chunk, compare_task
+from engine.alignment.batches import batches
+from engine.alignment.blocking import BlockingRule
+from engine.alignment.compare import CompareTask, compare_batch, compare_chunk, compare_task
 from engine.alignment.fit import em, supervised
 from engine.alignment.fit.levels import cut, default_cuts
 from engine.alignment.fit.model import AttributeModel, Model, rounded
@@ -34,7 +36,6 @@ from engine.alignment.handlers import HANDLERS
 from engine.alignment.metrics import METRICS
 from engine.alignment.state import AlignmentState, Pairs
 from engine.alignment.steps import Block, Prepare, ReadSource, steps
-from engine.alignment.stream import compare_all
 from engine.errors import DataError, UsageError
 from schemas.alignment import AlignmentSpec, Attribute, leaf_rules
 
@@ -109,12 +110,26 @@ class _Levels:
                 out[start : start + len(d), a] = cut(d, self.cuts[a])
         return out
 
-    def of_distances(self, distances: dict[str, Floats], size: int) -> Matrix:
-        """The level matrix of pairs whose distances are known already."""
-        out = np.zeros((size, len(self.attributes)), dtype=np.int8)
-        for a, attribute in enumerate(self.attributes):
-            out[:, a] = cut(distances[attribute.name], self.cuts[a])
-        return out
+    def candidates(self, rule: BlockingRule) -> tuple[Pairs, Matrix]:
+        """Every candidate pair of ``rule`` (each once) and its levels.
+
+        Compared batch by batch with this object's task, whose encoding of
+        the sides (the compiled kernel's) is then made once for the whole fit.
+        """
+        ia, ib, rows = [], [], []
+        for batch in batches(rule, dedup=self.dedup):
+            part = compare_batch(self.task, batch)
+            ia.append(part.ia)
+            ib.append(part.ib)
+            matrix = np.zeros((len(part.ia), len(self.attributes)), dtype=np.int8)
+            for a, attribute in enumerate(self.attributes):
+                matrix[:, a] = cut(part.distances[attribute.name], self.cuts[a])
+            rows.append(matrix)
+        if not rows:
+            empty = np.zeros(0, np.int64)
+            return Pairs(empty, empty, np.zeros(0)), np.zeros((0, len(self.attributes)), np.int8)
+        left, right = np.concatenate(ia), np.concatenate(ib)
+        return Pairs(left, right, np.zeros(len(left))), np.concatenate(rows)
 
 
 def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Session]:
@@ -186,18 +201,7 @@ def fit(
     random_levels = levels.of(ra, rb)
     u = [level_frequencies(random_levels[:, a], len(c) + 1) for a, c in enumerate(cuts)]
     assert state.rule is not None
-    found = compare_all(
-        state.rule,
-        levels.attributes,
-        state.sides["align"].prepared,
-        state.sides["target"].prepared,
-        0.0,
-        executor=spec.executor,
-        matching="all",
-        dedup=spec.dedup,
-    )
-    pairs = found.pairs
-    candidate_levels = levels.of_distances(pairs.distances, len(pairs))
+    pairs, candidate_levels = levels.candidates(state.rule)
     everything = em.patterns(candidate_levels)
     total = _total_pairs(state)
     notes: list[str] = list(state.warnings)

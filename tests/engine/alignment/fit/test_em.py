@@ -46,3 +46,14 @@ def test_random_prior_counts_the_pairs_never_compared_as_non_matches() -> None:
     # Strong evidence: every compared pair is surely a match, 100 of 100,000 pairs.
     rows, counts = patterns(np.zeros((100, 3), dtype=np.int8))
     assert 0.0009 < random_prior(rows, counts, M, U, 100_000) <= 0.001
+
+
+def test_patterns_are_the_distinct_rows_with_their_counts() -> None:
+    levels = np.array([[0, -1, 2], [1, 1, 0], [0, -1, 2], [-1, -1, -1]], dtype=np.int8)
+    rows, counts = patterns(levels)
+    assert rows.tolist() == [[-1, -1, -1], [0, -1, 2], [1, 1, 0]]
+    assert counts.tolist() == [1, 2, 1]
+    wide = np.zeros((3, 40), dtype=np.int8)  # too many digits for one integer: rows compared
+    wide[1, 39] = 3
+    rows, counts = patterns(wide)
+    assert counts.tolist() == [2, 1] and rows[1, 39] == 3
