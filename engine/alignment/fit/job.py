@@ -29,8 +29,9 @@ from engine.alignment.batches import batches
 from engine.alignment.blocking import BlockingRule
 from engine.alignment.compare import CompareTask, compare_batch, compare_chunk, compare_task
 from engine.alignment.fit import em, supervised
+from engine.alignment.fit.em import pattern_weights
 from engine.alignment.fit.levels import cut, default_cuts
-from engine.alignment.fit.model import AttributeModel, Model, rounded
+from engine.alignment.fit.model import AttributeModel, Model, probability_of, rounded, weight_of
 from engine.alignment.fit.u import level_frequencies, random_pairs
 from engine.alignment.handlers import HANDLERS
 from engine.alignment.metrics import METRICS
@@ -214,7 +215,7 @@ def fit(
         mode = "unsupervised (EM)"
     else:
         m, prior, threshold, scores = _supervised(
-            state, levels, gold, pairs.ia, pairs.ib, candidate_levels, everything, u, total, notes
+            state, levels, gold, pairs.ia, pairs.ib, everything, u, total, notes
         )
         mode = "supervised"
     model = Model(
@@ -240,13 +241,15 @@ def _supervised(
     gold_file: Path,
     ia: Ints,
     ib: Ints,
-    candidate_levels: Matrix,
     everything: tuple[Matrix, Floats],
     u: list[Floats],
     total: int,
     notes: list[str],
 ) -> tuple[list[Floats], float, float, dict[str, float]]:
-    """m from the gold links, the prior over the candidates, the threshold by cross-validation."""
+    """m from the gold links, the prior over the candidates, the threshold by cross-validation.
+
+    See ``supervised``: the gold links are matches, perhaps a sample of them.
+    """
     spec = state.spec
     align, target = state.records("align"), state.records("target")
     target_source = spec.sources.align if spec.dedup else spec.sources.target
@@ -262,8 +265,9 @@ def _supervised(
         ga, gb = np.minimum(ga, gb), np.maximum(ga, gb)
         keep = ga < gb
         ga, gb = ga[keep], gb[keep]
-    codes = np.unique(ga * max(len(target), 1) + gb)
-    ga, gb = codes // max(len(target), 1), codes % max(len(target), 1)
+    width = max(len(target), 1)
+    codes = np.unique(ga * width + gb)
+    ga, gb = codes // width, codes % width
     if not len(ga):
         raise DataError(
             str(gold_file), "no gold link names records of the sources: nothing to learn from"
@@ -273,48 +277,23 @@ def _supervised(
     m = supervised.m_from_matches(match_levels, counts)
     rows, weights = everything
     prior = em.random_prior(rows, weights, m, u, total)
-    # Where the labels are complete: the pairs touching a record of a gold link.
+    # Recall from the gold links scored out of fold, precision from the model's expectation.
     match_folds = supervised.folds(len(ga))
-    fold_of_a = dict(zip(ga.tolist(), match_folds.tolist(), strict=True))
-    fold_of_b = dict(zip(gb.tolist(), match_folds.tolist(), strict=True))
-    if spec.dedup:
-        fold_of_a = {**fold_of_b, **fold_of_a}
-        fold_of_b = fold_of_a
-    touched = np.fromiter(
-        (a in fold_of_a or b in fold_of_b for a, b in zip(ia.tolist(), ib.tolist(), strict=True)),
-        dtype=bool,
-        count=len(ia),
-    )
-    gold_codes = set(codes.tolist())
-    width = max(len(target), 1)
-    pair_codes = ia[touched] * width + ib[touched]
-    labels = np.fromiter(
-        (c in gold_codes for c in pair_codes.tolist()), dtype=bool, count=len(pair_codes)
-    )
-    pair_folds = np.asarray(
-        [
-            fold_of_a.get(a, fold_of_b.get(b, 0))
-            for a, b in zip(ia[touched].tolist(), ib[touched].tolist(), strict=True)
-        ],
-        dtype=np.int64,
-    )
-    # Gold links the blocking never proposed still count: as matches the model must find.
-    missed = ~np.isin(codes, pair_codes)
-    pairs = np.concatenate([candidate_levels[touched], match_levels[missed]])
-    labels = np.concatenate([labels, np.ones(int(missed.sum()), dtype=bool)])
-    pair_folds = np.concatenate([pair_folds, match_folds[missed]])
-    choice = supervised.cross_validate(
-        match_levels, match_folds, pairs, labels, pair_folds, u, prior
-    )
-    if missed.any():
+    held_out = supervised.out_of_fold(match_levels, match_folds, u, prior)
+    scored = probability_of(pattern_weights(rows, m, u, [True] * len(u)) + weight_of(prior))
+    candidates = np.repeat(scored, weights.astype(np.int64))
+    choice = supervised.choose_threshold(candidates, held_out)
+    codes_found = ia * width + ib
+    missed = int((~np.isin(codes, codes_found)).sum())
+    if missed:
         notes.append(
-            f"{int(missed.sum()):,} of the {len(codes):,} gold links are not candidate pairs"
+            f"{missed:,} of the {len(codes):,} gold links are not candidate pairs"
             " (the blocking never proposes them): no threshold can find them"
         )
     scores = {
         "gold_links": float(len(codes)),
-        "cv_f1": choice.f1,
-        "cv_precision": choice.precision,
-        "cv_recall": choice.recall,
+        "estimated_f1": choice.f1,
+        "estimated_precision": choice.precision,
+        "cross_validated_recall": choice.recall,
     }
     return m, prior, choice.threshold, scores

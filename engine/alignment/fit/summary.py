@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.alignment.fit.model import Model, weight_of
+from engine.alignment.fit.supervised import FOLDS
 
 if TYPE_CHECKING:
     from engine.alignment.fit.job import FitResult
@@ -58,8 +59,10 @@ def fit_text(result: FitResult, written: Path) -> str:
     if result.scores:
         s = result.scores
         lines.append(
-            f"cross-validated on {int(s['gold_links']):,} gold links: F1 {s['cv_f1']:.4f}"
-            f" (precision {s['cv_precision']:.4f}, recall {s['cv_recall']:.4f})"
+            f"threshold chosen on {int(s['gold_links']):,} gold links: estimated F1"
+            f" {s['estimated_f1']:.4f} (recall of the gold links, {int(FOLDS)}-fold cross-validated:"
+            f" {s['cross_validated_recall']:.4f}; precision from the model's expected matches:"
+            f" {s['estimated_precision']:.4f})"
         )
     if adjusted:
         lines.append(

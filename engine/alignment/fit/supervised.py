@@ -1,15 +1,21 @@
-"""The model from labelled pairs: m from the known matches, the threshold by cross-validation.
+"""The model from labelled matches: m from them, the threshold by cross-validation.
 
 u still comes from random pairs (``engine.alignment.fit.u``) and the prior
 from the candidates (``em.random_prior``); the labels give m directly: the
 level frequencies among the labelled matches, wherever the blocking put them.
 
-The labels may cover only some of the records (10% of the links, say). The
-threshold is chosen where those labels are complete: among the pairs that
-touch a labelled record, a labelled pair is a match and any other pair is
-not. Each labelled match is put in one of ``k`` folds; a fold's pairs are
-scored with the m of the other folds, and the threshold is the one that gives
-the best F1 over these out-of-fold scores.
+The labels are matches only, and may be a sample of them (10% of the links,
+say): a pair not among them is not known to be a non-match. So the threshold
+is chosen for the best *estimated* F1, from two halves that need no negative
+label:
+
+* recall at a threshold: the share of labelled matches scored at or above it,
+  each scored out of fold (``k`` folds: a fold's matches are scored with the m
+  of the other folds), an estimate of the share of all matches;
+* precision: the matches that recall finds, ``recall x E``, among the
+  candidate pairs at or above the threshold, where ``E`` is the number of
+  matches the model expects among the candidates (the sum of their
+  probabilities).
 """
 
 from __future__ import annotations
@@ -24,11 +30,10 @@ from engine.alignment.fit.em import pattern_weights
 from engine.alignment.fit.levels import MISSING
 from engine.alignment.fit.model import probability_of, weight_of
 
-__all__ = ["Choice", "best_threshold", "cross_validate", "folds", "m_from_matches"]
+__all__ = ["Choice", "choose_threshold", "folds", "m_from_matches", "out_of_fold"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 Matrix = npt.NDArray[np.int8]
 
 #: Folds of the cross-validation.
@@ -55,9 +60,22 @@ def folds(size: int, k: int = FOLDS, seed: int = 15) -> Ints:
     return rng.permutation(np.arange(size) % max(1, k)).astype(np.int64)
 
 
+def out_of_fold(matches: Matrix, match_folds: Ints, u: Sequence[Floats], prior: float) -> Floats:
+    """Each labelled match's probability under the m of the other folds."""
+    counts = [len(x) for x in u]
+    scores = np.zeros(len(matches))
+    for fold in np.unique(match_folds):
+        here = match_folds == fold
+        train = matches[~here] if (~here).any() else matches
+        m = m_from_matches(train, counts)
+        bits = pattern_weights(matches[here], m, u, [True] * len(u)) + weight_of(prior)
+        scores[here] = probability_of(bits)
+    return scores
+
+
 @dataclass(frozen=True)
 class Choice:
-    """The chosen threshold (a probability) and the scores it gives on the held-out pairs."""
+    """The chosen threshold (a probability) and the estimated scores there."""
 
     threshold: float
     f1: float
@@ -65,55 +83,29 @@ class Choice:
     recall: float
 
 
-def best_threshold(probabilities: Floats, labels: Bools) -> Choice:
-    """The threshold with the best F1 when pairs at or above it are called matches.
+def choose_threshold(candidates: Floats, matches: Floats) -> Choice:
+    """The threshold of the best estimated F1 (see the module's docstring).
 
-    It sits halfway (in match weight) between the last pair called a match and
-    the next one, within +-``LIMIT_BITS`` bits.
+    ``candidates``: every candidate pair's probability; ``matches``: the
+    labelled matches' out-of-fold probabilities. The threshold sits halfway
+    (in match weight) between the last candidate kept and the next one, within
+    +-``LIMIT_BITS`` bits.
     """
-    positives = int(labels.sum())
-    if not len(probabilities) or not positives:
+    expected = float(candidates.sum())
+    if not len(candidates) or not len(matches) or expected <= 0:
         return Choice(0.5, 0.0, 0.0, 0.0)
-    order = np.argsort(-probabilities, kind="stable")
-    p, y = probabilities[order], labels[order]
-    tp = np.cumsum(y)
-    called = np.arange(1, len(p) + 1)
+    p = np.sort(candidates)[::-1]
     last = np.r_[p[1:] != p[:-1], True]  # cut only between distinct probabilities
-    f1 = np.where(last, 2 * tp / (called + positives), -1.0)
+    found = np.arange(1, len(p) + 1, dtype=np.float64)
+    labelled = np.sort(matches)
+    recall = (len(labelled) - np.searchsorted(labelled, p, side="left")) / len(labelled)
+    true = np.minimum(recall * expected, found)
+    f1 = np.where(last, 2 * true / (found + expected), -1.0)
     best = int(np.argmax(f1))
-    weights = np.log2(np.maximum(p, 1e-300)) - np.log2(np.maximum(1 - p, 1e-300))
-    upper = weights[best]
-    lower = weights[best + 1] if best + 1 < len(p) else upper - 2.0
+    bits = np.log2(np.maximum(p, 1e-300)) - np.log2(np.maximum(1 - p, 1e-300))
+    upper = bits[best]
+    lower = bits[best + 1] if best + 1 < len(p) else upper - 2.0
     middle = float(np.clip((upper + lower) / 2, -LIMIT_BITS, LIMIT_BITS))
     threshold = float(probability_of(np.asarray([middle]))[0])
-    precision = float(tp[best] / called[best])
-    recall = float(tp[best] / positives)
-    return Choice(threshold, float(f1[best]), precision, recall)
-
-
-def cross_validate(
-    matches: Matrix,
-    match_folds: Ints,
-    pairs: Matrix,
-    pair_labels: Bools,
-    pair_folds: Ints,
-    u: Sequence[Floats],
-    prior: float,
-) -> Choice:
-    """The threshold chosen on out-of-fold scores (see the module's docstring).
-
-    ``matches`` are the labelled matches' levels and their folds; ``pairs``
-    the pairs scored (those touching a labelled record), their labels and the
-    fold of the labelled record they touch.
-    """
-    counts = [len(x) for x in u]
-    scores = np.zeros(len(pairs))
-    for fold in np.unique(pair_folds):
-        train = matches[match_folds != fold]
-        if not len(train):
-            train = matches
-        m = m_from_matches(train, counts)
-        here = pair_folds == fold
-        bits = pattern_weights(pairs[here], m, u, [True] * len(u)) + weight_of(prior)
-        scores[here] = probability_of(bits)
-    return best_threshold(scores, pair_labels)
+    precision = float(true[best] / found[best])
+    return Choice(threshold, float(f1[best]), precision, float(recall[best]))

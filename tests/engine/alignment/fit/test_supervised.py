@@ -1,6 +1,6 @@
 import numpy as np
 
-from engine.alignment.fit.supervised import best_threshold, cross_validate, folds, m_from_matches
+from engine.alignment.fit.supervised import choose_threshold, folds, m_from_matches, out_of_fold
 
 
 def test_m_from_matches_counts_levels_and_never_gives_zero() -> None:
@@ -16,20 +16,26 @@ def test_folds_are_balanced_and_seeded() -> None:
     assert np.array_equal(f, folds(10, 5))
 
 
-def test_best_threshold_separates_and_sits_between() -> None:
-    p = np.array([0.99, 0.9, 0.2, 0.8, 0.1])
-    y = np.array([True, True, False, True, False])
-    choice = best_threshold(p, y)
-    assert choice.f1 == 1.0
-    assert 0.2 < choice.threshold < 0.8
+def test_the_threshold_keeps_the_expected_matches_that_the_labels_recall() -> None:
+    # 10 sure matches, 2 doubtful pairs, 100 surely not: the model expects ~11 matches.
+    candidates = np.r_[np.full(10, 0.999), [0.6, 0.4], np.full(100, 0.0001)]
+    labelled = np.full(5, 0.999)  # a sample of the matches, all scored high out of fold
+    choice = choose_threshold(candidates, labelled)
+    assert 0.0001 < choice.threshold < 0.999
+    assert choice.recall == 1.0 and choice.f1 > 0.9
 
 
-def test_cross_validation_scores_held_out_pairs() -> None:
+def test_labelled_matches_scored_low_pull_the_threshold_down() -> None:
+    candidates = np.r_[np.full(10, 0.99), np.full(10, 0.3), np.full(1000, 0.001)]
+    high = choose_threshold(candidates, np.full(10, 0.99))
+    low = choose_threshold(candidates, np.r_[np.full(5, 0.99), np.full(5, 0.3)])
+    assert low.threshold < 0.3 < high.threshold
+
+
+def test_out_of_fold_scores_use_the_other_folds() -> None:
     u = [np.array([0.01, 0.99]), np.array([0.1, 0.9])]
-    matches = np.array([[0, 0]] * 8 + [[0, 1], [1, 0]], dtype=np.int8)
-    pairs = np.concatenate([matches, np.array([[1, 1]] * 10 + [[1, 0]] * 3, dtype=np.int8)])
-    labels = np.r_[np.ones(10, bool), np.zeros(13, bool)]
-    match_folds = folds(10, 5)
-    pair_folds = np.r_[match_folds, folds(13, 5)]
-    choice = cross_validate(matches, match_folds, pairs, labels, pair_folds, u, 0.01)
-    assert choice.f1 >= 0.9
+    matches = np.array([[0, 0]] * 8 + [[1, 1]] * 2, dtype=np.int8)
+    match_folds = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+    scores = out_of_fold(matches, match_folds, u, 0.01)
+    # Fold 3 holds a disagreeing match: the others see fewer, and score agreement higher.
+    assert scores[3] > scores[0] > 0.8 and (scores[8:] < 0.001).all()
