@@ -35,6 +35,7 @@ from engine.alignment.fit.model import AttributeModel, Model, probability_of, ro
 from engine.alignment.fit.u import level_frequencies, random_pairs
 from engine.alignment.handlers import HANDLERS
 from engine.alignment.metrics import METRICS
+from engine.alignment.records import Records
 from engine.alignment.state import AlignmentState, Pairs
 from engine.alignment.steps import Block, Prepare, ReadSource, steps
 from engine.errors import DataError, UsageError
@@ -81,8 +82,28 @@ def _cuts(spec: AlignmentSpec, attribute: Attribute) -> tuple[float, ...]:
     return default_cuts(attribute.metric.name, metric.bounded(attribute.metric.options))
 
 
+def _layout(records: Records) -> tuple[Ints, Ints]:
+    """Each row's record's first row, and each row's record's number of rows.
+
+    Records with several values are several contiguous rows (``values: all``,
+    ``split``); the others are one row each.
+    """
+    first = records.representatives()
+    if first is None:
+        rows = np.arange(len(records), dtype=np.int64)
+        return rows, np.ones(len(records), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
+    counts = np.diff(np.r_[starts, len(first)])
+    return first.astype(np.int64), np.repeat(counts, counts).astype(np.int64)
+
+
 class _Levels:
-    """Comparison levels of any pairs of the two sides."""
+    """Comparison levels of pairs of records.
+
+    A record with several rows (several values) is compared through every
+    pair of its rows, and keeps the closest (the smallest sum of levels), as a
+    run keeps the pair of rows that scores best.
+    """
 
     def __init__(self, state: AlignmentState, cuts: Sequence[tuple[float, ...]]) -> None:
         spec = state.spec
@@ -96,13 +117,19 @@ class _Levels:
             spec.dedup,
         )
         self.dedup = spec.dedup
+        self.first_a, self.count_a = _layout(state.records("align"))
+        self.first_b, self.count_b = _layout(state.records("target"))
+        #: How far each level is, for choosing among a record pair's rows (missing: halfway).
+        self.scale = [np.r_[np.arange(len(c) + 1) / max(1, len(c)), 0.5] for c in cuts]
 
-    def of(self, ia: Ints, ib: Ints) -> Matrix:
-        """The level matrix of the pairs (in a deduplication, each pair as ``(min, max)``)."""
-        if self.dedup:
+    def records(self, side: str) -> Ints:
+        """The first row of each record of a side: the row that stands for the record."""
+        first = self.first_a if side == "align" else self.first_b
+        return np.flatnonzero(first == np.arange(len(first))).astype(np.int64)
+
+    def _rows(self, ia: Ints, ib: Ints) -> Matrix:
+        if self.dedup:  # the compare stage takes a deduplication's pairs as i < j
             ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
-            keep = ia < ib
-            ia, ib = ia[keep], ib[keep]
         out = np.zeros((len(ia), len(self.attributes)), dtype=np.int8)
         for start in range(0, len(ia), CHUNK):
             part = compare_chunk(self.task, ia[start : start + CHUNK], ib[start : start + CHUNK])
@@ -111,8 +138,34 @@ class _Levels:
                 out[start : start + len(d), a] = cut(d, self.cuts[a])
         return out
 
+    def _closest(self, group: Ints, levels: Matrix) -> tuple[Ints, Matrix]:
+        """Per group (sorted group numbers), the index of its closest row pair, and its levels."""
+        score = np.zeros(len(levels))
+        for a, scale in enumerate(self.scale):
+            score += scale[levels[:, a].astype(np.int64)]  # MISSING (-1): the last entry
+        order = np.lexsort((score, group))
+        first = np.r_[True, group[order][1:] != group[order][:-1]]
+        chosen = order[first]
+        return chosen, levels[chosen]
+
+    def of(self, ia: Ints, ib: Ints) -> Matrix:
+        """The levels of pairs of records, given by their first rows (distinct records)."""
+        if self.dedup:
+            keep = ia != ib
+            ia, ib = ia[keep], ib[keep]
+        ca, cb = self.count_a[ia], self.count_b[ib]
+        if (ca == 1).all() and (cb == 1).all():
+            return self._rows(ia, ib)
+        n = ca * cb
+        group = np.repeat(np.arange(len(ia), dtype=np.int64), n)
+        k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        rows_a = ia[group] + k // cb[group]
+        rows_b = ib[group] + k % cb[group]
+        _, levels = self._closest(group, self._rows(rows_a, rows_b))
+        return levels
+
     def candidates(self, rule: BlockingRule) -> tuple[Pairs, Matrix]:
-        """Every candidate pair of ``rule`` (each once) and its levels.
+        """Every candidate pair of records of ``rule`` (each once, by first rows) and its levels.
 
         Compared batch by batch with this object's task, whose encoding of
         the sides (the compiled kernel's) is then made once for the whole fit.
@@ -129,8 +182,17 @@ class _Levels:
         if not rows:
             empty = np.zeros(0, np.int64)
             return Pairs(empty, empty, np.zeros(0)), np.zeros((0, len(self.attributes)), np.int8)
-        left, right = np.concatenate(ia), np.concatenate(ib)
-        return Pairs(left, right, np.zeros(len(left))), np.concatenate(rows)
+        left, right = self.first_a[np.concatenate(ia)], self.first_b[np.concatenate(ib)]
+        levels = np.concatenate(rows)
+        if (self.count_a == 1).all() and (self.count_b == 1).all():
+            return Pairs(left, right, np.zeros(len(left))), levels
+        if self.dedup:  # rows of one record are no pair; each pair of records once
+            left, right = np.minimum(left, right), np.maximum(left, right)
+            keep = left != right
+            left, right, levels = left[keep], right[keep], levels[keep]
+        _, group = np.unique(left * len(self.first_b) + right, return_inverse=True)
+        chosen, levels = self._closest(group.ravel().astype(np.int64), levels)
+        return Pairs(left[chosen], right[chosen], np.zeros(len(chosen))), levels
 
 
 def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Session]:
@@ -159,9 +221,29 @@ def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Se
     return out
 
 
-def _total_pairs(state: AlignmentState) -> int:
-    n_align, n_target = len(state.records("align")), len(state.records("target"))
-    return n_align * (n_align - 1) // 2 if state.spec.dedup else n_align * n_target
+def _total_pairs(levels: _Levels) -> int:
+    n_align, n_target = len(levels.records("align")), len(levels.records("target"))
+    return n_align * (n_align - 1) // 2 if levels.dedup else n_align * n_target
+
+
+def _doubts(names: Sequence[str], m: Sequence[Floats], u: Sequence[Floats]) -> list[str]:
+    """What makes an unsupervised fit doubtful, for the user to read."""
+    doubts = []
+    if len(names) < 3:
+        doubts.append(
+            f"only {len(names)} attribute(s): EM needs at least three to tell matches from"
+            " non-matches (with fewer the model is not identifiable); fit with --gold"
+        )
+    bits = [
+        np.abs(np.log2(np.maximum(a, 1e-12) / np.maximum(b, 1e-12)))
+        for a, b in zip(m, u, strict=True)
+    ]
+    if all(float(b.max()) < 1.0 for b in bits):
+        doubts.append(
+            "no level is evidence either way (m = u): the candidate pairs look like random"
+            " pairs; block on something the matches share, add attributes, or fit with --gold"
+        )
+    return doubts
 
 
 def _term_frequency(spec: AlignmentSpec, asked: Sequence[str]) -> set[str]:
@@ -197,14 +279,14 @@ def fit(
     cuts = [_cuts(spec, a) for a in spec.attributes]
     levels = _Levels(state, cuts)
     names = [a.name for a in spec.attributes]
-    n_align, n_target = len(state.records("align")), len(state.records("target"))
-    ra, rb = random_pairs(n_align, n_target, dedup=spec.dedup)
-    random_levels = levels.of(ra, rb)
+    firsts_a, firsts_b = levels.records("align"), levels.records("target")
+    ra, rb = random_pairs(len(firsts_a), len(firsts_b), dedup=spec.dedup)
+    random_levels = levels.of(firsts_a[ra], firsts_b[rb])
     u = [level_frequencies(random_levels[:, a], len(c) + 1) for a, c in enumerate(cuts)]
     assert state.rule is not None
     pairs, candidate_levels = levels.candidates(state.rule)
     everything = em.patterns(candidate_levels)
-    total = _total_pairs(state)
+    total = _total_pairs(levels)
     notes: list[str] = list(state.warnings)
     scores: dict[str, float] = {}
     if gold is None:
@@ -213,6 +295,7 @@ def fit(
         notes += fitted.notes
         threshold = spec.model.threshold if spec.model is not None else DEFAULT_THRESHOLD
         mode = "unsupervised (EM)"
+        notes += _doubts(names, m, u)
     else:
         m, prior, threshold, scores = _supervised(
             state, levels, gold, pairs.ia, pairs.ib, everything, u, total, notes

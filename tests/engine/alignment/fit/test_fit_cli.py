@@ -148,3 +148,27 @@ def test_fit_of_a_kind_without_a_model_is_a_usage_error(capsys: pytest.CaptureFi
     spec = ROOT / "specs" / "images" / "debian-bookworm-disk.yaml"
     assert main(["fit", str(spec)]) == 2
     assert "fit fits alignment specs; this is a image spec" in capsys.readouterr().err
+
+
+def test_records_with_several_values_are_fitted_on_their_closest_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every align record gets a second, useless given name first: "zz|john".
+    with open(DATA / "febrl4a.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(tmp_path / "febrl4a.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "given_name": "zz|" + row["given_name"]})
+    spec = unfitted(ROOT / "specs" / "febrl4.yaml", tmp_path)
+    text = spec.read_text(encoding="utf-8").replace(
+        f"csv: {DATA}/febrl4a.csv", f"csv: {tmp_path}/febrl4a.csv\n    split: {{given_name: '|'}}"
+    )
+    spec.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["fit", str(spec), "--json"]) == 0
+    given = json.loads(capsys.readouterr().out)["model"]["attributes"]["given_name"]
+    assert given["m"][0] > 0.6  # as without the useless names: each pair's closest values
+    assert given["u"][0] < 0.01
+    assert f1(spec, DATA / "febrl4_true_links.csv", capsys) >= 0.999

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import engine
-from engine.alignment.fit.job import fit
+from engine.alignment.fit.job import _doubts, fit
 from engine.errors import DataError, UsageError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -66,3 +67,21 @@ def test_unknown_term_frequency_attribute_and_a_gold_naming_nothing(tmp_path: Pa
     gold.write_text("a,b\nnobody,no-one\n", encoding="utf-8")
     with pytest.raises(DataError):
         fit(spec, path, gold=gold)
+
+
+def test_a_fit_that_cannot_separate_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    text = SPEC.replace("  - {name: given_name, metric: jaro_winkler}\n", "")
+    text = text.replace("  - {name: surname, metric: jaro_winkler}\n", "")
+    text = text.replace("  - {name: soc_sec_id, metric: exact}\n", "")
+    path.write_text(text + "blocking: {key: {attribute: date_of_birth}}\n", encoding="utf-8")
+    notes = fit(engine.load_spec(path), path).notes
+    assert any("only 1 attribute(s): EM needs at least three" in note for note in notes)
+    assert any("no attribute is left out of every blocking rule" in note for note in notes)
+
+
+def test_no_evidence_is_a_doubt() -> None:
+    same = [np.array([0.1, 0.9])] * 3
+    assert any("no level is evidence either way" in d for d in _doubts(["a", "b", "c"], same, same))
+    apart = [np.array([0.9, 0.1])] * 3
+    assert _doubts(["a", "b", "c"], apart, same) == []
