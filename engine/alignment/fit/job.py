@@ -67,7 +67,8 @@ class FitResult:
 
 
 def _read_and_block(spec: AlignmentSpec, spec_file: Path) -> AlignmentState:
-    state = AlignmentState(spec=spec, spec_file=str(spec_file))
+    """Read, prepare and block as a run does (a fit publishes nothing: no store credentials)."""
+    state = AlignmentState(spec=spec.model_copy(update={"publish": None}), spec_file=str(spec_file))
     for step in steps(spec):
         if isinstance(step, ReadSource | Prepare | Block):
             HANDLERS[type(step)](step, state)

@@ -85,3 +85,18 @@ def test_no_evidence_is_a_doubt() -> None:
     assert any("no level is evidence either way" in d for d in _doubts(["a", "b", "c"], same, same))
     apart = [np.array([0.9, 0.1])] * 3
     assert _doubts(["a", "b", "c"], apart, same) == []
+
+
+def test_a_spec_that_publishes_is_fitted_without_the_stores_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("H3_NO_SUCH_PASSWORD", raising=False)
+    path = write(tmp_path, "{key: {attribute: date_of_birth}}")
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "publish:\n  graph: http://example.org/links\n  graph_store: http://127.0.0.1:9/store\n"
+        "  auth: {user: me, password_env: H3_NO_SUCH_PASSWORD}\n",
+        encoding="utf-8",
+    )
+    result = fit(engine.load_spec(path), path)
+    assert result.candidates > 4000
