@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.alignment import evaluate
+from engine.alignment import evaluate, identity
 from engine.alignment import publish as publishing
 from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
@@ -29,7 +29,16 @@ from engine.alignment.records import Skip
 from engine.alignment.remote import resolve_auth
 from engine.alignment.sources import read_source
 from engine.alignment.state import AlignmentState, Pairs, Side
-from engine.alignment.steps import Block, Compare, Match, Prepare, Publish, ReadSource, Write
+from engine.alignment.steps import (
+    Block,
+    Compare,
+    Identity,
+    Match,
+    Prepare,
+    Publish,
+    ReadSource,
+    Write,
+)
 from engine.alignment.stream import compare_all
 from engine.alignment.write import published_lines, render, scores
 from engine.errors import DataError
@@ -43,6 +52,7 @@ __all__ = [
     "HANDLERS",
     "handle_block",
     "handle_compare",
+    "handle_identity",
     "handle_match",
     "handle_prepare",
     "handle_publish",
@@ -321,6 +331,45 @@ def handle_match(step: Match, state: AlignmentState) -> None:
     state.timings["match"] = time.perf_counter() - started
 
 
+# --------------------------------------------------------------------------- identity graph
+
+#: Findings of one check said one by one; the rest are counted.
+SHOWN_FINDINGS = 10
+
+
+def handle_identity(step: Identity, state: AlignmentState) -> None:
+    """Cluster the links; a failed check fails a run here, before any output is written."""
+    if state.links is None:  # a refused plan: no links
+        return
+    started = time.perf_counter()
+    state.identity = graph = identity.graph(state.links, dedup=state.spec.dedup)
+    if step.checks is not None:
+        state.findings = identity.check(graph, state.links, step.checks)
+    for check in ("same_source", "max_cluster_size", "bridges"):
+        found = [f for f in state.findings if f.check == check and f.action == "warn"]
+        for finding in found[:SHOWN_FINDINGS]:
+            _say(state, finding.text())
+        if len(found) > SHOWN_FINDINGS:
+            _say(state, f"{check}: {len(found) - SHOWN_FINDINGS:,} more")
+    failed = [f for f in state.findings if f.action == "fail"]
+    state.timings["identity"] = time.perf_counter() - started
+    if not failed:
+        return
+    shown = "; ".join(f.text() for f in failed[:SHOWN_FINDINGS])
+    more = f"; and {len(failed) - SHOWN_FINDINGS:,} more" if len(failed) > SHOWN_FINDINGS else ""
+    checks = ", ".join(dict.fromkeys(f.check for f in failed))
+    if state.transaction is None:  # a plan or an evaluation: say it, the figures still count
+        state.warnings.append(
+            f"a run would fail the identity-graph check(s) {checks}: {shown}{more}"
+        )
+        return
+    raise DataError(
+        state.spec_file,
+        f"identity-graph check(s) {checks} failed: {shown}{more}. Nothing was written;"
+        " fix the links (threshold, attributes) or set the check to warn",
+    )
+
+
 # --------------------------------------------------------------------------- write, publish
 
 
@@ -396,6 +445,7 @@ HANDLERS: dict[type, Any] = {
     Block: handle_block,
     Compare: handle_compare,
     Match: handle_match,
+    Identity: handle_identity,
     Write: handle_write,
     Publish: handle_publish,
 }

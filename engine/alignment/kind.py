@@ -107,12 +107,12 @@ class AlignmentKind(Kind):
     def is_work(self, step: Any, plan: Plan) -> bool:
         # A plan reads and blocks; when the spec publishes it computes the links
         # too, and its publish step only compares them with what is published.
-        from engine.alignment.steps import Compare, Match, Publish, Write
+        from engine.alignment.steps import Compare, Identity, Match, Publish, Write
 
         if isinstance(step, Write):
             return True
         publishes = any(isinstance(s, Publish) for s in plan.steps)
-        return not publishes and isinstance(step, Compare | Match | Publish)
+        return not publishes and isinstance(step, Compare | Match | Identity | Publish)
 
     def is_output(self, step: Any) -> bool:
         from engine.alignment.steps import Publish, Write
@@ -184,6 +184,8 @@ class AlignmentKind(Kind):
             return f"compare about {state.estimated_pairs:,} candidate pairs (threshold {step.threshold:g})"
         if isinstance(step, pipeline.Match):
             return f"matching: {step.mode}"
+        if isinstance(step, pipeline.Identity):
+            return step.describe()
         if isinstance(step, pipeline.Write):
             return f"write {step.format} -> {step.path}"
         if isinstance(step, pipeline.Publish):
@@ -206,6 +208,10 @@ class AlignmentKind(Kind):
             )
         if isinstance(step, pipeline.Match):
             return f"{0 if state.links is None else len(state.links):,} links"
+        if isinstance(step, pipeline.Identity):
+            from engine.alignment.report import identity_line
+
+            return identity_line(state)
         if isinstance(step, pipeline.Publish):
             if state.published is not None:
                 return f"published {state.published:,} links"
@@ -226,6 +232,8 @@ class AlignmentKind(Kind):
             return "compare the candidate pairs"
         if isinstance(step, pipeline.Match):
             return f"match ({step.mode}, threshold {step.threshold:g})"
+        if isinstance(step, pipeline.Identity):
+            return step.describe()
         if isinstance(step, pipeline.Write):
             return f"write {Path(step.path).name} ({step.format})"
         if isinstance(step, pipeline.Publish):

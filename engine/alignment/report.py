@@ -13,6 +13,7 @@ from engine.alignment.state import AlignmentState, Floats, Ints
 from engine.alignment.steps import (
     Block,
     Compare,
+    Identity,
     Match,
     Prepare,
     Publish,
@@ -25,7 +26,7 @@ from engine.alignment.stream import compare_all
 if TYPE_CHECKING:
     from engine.kinds import Plan
 
-__all__ = ["eval_text", "plan_text", "summary_text", "sweep_pairs"]
+__all__ = ["eval_text", "identity_line", "plan_text", "summary_text", "sweep_pairs"]
 
 #: Runs with at most this many links list them in the summary.
 SHOW_LINKS = 20
@@ -65,6 +66,38 @@ def _skipped(state: AlignmentState) -> list[str]:
 def _members(blocking: Any) -> list[Any]:
     options = blocking.options
     return list(options) if isinstance(options, list) else list(getattr(options, "rules", []))
+
+
+def identity_line(state: AlignmentState) -> str:
+    """The clusters in a line: how many, the largest, what the checks found."""
+    graph = state.identity
+    if graph is None:
+        return "no clusters"
+    sizes = graph.sizes
+    line = f"{len(sizes):,} clusters of {len(graph.iris):,} linked records"
+    if len(sizes):
+        line += f", the largest {int(sizes.max()):,}"
+    if state.spec.checks is not None:
+        counts = {f.check: 0 for f in state.findings}
+        for finding in state.findings:
+            counts[finding.check] += 1
+        found = ", ".join(f"{n:,} {check}" for check, n in counts.items())
+        line += f"; checks: {found or 'nothing found'}"
+    return line
+
+
+def _checks_text(state: AlignmentState) -> str:
+    """The spec's identity-graph checks in a few words."""
+    checks = state.spec.checks
+    if checks is None:
+        return "no checks"
+    parts = []
+    if checks.max_cluster_size is not None:
+        parts.append(f"max_cluster_size {checks.max_cluster_size:,} ({checks.cluster_size})")
+    parts.append(f"bridges ({checks.bridges}, sides >= {checks.bridge_side})")
+    if not state.spec.dedup:
+        parts.append(f"same_source ({checks.same_source})")
+    return "checks: " + ", ".join(parts)
 
 
 def plan_text(plan: Plan, state: AlignmentState) -> str:
@@ -121,6 +154,10 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
                 lines.append(f"   (and near-misses up to {step.keep_until:g} for the report)")
         elif isinstance(step, Match):
             lines.append(f"{number}. matching: {step.mode}")
+        elif isinstance(step, Identity):
+            lines.append(f"{number}. cluster the links; {_checks_text(state)}")
+            if state.identity is not None:
+                lines.append(f"   {identity_line(state)}")
         elif isinstance(step, Write):
             lines.append(f"{number}. write {step.format} -> {_shown(step.path)}")
         elif isinstance(step, Publish):
@@ -148,6 +185,11 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
     if links is not None and 0 < count <= SHOW_LINKS:
         for a, t, d in zip(links.align_ids, links.target_ids, links.distance, strict=True):
             lines.append(f"  <{a}> -> <{t}>  distance {d:g}")
+    if state.identity is not None:
+        lines.append(f"clusters: {identity_line(state)}")
+        lines.extend(f"  {finding.text()}" for finding in state.findings[:SHOW_LINKS])
+        if len(state.findings) > SHOW_LINKS:
+            lines.append(f"  ... and {len(state.findings) - SHOW_LINKS:,} more findings")
     lines.extend(f"wrote {_shown(path)}" for path in state.written)
     if state.published is not None and state.spec.publish is not None:
         lines.append(f"published {state.published:,} links to <{state.spec.publish.graph}>")

@@ -84,6 +84,10 @@ class AlignmentState:
     links: LinkTable | None = None
     #: The links' records: (align index, target index) of each link, in the links' order.
     link_rows: tuple[Ints, Ints] | None = None
+    #: The links' identity graph (engine.alignment.identity), when clustered.
+    identity: Any = None
+    #: What the identity-graph checks found (engine.alignment.identity.Finding).
+    findings: list[Any] = field(default_factory=list)
     #: Gold file -> the precision/recall sweep of an HTML report (scored by the match step).
     sweeps: dict[Path, Sweep] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)

@@ -26,11 +26,14 @@ from schemas.alignment import (
     output_path,
 )
 from schemas.alignment import Publish as PublishSpec
+from schemas.alignment.outputs import ClustersOutput
+from schemas.alignment.spec import IdentityChecks
 from schemas.base import Ref
 
 __all__ = [
     "Block",
     "Compare",
+    "Identity",
     "Match",
     "Prepare",
     "Publish",
@@ -132,6 +135,18 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Cluster the links (their identity graph) and run the spec's checks on it, before writing."""
+
+    #: The spec's ``checks`` (None: the clusters only, for a clusters output).
+    checks: IdentityChecks | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """A few words for progress displays."""
+        return "cluster the links" if self.checks is None else "check the identity graph"
+
+
+@dataclass(frozen=True)
 class Write:
     """Write the links to one output (all outputs are committed together)."""
 
@@ -222,6 +237,8 @@ def steps(spec: AlignmentSpec) -> list[Any]:
             1.0 if model is not None else near_limit(spec) or 1.0,
         ),
     ]
+    if spec.checks is not None or any(isinstance(o, ClustersOutput) for o in spec.outputs):
+        out.append(Identity(spec.checks))
     for index, output in enumerate(spec.outputs):
         kind = output_kind(output)
         fmt = output.resolved_format if isinstance(output, RdfOutput) else kind

@@ -21,9 +21,11 @@ import numpy.typing as npt
 from engine import __version__
 from engine.alignment.blocking import describe
 from engine.alignment.compare import missing_fill
+from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
 from engine.alignment.state import AlignmentState, Pairs
 from renderers import LinksetDescription, LinkTable, write_description
+from renderers.clusters import write_clusters_csv, write_clusters_rdf
 from renderers.csv import write_links_csv
 from renderers.html import (
     AlignmentReport,
@@ -44,6 +46,7 @@ from schemas.alignment import (
     SssomOutput,
     output_path,
 )
+from schemas.alignment.outputs import ClustersOutput
 
 __all__ = ["linkset", "mapping_set", "published_lines", "render", "report", "scores"]
 
@@ -313,6 +316,13 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
     elif isinstance(output, HtmlOutput):
         handle = transaction.open_text(path, newline="\n")
         write_report(report(state, output), handle)
+    elif isinstance(output, ClustersOutput):
+        rows = cluster_rows(state.identity, output.prefer)
+        if output.resolved_format == "csv":
+            write_clusters_csv(rows, transaction.open_text(path))
+        else:
+            handle = transaction.open_text(path, newline="\n")
+            write_clusters_rdf(rows, output.predicate, output.resolved_format, handle)
     else:
         assert isinstance(output, LinksCsvOutput)
         handle = transaction.open_text(path)

@@ -167,7 +167,51 @@ class HtmlOutput(StrictModel):
     )
 
 
-_OUTPUT_KEYS = {"rdf": RdfOutput, "csv": LinksCsvOutput, "sssom": SssomOutput, "html": HtmlOutput}
+_CLUSTER_SUFFIXES = {".csv": "csv", **{k: v for k, v in _RDF_SUFFIXES.items() if "quads" not in v}}
+
+
+class ClustersOutput(StrictModel):
+    """The links' clusters (connected components): each linked record, its cluster, its canonical IRI.
+
+    CSV (``record_id,cluster_id,canonical_id,source``) or RDF (each record
+    ``predicate`` its cluster's canonical IRI), by the file's extension unless
+    ``format`` is given. The canonical IRI of a cluster is its smallest IRI among
+    the records of the ``prefer``-red source (an alignment), else its smallest IRI.
+    """
+
+    clusters: OutputPath
+    format: Literal["csv", "turtle", "ntriples"] | None = None
+    prefer: Literal["align", "target"] | None = Field(
+        None, description="the source whose records are canonical first (an alignment)"
+    )
+    predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
+        "owl:sameAs", validate_default=True
+    )
+
+    @model_validator(mode="after")
+    def _known_format(self) -> ClustersOutput:
+        if self.format is None and self.clusters.suffix.lower() not in _CLUSTER_SUFFIXES:
+            raise PydanticCustomError(
+                "clusters_format",
+                "cannot tell the format of '{name}': name it .csv, .ttl or .nt, or set"
+                " format: csv|turtle|ntriples",
+                {"name": self.clusters.name},
+            )
+        return self
+
+    @property
+    def resolved_format(self) -> str:
+        """The serialisation: explicit, else from the file extension."""
+        return self.format or _CLUSTER_SUFFIXES[self.clusters.suffix.lower()]
+
+
+_OUTPUT_KEYS = {
+    "rdf": RdfOutput,
+    "csv": LinksCsvOutput,
+    "sssom": SssomOutput,
+    "html": HtmlOutput,
+    "clusters": ClustersOutput,
+}
 
 
 def output_kind(value: Any) -> str:
@@ -198,6 +242,7 @@ Output = Annotated[
     | Annotated[LinksCsvOutput, Tag("csv")]
     | Annotated[SssomOutput, Tag("sssom")]
     | Annotated[HtmlOutput, Tag("html")]
+    | Annotated[ClustersOutput, Tag("clusters")]
     | Annotated[
         Any, AfterValidator(_reject_output), WithJsonSchema({"not": {}}), Tag("__invalid__")
     ],

@@ -20,7 +20,7 @@ from schemas.alignment.blocking import BlockingRef, ColumnRef, leaf_rules
 from schemas.alignment.metrics import MetricRef
 from schemas.alignment.model import ModelSpec, derive_threshold, model_checks
 from schemas.alignment.normalisers import Normalise, SideNormalise
-from schemas.alignment.outputs import Output, Publish, RdfOutput, output_path
+from schemas.alignment.outputs import ClustersOutput, Output, Publish, RdfOutput, output_path
 from schemas.alignment.sources import Sources
 from schemas.base import (
     Ref,
@@ -122,6 +122,37 @@ if TYPE_CHECKING:
 else:
     ExecutorRef = named_union("executor", EXECUTORS)
 
+# --------------------------------------------------------------------------- identity checks
+
+Action = Literal["off", "warn", "fail"]
+
+
+class IdentityChecks(StrictModel):
+    """Checks of the identity graph the links make (their clusters), before anything is written.
+
+    A ``fail`` check that finds something fails the run (exit 1, the previous
+    outputs left as they were); ``warn`` reports it; ``off`` skips it.
+    """
+
+    max_cluster_size: int | None = Field(
+        None, ge=2, description="clusters with more records than this are reported"
+    )
+    cluster_size: Literal["warn", "fail"] = Field(
+        "fail", description="what a cluster over max_cluster_size does"
+    )
+    bridges: Action = Field(
+        "warn", description="links whose removal splits a cluster into two groups"
+    )
+    bridge_side: int = Field(
+        2, ge=1, description="a bridge counts when each group left has at least this many records"
+    )
+    same_source: Action = Field(
+        "warn",
+        description="clusters joining two records of one source (an alignment: one-to-one"
+        " violated); a deduplication has one source",
+    )
+
+
 # --------------------------------------------------------------------------- the job
 
 
@@ -146,6 +177,9 @@ class AlignmentSpec(StrictModel):
     outputs: list[Output] = Field(default_factory=list)
     publish: Publish | None = None
     executor: ExecutorRef = Field("local", validate_default=True)
+    checks: IdentityChecks | None = Field(
+        None, description="identity-graph checks of the links' clusters (sizes, bridges, sources)"
+    )
     allow_empty: bool = Field(
         False,
         description="accept a run whose blocking finds no candidate pair (empty outputs);"
@@ -212,6 +246,7 @@ def cross_checks(
                 " supports 'all' and 'best'",
             )
         )
+    problems.extend(_identity_checks(spec))
     for index, attribute in enumerate(spec.attributes):
         if spec.dedup and isinstance(attribute.normalise, SideNormalise):
             problems.append(
@@ -275,6 +310,31 @@ def cross_checks(
         if any(path == p or _same_file(path, p) for p in inputs):
             problems.append(
                 (("outputs", index), f"output {path} would overwrite an input of this job")
+            )
+    return problems
+
+
+def _identity_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """What a deduplication cannot ask of its clusters: one source has no 'same source' check."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if not spec.dedup:
+        return problems
+    checks = spec.checks
+    if checks is not None and "same_source" in checks.model_fields_set:
+        problems.append(
+            (
+                ("checks", "same_source"),
+                "a deduplication (target: same) has one source: every cluster joins records"
+                " of it; the same_source check applies to an alignment of two sources",
+            )
+        )
+    for index, output in enumerate(spec.outputs):
+        if isinstance(output, ClustersOutput) and output.prefer is not None:
+            problems.append(
+                (
+                    ("outputs", index, "prefer"),
+                    "a deduplication (target: same) has one source: no source to prefer",
+                )
             )
     return problems
 

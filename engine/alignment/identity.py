@@ -1,0 +1,185 @@
+"""The identity graph of a run's links: its clusters, their canonical IRIs, and its checks.
+
+The links make a graph whose nodes are the linked records (an alignment's align
+and target records apart, a deduplication's records once) and whose connected
+components are the entities owl:sameAs consumers compute (:mod:`clusters`).
+:func:`graph` builds it from the link table; :func:`check` looks for what
+merges two entities: a cluster joining two records of one source (an
+alignment's one-to-one violated), a cluster over the spec's size limit, and the
+bridges, single links whose removal splits a cluster into two groups. Each
+finding names the links involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.alignment.clusters import (
+    Ints,
+    bridges,
+    canonical,
+    cluster_id,
+    components,
+    same_source,
+    sizes,
+)
+from renderers.clusters import ClusterRow
+from renderers.links import LinkTable
+from schemas.alignment.spec import IdentityChecks
+
+__all__ = ["SHOWN_LINKS", "Finding", "IdentityGraph", "check", "graph", "rows"]
+
+#: Links named per finding; the rest are counted.
+SHOWN_LINKS = 10
+
+#: The node's source: an alignment's two sides (a deduplication's records are all ``ALIGN``).
+ALIGN, TARGET = 0, 1
+SOURCES = ("align", "target")
+
+
+@dataclass(frozen=True, eq=False)
+class IdentityGraph:
+    """The linked records as nodes (``iris``, ``source``), the links as node pairs, the clusters."""
+
+    iris: list[str]
+    source: Ints
+    a: Ints
+    b: Ints
+    labels: Ints
+    dedup: bool
+
+    @property
+    def sizes(self) -> Ints:
+        """Each cluster's number of records, by label."""
+        return sizes(self.labels)
+
+    def links_of(self, label: int) -> list[int]:
+        """The links (indexes in the link table) inside cluster ``label``."""
+        return np.flatnonzero(self.labels[self.a] == label).tolist()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check found: the check, ``warn`` or ``fail``, what it means, the links involved."""
+
+    check: str
+    action: str
+    message: str
+    links: tuple[tuple[str, str], ...]
+    #: Links involved beyond those listed.
+    more: int = 0
+
+    def text(self) -> str:
+        """The finding and its links, one line."""
+        shown = ", ".join(f"<{a}> - <{b}>" for a, b in self.links)
+        more = f" and {self.more:,} more" if self.more else ""
+        return f"{self.check}: {self.message}; links: {shown}{more}"
+
+
+def graph(links: LinkTable, *, dedup: bool) -> IdentityGraph:
+    """The identity graph of the links: nodes in order of (source, IRI), labels by smallest node."""
+    align_side = ALIGN
+    target_side = ALIGN if dedup else TARGET
+    keys = sorted(
+        {(align_side, iri) for iri in links.align_ids}
+        | {(target_side, iri) for iri in links.target_ids}
+    )
+    node = {key: index for index, key in enumerate(keys)}
+    a = np.array([node[(align_side, iri)] for iri in links.align_ids], dtype=np.int64)
+    b = np.array([node[(target_side, iri)] for iri in links.target_ids], dtype=np.int64)
+    return IdentityGraph(
+        iris=[iri for _, iri in keys],
+        source=np.array([side for side, _ in keys], dtype=np.int64),
+        a=a,
+        b=b,
+        labels=components(len(keys), a, b),
+        dedup=dedup,
+    )
+
+
+def _named(identity: IdentityGraph, label: int) -> str:
+    """A cluster as a person finds it: its smallest IRI and its size."""
+    members = np.flatnonzero(identity.labels == label)
+    first = min(identity.iris[i] for i in members.tolist())
+    return f"the cluster of <{first}> ({len(members):,} records)"
+
+
+def _finding(
+    check: str, action: str, message: str, links: LinkTable, indexes: list[int]
+) -> Finding:
+    shown = tuple((links.align_ids[k], links.target_ids[k]) for k in indexes[:SHOWN_LINKS])
+    return Finding(check, action, message, shown, max(0, len(indexes) - SHOWN_LINKS))
+
+
+def check(identity: IdentityGraph, links: LinkTable, checks: IdentityChecks) -> list[Finding]:
+    """What the spec's identity-graph checks find, cluster by cluster, link by link."""
+    found: list[Finding] = []
+    if checks.same_source != "off" and not identity.dedup:
+        for label in same_source(identity.labels, identity.source):
+            members = np.flatnonzero(identity.labels == label).tolist()
+            counts = np.bincount(identity.source[members], minlength=2)
+            sides = " and ".join(
+                f"{int(counts[side]):,} {SOURCES[side]} records"
+                for side in (ALIGN, TARGET)
+                if counts[side] > 1
+            )
+            message = f"{_named(identity, label)} joins {sides} (one-to-one violated)"
+            found.append(
+                _finding(
+                    "same_source", checks.same_source, message, links, identity.links_of(label)
+                )
+            )
+    if checks.max_cluster_size is not None:
+        for label, size in enumerate(identity.sizes.tolist()):
+            if size > checks.max_cluster_size:
+                message = (
+                    f"{_named(identity, label)} is over max_cluster_size"
+                    f" ({checks.max_cluster_size:,})"
+                )
+                found.append(
+                    _finding(
+                        "max_cluster_size",
+                        checks.cluster_size,
+                        message,
+                        links,
+                        identity.links_of(label),
+                    )
+                )
+    if checks.bridges != "off":
+        n = len(identity.iris)
+        for bridge in bridges(n, identity.a, identity.b, min_side=checks.bridge_side):
+            label = int(identity.labels[identity.a[bridge.link]])
+            small, large = bridge.sides
+            message = (
+                f"one link splits {_named(identity, label)} into {small:,} and {large:,} records"
+            )
+            found.append(_finding("bridges", checks.bridges, message, links, [bridge.link]))
+    return found
+
+
+def rows(identity: IdentityGraph, prefer: str | None) -> list[ClusterRow]:
+    """Each linked record, its cluster id and canonical IRI, sorted by cluster then record.
+
+    The canonical IRI is the smallest IRI of the ``prefer``-red source's records
+    in the cluster, else the cluster's smallest IRI.
+    """
+    if not len(identity.iris):
+        return []
+    preferred = -1 if prefer is None else SOURCES.index(prefer)
+    rank = [0 if side == preferred else 1 for side in identity.source.tolist()]
+    best = canonical(identity.labels, identity.iris, rank)
+    ids = [cluster_id(identity.iris[node]) for node in best.tolist()]
+    out = [
+        ClusterRow(
+            record=iri,
+            cluster=ids[label],
+            canonical=identity.iris[int(best[label])],
+            source=SOURCES[side],
+        )
+        for iri, side, label in zip(
+            identity.iris, identity.source.tolist(), identity.labels.tolist(), strict=True
+        )
+    ]
+    return sorted(out, key=lambda row: (row.canonical, row.record != row.canonical, row.record))

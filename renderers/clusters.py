@@ -1,0 +1,49 @@
+"""Clusters of linked records as CSV or RDF: each record, its cluster id, its canonical IRI."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from renderers.links import LinkTable
+from renderers.rdf import write_ntriples, write_turtle
+
+__all__ = ["ClusterRow", "write_clusters_csv", "write_clusters_rdf"]
+
+HEADER = ("record_id", "cluster_id", "canonical_id", "source")
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """One linked record: its IRI, its cluster's id and canonical IRI, its source (align, target)."""
+
+    record: str
+    cluster: str
+    canonical: str
+    source: str
+
+
+def write_clusters_csv(rows: list[ClusterRow], handle: TextIO) -> None:
+    """A header, then one row per record, in the given order; rows end with ``\\n``."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows((row.record, row.cluster, row.canonical, row.source) for row in rows)
+
+
+def write_clusters_rdf(rows: list[ClusterRow], predicate: str, fmt: str, handle: TextIO) -> None:
+    """``<record> <predicate> <canonical>`` for every record but the canonical ones, sorted.
+
+    The closure a consumer would compute, as a star on each cluster's canonical IRI.
+    Raises ``ValueError`` for an IRI that N-Triples/Turtle cannot represent.
+    """
+    pairs = sorted((row.record, row.canonical) for row in rows if row.record != row.canonical)
+    table = LinkTable(
+        align_ids=[record for record, _ in pairs],
+        target_ids=[iri for _, iri in pairs],
+        distance=np.zeros(len(pairs)),
+    )
+    writer = write_turtle if fmt == "turtle" else write_ntriples
+    writer(table, predicate, handle)

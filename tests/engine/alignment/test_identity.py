@@ -1,0 +1,192 @@
+"""The identity graph through ``engine run`` and ``engine plan``: clusters outputs and checks."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.alignment import identity
+from engine.alignment.clusters import cluster_id
+from engine.cli import main
+from renderers import LinkTable
+from schemas.alignment.spec import IdentityChecks
+
+P = "http://example.org/p/"
+T = "http://example.org/t/"
+
+#: Two duplicate groups (anna, anna, anne) and (anke, anko, anko) under a Levenshtein
+#: threshold of 1; anne - anke (records 3 and 4) is the one wrong link between them.
+PEOPLE = "id,name\n1,anna\n2,anna\n3,anne\n4,anke\n5,anko\n6,anko\n"
+
+
+def _dedup(tmp_path: Path, checks: str = "", outputs: str = "") -> Path:
+    (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")
+    spec = tmp_path / "dedup.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: bridge
+sources:
+  align: {{csv: people.csv, id: {{template: "{P}{{id}}"}}}}
+  target: same
+attributes:
+  - {{name: name, metric: levenshtein}}
+threshold: 1
+matching: all
+{checks}
+outputs:
+  - {{csv: out/links.csv}}
+{outputs}
+""",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def _linkage(tmp_path: Path, checks: str, outputs: str = "") -> Path:
+    (tmp_path / "align.csv").write_text("id,name\n1,anna\n2,anne\n3,otto\n", encoding="utf-8")
+    (tmp_path / "target.csv").write_text("id,name\n1,anna\n3,otto\n", encoding="utf-8")
+    spec = tmp_path / "link.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: linkage
+sources:
+  align: {{csv: align.csv, id: {{template: "{P}{{id}}"}}}}
+  target: {{csv: target.csv, id: {{template: "{T}{{id}}"}}}}
+attributes:
+  - {{name: name, metric: levenshtein}}
+threshold: 1
+matching: all
+{checks}
+outputs:
+  - {{csv: out/links.csv}}
+{outputs}
+""",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_bridge_check_names_the_wrong_link_and_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _dedup(tmp_path, outputs="  - {clusters: out/clusters.csv}")
+    assert main(["run", "-q", str(spec)]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    capsys.readouterr()
+    spec = _dedup(tmp_path, "checks: {bridges: fail}", "  - {clusters: out/clusters.csv}")
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "identity-graph check(s) bridges failed" in err
+    assert f"<{P}3> - <{P}4>" in err
+    assert "into 3 and 3 records" in err
+    assert "Traceback" not in err
+    # The outputs of the previous run are left as they were.
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+
+
+def test_a_warned_bridge_is_reported_by_run_and_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _dedup(tmp_path, "checks: {bridges: warn, max_cluster_size: 5, cluster_size: warn}")
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "cluster the links; checks: max_cluster_size 5 (warn), bridges (warn" in out
+    assert "same_source" not in out  # a deduplication has one source
+    assert main(["run", str(spec)]) == 0
+    captured = capsys.readouterr()
+    assert "checks: 1 max_cluster_size, 1 bridges" in captured.out
+    assert f"bridges: one link splits the cluster of <{P}1> (6 records)" in captured.out
+    assert f"<{P}3> - <{P}4>" in captured.err  # said at once, as a warning
+
+
+def test_clusters_csv_and_rdf_of_a_deduplication(tmp_path: Path) -> None:
+    outputs = "  - {clusters: out/clusters.csv}\n  - {clusters: out/clusters.ttl}"
+    spec = _dedup(tmp_path, outputs=outputs)
+    # A record alone (no link) is in no cluster: 7 is not written.
+    (tmp_path / "people.csv").write_text(PEOPLE + "7,zzzzzz\n", encoding="utf-8")
+    assert main(["run", "-q", str(spec)]) == 0
+    rows = _rows(tmp_path / "out" / "clusters.csv")
+    assert list(rows[0]) == ["record_id", "cluster_id", "canonical_id", "source"]
+    assert [r["record_id"] for r in rows] == [P + str(n) for n in range(1, 7)]
+    assert {r["canonical_id"] for r in rows} == {P + "1"}
+    assert {r["cluster_id"] for r in rows} == {cluster_id(P + "1")}
+    ttl = (tmp_path / "out" / "clusters.ttl").read_text(encoding="utf-8")
+    assert f"<{P}6> owl:sameAs <{P}1> ." in ttl
+    assert f"<{P}1> owl:sameAs" not in ttl
+
+
+def test_same_source_in_a_linkage_and_the_preferred_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = "  - {clusters: out/clusters.csv, prefer: target}"
+    spec = _linkage(tmp_path, "checks: {same_source: fail}", outputs)
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "same_source" in err and "joins 2 align records (one-to-one violated)" in err
+    assert f"<{P}1> - <{T}1>" in err and f"<{P}2> - <{T}1>" in err
+    assert not (tmp_path / "out").exists()
+    spec = _linkage(tmp_path, "checks: {same_source: warn}", outputs)
+    assert main(["run", "-q", str(spec)]) == 0
+    rows = _rows(tmp_path / "out" / "clusters.csv")
+    # prefer: target: the target record is canonical though align IRIs sort first.
+    assert [(r["record_id"], r["canonical_id"], r["source"]) for r in rows] == [
+        (T + "1", T + "1", "target"),
+        (P + "1", T + "1", "align"),
+        (P + "2", T + "1", "align"),
+        (T + "3", T + "3", "target"),
+        (P + "3", T + "3", "align"),
+    ]
+
+
+def test_cluster_size_limit_fails_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _dedup(tmp_path, "checks: {max_cluster_size: 5, bridges: off}")
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "max_cluster_size failed" in err and "(6 records) is over max_cluster_size (5)" in err
+
+
+@pytest.mark.parametrize(
+    ("checks", "outputs", "expected"),
+    [
+        ("checks: {same_source: warn}", "", "same_source check applies to an alignment"),
+        ("checks: {bridges: maybe}", "", "checks.bridges"),
+        ("checks: {max_cluster_size: 1}", "", "checks.max_cluster_size"),
+        ("", "  - {clusters: out/c.csv, prefer: target}", "no source to prefer"),
+        ("", "  - {clusters: out/c.json}", "cannot tell the format of 'c.json'"),
+    ],
+)
+def test_spec_errors_at_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checks: str, outputs: str, expected: str
+) -> None:
+    spec = _dedup(tmp_path, checks, outputs)
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    wanted = checks or outputs
+    line = spec.read_text().splitlines().index(wanted) + 1
+    assert f"dedup.yaml:{line}:" in err
+
+
+def test_findings_name_their_links_and_count_the_rest() -> None:
+    # A star of 15 links around one node: one cluster of 16, over a limit of 10.
+    links = LinkTable(
+        align_ids=[P + "0"] * 15,
+        target_ids=[f"{P}{n}" for n in range(1, 16)],
+        distance=np.zeros(15),
+    )
+    graph = identity.graph(links, dedup=True)
+    found = identity.check(graph, links, IdentityChecks(max_cluster_size=10, bridges="off"))
+    assert [(f.check, f.action, len(f.links), f.more) for f in found] == [
+        ("max_cluster_size", "fail", identity.SHOWN_LINKS, 5)
+    ]
+    assert found[0].text().endswith("and 5 more")
