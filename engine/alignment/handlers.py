@@ -27,6 +27,7 @@ from engine.alignment.multivalued import collapse_pairs
 from engine.alignment.prepare import prepare_side
 from engine.alignment.records import Skip
 from engine.alignment.remote import resolve_auth
+from engine.alignment.review import split, widen
 from engine.alignment.sources import read_source
 from engine.alignment.state import AlignmentState, Pairs, Side
 from engine.alignment.steps import (
@@ -310,9 +311,12 @@ def handle_match(step: Match, state: AlignmentState) -> None:
             f"none of the {state.compared_pairs:,} candidate pairs is at or under the threshold"
             f" ({step.threshold:g}): no links (`engine eval` sweeps thresholds against gold links)",
         )
-    chosen = pairs.take(
-        select(pairs.ia, pairs.ib, pairs.total, step.mode, step.threshold, dedup=step.dedup)
-    )
+    if step.review is not None:  # the band may reach over the threshold
+        pairs = widen(pairs, state.near, step.review[1])
+    reach = step.threshold if step.review is None else max(step.threshold, step.review[1])
+    chosen = pairs.take(select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup))
+    if step.review is not None:
+        chosen, state.review = split(chosen, step.threshold, *step.review)
     align_ids, target_ids = state.records("align").ids, state.records("target").ids
     table = LinkTable(
         align_ids=[align_ids[i] for i in chosen.ia],

@@ -81,6 +81,8 @@ class AlignmentState:
     #: The pairs above the threshold kept for a report's near-misses.
     near: Pairs | None = None
     under_threshold: int = 0
+    #: The chosen pairs of the spec's review band: written for review, not as links.
+    review: Pairs | None = None
     links: LinkTable | None = None
     #: The links' records: (align index, target index) of each link, in the links' order.
     link_rows: tuple[Ints, Ints] | None = None

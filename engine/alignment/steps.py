@@ -27,6 +27,7 @@ from schemas.alignment import (
 )
 from schemas.alignment import Publish as PublishSpec
 from schemas.alignment.outputs import ClustersOutput
+from schemas.alignment.review import ReviewOutput
 from schemas.alignment.spec import IdentityChecks
 from schemas.base import Ref
 
@@ -133,6 +134,10 @@ class Match:
         """A few words for progress displays."""
         return f"match ({self.mode}, threshold {self.threshold:g})"
 
+    #: The review band as distances (accept, reject): the pairs chosen in it are
+    #: reviewed, not linked (engine.alignment.review).
+    review: tuple[float, float] | None = field(default=None, repr=False)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -191,10 +196,11 @@ def near_limit(spec: AlignmentSpec) -> float:
     if spec.model is not None:
         return math.inf
     margins = [o.margin for o in spec.outputs if isinstance(o, HtmlOutput) and o.near_misses]
+    band = 0.0 if spec.review is None else spec.review.end  # the band's pairs too
     if not margins:
-        return spec.threshold
+        return max(spec.threshold, band)
     margin = max(margins)
-    return max(spec.threshold * (1 + margin), spec.threshold + margin)
+    return max(spec.threshold * (1 + margin), spec.threshold + margin, band)
 
 
 def steps(spec: AlignmentSpec) -> list[Any]:
@@ -235,6 +241,7 @@ def steps(spec: AlignmentSpec) -> list[Any]:
             spec.dedup,
             golds,
             1.0 if model is not None else near_limit(spec) or 1.0,
+            review=None if spec.review is None else spec.review.limits(model is not None),
         ),
     ]
     if spec.checks is not None or any(isinstance(o, ClustersOutput) for o in spec.outputs):
@@ -242,6 +249,8 @@ def steps(spec: AlignmentSpec) -> list[Any]:
     for index, output in enumerate(spec.outputs):
         kind = output_kind(output)
         fmt = output.resolved_format if isinstance(output, RdfOutput) else kind
+        if isinstance(output, ReviewOutput):
+            fmt = f"review {output.resolved_format}"
         out.append(Write(index, str(output_path(output)), fmt, output))
     if spec.publish is not None:
         target = spec.publish.graph_store or spec.publish.update

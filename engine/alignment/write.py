@@ -23,6 +23,7 @@ from engine.alignment.blocking import describe
 from engine.alignment.compare import missing_fill
 from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
+from engine.alignment.review import review_pairs
 from engine.alignment.state import AlignmentState, Pairs
 from renderers import LinksetDescription, LinkTable, write_description
 from renderers.clusters import write_clusters_csv, write_clusters_rdf
@@ -37,6 +38,7 @@ from renderers.html import (
     write_report,
 )
 from renderers.rdf import write_nquads, write_ntriples, write_turtle
+from renderers.review import write_review_csv, write_review_sssom
 from renderers.sssom import MappingSet, MatchAttribute, link_scores, write_sssom
 from schemas.alignment import (
     AlignmentSpec,
@@ -47,6 +49,7 @@ from schemas.alignment import (
     output_path,
 )
 from schemas.alignment.outputs import ClustersOutput
+from schemas.alignment.review import ReviewOutput
 
 __all__ = ["linkset", "mapping_set", "published_lines", "render", "report", "scores"]
 
@@ -323,10 +326,32 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
         else:
             handle = transaction.open_text(path, newline="\n")
             write_clusters_rdf(rows, output.predicate, output.resolved_format, handle)
+    elif isinstance(output, ReviewOutput):
+        _render_review(state, index, output, path)
     else:
         assert isinstance(output, LinksCsvOutput)
         handle = transaction.open_text(path)
         write_links_csv(state.links, handle, delimiter=output.delimiter)
+
+
+def _render_review(state: AlignmentState, index: int, output: ReviewOutput, path: Path) -> None:
+    """The pairs of the review band, with both records' values and each attribute's evidence."""
+    assert state.transaction is not None
+    pairs = () if state.review is None else review_pairs(state, state.review)
+    names = [a.name for a in state.spec.attributes]
+    model = state.spec.model is not None
+    if output.resolved_format == "csv":
+        handle = state.transaction.open_text(path)
+        write_review_csv(pairs, names, model, handle, delimiter=output.delimiter)
+        return
+    facts = SssomOutput.model_construct(
+        sssom=path,
+        predicate="http://www.w3.org/2002/07/owl#sameAs",
+        mapping_set_id=f"urn:specengine:{state.spec.name}:review:{index}",
+        license=None,
+    )
+    handle = state.transaction.open_text(path, newline="\n")
+    write_review_sssom(pairs, mapping_set(state, index, facts), handle)
 
 
 def scores(state: AlignmentState, table: LinkTable) -> Floats:

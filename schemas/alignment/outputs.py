@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from schemas.alignment.review import ReviewOutput
 from schemas.alignment.sources import AuthSpec, HttpUrl
 from schemas.base import (
     InputPath,
@@ -210,6 +211,7 @@ _OUTPUT_KEYS = {
     "csv": LinksCsvOutput,
     "sssom": SssomOutput,
     "html": HtmlOutput,
+    "review": ReviewOutput,
     "clusters": ClustersOutput,
 }
 
@@ -242,6 +244,7 @@ Output = Annotated[
     | Annotated[LinksCsvOutput, Tag("csv")]
     | Annotated[SssomOutput, Tag("sssom")]
     | Annotated[HtmlOutput, Tag("html")]
+    | Annotated[ReviewOutput, Tag("review")]
     | Annotated[ClustersOutput, Tag("clusters")]
     | Annotated[
         Any, AfterValidator(_reject_output), WithJsonSchema({"not": {}}), Tag("__invalid__")

@@ -21,6 +21,7 @@ from schemas.alignment.metrics import MetricRef
 from schemas.alignment.model import ModelSpec, derive_threshold, model_checks
 from schemas.alignment.normalisers import Normalise, SideNormalise
 from schemas.alignment.outputs import ClustersOutput, Output, Publish, RdfOutput, output_path
+from schemas.alignment.review import ReviewBand, review_checks
 from schemas.alignment.sources import Sources
 from schemas.base import (
     Ref,
@@ -175,6 +176,11 @@ class AlignmentSpec(StrictModel):
     model: ModelSpec | None = Field(None, description="a fitted model (written by engine fit)")
     matching: Literal["all", "best", "one-to-one"] = "best"
     outputs: list[Output] = Field(default_factory=list)
+    review: ReviewBand | None = Field(
+        None,
+        description="scores from..to go to the review outputs, not the links (match"
+        " probabilities with a model, else distances)",
+    )
     publish: Publish | None = None
     executor: ExecutorRef = Field("local", validate_default=True)
     checks: IdentityChecks | None = Field(
@@ -227,6 +233,7 @@ def cross_checks(
     The loader turns the paths into file:line:column positions.
     """
     problems: list[tuple[tuple[Any, ...], str]] = model_checks(spec)
+    problems.extend(review_checks(spec))
     names = [a.name for a in spec.attributes]
     for rule in leaf_rules(spec.blocking):
         for attribute in getattr(rule.options, "attributes", []):
