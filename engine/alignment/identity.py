@@ -78,8 +78,15 @@ class Finding:
         return f"{self.check}: {self.message}; links: {shown}{more}"
 
 
-def graph(links: LinkTable, *, dedup: bool) -> IdentityGraph:
-    """The identity graph of the links: nodes in order of (source, IRI), labels by smallest node."""
+def graph(links: LinkTable, *, dedup: bool, threshold: float | None = None) -> IdentityGraph:
+    """The identity graph of the links: nodes in order of (source, IRI), labels by smallest node.
+
+    ``threshold``: only the links at or under this global distance (as the spec's
+    threshold, so 1 - the match probability with a model).
+    """
+    if threshold is not None:
+        keep = links.distance <= threshold + 1e-9 * max(1.0, threshold)
+        links = links.take(np.flatnonzero(keep))
     align_side = ALIGN
     target_side = ALIGN if dedup else TARGET
     keys = sorted(

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from engine import __version__
 from engine.alignment.blocking import describe
 from engine.alignment.compare import missing_fill
+from engine.alignment.identity import graph as identity_graph
 from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
 from engine.alignment.review import review_pairs
@@ -320,7 +321,12 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
         handle = transaction.open_text(path, newline="\n")
         write_report(report(state, output), handle)
     elif isinstance(output, ClustersOutput):
-        rows = cluster_rows(state.identity, output.prefer)
+        clustered = state.identity
+        if output.threshold is not None:
+            clustered = identity_graph(
+                state.links, dedup=state.spec.dedup, threshold=output.threshold
+            )
+        rows = cluster_rows(clustered, output.prefer)
         if output.resolved_format == "csv":
             write_clusters_csv(rows, transaction.open_text(path))
         else:

@@ -185,6 +185,13 @@ class ClustersOutput(StrictModel):
     prefer: Literal["align", "target"] | None = Field(
         None, description="the source whose records are canonical first (an alignment)"
     )
+    threshold: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="cluster only the links at or under this global distance (stricter than"
+        " the spec's threshold: one doubtful link merges two entities); default: every link",
+    )
     predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
         "owl:sameAs", validate_default=True
     )

@@ -324,6 +324,16 @@ def cross_checks(
 def _identity_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:
     """What a deduplication cannot ask of its clusters: one source has no 'same source' check."""
     problems: list[tuple[tuple[Any, ...], str]] = []
+    for index, output in enumerate(spec.outputs):
+        limit = getattr(output, "threshold", None) if isinstance(output, ClustersOutput) else None
+        if limit is not None and spec.fitted and limit > spec.threshold:
+            problems.append(
+                (
+                    ("outputs", index, "threshold"),
+                    f"the clusters' threshold ({limit:g}) is above the spec's ({spec.threshold:g}):"
+                    " clusters are made of the links",
+                )
+            )
     if not spec.dedup:
         return problems
     checks = spec.checks

@@ -123,6 +123,16 @@ def test_clusters_csv_and_rdf_of_a_deduplication(tmp_path: Path) -> None:
     assert f"<{P}1> owl:sameAs" not in ttl
 
 
+def test_clusters_at_a_stricter_threshold(tmp_path: Path) -> None:
+    # At distance 0 only the identical names link: (1, 2) and (5, 6), written as N-Triples.
+    outputs = "  - {clusters: out/strict.txt, format: ntriples, threshold: 0}"
+    assert main(["run", "-q", str(_dedup(tmp_path, outputs=outputs))]) == 0
+    assert (tmp_path / "out" / "strict.txt").read_text(encoding="utf-8").splitlines() == [
+        f"<{P}2> <http://www.w3.org/2002/07/owl#sameAs> <{P}1> .",
+        f"<{P}6> <http://www.w3.org/2002/07/owl#sameAs> <{P}5> .",
+    ]
+
+
 def test_same_source_in_a_linkage_and_the_preferred_source(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,6 +173,7 @@ def test_cluster_size_limit_fails_by_default(
         ("checks: {max_cluster_size: 1}", "", "checks.max_cluster_size"),
         ("", "  - {clusters: out/c.csv, prefer: target}", "no source to prefer"),
         ("", "  - {clusters: out/c.json}", "cannot tell the format of 'c.json'"),
+        ("", "  - {clusters: out/c.csv, threshold: 2}", "the clusters' threshold (2) is above"),
     ],
 )
 def test_spec_errors_at_their_line(
