@@ -100,6 +100,15 @@ def _checks_text(state: AlignmentState) -> str:
     return "checks: " + ", ".join(parts)
 
 
+def _band_text(state: AlignmentState) -> str:
+    """The review band in a few words: probabilities with a model, else distances."""
+    band = state.spec.review
+    assert band is not None
+    if state.spec.model is not None:
+        return f"match probability in [{band.start:g}, {band.end:g})"
+    return f"global distance in ({band.start:g}, {band.end:g}]"
+
+
 def plan_text(plan: Plan, state: AlignmentState) -> str:
     """The plan with the figures a dry run found (record counts, candidate pairs)."""
     spec = state.spec
@@ -154,6 +163,8 @@ def plan_text(plan: Plan, state: AlignmentState) -> str:
                 lines.append(f"   (and near-misses up to {step.keep_until:g} for the report)")
         elif isinstance(step, Match):
             lines.append(f"{number}. matching: {step.mode}")
+            if state.spec.review is not None:
+                lines.append(f"   {_band_text(state)}: written for review, not linked")
         elif isinstance(step, Identity):
             lines.append(f"{number}. cluster the links; {_checks_text(state)}")
             if state.identity is not None:
@@ -182,6 +193,8 @@ def summary_text(state: AlignmentState, seconds: float) -> str:
         f"compared {state.compared_pairs:,} candidate pairs, {state.under_threshold:,} under the threshold",
         f"links: {count:,} ({state.spec.matching})",
     ]
+    if state.review is not None:
+        lines.append(f"review: {len(state.review):,} pairs, {_band_text(state)}")
     if links is not None and 0 < count <= SHOW_LINKS:
         for a, t, d in zip(links.align_ids, links.target_ids, links.distance, strict=True):
             lines.append(f"  <{a}> -> <{t}>  distance {d:g}")

@@ -89,6 +89,42 @@ def _publish(state: AlignmentState) -> dict[str, Any] | None:
     }
 
 
+def _model(spec: Any) -> dict[str, Any] | None:
+    """A fitted model: prior, threshold, and per attribute each level's m, u and match weight."""
+    if spec.model is None:
+        return None
+    from engine.alignment.fit.model import Model, weight_of
+
+    model = Model.from_data(spec.model.model_dump())
+    return {
+        "prior": model.prior,
+        "prior_weight": weight_of(model.prior),
+        "threshold": model.threshold,
+        "attributes": [
+            {
+                "name": a.name,
+                "term_frequency": a.term_frequency,
+                "levels": [
+                    {"level": name, "upper": upper, "m": m, "u": u, "weight": float(bits)}
+                    for name, upper, m, u, bits in zip(
+                        a.names(), [*a.cuts, None], a.m, a.u, a.bits(), strict=True
+                    )
+                ],
+            }
+            for a in model.attributes
+        ],
+    }
+
+
+def _review(state: AlignmentState) -> dict[str, Any] | None:
+    """The review band (as the spec gives it) and how many pairs a run sent for review."""
+    band = state.spec.review
+    if band is None:
+        return None
+    pairs = None if state.review is None else len(state.review)
+    return {"from": band.start, "to": band.end, "pairs": pairs}
+
+
 def plan_figures(plan: Plan, state: AlignmentState) -> dict[str, Any]:
     """What ``engine plan`` found: records per side, blocking estimate, publish difference."""
     spec = state.spec
@@ -111,6 +147,8 @@ def plan_figures(plan: Plan, state: AlignmentState) -> dict[str, Any]:
         "threshold": spec.threshold,
         "matching": spec.matching,
         "warnings": list(state.warnings),
+        "model": _model(spec),
+        "review": _review(state),
         "publish": _publish(state),
     }
 
@@ -124,6 +162,8 @@ def run_figures(state: AlignmentState) -> dict[str, Any]:
         "under_threshold": state.under_threshold,
         "links": 0 if state.links is None else len(state.links),
         "matching": state.spec.matching,
+        "model": _model(state.spec),
+        "review": _review(state),
         "executor": state.executor,
         "warnings": [*state.warnings, *(state.rule.warnings if state.rule else [])],
         "publish": _publish(state),

@@ -179,3 +179,16 @@ outputs:
     row = review[("http://a/3", "http://b/3")]
     assert (row["name_align"], row["name_target"], row["d_name"]) == ("carla", "car", "2")
     assert row["evidence_name"] == "2" and row["distance"] == "2" and "probability" not in row
+
+
+def test_plan_and_run_say_the_band(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _febrl4(tmp_path, "said", "{from: 0.5, to: 0.999}")
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "   match probability in [0.5, 0.999): written for review, not linked" in out
+    assert "write review csv -> " in out and "write review sssom -> " in out
+    assert main(["run", str(spec)]) == 0
+    rows = (tmp_path / "said-review.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert (
+        f"review: {len(rows)} pairs, match probability in [0.5, 0.999)" in capsys.readouterr().out
+    )
