@@ -11,7 +11,13 @@ import numpy as np
 from renderers.links import LinkTable
 from renderers.rdf import write_ntriples, write_turtle
 
-__all__ = ["ClusterRow", "write_clusters_csv", "write_clusters_rdf"]
+__all__ = [
+    "ClusterRow",
+    "IdentityFinding",
+    "IdentitySummary",
+    "write_clusters_csv",
+    "write_clusters_rdf",
+]
 
 HEADER = ("record_id", "cluster_id", "canonical_id", "source")
 
@@ -47,3 +53,28 @@ def write_clusters_rdf(rows: list[ClusterRow], predicate: str, fmt: str, handle:
     )
     writer = write_turtle if fmt == "turtle" else write_ntriples
     writer(table, predicate, handle)
+
+
+@dataclass(frozen=True)
+class IdentityFinding:
+    """What one identity-graph check found, for a report: the check, warn or fail, the links."""
+
+    check: str
+    action: str
+    message: str
+    links: tuple[tuple[str, str], ...]
+    more: int = 0
+
+
+@dataclass(frozen=True)
+class IdentitySummary:
+    """The clusters of a run's links for a report: how many, their sizes, the checks' findings.
+
+    ``sizes`` pairs each cluster size with the number of clusters of that size, smallest first.
+    """
+
+    clusters: int
+    records: int
+    sizes: tuple[tuple[int, int], ...]
+    checks: str
+    findings: tuple[IdentityFinding, ...] = ()

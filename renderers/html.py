@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import jinja2
 import numpy as np
 
+from renderers.clusters import IdentitySummary
 from renderers.csv import format_distance
 from renderers.links import FloatArray
 
@@ -165,6 +166,8 @@ class AlignmentReport:
     sweep: Sweep | None = None
     sample: tuple[PairDetail, ...] = ()
     near_misses: tuple[PairDetail, ...] = ()
+    #: The links' clusters and what the identity-graph checks found, when clustered.
+    identity: IdentitySummary | None = None
 
     def __post_init__(self) -> None:
         distances = np.asarray(self.distances, dtype=np.float64)

@@ -25,11 +25,21 @@ from engine.alignment.clusters import (
     same_source,
     sizes,
 )
-from renderers.clusters import ClusterRow
+from engine.alignment.state import AlignmentState
+from renderers.clusters import ClusterRow, IdentityFinding, IdentitySummary
 from renderers.links import LinkTable
 from schemas.alignment.spec import IdentityChecks
 
-__all__ = ["SHOWN_LINKS", "Finding", "IdentityGraph", "check", "graph", "rows"]
+__all__ = [
+    "SHOWN_LINKS",
+    "Finding",
+    "IdentityGraph",
+    "check",
+    "checks_text",
+    "graph",
+    "report",
+    "rows",
+]
 
 #: Links named per finding; the rest are counted.
 SHOWN_LINKS = 10
@@ -190,3 +200,31 @@ def rows(identity: IdentityGraph, prefer: str | None) -> list[ClusterRow]:
         )
     ]
     return sorted(out, key=lambda row: (row.canonical, row.record != row.canonical, row.record))
+
+
+def checks_text(checks: IdentityChecks | None, *, dedup: bool) -> str:
+    """The spec's identity-graph checks in a few words."""
+    if checks is None:
+        return "no checks"
+    parts = []
+    if checks.max_cluster_size is not None:
+        parts.append(f"max_cluster_size {checks.max_cluster_size:,} ({checks.cluster_size})")
+    parts.append(f"bridges ({checks.bridges}, sides >= {checks.bridge_side})")
+    if not dedup:
+        parts.append(f"same_source ({checks.same_source})")
+    return "checks: " + ", ".join(parts)
+
+
+def report(state: AlignmentState) -> IdentitySummary:
+    """The clusters and the checks' findings, for the HTML report."""
+    identity: IdentityGraph = state.identity
+    values, counts = np.unique(identity.sizes, return_counts=True)
+    return IdentitySummary(
+        clusters=len(identity.sizes),
+        records=len(identity.iris),
+        sizes=tuple(zip(values.tolist(), counts.tolist(), strict=True)),
+        checks=checks_text(state.spec.checks, dedup=state.spec.dedup),
+        findings=tuple(
+            IdentityFinding(f.check, f.action, f.message, f.links, f.more) for f in state.findings
+        ),
+    )

@@ -88,16 +88,9 @@ def identity_line(state: AlignmentState) -> str:
 
 def _checks_text(state: AlignmentState) -> str:
     """The spec's identity-graph checks in a few words."""
-    checks = state.spec.checks
-    if checks is None:
-        return "no checks"
-    parts = []
-    if checks.max_cluster_size is not None:
-        parts.append(f"max_cluster_size {checks.max_cluster_size:,} ({checks.cluster_size})")
-    parts.append(f"bridges ({checks.bridges}, sides >= {checks.bridge_side})")
-    if not state.spec.dedup:
-        parts.append(f"same_source ({checks.same_source})")
-    return "checks: " + ", ".join(parts)
+    from engine.alignment.identity import checks_text
+
+    return checks_text(state.spec.checks, dedup=state.spec.dedup)
 
 
 def _band_text(state: AlignmentState) -> str:

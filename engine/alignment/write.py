@@ -22,6 +22,7 @@ from engine import __version__
 from engine.alignment.blocking import describe
 from engine.alignment.compare import missing_fill
 from engine.alignment.identity import graph as identity_graph
+from engine.alignment.identity import report as identity_summary
 from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
 from engine.alignment.review import review_pairs
@@ -287,6 +288,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         sweep=state.sweeps.get(output.gold) if output.gold is not None else None,
         sample=_sample(state, output.sample),
         near_misses=_near_misses(state, output.near_misses),
+        identity=None if state.identity is None else identity_summary(state),
     )
 
 

@@ -201,3 +201,14 @@ def test_findings_name_their_links_and_count_the_rest() -> None:
         ("max_cluster_size", "fail", identity.SHOWN_LINKS, 5)
     ]
     assert found[0].text().endswith("and 5 more")
+
+
+def test_the_html_report_shows_the_clusters_and_the_findings(tmp_path: Path) -> None:
+    spec = _dedup(tmp_path, "checks: {bridges: warn}", "  - {html: out/report.html}")
+    assert main(["run", "-q", str(spec)]) == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="clusters"') :]
+    section = section[: section.index("</section>")]
+    assert "1 cluster of 6 linked records; checks: bridges (warn, sides &gt;= 2)." in section
+    assert "<strong>bridges</strong> (warn): one link splits" in section
+    assert f"<code>{P}3</code> &ndash; <code>{P}4</code>" in section
