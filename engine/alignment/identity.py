@@ -13,6 +13,7 @@ finding names the links involved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,9 +66,33 @@ class IdentityGraph:
         """Each cluster's number of records, by label."""
         return sizes(self.labels)
 
+    @cached_property
+    def _link_groups(self) -> list[list[int]]:
+        return _groups(self.labels[self.a], len(self.sizes))
+
+    @cached_property
+    def _member_groups(self) -> list[list[int]]:
+        return _groups(self.labels, len(self.sizes))
+
     def links_of(self, label: int) -> list[int]:
-        """The links (indexes in the link table) inside cluster ``label``."""
-        return np.flatnonzero(self.labels[self.a] == label).tolist()
+        """The links (indexes in the link table) inside cluster ``label``, ascending."""
+        return self._link_groups[label]
+
+    def members(self, label: int) -> list[int]:
+        """The nodes of cluster ``label``, ascending."""
+        return self._member_groups[label]
+
+    @cached_property
+    def smallest(self) -> list[str]:
+        """Each cluster's smallest IRI, by label: how findings name a cluster."""
+        return [min(self.iris[node] for node in group) for group in self._member_groups]
+
+
+def _groups(labels: Ints, count: int) -> list[list[int]]:
+    """The indexes holding each label, ascending: one sort, not a scan per label."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    return [order[bounds[k] : bounds[k + 1]].tolist() for k in range(count)]
 
 
 @dataclass(frozen=True)
@@ -118,9 +143,8 @@ def graph(links: LinkTable, *, dedup: bool, threshold: float | None = None) -> I
 
 def _named(identity: IdentityGraph, label: int) -> str:
     """A cluster as a person finds it: its smallest IRI and its size."""
-    members = np.flatnonzero(identity.labels == label)
-    first = min(identity.iris[i] for i in members.tolist())
-    return f"the cluster of <{first}> ({len(members):,} records)"
+    size = len(identity.members(label))
+    return f"the cluster of <{identity.smallest[label]}> ({size:,} records)"
 
 
 def _finding(
@@ -135,7 +159,7 @@ def check(identity: IdentityGraph, links: LinkTable, checks: IdentityChecks) -> 
     found: list[Finding] = []
     if checks.same_source != "off" and not identity.dedup:
         for label in same_source(identity.labels, identity.source):
-            members = np.flatnonzero(identity.labels == label).tolist()
+            members = identity.members(label)
             counts = np.bincount(identity.source[members], minlength=2)
             sides = " and ".join(
                 f"{int(counts[side]):,} {SOURCES[side]} records"
