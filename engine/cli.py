@@ -179,7 +179,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("spec", type=Path, metavar="SPEC")
     evaluate.add_argument(
-        "--gold", type=Path, required=True, help="CSV: a header, then align id, target id per row"
+        "--gold",
+        type=Path,
+        help="CSV: a header, then align id, target id per row (default: the spec's curation)",
     )
     evaluate.add_argument(
         "--steps",
@@ -327,7 +329,7 @@ def _run(
     return EXIT_OK
 
 
-def _eval(path: Path, gold: Path, steps: int | list[float], as_json: bool = False) -> int:
+def _eval(path: Path, gold: Path | None, steps: int | list[float], as_json: bool = False) -> int:
     spec = api.load_spec(path)
     kind = kinds.get(spec.kind)
     if not kind.evaluates:

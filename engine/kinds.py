@@ -219,11 +219,13 @@ class Kind:
 
     # ------------------------------------------------------------------ eval and setup
 
-    def eval_text(self, state: Any, gold: Path, steps: int | list[float]) -> str:
+    def eval_text(self, state: Any, gold: Path | None, steps: int | list[float]) -> str:
         """``engine eval``: the scores against gold links (only if :attr:`evaluates`)."""
         raise NotImplementedError
 
-    def eval_figures(self, state: Any, gold: Path, steps: int | list[float]) -> dict[str, Any]:
+    def eval_figures(
+        self, state: Any, gold: Path | None, steps: int | list[float]
+    ) -> dict[str, Any]:
         """``engine eval --json``: the figures (only if :attr:`evaluates`)."""
         raise NotImplementedError
 

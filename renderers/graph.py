@@ -11,7 +11,7 @@ others (batches may split anywhere between links).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -19,11 +19,12 @@ import numpy.typing as npt
 from renderers.links import LinkTable, sorted_links
 from renderers.rdf import check_iri
 
-__all__ = ["OWL", "SSSOM", "axiom_iri", "link_lines", "score_text"]
+__all__ = ["OWL", "SSSOM", "axiom_iri", "curation_lines", "link_lines", "score_text"]
 
 OWL = "http://www.w3.org/2002/07/owl#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 SSSOM = "https://w3id.org/sssom/"
+MANUAL_CURATION = "https://w3id.org/semapv/vocab/ManualMappingCuration"
 # Decimal, not double: Virtuoso prints doubles with six significant digits.
 XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
 
@@ -39,16 +40,50 @@ def score_text(score: float) -> str:
     return f"{score:.6f}"
 
 
+def curation_lines(
+    graph: str,
+    subject: str,
+    predicate: str,
+    target: str,
+    author: str | None = None,
+    *,
+    typed: bool = True,
+) -> list[str]:
+    """The annotation of a link that came from a curation: SSSOM's manual-curation justification.
+
+    ``typed``: also the axiom's type and annotated triple (when no score wrote them).
+    """
+    axiom = axiom_iri(graph, subject, predicate, target)
+    lines = (
+        [
+            f"<{axiom}> <{RDF_TYPE}> <{OWL}Axiom> .\n",
+            f"<{axiom}> <{OWL}annotatedSource> <{subject}> .\n",
+            f"<{axiom}> <{OWL}annotatedProperty> <{predicate}> .\n",
+            f"<{axiom}> <{OWL}annotatedTarget> <{target}> .\n",
+        ]
+        if typed
+        else []
+    )
+    lines.append(f"<{axiom}> <{SSSOM}mapping_justification> <{MANUAL_CURATION}> .\n")
+    if author is not None:
+        lines.append(f"<{axiom}> <{SSSOM}author_id> <{check_iri(author)}> .\n")
+    return lines
+
+
 def link_lines(
     table: LinkTable,
     predicate: str,
     graph: str,
     scores: npt.NDArray[np.float64] | None = None,
+    curated: Mapping[tuple[str, str], str | None] | None = None,
 ) -> Iterator[list[str]]:
     """The N-Triples lines of each link (sorted, duplicates once), one list per link.
 
-    ``scores`` (one per row of ``table``, in [0, 1]) adds the annotation axiom.
+    ``scores`` (one per row of ``table``, in [0, 1]) adds the annotation axiom;
+    ``curated`` (link -> its curator's IRI or None) annotates the links that came
+    from a curation (:func:`curation_lines`).
     """
+    curated = curated or {}
     check_iri(predicate)
     order = sorted_links(table)
     if scores is not None:
@@ -74,4 +109,7 @@ def link_lines(
                 f"<{axiom}> <{OWL}annotatedTarget> <{target}> .\n",
                 f'<{axiom}> <{SSSOM}similarity_score> "{score}"^^<{XSD_DECIMAL}> .\n',
             ]
+        if pair in curated:
+            author = curated[pair]
+            lines += curation_lines(graph, subject, predicate, target, author, typed=scores is None)
         yield lines

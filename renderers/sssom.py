@@ -477,12 +477,19 @@ class _Curies:
         return self.prefixes[namespace]
 
 
-def _curies(table: LinkTable, mapping_set: MappingSet, fixed: dict[str, str]) -> _Curies:
+def _curies(
+    table: LinkTable, mapping_set: MappingSet, fixed: dict[str, str], extra: Iterable[str] = ()
+) -> _Curies:
     """Split every IRI of the set, then name the namespaces (the curie_map comes first)."""
     known = _known_namespaces(mapping_set.prefixes)
     splitter = _Splitter(known)
     splits: dict[str, tuple[str, str]] = {}
-    others = (mapping_set.predicate, mapping_set.subject_source, mapping_set.object_source)
+    others = (
+        mapping_set.predicate,
+        mapping_set.subject_source,
+        mapping_set.object_source,
+        *extra,
+    )
     for iri in (*table.align_ids, *table.target_ids, *(i for i in others if i is not None)):
         if iri not in splits:  # align ids repeat in 1:n links: split each IRI once
             splits[iri] = splitter.split(iri)
@@ -528,6 +535,7 @@ def _metadata(
     slots: list[tuple[str, str]],
     normalisers: list[str],
     model: bool = False,
+    dated_rows: bool = False,
 ) -> list[str]:
     """The metadata block: curie_map first, then the slots in the SSSOM schema's order."""
     ms = mapping_set
@@ -547,7 +555,8 @@ def _metadata(
     lines.append(f"#mapping_tool: {_scalar(ms.mapping_tool)}\n")
     lines.append(f"#mapping_tool_version: {_scalar(ms.mapping_tool_version)}\n")
     day = ms.mapping_date.date() if isinstance(ms.mapping_date, datetime) else ms.mapping_date
-    lines.append(f"#mapping_date: {day.isoformat()}\n")  # plain: YAML reads it as a date
+    if not dated_rows:  # else each row has its own (a curated link: its curation's)
+        lines.append(f"#mapping_date: {day.isoformat()}\n")  # plain: YAML reads it as a date
 
     # Weight-0 attributes are compared (their distance is a column) but decide nothing.
     deciding = [a for a in ms.attributes if a.weight > 0]
@@ -581,8 +590,19 @@ def _metadata(
     return lines
 
 
-def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> None:
+def write_sssom(
+    table: LinkTable,
+    mapping_set: MappingSet,
+    handle: TextIO,
+    curated: Mapping[tuple[str, str], tuple[str | None, str | None]] | None = None,
+) -> None:
     """Write the links as an SSSOM/TSV mapping set (metadata block, header, sorted rows).
+
+    ``curated`` maps the links that came from a curation (align IRI, target IRI)
+    to its author IRI and date (either may be None): their rows say
+    ``semapv:ManualMappingCuration``, with ``author_id`` and ``mapping_date``
+    columns when the curation gives them (the set's date then moves to each row,
+    as SSSOM sets a propagatable slot in one place only).
 
     Each row is ``subject_id predicate_id object_id mapping_justification
     confidence similarity_score ext_distance ext_distance_<attribute>...``. With
@@ -636,12 +656,19 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
     ):
         if namespace is not None:
             fixed.setdefault(namespace, name)
-    names = _curies(table, mapping_set, fixed)
+    curated = curated or {}
+    authors = {a for a, _ in curated.values() if a}
+    dated = any(d for _, d in curated.values())
+    names = _curies(table, mapping_set, fixed, sorted(authors))
     slots = _extension_slots(table.attributes)
 
-    lines = _metadata(mapping_set, names, slots, normalisers, table.probability is not None)
+    lines = _metadata(
+        mapping_set, names, slots, normalisers, table.probability is not None, dated_rows=dated
+    )
     header = ["subject_id", "predicate_id", "object_id", "mapping_justification"]
     header += ["confidence", "similarity_score", "ext_distance", *(s for s, _ in slots)]
+    header += ["author_id"] if authors else []
+    header += ["mapping_date"] if dated else []
     lines.append("\t".join(header) + "\n")
     handle.write("".join(lines))
 
@@ -655,7 +682,20 @@ def write_sssom(table: LinkTable, mapping_set: MappingSet, handle: TextIO) -> No
         [format_distance(v) for v in distance.tolist()],
         *([_xsd_double(v) for v in table.attributes[name].tolist()] for _, name in slots),
     ]
-    handle.writelines(
-        f"{curies[s]}{middle}{curies[o]}{justification}" + "\t".join(values) + "\n"
-        for s, o, *values in zip(table.align_ids, table.target_ids, *columns, strict=True)
-    )
+    if not curated:
+        handle.writelines(
+            f"{curies[s]}{middle}{curies[o]}{justification}" + "\t".join(values) + "\n"
+            for s, o, *values in zip(table.align_ids, table.target_ids, *columns, strict=True)
+        )
+        return
+    day = mapping_set.mapping_date
+    run_day = (day.date() if isinstance(day, datetime) else day).isoformat()
+    manual = "\tsemapv:ManualMappingCuration\t"
+    for s, o, *values in zip(table.align_ids, table.target_ids, *columns, strict=True):
+        author, date_ = curated.get((s, o), (None, None))
+        if authors:
+            values.append(curies[author] if author else "")
+        if dated:
+            values.append(date_ or ("" if (s, o) in curated else run_day))
+        how = manual if (s, o) in curated else justification
+        handle.write(f"{curies[s]}{middle}{curies[o]}{how}" + "\t".join(values) + "\n")

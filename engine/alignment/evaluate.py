@@ -17,7 +17,17 @@ import numpy.typing as npt
 from engine.alignment.records import Records
 from engine.errors import DataError
 
-__all__ = ["Gold", "Scores", "parse_steps", "read_gold", "score", "sweep_thresholds"]
+__all__ = [
+    "CurationScores",
+    "Gold",
+    "Scores",
+    "eval_gold",
+    "found_keys",
+    "parse_steps",
+    "read_gold",
+    "score",
+    "sweep_thresholds",
+]
 
 Pair = tuple[str, str]
 
@@ -307,18 +317,127 @@ def sweep(
     dedup: bool,
 ) -> list[tuple[float, Scores]]:
     """Precision, recall and F1 of the links the matching makes at each threshold."""
-    from engine.alignment.match import select
-
     gold_keys = _keys(gold.ia, gold.ib, n_target)
     out: list[tuple[float, Scores]] = []
     for threshold in thresholds:
-        under = distance <= threshold + 1e-9 * max(1.0, threshold)
-        xa, xb, xd = ia[under], ib[under], distance[under]
-        keep = select(xa, xb, xd, mode, threshold, dedup=dedup)
-        found = np.unique(_keys(xa[keep], xb[keep], n_target))
+        found = found_keys(ia, ib, distance, threshold, mode, n_target, dedup)
         true = int(np.isin(found, gold_keys).sum())
         out.append((threshold, Scores(len(found), len(gold_keys), true)))
     return out
+
+
+def found_keys(
+    ia: npt.NDArray[np.int64],
+    ib: npt.NDArray[np.int64],
+    distance: npt.NDArray[np.float64],
+    threshold: float,
+    mode: str,
+    n_target: int,
+    dedup: bool,
+) -> npt.NDArray[np.int64]:
+    """The links the matching makes at ``threshold``, as ``align * n_target + target`` keys."""
+    from engine.alignment.match import select
+
+    under = distance <= threshold + 1e-9 * max(1.0, threshold)
+    xa, xb, xd = ia[under], ib[under], distance[under]
+    keep = select(xa, xb, xd, mode, threshold, dedup=dedup)
+    return np.unique(_keys(xa[keep], xb[keep], n_target))
+
+
+# --------------------------------------------------------------------------- the curation as gold
+
+
+@dataclass(frozen=True)
+class CurationScores:
+    """How the matcher's own links (the curation not applied) agree with the curation.
+
+    ``must_found`` of the ``must_links`` are links the matcher makes at the
+    threshold (the curation's recall); ``cannot_found`` of the ``cannot_links``
+    are links it makes too (known errors, which the curation removes).
+    """
+
+    must_links: int
+    must_found: int
+    cannot_links: int
+    cannot_found: int
+
+    @property
+    def labelled_precision(self) -> float:
+        """Share of the matcher's labelled links that the curation confirms (1: none labelled)."""
+        labelled = self.must_found + self.cannot_found
+        return self.must_found / labelled if labelled else 1.0
+
+    def figures(self) -> dict[str, Any]:
+        """As JSON figures."""
+        return {
+            "must_links": self.must_links,
+            "must_found": self.must_found,
+            "cannot_links": self.cannot_links,
+            "cannot_found": self.cannot_found,
+            "labelled_precision": self.labelled_precision,
+        }
+
+    def line(self) -> str:
+        """One line of ``engine eval``'s text."""
+        return (
+            f"curation: the matcher alone finds {self.must_found:,} of the {self.must_links:,}"
+            f" must-links and makes {self.cannot_found:,} of the {self.cannot_links:,}"
+            f" cannot-links: labelled precision {self.labelled_precision:.4f}"
+        )
+
+
+def eval_gold(state: Any, gold_path: Path | None) -> tuple[Gold, CurationScores | None]:
+    """``engine eval``'s gold: the gold file's links and the curation's must-links, less
+    its cannot-links; and how the matcher agrees with the curation.
+
+    The scores are the matcher's own (the pairs before the curation is applied:
+    applied, it agrees with itself). Without a gold file the must-links are the
+    whole gold, so precision counts every unlabelled link as wrong (a lower bound);
+    the labelled precision counts only links the curation labels.
+    """
+    from engine.errors import UsageError
+
+    spec = state.spec
+    align, target = state.records("align"), state.records("target")
+    target_source = spec.sources.align if spec.dedup else spec.sources.target
+    curation = state.curation
+    if gold_path is None and not curation:
+        raise UsageError(
+            "eval needs gold links: --gold FILE, or curated mappings (curation:) in the spec"
+        )
+    width = max(len(target), 1)
+    if gold_path is not None:
+        gold = read_gold(
+            gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
+        )
+    else:
+        gold = Gold(np.zeros(0, np.int64), np.zeros(0, np.int64), [], ", ".join(curation.files), 0)
+    if not curation:
+        return gold, None
+    ma, mb = curation.arrays("must")
+    ca, cb = curation.arrays("cannot")
+    keys = np.union1d(_keys(gold.ia, gold.ib, width), _keys(ma, mb, width))
+    keys = np.setdiff1d(keys, _keys(ca, cb, width))
+    read = gold.read + len(ma)
+    path = gold.path if gold_path is None else f"{gold.path} and the curation"
+    combined = Gold(keys // width, keys % width, gold.unresolved, path, read)
+    assert state.pairs is not None
+    found = found_keys(
+        state.pairs.ia,
+        state.pairs.ib,
+        state.pairs.total,
+        spec.threshold,
+        spec.matching,
+        width,
+        spec.dedup,
+    )
+    scores = CurationScores(
+        len(ma),
+        int(np.isin(_keys(ma, mb, width), found).sum()),
+        len(ca),
+        int(np.isin(_keys(ca, cb, width), found).sum()),
+    )
+    return combined, scores
 
 
 # --------------------------------------------------------------------------- sweep thresholds

@@ -20,6 +20,13 @@ from engine.alignment import evaluate, identity
 from engine.alignment import publish as publishing
 from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
+from engine.alignment.curation import (
+    CURATED,
+    Curation,
+    curated_pairs,
+    fixed_records,
+    read_curation,
+)
 from engine.alignment.fit.tf import pair_frequencies
 from engine.alignment.headers import check_columns, check_sources
 from engine.alignment.match import select
@@ -41,7 +48,7 @@ from engine.alignment.steps import (
     Write,
 )
 from engine.alignment.stream import compare_all
-from engine.alignment.write import published_lines, render, scores
+from engine.alignment.write import curated, published_lines, render, scores
 from engine.errors import DataError
 from renderers import LinkTable
 from renderers.graph import link_lines
@@ -294,6 +301,39 @@ def _sweep(state: AlignmentState, step: Match, gold_file: Path) -> Sweep:
     return Sweep(str(gold_file), len(gold.ia), points)
 
 
+def _read_curation(state: AlignmentState, step: Match) -> Curation:
+    spec = state.spec
+    target_source = spec.sources.align if spec.dedup else spec.sources.target
+    assert not isinstance(target_source, str)
+    curation = read_curation(
+        step.curation,
+        state.records("align"),
+        state.records("target"),
+        spec.sources.align.id,
+        target_source.id,
+        dedup=step.dedup,
+    )
+    if curation.ignored:
+        _say(
+            state,
+            f"{curation.ignored:,} rows of the curation are neither a manual curation"
+            f" ({CURATED}) nor negated (predicate_modifier Not): left out",
+        )
+    return curation
+
+
+def _concatenate(first: Pairs, second: Pairs) -> Pairs:
+    return Pairs(
+        np.concatenate([first.ia, second.ia]),
+        np.concatenate([first.ib, second.ib]),
+        np.concatenate([first.total, second.total]),
+        {
+            name: np.concatenate([d, second.distances.get(name, np.full(len(second), np.nan))])
+            for name, d in first.distances.items()
+        },
+    )
+
+
 def handle_match(step: Match, state: AlignmentState) -> None:
     """Select the links and attach record ids, in a deterministic order.
 
@@ -313,10 +353,18 @@ def handle_match(step: Match, state: AlignmentState) -> None:
         )
     if step.review is not None:  # the band may reach over the threshold
         pairs = widen(pairs, state.near, step.review[1])
+    if step.curation:
+        state.curation = _read_curation(state, step)
+        width = max(len(state.records("target")), 1)
+        pairs = pairs.take(
+            fixed_records(state.curation, pairs.ia, pairs.ib, step.mode, width, dedup=step.dedup)
+        )
     reach = step.threshold if step.review is None else max(step.threshold, step.review[1])
     chosen = pairs.take(select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup))
     if step.review is not None:
         chosen, state.review = split(chosen, step.threshold, *step.review)
+    if state.curation:  # the must-links, whatever their score
+        chosen = _concatenate(chosen, curated_pairs(state, state.curation))
     align_ids, target_ids = state.records("align").ids, state.records("target").ids
     table = LinkTable(
         align_ids=[align_ids[i] for i in chosen.ia],
@@ -420,7 +468,8 @@ def handle_publish(step: Publish, state: AlignmentState) -> None:
             f" ({spec.max_removals:,}); nothing was published or written. Check the sources"
             " and the graph, or raise max_removals or set allow_removals: true",
         )
-    lines = list(link_lines(state.links, spec.predicate, spec.graph, link_scores))
+    authors = {pair: author for pair, (author, _) in curated(state).items()}
+    lines = list(link_lines(state.links, spec.predicate, spec.graph, link_scores, authors))
     extra = published_lines(state, step.endpoint) if spec.description else []
     publishing.send_with(spec, auth, lines, extra, where)
     state.published = len(new)

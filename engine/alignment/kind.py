@@ -257,12 +257,14 @@ class AlignmentKind(Kind):
 
     # ------------------------------------------------------------------ eval and web
 
-    def eval_text(self, state: Any, gold: Path, steps: int | list[float]) -> str:
+    def eval_text(self, state: Any, gold: Path | None, steps: int | list[float]) -> str:
         from engine.alignment.report import eval_text
 
         return eval_text(state, gold, steps)
 
-    def eval_figures(self, state: Any, gold: Path, steps: int | list[float]) -> dict[str, Any]:
+    def eval_figures(
+        self, state: Any, gold: Path | None, steps: int | list[float]
+    ) -> dict[str, Any]:
         from engine.alignment.summary_json import eval_figures
 
         return eval_figures(state, gold, steps)

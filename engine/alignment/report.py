@@ -233,7 +233,7 @@ def sweep_pairs(state: AlignmentState, reach: float) -> tuple[Ints, Ints, Floats
     return ia, ib, distance
 
 
-def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] = 10) -> str:
+def eval_text(state: AlignmentState, gold_path: Path | None, steps: int | list[float] = 10) -> str:
     """Precision/recall/F1 of the links, blocking quality per rule, a threshold sweep.
 
     ``steps`` is a count of thresholds spread up to twice the spec's (see
@@ -243,10 +243,7 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] =
 
     spec = state.spec
     align, target = state.records("align"), state.records("target")
-    target_source = spec.sources.align if spec.sources.target == "same" else spec.sources.target
-    gold = evaluate.read_gold(
-        gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
-    )
+    gold, curation = evaluate.eval_gold(state, gold_path)
     assert state.pairs is not None and state.links is not None and state.rule is not None
     ia, ib, distance = state.pairs.ia, state.pairs.ib, state.pairs.total
     lines = [f"gold: {len(gold.ia):,} links from {_shown(gold.path)}"]
@@ -260,6 +257,8 @@ def eval_text(state: AlignmentState, gold_path: Path, steps: int | list[float] =
         f"links: {final.found:,} found, {final.true_positives:,} true:"
         f" precision {final.precision:.4f}  recall {final.recall:.4f}  F1 {final.f1:.4f}"
     )
+    if curation is not None:
+        lines.append(curation.line())
     rules: list[tuple[str, object]] = []
     if isinstance(state.rule, Union):
         descriptions = [describe(r) for r in spec.blocking.options]

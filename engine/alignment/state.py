@@ -104,6 +104,8 @@ class AlignmentState:
     publish_error: tuple[str, str] | None = None
     #: A dry run's refusal to compare (a rule over its max_pairs): the plan shows it, then fails.
     refusal: DataError | None = None
+    #: The spec's curation (engine.alignment.curation.Curation), read by the match step.
+    curation: Any = None
     #: The environment variables the spec's credentials are read from (engine.environment).
     environment: Environment = field(default_factory=Environment.of_process, repr=False)
 

@@ -129,6 +129,8 @@ class Match:
     dedup: bool = field(default=False, repr=False)
     golds: tuple[Path, ...] = field(default=(), repr=False)
     reach: float = field(default=0.0, repr=False)
+    #: The spec's curation files (engine.alignment.curation): must- and cannot-links.
+    curation: tuple[Path, ...] = field(default=(), repr=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -241,6 +243,7 @@ def steps(spec: AlignmentSpec) -> list[Any]:
             spec.dedup,
             golds,
             1.0 if model is not None else near_limit(spec) or 1.0,
+            tuple(spec.curation),
             review=None if spec.review is None else spec.review.limits(model is not None),
         ),
     ]

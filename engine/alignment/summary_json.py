@@ -183,7 +183,7 @@ def _scores(scores: Any) -> dict[str, Any]:
 
 
 def eval_figures(
-    state: AlignmentState, gold_path: Path, steps: int | list[float] = 10
+    state: AlignmentState, gold_path: Path | None, steps: int | list[float] = 10
 ) -> dict[str, Any]:
     """Precision, recall, F1, each blocking rule's quality and the threshold sweep.
 
@@ -194,10 +194,7 @@ def eval_figures(
 
     spec = state.spec
     align, target = state.records("align"), state.records("target")
-    target_source = spec.sources.align if spec.sources.target == "same" else spec.sources.target
-    gold = evaluate.read_gold(
-        gold_path, align, target, spec.sources.align.id, target_source.id, spec.dedup
-    )
+    gold, curation = evaluate.eval_gold(state, gold_path)
     assert state.pairs is not None and state.rule is not None
     ia, ib, distance = state.pairs.ia, state.pairs.ib, state.pairs.total
     (_, final), *_ = evaluate.sweep(
@@ -245,6 +242,7 @@ def eval_figures(
         "threshold": spec.threshold,
         "matching": spec.matching,
         "links": _scores(final),
+        "curation": None if curation is None else curation.figures(),
         "blocking": blocking,
         "sweep": sweep,
     }

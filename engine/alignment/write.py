@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from engine import __version__
 from engine.alignment.blocking import describe
+from engine.alignment.changes import changes
 from engine.alignment.compare import missing_fill
 from engine.alignment.identity import graph as identity_graph
 from engine.alignment.identity import report as identity_summary
@@ -30,6 +31,7 @@ from engine.alignment.state import AlignmentState, Pairs
 from renderers import LinksetDescription, LinkTable, write_description
 from renderers.clusters import write_clusters_csv, write_clusters_rdf
 from renderers.csv import write_links_csv
+from renderers.graph import curation_lines
 from renderers.html import (
     AlignmentReport,
     AttributeComparison,
@@ -41,6 +43,7 @@ from renderers.html import (
 )
 from renderers.rdf import write_nquads, write_ntriples, write_turtle
 from renderers.review import write_review_csv, write_review_sssom
+from renderers.sparql_update import write_update
 from renderers.sssom import MappingSet, MatchAttribute, link_scores, write_sssom
 from schemas.alignment import (
     AlignmentSpec,
@@ -50,10 +53,11 @@ from schemas.alignment import (
     SssomOutput,
     output_path,
 )
-from schemas.alignment.outputs import ClustersOutput
+from schemas.alignment.outputs import ClustersOutput, DiffOutput
 from schemas.alignment.review import ReviewOutput
+from schemas.alignment.spec import diff_source
 
-__all__ = ["linkset", "mapping_set", "published_lines", "render", "report", "scores"]
+__all__ = ["curated", "linkset", "mapping_set", "published_lines", "render", "report", "scores"]
 
 Floats = npt.NDArray[np.float64]
 
@@ -295,6 +299,61 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
 # --------------------------------------------------------------------------- rendering
 
 
+def curated(state: AlignmentState) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """The links that came from the spec's curation: their curator's IRI and date."""
+    if not state.curation:
+        return {}
+    return {pair: (c.author, c.date) for pair, c in state.curation.by_ids().items()}
+
+
+def _curation_annotations(
+    state: AlignmentState, index: int, output: RdfOutput, fmt: str, handle: TextIO
+) -> None:
+    """After an RDF output's links: the annotation of those that came from the curation.
+
+    N-Triples lines, which Turtle reads too; N-Quads put them in the links' graph.
+    """
+    linkset_iri = f"urn:specengine:{state.spec.name}:linkset:{index}"
+    graph = output.graph or linkset_iri if fmt == "nquads" else None
+    for (subject, target), (author, _) in sorted(curated(state).items()):
+        for line in curation_lines(linkset_iri, subject, output.predicate, target, author):
+            handle.write(line if graph is None else line[: -len(" .\n")] + f" <{graph}> .\n")
+
+
+def _write_rdf(
+    state: AlignmentState, index: int, output: RdfOutput, fmt: str, handle: TextIO
+) -> None:
+    """An RDF output's links, then the annotations of those from the curation."""
+    assert state.links is not None
+    if fmt == "nquads":
+        graph = output.graph or f"urn:specengine:{state.spec.name}:linkset:{index}"
+        write_nquads(state.links, output.predicate, graph, handle)
+    else:
+        writer = write_turtle if fmt == "turtle" else write_ntriples
+        writer(state.links, output.predicate, handle)
+    _curation_annotations(state, index, output, fmt, handle)
+
+
+def _write_diff(state: AlignmentState, output: DiffOutput, handle: TextIO) -> None:
+    """The SPARQL Update from the RDF output on disk (the previous run's) to this run's."""
+    source = diff_source(state.spec.outputs, output)
+    assert isinstance(source, int)  # the spec's checks said so
+    rdf = state.spec.outputs[source]
+    assert isinstance(rdf, RdfOutput)
+    fmt = rdf.resolved_format
+    text = io.StringIO()
+    _write_rdf(state, source, rdf, fmt, text)
+    found = changes(rdf.rdf, text.getvalue(), fmt, output.graph, rdf.predicate)
+    removed, added = found.links(found.removed), found.links(found.added)
+    comment = (
+        f"specengine {__version__}: the change of {rdf.rdf.name} ({state.spec.name})"
+        f" since the previous run, {state.started.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+        f"{removed:,} links removed, {added:,} added"
+        f" ({len(found.removed):,} triples deleted, {len(found.added):,} inserted)"
+    )
+    write_update(found.removed, found.added, comment, handle)
+
+
 def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path) -> None:
     """Write output number ``index`` (its spec ``output``) into the run's transaction.
 
@@ -305,20 +364,18 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
     handle: TextIO
     if isinstance(output, RdfOutput):
         handle = transaction.open_text(path, newline="\n")
-        if fmt == "nquads":
-            graph = output.graph or f"urn:specengine:{name}:linkset:{index}"
-            write_nquads(state.links, output.predicate, graph, handle)
-        else:
-            writer = write_turtle if fmt == "turtle" else write_ntriples
-            writer(state.links, output.predicate, handle)
+        _write_rdf(state, index, output, fmt, handle)
         if output.void is not None:
             description = transaction.open_text(output.void, newline="\n")
             iri = f"urn:specengine:{name}:linkset:{index}"
             facts = linkset(state, iri, output.predicate, path.resolve().as_uri())
             write_description(facts, description)
+    elif isinstance(output, DiffOutput):
+        handle = transaction.open_text(path, newline="\n")
+        _write_diff(state, output, handle)
     elif isinstance(output, SssomOutput):
         handle = transaction.open_text(path, newline="\n")
-        write_sssom(state.links, mapping_set(state, index, output), handle)
+        write_sssom(state.links, mapping_set(state, index, output), handle, curated(state))
     elif isinstance(output, HtmlOutput):
         handle = transaction.open_text(path, newline="\n")
         write_report(report(state, output), handle)

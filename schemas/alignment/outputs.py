@@ -213,6 +213,33 @@ class ClustersOutput(StrictModel):
         return self.format or _CLUSTER_SUFFIXES[self.clusters.suffix.lower()]
 
 
+class DiffOutput(StrictModel):
+    """The change of the links since the previous run, as a SPARQL 1.1 Update.
+
+    ``DELETE DATA`` the triples of the RDF output on disk before this run (its
+    links and their annotations) that this run no longer writes, ``INSERT DATA``
+    those it adds: a store holding the previous linkset applies the update and
+    holds the new one, without reloading it.
+    """
+
+    diff: OutputPath
+    of: OutputPath | None = Field(
+        None, description="the RDF output compared (its rdf: path); default the spec's only one"
+    )
+    graph: str | None = Field(
+        None,
+        description="the named graph the update changes (default: the N-Quads graph of the"
+        " RDF output, else the store's default graph)",
+    )
+
+    @field_validator("graph")
+    @classmethod
+    def _graph_iri(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(_SCHEMES) and _IRI.match(value)):
+            raise PydanticCustomError("graph", "'{value}' is not an absolute IRI", {"value": value})
+        return value
+
+
 _OUTPUT_KEYS = {
     "rdf": RdfOutput,
     "csv": LinksCsvOutput,
@@ -220,6 +247,7 @@ _OUTPUT_KEYS = {
     "html": HtmlOutput,
     "review": ReviewOutput,
     "clusters": ClustersOutput,
+    "diff": DiffOutput,
 }
 
 
@@ -253,6 +281,7 @@ Output = Annotated[
     | Annotated[HtmlOutput, Tag("html")]
     | Annotated[ReviewOutput, Tag("review")]
     | Annotated[ClustersOutput, Tag("clusters")]
+    | Annotated[DiffOutput, Tag("diff")]
     | Annotated[
         Any, AfterValidator(_reject_output), WithJsonSchema({"not": {}}), Tag("__invalid__")
     ],

@@ -20,10 +20,18 @@ from schemas.alignment.blocking import BlockingRef, ColumnRef, leaf_rules
 from schemas.alignment.metrics import MetricRef
 from schemas.alignment.model import ModelSpec, derive_threshold, model_checks
 from schemas.alignment.normalisers import Normalise, SideNormalise
-from schemas.alignment.outputs import ClustersOutput, Output, Publish, RdfOutput, output_path
+from schemas.alignment.outputs import (
+    ClustersOutput,
+    DiffOutput,
+    Output,
+    Publish,
+    RdfOutput,
+    output_path,
+)
 from schemas.alignment.review import ReviewBand, review_checks
 from schemas.alignment.sources import Sources
 from schemas.base import (
+    InputPath,
     Ref,
     StrictModel,
     named_union,
@@ -191,11 +199,21 @@ class AlignmentSpec(StrictModel):
         description="accept a run whose blocking finds no candidate pair (empty outputs);"
         " by default such a run fails and leaves the previous outputs as they were",
     )
+    curation: list[InputPath] = Field(
+        default_factory=list,
+        description="curated SSSOM mapping sets (a path or a list): manual-curation rows are"
+        " links whatever their score, rows with predicate_modifier Not are never links",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _model_threshold(cls, data: Any) -> Any:
         return derive_threshold(data)
+
+    @field_validator("curation", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("attributes")
     @classmethod
@@ -254,6 +272,12 @@ def cross_checks(
             )
         )
     problems.extend(_identity_checks(spec))
+    for index, output in enumerate(spec.outputs):
+        if isinstance(output, DiffOutput):
+            found = diff_source(spec.outputs, output)
+            if isinstance(found, str):
+                key = "diff" if output.of is None else "of"
+                problems.append((("outputs", index, key), found))
     for index, attribute in enumerate(spec.attributes):
         if spec.dedup and isinstance(attribute.normalise, SideNormalise):
             problems.append(
@@ -319,6 +343,23 @@ def cross_checks(
                 (("outputs", index), f"output {path} would overwrite an input of this job")
             )
     return problems
+
+
+def diff_source(outputs: list[Any], diff: DiffOutput) -> int | str:
+    """The index of the RDF output a ``diff:`` output compares, or why there is none."""
+    rdf = [i for i, o in enumerate(outputs) if isinstance(o, RdfOutput)]
+    if diff.of is not None:
+        named = [i for i in rdf if outputs[i].rdf == diff.of or _same_file(outputs[i].rdf, diff.of)]
+        if named:
+            return named[0]
+        return f"'of: {diff.of}' names no rdf output of the spec" + (
+            " (its rdf outputs: " + ", ".join(str(outputs[i].rdf) for i in rdf) + ")" if rdf else ""
+        )
+    if len(rdf) == 1:
+        return rdf[0]
+    if not rdf:
+        return "a diff compares an rdf output's links with the previous run's: add an rdf output"
+    return "the spec has several rdf outputs: name the one compared with 'of: PATH'"
 
 
 def _identity_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:

@@ -28,6 +28,7 @@ from engine.alignment import evaluate
 from engine.alignment.batches import batches
 from engine.alignment.blocking import BlockingRule
 from engine.alignment.compare import CompareTask, compare_batch, compare_chunk, compare_task
+from engine.alignment.curation import read_curation
 from engine.alignment.fit import em, supervised
 from engine.alignment.fit.em import pattern_weights
 from engine.alignment.fit.levels import cut, default_cuts
@@ -290,7 +291,7 @@ def fit(
     total = _total_pairs(levels)
     notes: list[str] = list(state.warnings)
     scores: dict[str, float] = {}
-    if gold is None:
+    if gold is None and not spec.curation:
         fitted = em.fit(_sessions(state, pairs, candidate_levels), everything, u, names, total)
         m, prior = fitted.m, fitted.prior
         notes += fitted.notes
@@ -301,7 +302,7 @@ def fit(
         m, prior, threshold, scores = _supervised(
             state, levels, gold, pairs.ia, pairs.ib, everything, u, total, notes
         )
-        mode = "supervised"
+        mode = "supervised" if gold is not None else "supervised (the curation's must-links)"
     model = Model(
         tuple(
             AttributeModel(
@@ -319,10 +320,56 @@ def fit(
     return FitResult(rounded(model), mode, len(pairs), len(ra), notes, scores)
 
 
+def _labels(
+    state: AlignmentState, gold_file: Path | None, notes: list[str]
+) -> tuple[Ints, Ints, str]:
+    """The matches to learn from: the gold file's links and the curation's must-links.
+
+    A cannot-link is never learnt from as a match (it is taken out of the gold
+    links), but not as a non-match either: the fit takes no pair for a
+    non-match, the candidates' prior stands for them.
+    """
+    spec = state.spec
+    align, target = state.records("align"), state.records("target")
+    target_source = spec.sources.align if spec.dedup else spec.sources.target
+    assert not isinstance(target_source, str)
+    ia, ib = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sources = []
+    if gold_file is not None:
+        gold = evaluate.read_gold(
+            gold_file, align, target, spec.sources.align.id, target_source.id, spec.dedup
+        )
+        warning = gold.warning()
+        if warning is not None:
+            notes.append(warning)
+        ia, ib = gold.ia.astype(np.int64), gold.ib.astype(np.int64)
+        sources.append(str(gold_file))
+    if spec.curation:
+        curation = read_curation(
+            spec.curation, align, target, spec.sources.align.id, target_source.id, dedup=spec.dedup
+        )
+        ma, mb = curation.arrays("must")
+        ca, cb = curation.arrays("cannot")
+        width = max(len(target), 1)
+        keys = np.union1d(ia * width + ib, ma * width + mb)
+        keys = np.setdiff1d(keys, ca * width + cb)
+        ia, ib = keys // width, keys % width
+        sources.append(", ".join(str(p) for p in spec.curation))
+        notes.append(
+            f"labels: {len(ma):,} must-links of the curation"
+            + (
+                f" besides the gold links; its {len(ca):,} cannot-links are not matches"
+                if gold_file
+                else f"; its {len(ca):,} cannot-links are not matches"
+            )
+        )
+    return ia, ib, " and ".join(sources)
+
+
 def _supervised(
     state: AlignmentState,
     levels: _Levels,
-    gold_file: Path,
+    gold_file: Path | None,
     ia: Ints,
     ib: Ints,
     everything: tuple[Matrix, Floats],
@@ -335,16 +382,8 @@ def _supervised(
     See ``supervised``: the gold links are matches, perhaps a sample of them.
     """
     spec = state.spec
-    align, target = state.records("align"), state.records("target")
-    target_source = spec.sources.align if spec.dedup else spec.sources.target
-    assert not isinstance(target_source, str)
-    gold = evaluate.read_gold(
-        gold_file, align, target, spec.sources.align.id, target_source.id, spec.dedup
-    )
-    warning = gold.warning()
-    if warning is not None:
-        notes.append(warning)
-    ga, gb = gold.ia.astype(np.int64), gold.ib.astype(np.int64)
+    target = state.records("target")
+    ga, gb, source = _labels(state, gold_file, notes)
     if spec.dedup:
         ga, gb = np.minimum(ga, gb), np.maximum(ga, gb)
         keep = ga < gb
@@ -353,9 +392,7 @@ def _supervised(
     codes = np.unique(ga * width + gb)
     ga, gb = codes // width, codes % width
     if not len(ga):
-        raise DataError(
-            str(gold_file), "no gold link names records of the sources: nothing to learn from"
-        )
+        raise DataError(source, "no gold link names records of the sources: nothing to learn from")
     match_levels = levels.of(ga, gb)
     counts = [len(x) for x in u]
     m = supervised.m_from_matches(match_levels, counts)

@@ -1,0 +1,84 @@
+"""The change of a linkset between two runs: which triples go, which come.
+
+A ``diff:`` output compares the RDF output this run writes with the same file
+on disk before the run commits (the previous run's): both are read as RDF, so
+their layout does not matter, and their triples (the links and their
+annotations) are compared as sets. The difference is written as a SPARQL 1.1
+Update (``renderers.sparql_update``) that turns a store holding the previous
+linkset into one holding the new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import DataError
+
+__all__ = ["Changes", "Quad", "changes", "read_quads"]
+
+#: (subject, predicate, object, graph) as N-Triples terms; graph None: the default graph.
+Quad = tuple[str, str, str, str | None]
+
+_RDFLIB_FORMATS = {"ntriples": "nt", "nquads": "nquads", "turtle": "turtle"}
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The triples to delete and to insert, sorted, and how many of them are links."""
+
+    removed: tuple[Quad, ...]
+    added: tuple[Quad, ...]
+    predicate: str
+
+    def links(self, quads: tuple[Quad, ...]) -> int:
+        """How many of ``quads`` are links (their predicate is the linkset's)."""
+        term = f"<{self.predicate}>"
+        return sum(1 for quad in quads if quad[1] == term)
+
+
+def read_quads(text: str, fmt: str, graph: str | None, source: str) -> set[Quad]:
+    """The triples of an RDF text (N-Triples, N-Quads or Turtle), each in ``graph``.
+
+    N-Quads keep their own graph (``graph`` names the default graph's). A text
+    that is not the format is a data error naming ``source``.
+    """
+    from rdflib import Dataset, Graph
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+    from rdflib.term import Node
+
+    def term(node: Node) -> str:
+        return str(node.n3())
+
+    try:
+        if fmt == "nquads":
+            dataset = Dataset()
+            dataset.parse(data=text, format="nquads")
+            out: set[Quad] = set()
+            for s, p, o, g in dataset.quads((None, None, None, None)):
+                name = None if g is None or g == DATASET_DEFAULT_GRAPH_ID else str(g)
+                out.add((term(s), term(p), term(o), name or graph))
+            return out
+        parsed = Graph().parse(data=text, format=_RDFLIB_FORMATS[fmt])
+    except Exception as exc:  # rdflib raises many kinds: all mean unreadable RDF
+        raise DataError(source, f"cannot read the previous linkset as {fmt}: {exc}") from None
+    return {(term(s), term(p), term(o), graph) for s, p, o in parsed}
+
+
+def changes(previous: Path, new_text: str, fmt: str, graph: str | None, predicate: str) -> Changes:
+    """What turns the linkset in file ``previous`` (perhaps absent) into ``new_text``."""
+    try:
+        old_text = previous.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old_text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(str(previous), f"cannot read the previous linkset: {exc}") from None
+    old = read_quads(old_text, fmt, graph, str(previous))
+    new = read_quads(new_text, fmt, graph, f"the new {previous.name}")
+    return Changes(
+        tuple(sorted(old - new, key=_key)), tuple(sorted(new - old, key=_key)), predicate
+    )
+
+
+def _key(quad: Quad) -> tuple[str, str, str, str]:
+    return (quad[3] or "", quad[0], quad[1], quad[2])

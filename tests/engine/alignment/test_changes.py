@@ -1,0 +1,95 @@
+"""The diff output (engine.alignment.changes): a SPARQL Update from the previous linkset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Graph
+
+from engine.cli import main
+from tests.engine.alignment.test_curation import ACCEPT, MISSED, REJECT, WRONG, _curation, _spec
+from tests.stores import Oxigraph
+
+GRAPH = "http://example.org/linkset"
+
+
+def _triples(text: str, fmt: str, graph: str | None = None) -> set[tuple[str, str, str]]:
+    if fmt == "nquads":
+        dataset = Dataset()
+        dataset.parse(data=text, format="nquads")
+        return {(s.n3(), p.n3(), o.n3()) for s, p, o, g in dataset.quads() if str(g) == graph}
+    return {(s.n3(), p.n3(), o.n3()) for s, p, o in Graph().parse(data=text, format=fmt)}
+
+
+@pytest.mark.parametrize(
+    ("rdf", "diff", "fmt"),
+    [
+        (
+            f'{{rdf: out/links.nq, graph: "{GRAPH}"}}',
+            "{diff: out/changes.ru, of: out/links.nq}",
+            "nquads",
+        ),
+        (
+            "{rdf: out/links.ttl}",
+            f'{{diff: out/changes.ru, of: out/links.ttl, graph: "{GRAPH}"}}',
+            "turtle",
+        ),
+    ],
+)
+def test_the_diff_turns_the_previous_linkset_into_the_new_in_a_store(
+    tmp_path: Path, empty_oxigraph: Oxigraph, rdf: str, diff: str, fmt: str
+) -> None:
+    extra = f"  - {rdf}\n  - {diff}\n"
+    spec = _spec(tmp_path, extra=extra)
+    assert main(["run", "-q", str(spec)]) == 0
+    suffix = "nq" if fmt == "nquads" else "ttl"
+    linkset = tmp_path / "out" / f"links.{suffix}"
+    first = linkset.read_text(encoding="utf-8")
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "0 links removed, 3 added" in update  # no previous linkset: everything is new
+    if fmt == "nquads":
+        empty_oxigraph.load(first, "application/n-quads")
+    else:
+        empty_oxigraph.load(first, "text/turtle", graph=GRAPH)
+    # The curation changes the links: one goes, one comes (with its annotation).
+    _curation(tmp_path, [REJECT, ACCEPT])
+    spec = _spec(tmp_path, curation="curation: curation.sssom.tsv", extra=extra)
+    assert main(["run", "-q", str(spec)]) == 0
+    second = linkset.read_text(encoding="utf-8")
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "1 links removed, 1 added" in update
+    assert f"<{WRONG[0]}> <http://www.w3.org/2002/07/owl#sameAs> <{WRONG[1]}> ." in update
+    empty_oxigraph.update(update)
+    stored = _triples(empty_oxigraph.dump(GRAPH), "nt")
+    assert stored == _triples(second, fmt, GRAPH)
+    assert (f"<{MISSED[0]}>", "<http://www.w3.org/2002/07/owl#sameAs>", f"<{MISSED[1]}>") in stored
+    # A run that changes nothing writes a no-op update.
+    assert main(["run", "-q", str(spec)]) == 0
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "0 links removed, 0 added" in update
+    empty_oxigraph.update(update)
+    assert _triples(empty_oxigraph.dump(GRAPH), "nt") == stored
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("  - {diff: out/changes.ru}\n", "add an rdf output"),
+        (
+            "  - {rdf: out/a.nt}\n  - {rdf: out/b.nt}\n  - {diff: out/changes.ru}\n",
+            "several rdf outputs",
+        ),
+        ("  - {rdf: out/a.nt}\n  - {diff: out/changes.ru, of: out/b.nt}\n", "names no rdf output"),
+    ],
+)
+def test_a_diff_needs_its_rdf_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str, message: str
+) -> None:
+    spec = _spec(tmp_path, extra=extra)
+    # The helper's spec has an rdf output already: drop it, to count them here.
+    text = spec.read_text(encoding="utf-8").replace("  - {rdf: out/links.nt}\n", "")
+    spec.write_text(text, encoding="utf-8")
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "spec.yaml:" in err
