@@ -25,6 +25,7 @@ import numpy as np
 
 from renderers.clusters import IdentitySummary
 from renderers.csv import format_distance
+from renderers.html_model import ModelFacts, signed, waterfall, weights_chart
 from renderers.links import FloatArray
 
 __all__ = [
@@ -116,6 +117,8 @@ class AttributeComparison:
     align_value: str | None
     target_value: str | None
     distance: float
+    #: With a fitted model: the match weight (bits) of the pair's level on this attribute.
+    evidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ class PairDetail:
     target_id: str
     distance: float
     attributes: tuple[AttributeComparison, ...] = ()
+    #: With a fitted model: the pair's match probability and weight (prior + the evidence).
+    probability: float | None = None
+    match_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,8 @@ class AlignmentReport:
     sweep: Sweep | None = None
     sample: tuple[PairDetail, ...] = ()
     near_misses: tuple[PairDetail, ...] = ()
+    #: The fitted model that scored the pairs (its weights chart, each pair's waterfall).
+    model: ModelFacts | None = None
     #: The links' clusters and what the identity-graph checks found, when clustered.
     identity: IdentitySummary | None = None
 
@@ -503,8 +511,9 @@ class _Row:
     """One attribute row of a pair, with what it added to the global distance."""
 
     comparison: AttributeComparison
-    weighted: float  # weight x distance; NaN when missing or the weight is unknown
-    share: str | None  # CSS width of the bar: weighted / threshold, capped at 100%
+    weighted: float  # weight x distance (with a model: the level's match weight); NaN: unknown
+    share: str | None  # CSS width of the bar: weighted / threshold (|weight| / the largest)
+    against: bool = False  # with a model: evidence against a match
 
 
 def _pair_rows(pair: PairDetail, weights: dict[str, float], threshold: float) -> list[_Row]:
@@ -517,6 +526,24 @@ def _pair_rows(pair: PairDetail, weights: dict[str, float], threshold: float) ->
             share = f"{min(100.0, max(0.0, 100 * weighted / threshold)):.1f}%"
         rows.append(_Row(comparison, weighted, share))
     return rows
+
+
+def _model_rows(pair: PairDetail, model: ModelFacts) -> list[_Row]:
+    """With a model each attribute adds its level's match weight: its bar is that weight's size."""
+    largest = max((abs(lv.weight) for a in model.attributes for lv in a.levels), default=1.0)
+    rows: list[_Row] = []
+    for comparison in pair.attributes:
+        bits = math.nan if comparison.evidence is None else comparison.evidence
+        share = None
+        if math.isfinite(bits) and largest > 0:
+            share = f"{min(100.0, 100 * abs(bits) / largest):.1f}%"
+        rows.append(_Row(comparison, bits, share, bits < 0))
+    return rows
+
+
+def _waterfall(pair: PairDetail, model: ModelFacts) -> Any:
+    evidence = [(c.attribute, c.evidence or 0.0) for c in pair.attributes]
+    return waterfall(model, evidence)
 
 
 def _pair_order(pair: PairDetail) -> tuple[bool, float, str, str]:
@@ -555,6 +582,7 @@ def _environment() -> jinja2.Environment:
         percent=_percent,
         duration=_duration,
         coordinate=_coordinate,
+        signed=signed,
     )
     env.tests.update(web_link=_web_link, nan=math.isnan)
     return env
@@ -567,6 +595,15 @@ def _f1_at(sweep: Sweep | None, threshold: float) -> float | None:
     tolerance = 1e-9 * max(1.0, abs(threshold))
     scores = [p.f1 for p in sweep.points if abs(p.threshold - threshold) <= tolerance]
     return scores[0] if scores else None
+
+
+def _shown_pair(
+    pair: PairDetail, report: AlignmentReport, weights: dict[str, float]
+) -> tuple[PairDetail, list[_Row], Any]:
+    """A pair, its attribute rows and, with a model, the waterfall of its evidence."""
+    if report.model is None:
+        return pair, _pair_rows(pair, weights, report.summary.threshold), None
+    return pair, _model_rows(pair, report.model), _waterfall(pair, report.model)
 
 
 def _context(report: AlignmentReport) -> dict[str, Any]:
@@ -591,10 +628,10 @@ def _context(report: AlignmentReport) -> dict[str, Any]:
         "sweep_chart": (
             _sweep_chart(report.sweep, summary.threshold) if report.sweep is not None else None
         ),
-        "sample": [(pair, _pair_rows(pair, weights, summary.threshold)) for pair in sample],
-        "near_misses": [
-            (pair, _pair_rows(pair, weights, summary.threshold)) for pair in near_misses
-        ],
+        "model": report.model,
+        "model_chart": None if report.model is None else weights_chart(report.model),
+        "sample": [_shown_pair(pair, report, weights) for pair in sample],
+        "near_misses": [_shown_pair(pair, report, weights) for pair in near_misses],
     }
 
 

@@ -12,6 +12,7 @@ records' values and each attribute's evidence, for ``renderers.review``.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.alignment.compare import missing_fill
 from engine.alignment.fit.model import Model, weight_of
@@ -20,7 +21,9 @@ from engine.alignment.metrics import METRICS
 from engine.alignment.state import AlignmentState, Pairs
 from renderers.review import ReviewAttribute, ReviewPair
 
-__all__ = ["review_pairs", "split", "widen"]
+__all__ = ["evidence", "review_pairs", "split", "widen"]
+
+Floats = npt.NDArray[np.float64]
 
 #: Slack on the band's ends: distances computed as 1 - p carry rounding.
 _EPS = 1e-12
@@ -67,37 +70,45 @@ def _raw(state: AlignmentState, role: str, refs: list[str | int], row: int) -> s
     return ", ".join("" if v is None else str(v) for v in values)
 
 
-def review_pairs(state: AlignmentState, pairs: Pairs) -> tuple[ReviewPair, ...]:
-    """Each pair with both records' values, each attribute's distance and evidence.
+def evidence(state: AlignmentState, pairs: Pairs) -> tuple[dict[str, Floats], float | None]:
+    """Each attribute's evidence for each pair, and the prior's match weight (with a model).
 
-    The evidence of an attribute is, with a model, the match weight (bits) of
-    its level (term-frequency adjusted where the model says so; 0 for a missing
-    value), and the pair's match weight is the prior's plus their sum; without
-    a model, ``weight x distance`` (a missing value counts its ``missing``
-    distance), and the global distance is their sum.
+    With a model, an attribute's evidence is the match weight (bits) of the
+    pair's level (term-frequency adjusted where the model says so; 0 for a
+    missing value); without one, ``weight x distance`` (a missing value counts
+    its ``missing`` distance), and the global distance is their sum.
     """
     spec = state.spec
     align, target = state.sides["align"], state.sides["target"]
-    evidence: dict[str, np.ndarray] = {}
-    prior: float | None = None
-    if spec.model is not None:
-        model = Model.from_data(spec.model.model_dump())
-        prior = weight_of(model.prior)
-        tf = pair_frequencies(
-            model.term_frequency(),
-            align.normalised,
-            None if spec.dedup else target.normalised,
-            pairs.ia,
-        )
-        for attribute in model.attributes:
-            evidence[attribute.name] = attribute.weights(
-                pairs.distances[attribute.name], tf.get(attribute.name)
-            )
-    else:
+    out: dict[str, Floats] = {}
+    if spec.model is None:
         for a in spec.attributes:
             bounded = METRICS[a.metric.name].func().bounded(a.metric.options)
             d = pairs.distances[a.name]
-            evidence[a.name] = a.weight * np.where(np.isnan(d), missing_fill(a.missing, bounded), d)
+            out[a.name] = a.weight * np.where(np.isnan(d), missing_fill(a.missing, bounded), d)
+        return out, None
+    model = Model.from_data(spec.model.model_dump())
+    tf = pair_frequencies(
+        model.term_frequency(),
+        align.normalised,
+        None if spec.dedup else target.normalised,
+        pairs.ia,
+    )
+    for attribute in model.attributes:
+        out[attribute.name] = attribute.weights(
+            pairs.distances[attribute.name], tf.get(attribute.name)
+        )
+    return out, weight_of(model.prior)
+
+
+def review_pairs(state: AlignmentState, pairs: Pairs) -> tuple[ReviewPair, ...]:
+    """Each pair with both records' values, each attribute's distance and :func:`evidence`.
+
+    With a model the pair's match weight is the prior's plus its evidence.
+    """
+    spec = state.spec
+    align, target = state.sides["align"], state.sides["target"]
+    weights, prior = evidence(state, pairs)
     out = []
     for k, (i, j) in enumerate(zip(pairs.ia.tolist(), pairs.ib.tolist(), strict=True)):
         attributes = tuple(
@@ -108,7 +119,7 @@ def review_pairs(state: AlignmentState, pairs: Pairs) -> tuple[ReviewPair, ...]:
                 align_normalised=_shown(align.normalised[a.name][i]),
                 target_normalised=_shown(target.normalised[a.name][j]),
                 distance=float(pairs.distances[a.name][k]),
-                evidence=float(evidence[a.name][k]),
+                evidence=float(weights[a.name][k]),
             )
             for a in spec.attributes
         )

@@ -22,11 +22,12 @@ from engine import __version__
 from engine.alignment.blocking import describe
 from engine.alignment.changes import changes
 from engine.alignment.compare import missing_fill
+from engine.alignment.fit.model import Model
 from engine.alignment.identity import graph as identity_graph
 from engine.alignment.identity import report as identity_summary
 from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
-from engine.alignment.review import review_pairs
+from engine.alignment.review import evidence, review_pairs
 from engine.alignment.state import AlignmentState, Pairs
 from renderers import LinksetDescription, LinkTable, write_description
 from renderers.clusters import write_clusters_csv, write_clusters_rdf
@@ -41,6 +42,7 @@ from renderers.html import (
     SourceSummary,
     write_report,
 )
+from renderers.html_model import ModelAttribute, ModelFacts, ModelLevel
 from renderers.rdf import write_nquads, write_ntriples, write_turtle
 from renderers.review import write_review_csv, write_review_sssom
 from renderers.sparql_update import write_update
@@ -193,7 +195,10 @@ def _details(state: AlignmentState, pairs: Pairs) -> tuple[PairDetail, ...]:
         metric = METRICS[attribute.metric.name].func()
         fill = missing_fill(attribute.missing, metric.bounded(attribute.metric.options))
         values = pairs.distances[attribute.name]
-        distances[attribute.name] = np.where(np.isnan(values), fill, values)
+        # With a model a missing value is no evidence, not a distance: shown missing.
+        scored = state.spec.model is not None
+        distances[attribute.name] = values if scored else np.where(np.isnan(values), fill, values)
+    weights, prior = evidence(state, pairs)
     out = []
     for k, (a, b) in enumerate(zip(pairs.ia.tolist(), pairs.ib.tolist(), strict=True)):
         comparisons = tuple(
@@ -202,6 +207,7 @@ def _details(state: AlignmentState, pairs: Pairs) -> tuple[PairDetail, ...]:
                 align_value=_shown_value(align.normalised[attribute.name][a]),
                 target_value=_shown_value(target.normalised[attribute.name][b]),
                 distance=float(distances[attribute.name][k]),
+                evidence=None if prior is None else float(weights[attribute.name][k]),
             )
             for attribute in state.spec.attributes
         )
@@ -211,6 +217,8 @@ def _details(state: AlignmentState, pairs: Pairs) -> tuple[PairDetail, ...]:
                 target_id=target.records.ids[b],
                 distance=float(pairs.total[k]),
                 attributes=comparisons,
+                probability=None if prior is None else 1.0 - float(pairs.total[k]),
+                match_weight=_match_weight(prior, comparisons),
             )
         )
     return tuple(out)
@@ -240,6 +248,37 @@ def _near_misses(state: AlignmentState, count: int) -> tuple[PairDetail, ...]:
     if near is None or not count:
         return ()
     return _details(state, near.take(np.lexsort((near.ib, near.ia, near.total))[:count]))
+
+
+def _model_facts(spec: AlignmentSpec) -> ModelFacts | None:
+    """The fitted model as the report shows it: each level's m, u and match weight."""
+    if spec.model is None:
+        return None
+    model = Model.from_data(spec.model.model_dump())
+    return ModelFacts(
+        prior=model.prior,
+        threshold=model.threshold,
+        attributes=tuple(
+            ModelAttribute(
+                a.name,
+                tuple(
+                    ModelLevel(name, m, u, float(bits))
+                    for name, m, u, bits in zip(a.names(), a.m, a.u, a.bits(), strict=True)
+                ),
+                a.term_frequency,
+            )
+            for a in model.attributes
+        ),
+    )
+
+
+def _match_weight(
+    prior: float | None, comparisons: tuple[AttributeComparison, ...]
+) -> float | None:
+    """With a model, a pair's match weight: the prior's plus each attribute's evidence."""
+    if prior is None:
+        return None
+    return prior + sum(c.evidence or 0.0 for c in comparisons)
 
 
 def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
@@ -292,6 +331,7 @@ def report(state: AlignmentState, output: HtmlOutput) -> AlignmentReport:
         sweep=state.sweeps.get(output.gold) if output.gold is not None else None,
         sample=_sample(state, output.sample),
         near_misses=_near_misses(state, output.near_misses),
+        model=_model_facts(spec),
         identity=None if state.identity is None else identity_summary(state),
     )
 
