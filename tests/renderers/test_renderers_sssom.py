@@ -448,3 +448,51 @@ def test_scores_format_like_the_csv(tmp_path: Path) -> None:
     _, rows = _split(_render(_table(pairs, [0.1]), _set(), tmp_path / "f"))
     assert rows[0]["confidence"] == format_distance(1 - 0.1 / 0.6)
     assert rows[0]["similarity_score"] == format_distance(1 - 0.1 / 3)
+
+
+def test_curated_links_validate_with_their_author_and_date(
+    sssom_py: ModuleType, tmp_path: Path
+) -> None:
+    """Links from a curation: semapv:ManualMappingCuration, author_id and mapping_date per row."""
+    path = tmp_path / "links.sssom.tsv"
+    curated = {
+        PAIRS[0]: ("https://orcid.org/0000-0002-1825-0097", "2024-04-30"),
+        PAIRS[3]: (None, None),
+    }
+    text = _render_curated(_table(PAIRS), _set(), path, curated)
+    assert _problems(path, len(PAIRS)) == []
+    meta, rows = _split(text)
+    assert "mapping_date" not in meta  # each row has its own: a propagatable slot is set once
+    by_subject = {(r["subject_id"], r["object_id"]): r for r in rows}
+    msdf = sssom_py.parse_sssom_table(path)
+    expand = msdf.converter.expand
+    read = {
+        (expand(s), expand(o)): (j, a, d)
+        for s, o, j, a, d in zip(
+            msdf.df.subject_id,
+            msdf.df.object_id,
+            msdf.df.mapping_justification,
+            msdf.df.author_id,
+            msdf.df.mapping_date,
+            strict=True,
+        )
+    }
+    assert read[PAIRS[0]][0] == "semapv:ManualMappingCuration"
+    assert expand(read[PAIRS[0]][1]) == "https://orcid.org/0000-0002-1825-0097"
+    assert str(read[PAIRS[0]][2]).startswith("2024-04-30")
+    assert read[PAIRS[3]][0] == "semapv:ManualMappingCuration"
+    assert read[PAIRS[1]][0] == "semapv:CompositeMatching"
+    assert str(read[PAIRS[1]][2]).startswith("2024-05-01")  # the run's date
+    assert len(by_subject) == len(PAIRS)
+
+
+def _render_curated(
+    table: LinkTable,
+    mapping_set: MappingSet,
+    path: Path,
+    curated: dict[tuple[str, str], tuple[str | None, str | None]],
+) -> str:
+    with OutputTransaction() as tx:
+        write_sssom(table, mapping_set, tx.open_text(path), curated)
+        tx.commit()
+    return path.read_bytes().decode("utf-8")

@@ -183,3 +183,37 @@ def test_fit_learns_from_the_curation(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "curation" in out and "3 must-links" in out
     assert "model:" in (tmp_path / "fitted.yaml").read_text(encoding="utf-8")
+
+
+def test_deduplication_curation_in_either_order(tmp_path: Path) -> None:
+    """A deduplication's curated pair may name its records in either order: one link."""
+    _write_csv(
+        tmp_path / "people.csv",
+        [("1", "Victor Hugo"), ("2", "Victor Hugo"), ("3", "Bob Dylan"), ("4", "Robert Zimmerman")],
+    )
+    _curation(
+        tmp_path,
+        [
+            "a:2\towl:sameAs\ta:1\tsemapv:ManualMappingCuration\tNot\t\t",
+            "a:4\towl:sameAs\ta:3\tsemapv:ManualMappingCuration\t\t\t",
+        ],
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: dedup
+sources:
+  align: {{csv: people.csv, id: {{template: "{A}{{id}}"}}}}
+  target: same
+attributes:
+  - {{name: name, metric: levenshtein}}
+threshold: 1
+matching: all
+curation: curation.sssom.tsv
+outputs:
+  - {{csv: out/links.csv}}
+""",
+        encoding="utf-8",
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    assert _links(tmp_path) == {(A + "3", A + "4")}
