@@ -23,11 +23,13 @@ only when a chunk is large enough for the kernel (``MIN_PAIRS``).
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -70,7 +72,7 @@ class KernelPlan:
     longest: int
 
 
-_CACHE_LOCK = threading.Lock()
+_IMPORT_LOCK = threading.Lock()
 
 
 def _string_column(metric: str, options: Any, prepared: Any) -> Any | None:
@@ -138,8 +140,7 @@ def _side(
     dense: Any,
     wide: bool,
 ) -> _Side:
-    from engine.alignment.kernel import loops
-
+    loops = _loops()
     chars, value_starts, bases = encoded
     codes = _codes(columns, bases, records)
     value_lens = np.diff(value_starts).astype(np.int32)
@@ -195,10 +196,8 @@ def kernel_plan(
     dense = (np.cumsum(used) - 1).astype(np.int32)
     alphabet = int(used.sum()) + 1
     lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
-    with _CACHE_LOCK:
-        _cache_dir()
-        a = _side(columns_a, encoded_a, [n[0] for n in numbers], na, dense, alphabet > 256)
-        b = _side(columns_b, encoded_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
+    a = _side(columns_a, encoded_a, [n[0] for n in numbers], na, dense, alphabet > 256)
+    b = _side(columns_b, encoded_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
     return KernelPlan(
         count=len(covered),
         kinds=np.array([f[0] for _, f in covered], dtype=np.int64),
@@ -227,11 +226,27 @@ def _cache_dir() -> None:
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
 
 
+_IMPORTED: list[ModuleType] = []
+
+
+def _loops() -> ModuleType:
+    """The compiled loops, imported once (numba with it) into a writable cache."""
+    with _IMPORT_LOCK:
+        if not _IMPORTED:
+            _cache_dir()
+            from engine.alignment.kernel import loops
+
+            # numba brings ~150k Python objects that every full garbage collection would
+            # walk again: the match and write stages, which allocate much, ran 50% slower.
+            # Freezing moves what exists now out of the collector's sight.
+            gc.freeze()
+            _IMPORTED.append(loops)
+        return _IMPORTED[0]
+
+
 def run(plan: KernelPlan, ia: Ints, ib: Ints, limit: float) -> tuple[Floats, Floats, Any]:
     """Distances (covered attributes x pairs), partial sums, and the pairs still under ``limit``."""
-    with _CACHE_LOCK:
-        _cache_dir()
-        from engine.alignment.kernel import loops
+    loops = _loops()
     n = len(ia)
     distances = np.empty((plan.count, n), dtype=np.float64)
     total = np.empty(n, dtype=np.float64)

@@ -45,14 +45,14 @@ class StringColumn:
 
 def factorize(values: Sequence[Value]) -> StringColumn:
     """Codes of the distinct values, in order of first appearance; missing -> -1."""
-    index: dict[str, int] = {}
-    codes = np.fromiter(
-        (-1 if v is None else index.setdefault(v, len(index)) for v in values),  # type: ignore[arg-type]
-        dtype=np.int64,
-        count=len(values),
-    )
-    uniques = np.empty(len(index), dtype=object)
-    uniques[:] = list(index)
+    # dict.fromkeys and map run in C: several times faster than a setdefault per value.
+    distinct = dict.fromkeys(values)
+    distinct.pop(None, None)
+    index: dict[Value, int] = {v: i for i, v in enumerate(distinct)}
+    index[None] = -1
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+    uniques = np.empty(len(distinct), dtype=object)
+    uniques[:] = list(distinct)
     return StringColumn(codes, uniques)
 
 
