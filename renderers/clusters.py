@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -30,13 +31,20 @@ class ClusterRow:
     cluster: str
     canonical: str
     source: str
+    #: The record's cluster id under each of the output's other thresholds ("": no link there).
+    levels: tuple[str, ...] = ()
 
 
-def write_clusters_csv(rows: list[ClusterRow], handle: TextIO) -> None:
-    """A header, then one row per record, in the given order; rows end with ``\\n``."""
+def write_clusters_csv(rows: list[ClusterRow], handle: TextIO, levels: Sequence[str] = ()) -> None:
+    """A header, then one row per record, in the given order; rows end with ``\\n``.
+
+    ``levels`` name the columns of each row's ``levels`` (its cluster under other thresholds).
+    """
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(HEADER)
-    writer.writerows((row.record, row.cluster, row.canonical, row.source) for row in rows)
+    writer.writerow((*HEADER, *levels))
+    writer.writerows(
+        (row.record, row.cluster, row.canonical, row.source, *row.levels) for row in rows
+    )
 
 
 def write_clusters_rdf(rows: list[ClusterRow], predicate: str, fmt: str, handle: TextIO) -> None:

@@ -12,6 +12,7 @@ finding names the links involved.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -200,24 +201,47 @@ def check(identity: IdentityGraph, links: LinkTable, checks: IdentityChecks) -> 
     return found
 
 
-def rows(identity: IdentityGraph, prefer: str | None) -> list[ClusterRow]:
+def _ids(identity: IdentityGraph, prefer: str | None) -> tuple[list[str], list[str]]:
+    """Each cluster's id and canonical IRI, by label."""
+    preferred = -1 if prefer is None else SOURCES.index(prefer)
+    rank = [0 if side == preferred else 1 for side in identity.source.tolist()]
+    best = [
+        identity.iris[node] for node in canonical(identity.labels, identity.iris, rank).tolist()
+    ]
+    return [cluster_id(iri) for iri in best], best
+
+
+def rows(
+    identity: IdentityGraph, prefer: str | None, levels: Sequence[IdentityGraph] = ()
+) -> list[ClusterRow]:
     """Each linked record, its cluster id and canonical IRI, sorted by cluster then record.
 
     The canonical IRI is the smallest IRI of the ``prefer``-red source's records
-    in the cluster, else the cluster's smallest IRI.
+    in the cluster, else the cluster's smallest IRI. ``levels`` (the clusters of
+    the links under other thresholds) give each record's cluster id in each, or
+    ``""`` where no link under that threshold touches it.
     """
     if not len(identity.iris):
         return []
-    preferred = -1 if prefer is None else SOURCES.index(prefer)
-    rank = [0 if side == preferred else 1 for side in identity.source.tolist()]
-    best = canonical(identity.labels, identity.iris, rank)
-    ids = [cluster_id(identity.iris[node]) for node in best.tolist()]
+    ids, best = _ids(identity, prefer)
+    at: list[dict[tuple[int, str], str]] = []
+    for level in levels:
+        level_ids, _ = _ids(level, prefer) if len(level.iris) else ([], [])
+        at.append(
+            {
+                (side, iri): level_ids[label]
+                for side, iri, label in zip(
+                    level.source.tolist(), level.iris, level.labels.tolist(), strict=True
+                )
+            }
+        )
     out = [
         ClusterRow(
             record=iri,
             cluster=ids[label],
-            canonical=identity.iris[int(best[label])],
+            canonical=best[label],
             source=SOURCES[side],
+            levels=tuple(known.get((side, iri), "") for known in at),
         )
         for iri, side, label in zip(
             identity.iris, identity.source.tolist(), identity.labels.tolist(), strict=True

@@ -425,9 +425,14 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
             clustered = identity_graph(
                 state.links, dedup=state.spec.dedup, threshold=output.threshold
             )
-        rows = cluster_rows(clustered, output.prefer)
+        levels = [
+            identity_graph(state.links, dedup=state.spec.dedup, threshold=limit)
+            for limit in output.thresholds
+        ]
+        rows = cluster_rows(clustered, output.prefer, levels)
         if output.resolved_format == "csv":
-            write_clusters_csv(rows, transaction.open_text(path))
+            names = [f"cluster_id_{limit:g}" for limit in output.thresholds]
+            write_clusters_csv(rows, transaction.open_text(path), names)
         else:
             handle = transaction.open_text(path, newline="\n")
             write_clusters_rdf(rows, output.predicate, output.resolved_format, handle)

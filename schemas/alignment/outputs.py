@@ -192,6 +192,11 @@ class ClustersOutput(StrictModel):
         description="cluster only the links at or under this global distance (stricter than"
         " the spec's threshold: one doubtful link merges two entities); default: every link",
     )
+    thresholds: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=list,
+        description="CSV: a column cluster_id_D per threshold D, each record's cluster"
+        " when only the links at or under D count (empty: no link under D)",
+    )
     predicate: Annotated[str, AfterValidator(_expand_predicate)] = Field(
         "owl:sameAs", validate_default=True
     )
@@ -205,6 +210,14 @@ class ClustersOutput(StrictModel):
                 " format: csv|turtle|ntriples",
                 {"name": self.clusters.name},
             )
+        if self.thresholds and self.resolved_format != "csv":
+            raise PydanticCustomError(
+                "clusters_thresholds",
+                "thresholds add columns to a CSV; '{name}' is {format}",
+                {"name": self.clusters.name, "format": self.resolved_format},
+            )
+        if len(set(self.thresholds)) != len(self.thresholds):
+            raise PydanticCustomError("clusters_thresholds", "a threshold is given twice")
         return self
 
     @property

@@ -366,15 +366,19 @@ def _identity_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:
     """What a deduplication cannot ask of its clusters: one source has no 'same source' check."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     for index, output in enumerate(spec.outputs):
-        limit = getattr(output, "threshold", None) if isinstance(output, ClustersOutput) else None
-        if limit is not None and spec.fitted and limit > spec.threshold:
-            problems.append(
-                (
-                    ("outputs", index, "threshold"),
-                    f"the clusters' threshold ({limit:g}) is above the spec's ({spec.threshold:g}):"
-                    " clusters are made of the links",
+        if not isinstance(output, ClustersOutput) or not spec.fitted:
+            continue
+        limits: list[tuple[tuple[Any, ...], float | None]] = [(("threshold",), output.threshold)]
+        limits += [(("thresholds", k), value) for k, value in enumerate(output.thresholds)]
+        for where, limit in limits:
+            if limit is not None and limit > spec.threshold:
+                problems.append(
+                    (
+                        ("outputs", index, *where),
+                        f"the clusters' threshold ({limit:g}) is above the spec's"
+                        f" ({spec.threshold:g}): clusters are made of the links",
+                    )
                 )
-            )
     if not spec.dedup:
         return problems
     checks = spec.checks

@@ -134,6 +134,29 @@ def test_clusters_at_a_stricter_threshold(tmp_path: Path) -> None:
     ]
 
 
+def test_a_column_per_threshold(tmp_path: Path) -> None:
+    outputs = "  - {clusters: out/c.csv, thresholds: [0, 1]}"
+    assert main(["run", "-q", str(_dedup(tmp_path, outputs=outputs))]) == 0
+    rows = _rows(tmp_path / "out" / "c.csv")
+    assert list(rows[0]) == [
+        "record_id",
+        "cluster_id",
+        "canonical_id",
+        "source",
+        "cluster_id_0",
+        "cluster_id_1",
+    ]
+    whole, first, fifth = cluster_id(P + "1"), cluster_id(P + "1"), cluster_id(P + "5")
+    assert [(r["record_id"], r["cluster_id_0"], r["cluster_id_1"]) for r in rows] == [
+        (P + "1", first, whole),
+        (P + "2", first, whole),
+        (P + "3", "", whole),
+        (P + "4", "", whole),
+        (P + "5", fifth, whole),
+        (P + "6", fifth, whole),
+    ]
+
+
 def test_same_source_in_a_linkage_and_the_preferred_source(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -175,6 +198,9 @@ def test_cluster_size_limit_fails_by_default(
         ("", "  - {clusters: out/c.csv, prefer: target}", "no source to prefer"),
         ("", "  - {clusters: out/c.json}", "cannot tell the format of 'c.json'"),
         ("", "  - {clusters: out/c.csv, threshold: 2}", "the clusters' threshold (2) is above"),
+        ("", "  - {clusters: out/c.csv, thresholds: [0, 3]}", "the clusters' threshold (3)"),
+        ("", "  - {clusters: out/c.nt, thresholds: [0]}", "'c.nt' is ntriples"),
+        ("", "  - {clusters: out/c.csv, thresholds: [0, 0.0]}", "a threshold is given twice"),
     ],
 )
 def test_spec_errors_at_their_line(
