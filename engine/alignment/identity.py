@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ __all__ = [
     "IdentityGraph",
     "check",
     "checks_text",
+    "figures",
     "graph",
     "report",
     "rows",
@@ -276,3 +278,26 @@ def report(state: AlignmentState) -> IdentitySummary:
             IdentityFinding(f.check, f.action, f.message, f.links, f.more) for f in state.findings
         ),
     )
+
+
+def figures(state: AlignmentState) -> dict[str, Any] | None:
+    """The clusters and the checks' findings for the run's JSON document (None: not clustered)."""
+    identity: IdentityGraph | None = state.identity
+    if identity is None:
+        return None
+    sizes = identity.sizes
+    return {
+        "clusters": len(sizes),
+        "records": len(identity.iris),
+        "largest": int(sizes.max()) if len(sizes) else 0,
+        "findings": [
+            {
+                "check": f.check,
+                "action": f.action,
+                "message": f.message,
+                "links": [list(link) for link in f.links],
+                "more_links": f.more,
+            }
+            for f in state.findings
+        ],
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.alignment import identity
 from engine.alignment.blocking import Union, describe
 from engine.alignment.state import AlignmentState
 
@@ -167,6 +168,7 @@ def run_figures(state: AlignmentState) -> dict[str, Any]:
         "executor": state.executor,
         "warnings": [*state.warnings, *(state.rule.warnings if state.rule else [])],
         "publish": _publish(state),
+        "clusters": identity.figures(state),
         "timings": {name: round(seconds, 6) for name, seconds in state.timings.items()},
     }
 

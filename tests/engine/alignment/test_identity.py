@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -271,3 +272,26 @@ def test_a_chain_of_twenty_thousand_bridges_is_checked_at_once() -> None:
     assert len(found) == n - 2  # every link but the two ending on a single record
     # 0.2 s here; 26 s with a scan per finding. The margin absorbs a loaded machine.
     assert time.perf_counter() - started < 5
+
+
+def test_the_run_document_carries_the_clusters_and_eval_does_not_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _dedup(tmp_path, "checks: {bridges: fail}")
+    (tmp_path / "gold.csv").write_text(f"a,b\n{P}1,{P}2\n", encoding="utf-8")
+    # An evaluation writes nothing: a failing check is said, the figures still come.
+    assert main(["eval", str(spec), "--gold", str(tmp_path / "gold.csv")]) == 0
+    capsys.readouterr()
+    spec = _dedup(tmp_path, "checks: {bridges: warn}")
+    assert main(["run", "--json", str(spec)]) == 0
+    clusters = json.loads(capsys.readouterr().out)["alignment"]["clusters"]
+    assert (clusters["clusters"], clusters["records"], clusters["largest"]) == (1, 6, 6)
+    assert clusters["findings"] == [
+        {
+            "check": "bridges",
+            "action": "warn",
+            "message": f"one link splits the cluster of <{P}1> (6 records) into 3 and 3 records",
+            "links": [[P + "3", P + "4"]],
+            "more_links": 0,
+        }
+    ]
