@@ -48,12 +48,13 @@ from engine.alignment.steps import (
     Write,
 )
 from engine.alignment.stream import compare_all
-from engine.alignment.write import curated, published_lines, render, scores
+from engine.alignment.write import curated, published_diffs, published_lines, render, scores
 from engine.errors import DataError
 from renderers import LinkTable
 from renderers.graph import link_lines
 from renderers.html import Sweep, SweepPoint
 from renderers.links import links_order
+from schemas.alignment.outputs import DiffOutput
 from schemas.base import Ref
 
 __all__ = [
@@ -471,6 +472,10 @@ def handle_publish(step: Publish, state: AlignmentState) -> None:
     authors = {pair: author for pair, (author, _) in curated(state).items()}
     lines = list(link_lines(state.links, spec.predicate, spec.graph, link_scores, authors))
     extra = published_lines(state, step.endpoint) if spec.description else []
+    if any(isinstance(o, DiffOutput) and o.of is None for o in state.spec.outputs):
+        # What the graph holds before it is replaced: the diff outputs' "before".
+        before = publishing.graph_triples(spec, auth, where)
+        published_diffs(state, before, [line for link in lines for line in link] + extra)
     publishing.send_with(spec, auth, lines, extra, where)
     state.published = len(new)
     # The graph is replaced now: the local outputs follow it even when the check

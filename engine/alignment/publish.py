@@ -25,6 +25,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.alignment import sparql
 from engine.alignment.remote import resolve_auth
@@ -34,7 +35,15 @@ from engine.http import Auth, HttpFailure, Response, RetryPolicy, request
 from renderers.graph import OWL, SSSOM
 from schemas.alignment import Publish
 
-__all__ = ["Diff", "Published", "diff", "read_published", "send", "send_with"]
+__all__ = [
+    "Diff",
+    "Published",
+    "diff",
+    "graph_triples",
+    "read_published",
+    "send",
+    "send_with",
+]
 
 #: Links listed by name in a difference (the rest are counted).
 SHOWN = 10
@@ -231,6 +240,53 @@ def _read_by_get(spec: Publish, auth: Auth | None, where: str) -> Published:
         0,
     )
     return Published(_links_of(rows), len(graph) > 0, foreign)
+
+
+def graph_triples(spec: Publish, auth: Auth | None, where: str) -> set[tuple[str, str, str]]:
+    """Every triple of the published graph now, as N-Triples terms (a diff output's "before")."""
+    from rdflib import BNode, Graph, Literal, URIRef
+    from rdflib.term import Node
+
+    def node(term: Any) -> Node:
+        if term.kind == "uri":
+            return URIRef(term.value)
+        if term.kind == "bnode":
+            return BNode(term.value)
+        return Literal(term.value, lang=term.lang, datatype=term.datatype)
+
+    if spec.query is not None:
+        query = f"SELECT ?s ?p ?o WHERE {{ GRAPH <{spec.graph}> {{ ?s ?p ?o }} }}"
+        try:
+            answer = sparql.fetch(
+                spec.query, query, page_size=10000, auth=auth, policy=_policy(spec)
+            )
+        except sparql.SparqlFailure as exc:
+            raise DataError(where, f"cannot read the published graph: {exc.message}") from None
+        return {
+            (node(s).n3(), node(p).n3(), node(o).n3())
+            for s, p, o in answer.rows
+            if s is not None and p is not None and o is not None
+        }
+
+    def parse(response: Response) -> Graph:
+        graph = Graph()
+        kind = response.headers.get("content-type", "application/n-triples").split(";")[0]
+        graph.parse(data=response.body, format=_RDF_FORMATS.get(kind.strip(), "nt"))
+        return graph
+
+    try:
+        graph = request(
+            _graph_url(spec),
+            headers={"Accept": "application/n-triples, text/turtle;q=0.9"},
+            auth=auth,
+            policy=_policy(spec),
+            parse=parse,
+        )
+    except HttpFailure as exc:
+        if exc.status == 404:  # the graph does not exist yet
+            return set()
+        raise DataError(where, f"cannot read the published graph: {exc.message}") from None
+    return {(s.n3(), p.n3(), o.n3()) for s, p, o in graph}
 
 
 _RDF_FORMATS = {

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from engine import __version__
 from engine.alignment.blocking import describe
-from engine.alignment.changes import changes
+from engine.alignment.changes import Changes, changes, read_quads
 from engine.alignment.compare import missing_fill
 from engine.alignment.fit.model import Model
 from engine.alignment.identity import graph as identity_graph
@@ -374,9 +374,11 @@ def _write_rdf(
     _curation_annotations(state, index, output, fmt, handle)
 
 
-def _write_diff(state: AlignmentState, output: DiffOutput, handle: TextIO) -> None:
+def _write_diff(state: AlignmentState, output: DiffOutput, path: Path) -> None:
     """The SPARQL Update from the RDF output on disk (the previous run's) to this run's."""
-    source = diff_source(state.spec.outputs, output)
+    source = diff_source(state.spec.outputs, output, publishes=state.spec.publish is not None)
+    if source is None:  # against the published graph: the publish step writes it
+        return
     assert isinstance(source, int)  # the spec's checks said so
     rdf = state.spec.outputs[source]
     assert isinstance(rdf, RdfOutput)
@@ -391,7 +393,37 @@ def _write_diff(state: AlignmentState, output: DiffOutput, handle: TextIO) -> No
         f"{removed:,} links removed, {added:,} added"
         f" ({len(found.removed):,} triples deleted, {len(found.added):,} inserted)"
     )
+    assert state.transaction is not None
+    handle = state.transaction.open_text(path, newline="\n")
     write_update(found.removed, found.added, comment, handle)
+
+
+def published_diffs(
+    state: AlignmentState, before: set[tuple[str, str, str]], lines: list[str]
+) -> None:
+    """The diff outputs against the published graph: from what it holds to ``lines``.
+
+    Written by the publish step, once it knows both (before it replaces the graph).
+    """
+    publish = state.spec.publish
+    assert publish is not None and state.transaction is not None
+    after = {q[:3] for q in read_quads("".join(lines), "ntriples", None, "the new graph")}
+    graph = publish.graph
+    for output in state.spec.outputs:
+        if not isinstance(output, DiffOutput) or output.of is not None:
+            continue
+        target = output.graph or graph
+        removed = tuple(sorted((s, p, o, target) for s, p, o in before - after))
+        added = tuple(sorted((s, p, o, target) for s, p, o in after - before))
+        found = Changes(removed, added, publish.predicate)
+        comment = (
+            f"specengine {__version__}: the change of <{graph}> ({state.spec.name}) as this run"
+            f" publishes it, {state.started.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+            f"{found.links(removed):,} links removed, {found.links(added):,} added"
+            f" ({len(removed):,} triples deleted, {len(added):,} inserted)"
+        )
+        handle = state.transaction.open_text(Path(output.diff), newline="\n")
+        write_update(removed, added, comment, handle)
 
 
 def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path) -> None:
@@ -411,8 +443,7 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
             facts = linkset(state, iri, output.predicate, path.resolve().as_uri())
             write_description(facts, description)
     elif isinstance(output, DiffOutput):
-        handle = transaction.open_text(path, newline="\n")
-        _write_diff(state, output, handle)
+        _write_diff(state, output, path)
     elif isinstance(output, SssomOutput):
         handle = transaction.open_text(path, newline="\n")
         write_sssom(state.links, mapping_set(state, index, output), handle, curated(state))

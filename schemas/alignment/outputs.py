@@ -232,12 +232,16 @@ class DiffOutput(StrictModel):
     ``DELETE DATA`` the triples of the RDF output on disk before this run (its
     links and their annotations) that this run no longer writes, ``INSERT DATA``
     those it adds: a store holding the previous linkset applies the update and
-    holds the new one, without reloading it.
+    holds the new one, without reloading it. A spec that publishes compares with
+    the published graph instead (what it holds before this run replaces it),
+    unless ``of`` names an RDF output.
     """
 
     diff: OutputPath
     of: OutputPath | None = Field(
-        None, description="the RDF output compared (its rdf: path); default the spec's only one"
+        None,
+        description="the RDF output compared (its rdf: path); default the published graph when"
+        " the spec publishes, else the spec's only RDF output",
     )
     graph: str | None = Field(
         None,

@@ -274,7 +274,7 @@ def cross_checks(
     problems.extend(_identity_checks(spec))
     for index, output in enumerate(spec.outputs):
         if isinstance(output, DiffOutput):
-            found = diff_source(spec.outputs, output)
+            found = diff_source(spec.outputs, output, publishes=spec.publish is not None)
             if isinstance(found, str):
                 key = "diff" if output.of is None else "of"
                 problems.append((("outputs", index, key), found))
@@ -345,8 +345,9 @@ def cross_checks(
     return problems
 
 
-def diff_source(outputs: list[Any], diff: DiffOutput) -> int | str:
-    """The index of the RDF output a ``diff:`` output compares, or why there is none."""
+def diff_source(outputs: list[Any], diff: DiffOutput, *, publishes: bool) -> int | str | None:
+    """The index of the RDF output a ``diff:`` output compares, None for the published
+    graph, or why there is none."""
     rdf = [i for i, o in enumerate(outputs) if isinstance(o, RdfOutput)]
     if diff.of is not None:
         named = [i for i in rdf if outputs[i].rdf == diff.of or _same_file(outputs[i].rdf, diff.of)]
@@ -355,10 +356,15 @@ def diff_source(outputs: list[Any], diff: DiffOutput) -> int | str:
         return f"'of: {diff.of}' names no rdf output of the spec" + (
             " (its rdf outputs: " + ", ".join(str(outputs[i].rdf) for i in rdf) + ")" if rdf else ""
         )
+    if publishes:
+        return None
     if len(rdf) == 1:
         return rdf[0]
     if not rdf:
-        return "a diff compares an rdf output's links with the previous run's: add an rdf output"
+        return (
+            "a diff compares an rdf output's links with the previous run's, or the published"
+            " graph with this run's: add an rdf output or publish:"
+        )
     return "the spec has several rdf outputs: name the one compared with 'of: PATH'"
 
 

@@ -93,3 +93,39 @@ def test_a_diff_needs_its_rdf_output(
     assert main(["validate", str(spec)]) == 2
     err = capsys.readouterr().err
     assert message in err and "spec.yaml:" in err
+
+
+@pytest.mark.parametrize("protocol", ["graph_store", "update"])
+def test_a_publishing_spec_diffs_against_the_published_graph(
+    tmp_path: Path, empty_oxigraph: Oxigraph, protocol: str
+) -> None:
+    """With publish:, the diff turns what the graph held into what this run published."""
+    store = empty_oxigraph
+    endpoint = store.store_url if protocol == "graph_store" else store.update_url
+    read = "" if protocol == "graph_store" else f"\n  query: {store.query_url}"
+    extra = f"""  - {{diff: out/changes.ru}}
+publish:
+  {protocol}: {endpoint}{read}
+  graph: {GRAPH}
+"""
+    spec = _spec(tmp_path, extra=extra)
+    assert main(["run", "-q", str(spec)]) == 0
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "0 links removed, 3 added" in update
+    before = store.dump(GRAPH)
+    _curation(tmp_path, [REJECT, ACCEPT])
+    spec = _spec(tmp_path, curation="curation: curation.sssom.tsv", extra=extra)
+    assert main(["run", "-q", str(spec)]) == 0
+    published = _triples(store.dump(GRAPH), "nt")
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "1 links removed, 1 added" in update
+    # A mirror of the graph as it was, updated, equals the graph as published now.
+    store.clear()
+    store.load(before, "application/n-triples", graph=GRAPH)
+    store.update(update)
+    assert _triples(store.dump(GRAPH), "nt") == published
+    assert (
+        f"<{MISSED[0]}>",
+        "<http://www.w3.org/2002/07/owl#sameAs>",
+        f"<{MISSED[1]}>",
+    ) in published
