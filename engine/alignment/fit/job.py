@@ -8,7 +8,8 @@ every weight 0 so that no pair is pruned. Then:
 * without gold links, m by EM, one session per blocking rule of the spec (the
   members of a ``union``; the whole blocking otherwise), each holding out the
   attributes its rule reads (``em.fit``); the prior over every candidate pair;
-* with gold links, m from the labelled matches and the threshold by
+* with gold links (``--gold``, or else the must-links of the spec's
+  ``curation``), m from the labelled matches and the threshold by
   cross-validation (``supervised``).
 
 The fitted model is returned as :class:`~engine.alignment.fit.model.Model`;

@@ -217,3 +217,22 @@ outputs:
     )
     assert main(["run", "-q", str(spec)]) == 0
     assert _links(tmp_path) == {(A + "3", A + "4")}
+
+
+def test_eval_without_gold_nor_curation_says_what_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path)
+    assert main(["eval", str(spec)]) == 2
+    assert "--gold FILE, or curated mappings (curation:)" in capsys.readouterr().err
+
+
+def test_rows_neither_curated_nor_negated_are_left_out_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _curation(tmp_path, [ACCEPT, "a:1\towl:sameAs\tt:2\tsemapv:LexicalMatching\t\t\t"])
+    spec = _spec(tmp_path, curation="curation: curation.sssom.tsv")
+    assert main(["run", str(spec)]) == 0
+    assert "1 rows of the curation are neither a manual curation" in capsys.readouterr().err
+    links = _links(tmp_path)
+    assert MISSED in links and (A + "1", T + "2") not in links
