@@ -161,4 +161,5 @@ def test_the_model_section_and_no_weighted_columns(report: tuple[str, Path]) -> 
     assert cells[k : k + 5] == ["given_name", "exact", "0.699695", "0.00327356", "+7.74"]
     assert "Weighted" not in text and "Share of threshold" not in text
     assert "match probability at least 0.5" in text
+    assert "1 − match probability (a fitted model)</text>" in text  # the histogram's axis
     assert "<script" not in text and 'src="' not in text  # inline SVG, nothing fetched
