@@ -295,3 +295,46 @@ def test_the_run_document_carries_the_clusters_and_eval_does_not_fail(
             "more_links": 0,
         }
     ]
+
+
+#: Every option of ``checks:`` and of a clusters output -> (checks, outputs, what the run
+#: shows: a line of the summary, or of an output file).
+OPTION_CASES: dict[str, tuple[str, str, str]] = {
+    "max_cluster_size": (
+        "checks: {max_cluster_size: 5, cluster_size: warn, bridges: off}",
+        "",
+        "1 max_cluster_size",
+    ),
+    "cluster_size": ("checks: {max_cluster_size: 5, cluster_size: warn}", "", "over max_cluster"),
+    "bridges": ("checks: {bridges: warn}", "", "1 bridges"),
+    "bridge_side": ("checks: {bridge_side: 4}", "", "checks: nothing found"),
+    "same_source": ("checks: {same_source: off}", "", "same_source (off)"),
+    "clusters": ("", "  - {clusters: out/c.csv}", "record_id,cluster_id,canonical_id,source"),
+    "format": ("", "  - {clusters: out/c.txt, format: csv}", "record_id,cluster_id"),
+    "prefer": ("", "  - {clusters: out/c.csv, prefer: target}", f",{T}1,align"),
+    "threshold": ("", "  - {clusters: out/c.csv, threshold: 0}", f"{P}6,{cluster_id(P + '5')}"),
+    "thresholds": ("", "  - {clusters: out/c.csv, thresholds: [0]}", "source,cluster_id_0"),
+    "predicate": (
+        "",
+        "  - {clusters: out/c.ttl, predicate: skos:exactMatch}",
+        f"<{P}2> skos:exactMatch <{P}1> .",
+    ),
+}
+
+
+def test_every_option_has_a_case() -> None:
+    from schemas.alignment.outputs import ClustersOutput
+
+    assert set(OPTION_CASES) == set(IdentityChecks.model_fields) | set(ClustersOutput.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(OPTION_CASES))
+def test_every_option_runs(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checks, outputs, shown = OPTION_CASES[name]
+    linkage = name in ("prefer", "same_source")
+    spec = (_linkage if linkage else _dedup)(tmp_path, checks, outputs)
+    assert main(["plan", str(spec)]) == 0
+    assert main(["run", str(spec)]) == 0
+    text = capsys.readouterr().out
+    text += "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("c.*"))
+    assert shown in text
