@@ -600,7 +600,8 @@ def write_sssom(
 
     ``curated`` maps the links that came from a curation (align IRI, target IRI)
     to its author IRI and date (either may be None): their rows say
-    ``semapv:ManualMappingCuration``, with ``author_id`` and ``mapping_date``
+    ``semapv:ManualMappingCuration`` and a confidence of 1 (their similarity
+    score stays the matcher's), with ``author_id`` and ``mapping_date``
     columns when the curation gives them (the set's date then moves to each row,
     as SSSOM sets a propagatable slot in one place only).
 
@@ -643,6 +644,10 @@ def write_sssom(
     confidence, similarity = link_scores(distance, mapping_set)
     if table.probability is not None:  # a fitted model: the match probability itself
         confidence = table.probability
+    if curated:  # a person confirmed these: whatever the matcher's score
+        pairs = zip(table.align_ids, table.target_ids, strict=True)
+        confirmed = np.fromiter((pair in curated for pair in pairs), bool, len(table))
+        confidence = np.where(confirmed, 1.0, confidence)
 
     normalisers = _side_normalisers(mapping_set, subject=True)
     normalisers += _side_normalisers(mapping_set, subject=False)

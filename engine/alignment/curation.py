@@ -244,6 +244,12 @@ def read_curation(
         for rows, mine, other in ((yes, must, cannot), (no, cannot, must)):
             for row in rows:
                 key = (min(row.ia, row.ib), max(row.ia, row.ib)) if dedup else (row.ia, row.ib)
+                if dedup and row.ia == row.ib:
+                    raise DataError(
+                        row.file,
+                        f"{row.align_id} is mapped to itself: a deduplication links two records",
+                        row=row.line,
+                    )
                 if dedup:
                     row = replace(
                         row,

@@ -484,6 +484,9 @@ def test_curated_links_validate_with_their_author_and_date(
     assert read[PAIRS[1]][0] == "semapv:CompositeMatching"
     assert str(read[PAIRS[1]][2]).startswith("2024-05-01")  # the run's date
     assert len(by_subject) == len(PAIRS)
+    # A person confirmed them: confidence 1 whatever the score (PAIRS[3] is far from 0).
+    confidence = dict(zip(read, msdf.df.confidence, strict=True))
+    assert confidence[PAIRS[3]] == 1.0 and confidence[PAIRS[4]] < 1.0
 
 
 def _render_curated(

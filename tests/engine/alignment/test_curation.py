@@ -236,3 +236,31 @@ def test_rows_neither_curated_nor_negated_are_left_out_with_a_warning(
     assert "1 rows of the curation are neither a manual curation" in capsys.readouterr().err
     links = _links(tmp_path)
     assert MISSED in links and (A + "1", T + "2") not in links
+
+
+def test_a_deduplication_record_curated_with_itself_is_a_data_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_csv(tmp_path / "people.csv", [("1", "Victor Hugo"), ("2", "Victor Hugo")])
+    _curation(tmp_path, ["a:1\towl:sameAs\ta:1\tsemapv:ManualMappingCuration\t\t\t"])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: dedup
+sources:
+  align: {{csv: people.csv, id: {{template: "{A}{{id}}"}}}}
+  target: same
+attributes:
+  - {{name: name, metric: levenshtein}}
+threshold: 1
+matching: all
+curation: curation.sssom.tsv
+outputs:
+  - {{csv: out/links.csv}}
+""",
+        encoding="utf-8",
+    )
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "mapped to itself" in err and "curation.sssom.tsv" in err and "9" in err
+    assert not (tmp_path / "out" / "links.csv").exists()
