@@ -21,6 +21,7 @@ from renderers import LinkTable, OutputTransaction
 from schemas.alignment import AlignmentSpec
 
 if TYPE_CHECKING:
+    from engine.alignment.curation import Curation
     from renderers.html import Sweep
 
 __all__ = ["AlignmentState", "Pairs", "Side"]
@@ -104,8 +105,8 @@ class AlignmentState:
     publish_error: tuple[str, str] | None = None
     #: A dry run's refusal to compare (a rule over its max_pairs): the plan shows it, then fails.
     refusal: DataError | None = None
-    #: The spec's curation (engine.alignment.curation.Curation), read by the match step.
-    curation: Any = None
+    #: The spec's curation (must- and cannot-links), read by the match step.
+    curation: Curation | None = None
     #: The environment variables the spec's credentials are read from (engine.environment).
     environment: Environment = field(default_factory=Environment.of_process, repr=False)
 
