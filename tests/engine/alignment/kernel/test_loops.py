@@ -134,3 +134,15 @@ def test_small_blocks_through_the_kernel_keep_the_batch_order(
     found = compare.compare_batch(task, batch)
     assert found.compared == expected.compared
     _same(expected, found)
+
+
+def test_a_task_with_its_plan_travels_to_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    task = _task(100, 100, 6.0)
+    ia, ib = RNG.integers(0, 100, 3000), RNG.integers(0, 100, 3000)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    here = compare_chunk(task, ia, ib)  # the plan is made here, then shipped with the task
+    there = pickle.loads(pickle.dumps(task))
+    assert there.kernel and there.kernel[0] is not None
+    _same(here, compare_chunk(there, ia, ib))
