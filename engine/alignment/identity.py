@@ -12,9 +12,11 @@ finding names the links involved.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +31,10 @@ from engine.alignment.clusters import (
     sizes,
 )
 from engine.alignment.state import AlignmentState
+from engine.errors import DataError
 from renderers.clusters import ClusterRow, IdentityFinding, IdentitySummary
 from renderers.links import LinkTable
+from schemas.alignment.outputs import ClustersOutput
 from schemas.alignment.spec import IdentityChecks
 
 __all__ = [
@@ -39,8 +43,11 @@ __all__ = [
     "IdentityGraph",
     "check",
     "checks_text",
+    "closure",
     "figures",
     "graph",
+    "output_rows",
+    "read_links",
     "report",
     "rows",
 ]
@@ -49,8 +56,8 @@ __all__ = [
 SHOWN_LINKS = 10
 
 #: The node's source: an alignment's two sides (a deduplication's records are all ``ALIGN``).
-ALIGN, TARGET = 0, 1
-SOURCES = ("align", "target")
+ALIGN, TARGET, OTHER = 0, 1, 2
+SOURCES = ("align", "target", "other")
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +148,79 @@ def graph(links: LinkTable, *, dedup: bool, threshold: float | None = None) -> I
         b=b,
         labels=components(len(keys), a, b),
         dedup=dedup,
+    )
+
+
+def closure(
+    links: LinkTable,
+    others: Sequence[tuple[str, str]],
+    *,
+    dedup: bool,
+    threshold: float | None = None,
+) -> IdentityGraph:
+    """The identity graph of the links and of ``others`` (other specs' links), node by IRI.
+
+    Across specs an IRI is one entity whichever side it was on: an IRI of this
+    run's align records is ``align``, else of its target records ``target``, else
+    ``other`` (only in the other links).
+    """
+    if threshold is not None:
+        keep = links.distance <= threshold + 1e-9 * max(1.0, threshold)
+        links = links.take(np.flatnonzero(keep))
+    side = {iri: OTHER for pair in others for iri in pair}
+    side.update((iri, ALIGN if dedup else TARGET) for iri in links.target_ids)
+    side.update((iri, ALIGN) for iri in links.align_ids)
+    iris = sorted(side)
+    node = {iri: index for index, iri in enumerate(iris)}
+    pairs = [*zip(links.align_ids, links.target_ids, strict=True), *others]
+    a = np.array([node[x] for x, _ in pairs], dtype=np.int64)
+    b = np.array([node[y] for _, y in pairs], dtype=np.int64)
+    return IdentityGraph(
+        iris=iris,
+        source=np.array([side[iri] for iri in iris], dtype=np.int64),
+        a=a,
+        b=b,
+        labels=components(len(iris), a, b),
+        dedup=dedup,
+    )
+
+
+def read_links(path: Path, predicate: str) -> list[tuple[str, str]]:
+    """The links of another spec's output: a links CSV/TSV (its first two columns, after the
+    header) or RDF by its extension (.nt, .ttl, .nq: the triples of ``predicate``)."""
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(str(path), f"cannot read the links: {exc}") from None
+    if suffix in (".csv", ".tsv"):
+        rows = list(csv.reader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
+        found = []
+        for line, row in enumerate(rows[1:], start=2):
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) < 2 or not row[0].strip() or not row[1].strip():
+                raise DataError(str(path), "expected two IRIs (the linked records)", row=line)
+            found.append((row[0].strip(), row[1].strip()))
+        return found
+    formats = {".nt": "nt", ".ttl": "turtle", ".nq": "nquads"}
+    if suffix not in formats:
+        raise DataError(str(path), "links are read from .csv, .tsv, .nt, .ttl or .nq files")
+    from rdflib import Dataset, Graph, URIRef
+
+    pattern = (None, URIRef(predicate), None)
+    try:
+        if suffix == ".nq":
+            dataset = Dataset()
+            dataset.parse(data=text, format="nquads")
+            triples = [(s, o) for s, _, o, _ in dataset.quads((*pattern, None))]
+        else:
+            parsed = Graph().parse(data=text, format=formats[suffix])
+            triples = [(s, o) for s, _, o in parsed.triples(pattern)]
+    except Exception as exc:  # rdflib raises many kinds: all mean unreadable RDF
+        raise DataError(str(path), f"cannot read the links: {exc}") from None
+    return sorted(
+        {(str(s), str(o)) for s, o in triples if isinstance(s, URIRef) and isinstance(o, URIRef)}
     )
 
 
@@ -301,3 +381,22 @@ def figures(state: AlignmentState) -> dict[str, Any] | None:
             for f in state.findings
         ],
     }
+
+
+def output_rows(state: AlignmentState, output: ClustersOutput) -> list[ClusterRow]:
+    """The rows of a clusters output: its threshold, its other thresholds, other specs' links."""
+    links = state.links
+    assert links is not None
+    dedup = state.spec.dedup
+    others = [pair for path in output.links for pair in read_links(path, output.predicate)]
+
+    def clustered(threshold: float | None) -> IdentityGraph:
+        if others:
+            return closure(links, others, dedup=dedup, threshold=threshold)
+        if threshold is None and state.identity is not None:
+            built: IdentityGraph = state.identity
+            return built
+        return graph(links, dedup=dedup, threshold=threshold)
+
+    levels = [clustered(limit) for limit in output.thresholds]
+    return rows(clustered(output.threshold), output.prefer, levels)

@@ -23,9 +23,8 @@ from engine.alignment.blocking import describe
 from engine.alignment.changes import Changes, changes, read_quads
 from engine.alignment.compare import missing_fill
 from engine.alignment.fit.model import Model
-from engine.alignment.identity import graph as identity_graph
+from engine.alignment.identity import output_rows as cluster_rows
 from engine.alignment.identity import report as identity_summary
-from engine.alignment.identity import rows as cluster_rows
 from engine.alignment.metrics import METRICS
 from engine.alignment.review import evidence, review_pairs
 from engine.alignment.state import AlignmentState, Pairs
@@ -451,16 +450,7 @@ def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path)
         handle = transaction.open_text(path, newline="\n")
         write_report(report(state, output), handle)
     elif isinstance(output, ClustersOutput):
-        clustered = state.identity
-        if output.threshold is not None:
-            clustered = identity_graph(
-                state.links, dedup=state.spec.dedup, threshold=output.threshold
-            )
-        levels = [
-            identity_graph(state.links, dedup=state.spec.dedup, threshold=limit)
-            for limit in output.thresholds
-        ]
-        rows = cluster_rows(clustered, output.prefer, levels)
+        rows = cluster_rows(state, output)
         if output.resolved_format == "csv":
             names = [f"cluster_id_{limit:g}" for limit in output.thresholds]
             write_clusters_csv(rows, transaction.open_text(path), names)

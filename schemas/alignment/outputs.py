@@ -192,6 +192,11 @@ class ClustersOutput(StrictModel):
         description="cluster only the links at or under this global distance (stricter than"
         " the spec's threshold: one doubtful link merges two entities); default: every link",
     )
+    links: list[InputPath] = Field(
+        default_factory=list,
+        description="other specs' links (their links CSV/TSV, or RDF .nt/.ttl/.nq with this"
+        " output's predicate) clustered with this run's: the closure across specs",
+    )
     thresholds: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=list,
         description="CSV: a column cluster_id_D per threshold D, each record's cluster"

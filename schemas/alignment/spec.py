@@ -372,7 +372,17 @@ def _identity_checks(spec: AlignmentSpec) -> list[tuple[tuple[Any, ...], str]]:
     """What a deduplication cannot ask of its clusters: one source has no 'same source' check."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     for index, output in enumerate(spec.outputs):
-        if not isinstance(output, ClustersOutput) or not spec.fitted:
+        if not isinstance(output, ClustersOutput):
+            continue
+        for k, path in enumerate(output.links):
+            if any(path == o or _same_file(path, o) for o in map(output_path, spec.outputs)):
+                problems.append(
+                    (
+                        ("outputs", index, "links", k),
+                        f"{path} is an output of this spec: name other specs' links",
+                    )
+                )
+        if not spec.fitted:
             continue
         limits: list[tuple[tuple[Any, ...], float | None]] = [(("threshold",), output.threshold)]
         limits += [(("thresholds", k), value) for k, value in enumerate(output.thresholds)]

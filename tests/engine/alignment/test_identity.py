@@ -13,6 +13,7 @@ import pytest
 from engine.alignment import identity
 from engine.alignment.clusters import cluster_id
 from engine.cli import main
+from engine.errors import DataError
 from renderers import LinkTable
 from schemas.alignment.spec import IdentityChecks
 
@@ -311,6 +312,7 @@ OPTION_CASES: dict[str, tuple[str, str, str]] = {
     "same_source": ("checks: {same_source: off}", "", "same_source (off)"),
     "clusters": ("", "  - {clusters: out/c.csv}", "record_id,cluster_id,canonical_id,source"),
     "format": ("", "  - {clusters: out/c.txt, format: csv}", "record_id,cluster_id"),
+    "links": ("", "  - {clusters: out/c.csv, links: [links.csv]}", f"{P}9,{cluster_id(P + '1')}"),
     "prefer": ("", "  - {clusters: out/c.csv, prefer: target}", f",{T}1,align"),
     "threshold": ("", "  - {clusters: out/c.csv, threshold: 0}", f"{P}6,{cluster_id(P + '5')}"),
     "thresholds": ("", "  - {clusters: out/c.csv, thresholds: [0]}", "source,cluster_id_0"),
@@ -331,6 +333,7 @@ def test_every_option_has_a_case() -> None:
 @pytest.mark.parametrize("name", sorted(OPTION_CASES))
 def test_every_option_runs(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     checks, outputs, shown = OPTION_CASES[name]
+    (tmp_path / "links.csv").write_text(f"a,b\n{P}1,{P}9\n", encoding="utf-8")
     linkage = name in ("prefer", "same_source")
     spec = (_linkage if linkage else _dedup)(tmp_path, checks, outputs)
     assert main(["plan", str(spec)]) == 0
@@ -338,3 +341,74 @@ def test_every_option_runs(name: str, tmp_path: Path, capsys: pytest.CaptureFixt
     text = capsys.readouterr().out
     text += "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("c.*"))
     assert shown in text
+
+
+def test_clusters_across_specs_take_other_links_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    u = "http://example.org/u/"
+    (tmp_path / "other.csv").write_text(f"align_id,target_id\n{T}3,{u}9\n", encoding="utf-8")
+    same = "<http://www.w3.org/2002/07/owl#sameAs>"
+    (tmp_path / "other.nt").write_text(
+        f"<{u}1> {same} <{T}1> .\n<{u}1> <http://example.org/other> <{u}2> .\n", encoding="utf-8"
+    )
+    outputs = "  - {clusters: out/c.csv, links: [other.csv, other.nt]}"
+    spec = _linkage(tmp_path, "", outputs)
+    assert main(["run", "-q", str(spec)]) == 0
+    rows = _rows(tmp_path / "out" / "c.csv")
+    assert [(r["record_id"], r["canonical_id"], r["source"]) for r in rows] == [
+        (P + "1", P + "1", "align"),
+        (P + "2", P + "1", "align"),
+        (T + "1", P + "1", "target"),
+        (u + "1", P + "1", "other"),  # the other predicate's triple joins nothing
+        (P + "3", P + "3", "align"),
+        (T + "3", P + "3", "target"),
+        (u + "9", P + "3", "other"),
+    ]
+    # A row without two IRIs: a data error naming the file and the row.
+    (tmp_path / "other.csv").write_text(f"align_id,target_id\n{T}3\n", encoding="utf-8")
+    before = (tmp_path / "out" / "c.csv").read_bytes()
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "other.csv:2: expected two IRIs (the linked records)" in err
+    assert (tmp_path / "out" / "c.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("links", "expected"),
+    [("[missing.csv]", "file not found"), ("[out/links.csv]", "is an output of this spec")],
+)
+def test_other_links_must_be_other_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], links: str, expected: str
+) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "links.csv").write_text("align_id,target_id\n", encoding="utf-8")
+    outputs = f"  - {{clusters: out/c.csv, links: {links}}}"
+    spec = _linkage(tmp_path, "", outputs)
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    line = spec.read_text().splitlines().index(outputs) + 1
+    assert expected in err and f"link.yaml:{line}:" in err
+
+
+def test_read_links_of_every_format(tmp_path: Path) -> None:
+    same = "http://www.w3.org/2002/07/owl#sameAs"
+    files = {
+        "a.nq": f"<{P}1> <{same}> <{T}1> <http://g/1> .\n<{P}2> <{same}> <{T}2> .\n",
+        "a.ttl": f"@prefix owl: <http://www.w3.org/2002/07/owl#> .\n<{P}1> owl:sameAs <{T}1>, <{T}2> .\n",
+        "a.tsv": f"align_id\ttarget_id\n{P}1\t{T}1\n\n{P}2\t{T}2\n",
+    }
+    expected = {
+        "a.nq": [(P + "1", T + "1"), (P + "2", T + "2")],
+        "a.ttl": [(P + "1", T + "1"), (P + "1", T + "2")],
+        "a.tsv": [(P + "1", T + "1"), (P + "2", T + "2")],
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        assert identity.read_links(tmp_path / name, same) == expected[name]
+    (tmp_path / "bad.nt").write_text("garbage\n", encoding="utf-8")
+    with pytest.raises(DataError, match="cannot read the links"):
+        identity.read_links(tmp_path / "bad.nt", same)
+    (tmp_path / "links.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(DataError, match=r"\.csv, \.tsv, \.nt, \.ttl or \.nq"):
+        identity.read_links(tmp_path / "links.json", same)
