@@ -63,7 +63,14 @@ class CompareTask:
 _PLAN_LOCK = threading.Lock()
 
 
-def _kernel_plan(task: CompareTask) -> kernel.KernelPlan | None:
+def _kernel_plan(task: CompareTask, pairs: int) -> kernel.KernelPlan | None:
+    """The task's kernel plan, made by the first chunk of ``kernel.MIN_PAIRS`` pairs or more.
+
+    Importing numba and encoding both sides costs about half a second: small runs
+    never pay it, and once paid every chunk, however small, uses the kernel.
+    """
+    if not task.kernel and pairs < kernel.MIN_PAIRS:
+        return None
     with _PLAN_LOCK:
         if not task.kernel:
             task.kernel.append(kernel.kernel_plan(task.attributes, task.align, task.target))
@@ -103,7 +110,7 @@ def compare_chunk(task: CompareTask, ia: Ints, ib: Ints) -> ChunkResult:
         forward = ia < ib
         ia, ib = ia[forward], ib[forward]
     compared = len(ia)
-    plan = _kernel_plan(task) if compared >= kernel.MIN_PAIRS else None
+    plan = _kernel_plan(task, compared) if compared else None
     if plan is None:
         return _pairs(task, ia, ib, task.attributes, np.zeros(compared), {}, compared)
     return _through_kernel(task, plan, ia, ib)[0]
@@ -175,7 +182,7 @@ def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
     parts = [compare_chunk(task, batch.ia, batch.ib)] if len(batch.ia) else []
     small = [k for k, block in enumerate(batch.blocks) if block.cells <= KERNEL_BLOCK]
     cells = len(batch.ia) + sum(batch.blocks[k].cells for k in small)
-    plan = _kernel_plan(task) if small and cells >= kernel.MIN_PAIRS else None
+    plan = _kernel_plan(task, cells) if small else None
     if plan is None:
         parts.extend(_block(task, block) for block in batch.blocks)
         return _concatenate(task, parts)

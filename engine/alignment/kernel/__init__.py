@@ -18,7 +18,7 @@ and numpy's arithmetic, repeated in the same order).
 numba compiles the loop on first use and caches the machine code on disk: next
 to this module when its folder is writable, else under ``$NUMBA_CACHE_DIR`` or
 ``~/.cache/specengine/numba`` (a package installed read-only). numba is imported
-only when a chunk is large enough for the kernel (``MIN_PAIRS``).
+only once a chunk is large enough for the kernel (``MIN_PAIRS``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ __all__ = ["MIN_PAIRS", "KernelPlan", "kernel_plan", "run"]
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
-#: Chunks with fewer loose pairs go through the metrics (importing numba costs ~0.2 s).
-MIN_PAIRS = 50_000
+#: Until a chunk has this many pairs, chunks go through the metrics: importing numba
+#: and encoding both sides (~0.5 s) pays from about this many pairs on.
+MIN_PAIRS = 400_000
 
 _LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER = 0, 1, 2, 3  # as in kernel.loops
 _UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # as in metrics.numbers
