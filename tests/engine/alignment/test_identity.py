@@ -16,6 +16,7 @@ from engine.cli import main
 from engine.errors import DataError
 from renderers import LinkTable
 from schemas.alignment.spec import IdentityChecks
+from tests.stores import Oxigraph
 
 P = "http://example.org/p/"
 T = "http://example.org/t/"
@@ -412,3 +413,22 @@ def test_read_links_of_every_format(tmp_path: Path) -> None:
     (tmp_path / "links.json").write_text("{}", encoding="utf-8")
     with pytest.raises(DataError, match=r"\.csv, \.tsv, \.nt, \.ttl or \.nq"):
         identity.read_links(tmp_path / "links.json", same)
+
+
+def test_a_plan_that_publishes_says_the_run_would_fail_its_check(
+    empty_oxigraph: Oxigraph, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A plan of a spec that publishes computes the links: its checks run too.
+    publish = (
+        f"publish: {{graph_store: {empty_oxigraph.base}/store,"
+        f" query: {empty_oxigraph.base}/query, graph: http://example.org/people}}"
+    )
+    spec = _dedup(tmp_path, f"checks: {{bridges: fail}}\n{publish}")
+    assert main(["plan", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "1 clusters of 6 linked records, the largest 6; checks: 1 bridges" in out
+    assert "a run would fail the identity-graph check(s) bridges" in out
+    assert f"<{P}3> - <{P}4>" in out
+    assert main(["run", "-q", str(spec)]) == 1  # and it does, publishing nothing
+    assert "identity-graph check(s) bridges failed" in capsys.readouterr().err
+    assert empty_oxigraph.count("http://example.org/people") == 0
