@@ -20,17 +20,12 @@ from engine.alignment import evaluate, identity
 from engine.alignment import publish as publishing
 from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
-from engine.alignment.curation import (
-    CURATED,
-    Curation,
-    curated_pairs,
-    fixed_records,
-    read_curation,
-)
+from engine.alignment.curation import CURATED, Curation, fixed_records, read_curation
 from engine.alignment.fit.tf import pair_frequencies
 from engine.alignment.headers import check_columns, check_sources
 from engine.alignment.match import select
 from engine.alignment.multivalued import collapse_pairs
+from engine.alignment.must_links import curated_pairs
 from engine.alignment.prepare import prepare_side
 from engine.alignment.records import Skip
 from engine.alignment.remote import resolve_auth
