@@ -334,7 +334,9 @@ def _eval(path: Path, gold: Path | None, steps: int | list[float], as_json: bool
     kind = kinds.get(spec.kind)
     if not kind.evaluates:
         scored = " and ".join(name for name in kinds.names() if kinds.get(name).evaluates)
-        raise UsageError(f"{path}: eval scores {scored} specs; this is a {spec.kind} spec")
+        raise UsageError(
+            f"{path}: engine eval scores specs of kind {scored}; this spec is of kind {spec.kind}"
+        )
     plan = api.build_plan(spec, path)
     state = api.run(plan, spec, write=False)
     if as_json:
@@ -355,7 +357,9 @@ def _fit(
     kind = kinds.get(spec.kind)
     if not kind.fits:
         fitted = " and ".join(name for name in kinds.names() if kinds.get(name).fits)
-        raise UsageError(f"{path}: fit fits {fitted} specs; this is a {spec.kind} spec")
+        raise UsageError(
+            f"{path}: engine fit fits specs of kind {fitted}; this spec is of kind {spec.kind}"
+        )
     options = {"term_frequency": list(term_frequency)}
     text, figures = kind.fit(spec, path, gold=gold, out=out, options=options)
     if as_json:
@@ -370,7 +374,9 @@ def _setup(path: Path, quiet: bool) -> int:
     plan = setup_plan(spec, str(path))
     if plan is None:
         prepared = " and ".join(name for name in kinds.names() if kinds.get(name).has_setup)
-        raise UsageError(f"{path}: setup prepares {prepared} hosts; this is a {spec.kind} spec")
+        raise UsageError(
+            f"{path}: engine setup prepares the hosts of kind {prepared}; this spec is of kind {spec.kind}"
+        )
     started = time.perf_counter()
     # The kind's setup plan, run by the same executor; its progress is each task.
     state = api.run(plan, spec, progress=not quiet)

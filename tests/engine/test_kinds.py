@@ -171,9 +171,15 @@ def test_what_a_kind_does_not_do_is_refused_by_the_command(
 ) -> None:
     spec = _spec(tmp_path)
     assert main(["eval", str(spec), "--gold", str(spec)]) == 2
-    assert "eval scores alignment specs; this is a greeting spec" in capsys.readouterr().err
+    assert (
+        "engine eval scores specs of kind alignment; this spec is of kind greeting"
+        in capsys.readouterr().err
+    )
     assert main(["setup", str(spec)]) == 2
-    assert "setup prepares volume-pool hosts; this is a greeting spec" in capsys.readouterr().err
+    assert (
+        "engine setup prepares the hosts of kind volume-pool; this spec is of kind greeting"
+        in capsys.readouterr().err
+    )
 
 
 def test_the_registry() -> None:

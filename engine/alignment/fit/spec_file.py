@@ -11,6 +11,9 @@ the same model gives the same bytes.
 from __future__ import annotations
 
 import io
+import os
+import re
+import tempfile
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -98,6 +101,7 @@ def write_model(spec_file: Path, model: Model, out: Path | None = None) -> Path:
         raise DataError(str(spec_file), f"cannot read: {exc.strerror or exc}") from None
     target = spec_file if out is None else out
     new = with_model(text, model, str(spec_file))
+    _check(new, spec_file, target)
     try:
         with OutputTransaction() as transaction:
             transaction.open_text(target, newline="\n").write(new)
@@ -105,3 +109,57 @@ def write_model(spec_file: Path, model: Model, out: Path | None = None) -> Path:
     except OSError as exc:
         raise DataError(str(target), f"cannot write: {exc.strerror or exc}") from None
     return target
+
+
+def _undotted(path: str) -> tuple[str | int, ...]:
+    """``outputs[2].threshold`` -> ``("outputs", 2, "threshold")`` (a problem's field path)."""
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
+
+
+def _check(text: str, spec_file: Path, target: Path) -> None:
+    """Refuse to write a fitted spec the loader would refuse (nothing is written then).
+
+    A spec may hold values on the scale of its hand-set weights (a clusters threshold,
+    a review band of distances) that mean nothing once the model scores by match
+    probability: the user removes or rewrites them, the fit does not guess. Each problem
+    is shown where the field is in the spec as the user wrote it.
+    """
+    from engine.errors import Problem, SpecError
+    from engine.loader import load_spec, read_document
+
+    handle, name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".fit-check", dir=target.parent
+    )
+    trial = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        load_spec(trial, check_files=False, expand_env=False)
+    except SpecError as exc:
+        written = read_document(spec_file, expand_env=False)
+        problems = []
+        for problem in exc.problems:
+            if problem.file.endswith(trial.name):
+                line, column = written.position(_undotted(problem.path))
+                problem = Problem(str(spec_file), line, column, problem.path, problem.message)
+            problems.append(problem)
+        problems.append(
+            Problem(
+                str(spec_file),
+                1,
+                1,
+                "model",
+                "with the fitted model the spec would not be valid (above), so nothing was"
+                " written: a value on the scale of the hand-set weights (a distance) means"
+                " nothing once a model scores pairs by match probability; remove it, or write"
+                " it as 1 - probability",
+            )
+        )
+        raise SpecError(problems) from None
+    except OSError as exc:
+        raise DataError(str(target), f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        trial.unlink(missing_ok=True)

@@ -133,6 +133,20 @@ def test_febrl2_deduplication_unsupervised(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = unfitted(ROOT / "specs" / "febrl2-dedup.yaml", tmp_path)
+    # Its clusters' threshold is a distance of the hand-set weights: meaningless under a
+    # model, so the fit refuses to write a spec the loader would refuse, and says why.
+    before = spec.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["fit", str(spec)]) == 2
+    err = capsys.readouterr().err
+    line = 1 + before.splitlines().index(
+        next(row for row in before.splitlines() if "{clusters:" in row)
+    )
+    assert f"{spec}:{line}:" in err and "clusters' threshold" in err
+    assert "nothing was written" in err
+    assert spec.read_text(encoding="utf-8") == before
+    assert [p.name for p in tmp_path.iterdir() if "fit-check" in p.name] == []
+    spec.write_text(before.replace(", threshold: 3.5}", "}"), encoding="utf-8")
     assert main(["fit", str(spec)]) == 0
     gold = DATA / "febrl2_true_links.csv"
     assert f1(spec, gold, capsys) >= 0.98
@@ -147,7 +161,10 @@ def test_febrl2_deduplication_unsupervised(
 def test_fit_of_a_kind_without_a_model_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     spec = ROOT / "specs" / "images" / "debian-bookworm-disk.yaml"
     assert main(["fit", str(spec)]) == 2
-    assert "fit fits alignment specs; this is a image spec" in capsys.readouterr().err
+    assert (
+        "engine fit fits specs of kind alignment; this spec is of kind image"
+        in capsys.readouterr().err
+    )
 
 
 def test_records_with_several_values_are_fitted_on_their_closest_values(
