@@ -101,6 +101,8 @@ class Kind:
     has_setup: ClassVar[bool] = False
     #: ``engine fit`` fits its scoring model from its data (:meth:`fit`).
     fits: ClassVar[bool] = False
+    #: The web interface's review page labels its pairs (:meth:`review_queue`, :meth:`curate`).
+    reviews: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ plan and state
 
@@ -268,6 +270,36 @@ class Kind:
     def output_paths(self, spec: Any) -> list[Path]:
         """The files and folders a run writes, as the web interface lists them."""
         return []
+
+    def review_queue(self, spec: Any, curation: list[Path]) -> Any:
+        """The pairs left to review, read from the latest run (only if :attr:`reviews`).
+
+        The pairs the files of ``curation`` decide are left out. An object with
+        ``source`` (the file read, or None), ``pairs``, ``decided`` (how many are
+        already curated) and ``note`` (why nothing is shown).
+        """
+        raise NotImplementedError
+
+    def curation_files(self, spec: Any) -> list[Path]:
+        """The curation files the spec names (only if :attr:`reviews`)."""
+        return []
+
+    def curate(
+        self, spec: Any, target: Path, pair: tuple[str, str], accept: bool, author: str, date: str
+    ) -> bool:
+        """Append a reviewer's decision on ``pair`` to the curation file ``target``.
+
+        Returns False when the file already held it; raises ValueError when it
+        held the opposite decision (only if :attr:`reviews`).
+        """
+        raise NotImplementedError
+
+    def name_curation(self, spec_file: Path, target: Path) -> bool:
+        """Add ``target`` to the spec file's curation files, keeping its comments.
+
+        False when the file cannot be edited so (then the user is asked to).
+        """
+        return False
 
 
 _registered: dict[str, Kind] = {}

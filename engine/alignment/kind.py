@@ -59,6 +59,7 @@ class AlignmentKind(Kind):
     model = AlignmentSpec
     evaluates = True
     fits = True
+    reviews = True
 
     # ------------------------------------------------------------------ plan and state
 
@@ -293,6 +294,31 @@ class AlignmentKind(Kind):
                 if isinstance(path, Path):
                     paths.append(path)
         return paths
+
+    def review_queue(self, spec: Any, curation: list[Path]) -> Any:
+        from engine.alignment.review_queue import review_queue
+
+        outputs = [o.review for o in spec.outputs if output_kind(o) == "review"]
+        outputs.sort(key=lambda p: p.suffix.lower() != ".csv")
+        return review_queue(outputs, curation, symmetric=spec.dedup, band=spec.review is not None)
+
+    def curation_files(self, spec: Any) -> list[Path]:
+        return list(spec.curation)
+
+    def curate(
+        self, spec: Any, target: Path, pair: tuple[str, str], accept: bool, author: str, date: str
+    ) -> bool:
+        from engine.alignment.curation_write import Decision, append_decision
+
+        decision = Decision(pair[0], pair[1], accept, author, date, "engine serve review page")
+        return append_decision(
+            target, decision, set_id=f"urn:specengine:{spec.name}:curation", symmetric=spec.dedup
+        )
+
+    def name_curation(self, spec_file: Path, target: Path) -> bool:
+        from engine.alignment.curation_write import name_curation
+
+        return name_curation(spec_file, target)
 
 
 KIND = AlignmentKind()

@@ -21,6 +21,8 @@ from engine.web.pages import WebState, page, web
 from engine.web.paths import DamagedFileError
 from engine.web.routes_browse import routes as browse_routes
 from engine.web.routes_compose import routes as compose_routes
+from engine.web.routes_review import DEFAULT_AUTHOR
+from engine.web.routes_review import routes as review_routes
 from engine.web.routes_run import routes as run_routes
 from engine.web.runs import RunManager
 from engine.web.security import BodyLimit, SameOrigin, TokenGuard
@@ -58,6 +60,7 @@ def create_app(
     environment: Environment = NO_ENVIRONMENT,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     validation_timeout_s: float = VALIDATION_TIMEOUT_S,
+    author: str = DEFAULT_AUTHOR,
 ) -> Starlette:
     """The web interface over the specs of ``root``.
 
@@ -68,7 +71,8 @@ def create_app(
     server's own environment is never read for a spec; see engine.environment).
     An answer not started within ``request_timeout_s`` is a 504, a validation
     not done within ``validation_timeout_s`` shows the spec as invalid (see
-    engine.web.limits).
+    engine.web.limits). ``author``: the ``author_id`` of review decisions
+    when the review page's form gives none.
     """
     folder = root.resolve()
     if not folder.is_dir():
@@ -89,6 +93,7 @@ def create_app(
     routes: list[Route | Mount] = [
         *browse_routes(),
         *run_routes(),
+        *review_routes(),
         *compose_routes(),
         Mount("/static", StaticFiles(packages=[("engine.web", "static")]), name="static"),
     ]
@@ -100,6 +105,6 @@ def create_app(
     budget = Budget(validation_timeout_s)
     runs = RunManager(folder, environment, budget)
     app.state.web = WebState(
-        folder, runs, DraftStore(folder), templates, max_upload, environment, budget
+        folder, runs, DraftStore(folder), templates, max_upload, environment, budget, author
     )
     return app

@@ -36,6 +36,8 @@ class WebState:
     environment: Environment
     #: How long a spec's validation is waited for (``--validation-timeout``).
     budget: Budget
+    #: The ``author_id`` of review decisions when the page gives none (``--author``).
+    author: str = "urn:specengine:reviewer"
 
 
 def web(request: Request) -> WebState:

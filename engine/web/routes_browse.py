@@ -14,6 +14,7 @@ from engine.errors import EngineError, SpecError
 from engine.web.limits import Budget
 from engine.web.pages import page, web
 from engine.web.paths import UnsafePathError, UnusablePathError, relative, resolve_inside
+from engine.web.routes_review import reviews
 from engine.web.runs import RunRefusedError, confirms, plan_preview
 from engine.web.specs import (
     ChangedOnDiskError,
@@ -108,6 +109,7 @@ async def _spec_page(
         lines=_lines(info),
         last=state.runs.last_runs().get(info.path),
         confirm=confirms(info.kind),
+        reviews=reviews(info.kind),
         **context,
     )
 

@@ -75,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a spec whose validation takes longer is shown as invalid (default: %(default)g)",
     )
     parser.add_argument(
+        "--author",
+        default="urn:specengine:reviewer",
+        metavar="IRI",
+        help="the author_id of the review page's decisions when its form gives none"
+        " (an ORCID: orcid:0000-...; default: %(default)s)",
+    )
+    parser.add_argument(
         "--pass-env",
         action="append",
         default=[],
@@ -179,6 +186,7 @@ def command(args: argparse.Namespace) -> int:
         environment=Environment.passed(args.pass_env),
         request_timeout_s=args.request_timeout,
         validation_timeout_s=args.validation_timeout,
+        author=args.author,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
