@@ -67,6 +67,10 @@ class StepProfile:
             if peak is None:
                 reset = False
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if start_rss is not None:
+                # The kernel's RSS counters lag by a few pages per thread: the
+                # high-water mark can read a little under the RSS read before it.
+                peak = max(peak, start_rss)
             line = {
                 "step": type(step).__name__,
                 "seconds": round(seconds, 6),
