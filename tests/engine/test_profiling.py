@@ -49,3 +49,17 @@ def test_a_failing_step_is_recorded_and_its_error_kept(tmp_path: Path) -> None:
         profile.run(Boom(), fail)
     (line,) = (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["step"] == "Boom"
+
+
+def test_the_peak_is_never_under_the_starting_rss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel's counters lag: VmHWM read after a step can be a few pages under
+    # the VmRSS read before it.
+    reads = iter([623828, 623812])
+    monkeypatch.setattr(profiling, "_reset_peak", lambda: True)
+    monkeypatch.setattr(profiling, "_status_kib", lambda field: next(reads))
+    profile = profiling.StepProfile(tmp_path / "p.jsonl")
+    profile.run(object(), lambda: None)
+    line = json.loads((tmp_path / "p.jsonl").read_text(encoding="utf-8"))
+    assert line["peak_rss_kib"] >= line["start_rss_kib"] == 623828
