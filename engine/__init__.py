@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from engine.environment import Environment
     from engine.errors import DataError, EngineError, Problem, SpecError, UsageError
     from engine.kinds import Plan
+    from engine.version import __version__
 
 __all__ = [
     "DataError",
@@ -49,8 +50,6 @@ __all__ = [
     "with_outputs_in",
 ]
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "DataError": "engine.errors",
     "EngineError": "engine.errors",
@@ -58,6 +57,7 @@ _LAZY = {
     "SpecError": "engine.errors",
     "UsageError": "engine.errors",
     "Plan": "engine.kinds",
+    "__version__": "engine.version",
 }
 
 

@@ -17,8 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine import __version__, kinds
+from engine import kinds
 from engine.kinds import Plan
+from engine.version import __version__
 
 __all__ = ["dumps", "error_document", "eval_document", "plan_document", "run_document"]
 

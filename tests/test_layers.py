@@ -6,6 +6,7 @@ inside functions and under ``if TYPE_CHECKING:`` included; a package's
 ``__init__`` importing its own modules (its face) ties nothing. Checked here:
 
 - no import cycles between modules;
+- only the interfaces (and the lab) import the public API, engine/__init__.py;
 - schemas import nothing of engine or renderers; renderers nothing of engine;
 - engine.hosts imports only engine.errors and engine.hosts;
 - a kind (engine.alignment, engine.image, engine.volume_pool) imports nothing of
@@ -80,7 +81,12 @@ def _imports(module: str, path: Path, known: set[str]) -> set[str]:
                 up = package.split(".")
                 up = up[: len(up) - (node.level - 1)] if node.level > 1 else up
                 base = ".".join(up + ([base] if base else []))
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            # ``from engine import kinds`` imports the module engine.kinds; ``from engine
+            # import __version__`` imports a name of engine/__init__.py: the package itself.
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                for alias in node.names
+            ]
         for name in names:
             parts = name.split(".")
             for end in range(len(parts), 0, -1):  # the longest known module that prefixes it
@@ -97,11 +103,10 @@ def _graph() -> dict[str, frozenset[str]]:
     known = set(modules)
     graph: dict[str, frozenset[str]] = {}
     for module, path in modules.items():
-        # A package's __init__ importing its own modules is its face, not a tie.
+        # A package's __init__ importing its own modules is its face, not a tie; a
+        # module importing a name of its parent package's __init__ is a tie (upwards).
         graph[module] = frozenset(
-            dep
-            for dep in _imports(module, path, known)
-            if not dep.startswith(module + ".") and not module.startswith(dep + ".")
+            dep for dep in _imports(module, path, known) if not dep.startswith(module + ".")
         )
     return graph
 
@@ -241,6 +246,23 @@ def test_kinds_import_nothing_of_the_interfaces() -> None:
     members = [m for m in _graph() if _under(m, _kind_packages())]
     assert len(members) > 10
     assert _edges(members, INTERFACES) == []
+
+
+def test_only_the_interfaces_import_the_public_api() -> None:
+    # engine/__init__.py is the API above the loader, the plan, the executor and the
+    # kinds: a name they need from it (``__version__``) lives in a module below.
+    importers = sorted(m for m, deps in _graph().items() if "engine" in deps)
+    assert "engine.cli" in importers
+    assert [m for m in importers if not _under(m, (*INTERFACES, "engine.lab"))] == []
+
+
+def test_the_measure_sees_imports_of_a_parent_package() -> None:
+    # ``from engine import __version__`` ties the module to engine/__init__.py, while
+    # ``from engine import kinds`` ties it to engine.kinds alone.
+    graph = _graph()
+    assert "engine" in graph["engine.cli"]
+    assert "engine.kinds" in graph["engine.plan"] and "engine" not in graph["engine.plan"]
+    assert "engine.loader" not in graph["engine"]  # the API's own modules are its face
 
 
 def test_the_generic_layers_name_no_kind() -> None:

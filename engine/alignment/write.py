@@ -18,7 +18,6 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from engine import __version__
 from engine.alignment.blocking import describe
 from engine.alignment.changes import Changes, changes, read_quads
 from engine.alignment.compare import missing_fill
@@ -28,6 +27,7 @@ from engine.alignment.identity import report as identity_summary
 from engine.alignment.metrics import METRICS
 from engine.alignment.review import evidence, review_pairs
 from engine.alignment.state import AlignmentState, Pairs
+from engine.version import __version__
 from renderers import LinksetDescription, LinkTable, write_description
 from renderers.clusters import write_clusters_csv, write_clusters_rdf
 from renderers.csv import write_links_csv

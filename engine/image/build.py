@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine import __version__
 from engine.hosts.ansible import run_playbook
 from engine.image.recipe import ARTEFACTS, MANIFEST
 from engine.image.state import ImageState
 from engine.image.steps import Build, Verify
+from engine.version import __version__
 
 __all__ = ["entry_lock", "handle_build", "handle_verify", "say"]
 

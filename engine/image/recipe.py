@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from engine import __version__
 from engine.hosts.ansible import PLAYBOOKS
+from engine.version import __version__
 from schemas.image import ImageSpec
 
 __all__ = [
