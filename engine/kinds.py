@@ -271,10 +271,11 @@ class Kind:
         """The files and folders a run writes, as the web interface lists them."""
         return []
 
-    def review_queue(self, spec: Any, curation: list[Path]) -> Any:
+    def review_queue(self, spec: Any, curation: list[Path], near_misses: Path) -> Any:
         """The pairs left to review, read from the latest run (only if :attr:`reviews`).
 
-        The pairs the files of ``curation`` decide are left out. An object with
+        The pairs the files of ``curation`` decide are left out; ``near_misses``:
+        where a run of :meth:`near_miss_spec` writes them. An object with
         ``source`` (the file read, or None), ``pairs``, ``decided`` (how many are
         already curated) and ``note`` (why nothing is shown).
         """
@@ -283,6 +284,14 @@ class Kind:
     def curation_files(self, spec: Any) -> list[Path]:
         """The curation files the spec names (only if :attr:`reviews`)."""
         return []
+
+    def near_miss_spec(self, spec: Any, output: Path) -> Any | None:
+        """A spec whose run writes only its near-misses, for review, to ``output``.
+
+        None when the spec's own runs write pairs for review (or it has none to
+        give). Only if :attr:`reviews`.
+        """
+        return None
 
     def curate(
         self, spec: Any, target: Path, pair: tuple[str, str], accept: bool, author: str, date: str

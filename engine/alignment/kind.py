@@ -295,15 +295,22 @@ class AlignmentKind(Kind):
                     paths.append(path)
         return paths
 
-    def review_queue(self, spec: Any, curation: list[Path]) -> Any:
+    def review_queue(self, spec: Any, curation: list[Path], near_misses: Path) -> Any:
         from engine.alignment.review_queue import review_queue
 
         outputs = [o.review for o in spec.outputs if output_kind(o) == "review"]
         outputs.sort(key=lambda p: p.suffix.lower() != ".csv")
-        return review_queue(outputs, curation, symmetric=spec.dedup, band=spec.review is not None)
+        if spec.review is None:
+            outputs = [near_misses]
+        return review_queue(outputs, curation, symmetric=spec.dedup)
 
     def curation_files(self, spec: Any) -> list[Path]:
         return list(spec.curation)
+
+    def near_miss_spec(self, spec: Any, output: Path) -> Any | None:
+        from engine.alignment.review_queue import near_miss_spec
+
+        return near_miss_spec(spec, output)
 
     def curate(
         self, spec: Any, target: Path, pair: tuple[str, str], accept: bool, author: str, date: str

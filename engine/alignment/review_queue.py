@@ -21,7 +21,11 @@ from engine.alignment.curation_write import decided_pairs
 from engine.errors import DataError
 from renderers.review import ReviewAttribute, ReviewPair
 
-__all__ = ["ReviewQueue", "read_review", "review_queue"]
+__all__ = ["NEAR_MARGIN", "ReviewQueue", "near_miss_spec", "read_review", "review_queue"]
+
+#: How far past the threshold the near-misses of a spec without a band reach (as an
+#: HTML report's default ``margin``): threshold x (1 + margin), at least + margin.
+NEAR_MARGIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -128,27 +132,45 @@ def read_review(path: Path) -> list[ReviewPair]:
         raise DataError(str(path), f"cannot read the review output: {exc}") from None
 
 
-def review_queue(
-    outputs: list[Path], curation: list[Path], *, symmetric: bool, band: bool
-) -> ReviewQueue:
+def near_miss_spec(spec: Any, output: Path) -> Any | None:
+    """The spec with a review band just past its threshold, writing only ``output`` (a CSV).
+
+    For a spec without a band: its near-misses, the pairs the threshold just
+    refused, up to ``threshold x (1 + NEAR_MARGIN)`` (at least ``+ NEAR_MARGIN``)
+    as a distance, or the match probabilities down to ``1 -`` that with a
+    model. Nothing else is written or published; the curation still applies.
+    None for a spec with a band (its runs write the pairs to review).
+    """
+    from schemas.alignment.review import ReviewBand, ReviewOutput
+
+    if spec.review is not None:
+        return None
+    reach = max(spec.threshold * (1 + NEAR_MARGIN), spec.threshold + NEAR_MARGIN)
+    if spec.model is None:
+        band = {"from": spec.threshold, "to": reach}
+    else:
+        band = {"from": max(0.0, 1.0 - reach), "to": 1.0 - spec.threshold}
+        if band["from"] >= band["to"]:
+            return None
+    return spec.model_copy(
+        update={
+            "review": ReviewBand.model_validate(band),
+            "outputs": [ReviewOutput(review=output)],
+            "publish": None,
+            "checks": None,
+        }
+    )
+
+
+def review_queue(outputs: list[Path], curation: list[Path], *, symmetric: bool) -> ReviewQueue:
     """The review queue of a spec: its first review output that exists, minus the decided pairs.
 
-    ``outputs``: the spec's review outputs (CSV first: it needs no prefixes);
-    ``curation``: its curation files; ``symmetric``: a deduplication.
+    ``outputs``: the review outputs (CSV first: it needs no prefixes);
+    ``curation``: the curation files; ``symmetric``: a deduplication.
     """
-    if not band or not outputs:
-        return ReviewQueue(
-            None,
-            (),
-            0,
-            "this spec has no review band: add `review: {from: LOW, to: HIGH}` and an output"
-            " `- {review: FILE.csv}`; its latest run's pairs in the band are shown here",
-        )
     found = next((p for p in outputs if p.is_file()), None)
     if found is None:
-        return ReviewQueue(
-            None, (), 0, "no review output yet: run the spec, its review band's pairs show here"
-        )
+        return ReviewQueue(None, (), 0, "no pairs to review yet: run the spec")
     decided: set[tuple[str, str]] = set()
     for path in curation:
         for a, b in decided_pairs(path):

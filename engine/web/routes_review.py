@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+import engine as api
 from engine import kinds
 from engine.errors import EngineError
 from engine.web.pages import page, web
@@ -64,6 +65,8 @@ class _Review:
     target: Path
     #: Whether the spec's ``curation:`` names the target (else the page says to add it).
     named: bool
+    #: Where the near-misses of a spec without a review band are written.
+    near: Path
 
 
 def _review(request: Request) -> _Review:
@@ -90,19 +93,28 @@ def _review(request: Request) -> _Review:
         raise _Refused(403, str(exc)) from None
     curation = [p for p in kind.curation_files(spec) if inside(state.root, p)]
     target = curation[0] if curation else path.with_name(f"{path.stem}-curation.sssom.tsv")
+    near = state.root / ".specengine" / "near-misses" / (rel.replace("/", "--") + ".csv")
     try:
-        queue = kind.review_queue(spec, [*curation, *([] if curation else [target])])
+        queue = kind.review_queue(spec, [*curation, *([] if curation else [target])], near)
     except EngineError as exc:
         raise _Refused(422, exc.render()) from None
-    return _Review(rel, path, kind, spec, queue, target, bool(curation))
+    return _Review(rel, path, kind, spec, queue, target, bool(curation), near)
 
 
 def _context(review: _Review, root: Path) -> dict[str, Any]:
     queue = review.queue
+    near = review.kind.near_miss_spec(review.spec, review.near) is not None
+    found = queue.source is not None
     return {
         "spec": review.rel,
         "queue": queue,
-        "source": None if queue.source is None else relative(root, queue.source),
+        "near": near,
+        "near_date": (
+            datetime.fromtimestamp(review.near.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            if near and found
+            else None
+        ),
+        "source": relative(root, queue.source) if found and not near else None,
         "target": relative(root, review.target),
         "target_name": review.target.name,
         "named": review.named,
@@ -168,6 +180,29 @@ def _name_curation(request: Request, review: _Review) -> str:
     return f"; add `curation: {review.target.name}` to {review.rel} so that its runs apply it"
 
 
+def _near_misses(request: Request) -> None:
+    """Run the spec with a band just past its threshold, writing only its near-misses."""
+    state = web(request)
+    review = _review(request)
+    derived = review.kind.near_miss_spec(review.spec, review.near)
+    if derived is None:
+        raise _Refused(409, f"{review.rel} has a review band: run it, its pairs show here")
+    try:
+        plan = api.build_plan(derived, review.path)
+        api.run(plan, derived, environment=state.environment)
+    except EngineError as exc:
+        raise _Refused(422, exc.render()) from None
+
+
+async def near_misses(request: Request) -> Response:
+    """Find the near-misses of a spec without a review band (a POST: it reads the sources)."""
+    try:
+        await run_in_threadpool(_near_misses, request)
+    except _Refused as exc:
+        return page(request, "message.html", exc.status, title="Refused", error=str(exc))
+    return RedirectResponse(f"/review/{request.path_params['path']}", status_code=303)
+
+
 async def decide(request: Request) -> Response:
     """Accept, reject or skip one pair (JSON for the page's script, else a redirect)."""
     form = {key: str(value) for key, value in (await request.form()).items()}
@@ -188,4 +223,5 @@ def routes() -> list[Route]:
     return [
         Route("/review/{path:path}", show),
         Route("/decide/{path:path}", decide, methods=["POST"]),
+        Route("/near-misses/{path:path}", near_misses, methods=["POST"]),
     ]

@@ -216,10 +216,28 @@ def test_two_tabs_deciding_at_once_lose_nothing(review_app: Starlette, served: P
     assert _listed(TestClient(review_app)) == []
 
 
-def test_a_spec_without_a_band_says_how_to_get_one(tmp_path: Path) -> None:
+def test_a_spec_without_a_band_reviews_its_near_misses(tmp_path: Path) -> None:
     root = tmp_path / "served"
     root.mkdir()
-    write_people(root)
-    page = TestClient(create_app(root)).get("/review/people.yaml")
+    path = write_people(root)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["threshold"] = 0.9  # 0 -> 0 (distance 1) is just refused: a near-miss
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    outputs = sorted(p.name for p in (root / "out").glob("*")) if (root / "out").exists() else []
+    client = TestClient(create_app(root))
+    page = client.get("/review/people.yaml")
     assert page.status_code == 200
-    assert "this spec has no review band" in page.text
+    assert "no review band" in page.text and 'id="near-misses"' in page.text
+    assert 'class="pair"' not in page.text  # found on a button press (a POST) only
+    assert client.post("/near-misses/people.yaml", follow_redirects=False).status_code == 303
+    page = client.get("/review/people.yaml")
+    assert "near-misses" in page.text and "Find the near-misses again" in page.text
+    assert f'data-subject="{A.format(0)}" data-object="{T.format(0)}"' in page.text
+    assert page.text.count('<section class="pair"') == 1
+    # Nothing of the spec's own outputs was written.
+    assert (
+        sorted(p.name for p in (root / "out").glob("*")) if (root / "out").exists() else []
+    ) == outputs
+    assert _post(client, (0, 0), "accept").status_code == 303  # type: ignore[attr-defined]
+    assert main(["run", str(path)]) == 0
+    assert (A.format(0), T.format(0)) in links(root)
