@@ -58,6 +58,22 @@ def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
 _prefetch: Any = intrinsic(_prefetch_intrinsic)
 
 
+def _trailing_zeros_intrinsic(typingctx: Any, word: Any) -> Any:
+    """The index of the lowest set bit of a uint64 (64 for 0): one instruction."""
+    signature = types.uint64(word)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        i64 = ir.IntType(64)
+        function = _CGUTILS.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64"
+        )
+        return builder.call(function, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return signature, codegen
+
+
+_trailing_zeros: Any = intrinsic(_trailing_zeros_intrinsic)
+
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -161,16 +177,16 @@ def _jaro_bits(
         taken_p |= np.uint64(lowest != _ZERO) << np.uint64(i)
     for j in range(t_end):
         peq[t[to + j]] = _ZERO
+    # The k-th matched letter of p against the k-th of t, lowest bits first.
     common = 0
     transpositions = 0
-    j = 0
-    for i in range(p_end):
-        if (taken_p >> np.uint64(i)) & _ONE:
-            common += 1
-            while not (taken_t >> np.uint64(j)) & _ONE:
-                j += 1
-            transpositions += int(p[po + i] != t[to + j])
-            j += 1
+    while taken_p:
+        i = _trailing_zeros(taken_p)
+        j = _trailing_zeros(taken_t)
+        transpositions += int(p[po + i] != t[to + j])
+        common += 1
+        taken_p &= taken_p - _ONE
+        taken_t &= taken_t - _ONE
     return common, transpositions
 
 
