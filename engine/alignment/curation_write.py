@@ -210,14 +210,16 @@ def name_curation(spec_file: Path, target: Path) -> bool:
         name = target.relative_to(spec_file.parent).as_posix()
     except ValueError:
         return False
-    try:
-        text = spec_file.read_text(encoding="utf-8")
-        data = YAML(typ="rt").load(text)
-    except Exception:  # any YAML ruamel reads otherwise than the loader: ask the user
-        return False
-    if not isinstance(data, CommentedMap) or "curation" in data:
-        return False
-    shown = name if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", name) else json.dumps(name)
-    ending = "" if not text or text.endswith("\n") else "\n"
-    _atomic_write(spec_file, f"{text}{ending}curation: {shown}\n")
-    return True
+    # Under the folder's lock: two first decisions at once add one line, not two.
+    with locked(spec_file.parent):
+        try:
+            text = spec_file.read_text(encoding="utf-8")
+            data = YAML(typ="rt").load(text)
+        except Exception:  # any YAML ruamel reads otherwise than the loader: ask the user
+            return False
+        if not isinstance(data, CommentedMap) or "curation" in data:
+            return False
+        shown = name if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", name) else json.dumps(name)
+        ending = "" if not text or text.endswith("\n") else "\n"
+        _atomic_write(spec_file, f"{text}{ending}curation: {shown}\n")
+        return True

@@ -169,14 +169,15 @@ def _name_curation(request: Request, review: _Review) -> str:
     """Add the curation file to a spec that names none; what the message adds."""
     state = web(request)
     before = review.path.read_bytes()
-    if review.kind.name_curation(review.path, review.target):
-        try:
-            spec = load(review.path, state.budget)
-        except EngineError:  # never leave a spec the loader refuses
+    edited = review.kind.name_curation(review.path, review.target)
+    try:
+        spec = load(review.path, state.budget)
+    except EngineError:  # never leave a spec the loader refuses
+        if edited:
             review.path.write_bytes(before)
-        else:
-            if review.target in review.kind.curation_files(spec):
-                return f"; {review.rel} now names it in curation:"
+    else:  # named here, or by another tab's decision an instant before
+        if review.target in review.kind.curation_files(spec):
+            return f"; {review.rel} now names it in curation:"
     return f"; add `curation: {review.target.name}` to {review.rel} so that its runs apply it"
 
 

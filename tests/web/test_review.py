@@ -214,6 +214,9 @@ def test_two_tabs_deciding_at_once_lose_nothing(review_app: Starlette, served: P
     decided = decided_pairs(served / "people-curation.sssom.tsv")
     assert decided == {(A.format(a), T.format(b)): k % 2 == 1 for k, (a, b) in enumerate(BAND)}
     assert _listed(TestClient(review_app)) == []
+    # The spec named the file once, whichever tab came first.
+    spec = (served / "people.yaml").read_text(encoding="utf-8")
+    assert spec.count("curation:") == 1 and spec.endswith("curation: people-curation.sssom.tsv\n")
 
 
 def test_a_spec_without_a_band_reviews_its_near_misses(tmp_path: Path) -> None:
