@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.loader import spec_error
+from engine.spec_reader import spec_error
 from schemas.alignment import (
     AlignmentSpec,
     CsvSource,

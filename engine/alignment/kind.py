@@ -74,7 +74,7 @@ class AlignmentKind(Kind):
         from engine.alignment.state import AlignmentState
 
         if not spec.fitted:  # before reading anything: nothing could score the pairs
-            from engine.loader import spec_error
+            from engine.spec_reader import spec_error
 
             raise spec_error(
                 plan.spec_file,

@@ -128,7 +128,8 @@ def _check(text: str, spec_file: Path, target: Path) -> None:
     is shown where the field is in the spec as the user wrote it.
     """
     from engine.errors import Problem, SpecError
-    from engine.loader import load_spec, read_document
+    from engine.spec_reader import read_document, validate
+    from schemas.alignment import AlignmentSpec, cross_checks
 
     handle, name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".fit-check", dir=target.parent
@@ -137,7 +138,9 @@ def _check(text: str, spec_file: Path, target: Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
-        load_spec(trial, check_files=False, expand_env=False)
+        # Validated as the loader would (the text is an alignment spec: no kind to look up).
+        document = read_document(trial, expand_env=False)
+        validate(document, trial, "alignment", AlignmentSpec, cross_checks, check_files=False)
     except SpecError as exc:
         written = read_document(spec_file, expand_env=False)
         problems = []
