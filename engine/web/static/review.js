@@ -27,7 +27,7 @@ function reviewQueue(queue) {
     fetch(queue.dataset.action, {
       method: "POST", body, headers: { Accept: "application/json" },
     }).then((answer) => answer.json().then((data) => {
-      status.textContent = data.message;
+      status.textContent = data.left === undefined ? data.message : `${data.message} (${data.left} left)`;
       const index = pairs().indexOf(pair);
       if (decision === "skip") {
         pair.classList.add("skipped");
