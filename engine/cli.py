@@ -20,6 +20,7 @@ import engine.interrupts as interrupts
 # isort: split
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -31,7 +32,6 @@ from typing import Any, NoReturn
 
 import engine as api
 from engine import __version__, kinds, logs
-from engine.alignment.evaluate import parse_steps
 from engine.documents import dumps, error_document, eval_document, plan_document, run_document
 from engine.errors import (
     EXIT_CHANGES,
@@ -45,7 +45,6 @@ from engine.errors import (
 )
 from engine.kinds import Plan
 from engine.plan import setup_plan
-from renderers.atomic import COMMITTED_NOTE
 
 __all__ = [
     "EXIT_CHANGES",
@@ -54,6 +53,7 @@ __all__ = [
     "EXIT_TERMINATED",
     "SCHEMA_DIR",
     "main",
+    "parse_steps",
 ]
 
 EXIT_TERMINATED = interrupts.EXIT_TERMINATED
@@ -116,6 +116,31 @@ def _logging_options(parser: argparse.ArgumentParser, default: Any) -> None:
         default=default,
         help="the log level (default: warning; overrides -v)",
     )
+
+
+def parse_steps(text: str) -> int | list[float]:
+    """``engine eval --steps``: a count of thresholds (``10``) or the thresholds (``0.1,0.5``).
+
+    Parsed here, not by a kind: the command line imports no kind until it runs one.
+
+    Raises ``argparse.ArgumentTypeError`` (the command line's own error, exit 2).
+    """
+    value = text.strip()
+    if value.isdigit():
+        count = int(value)
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: the sweep needs at least 1 threshold")
+        return count
+    try:
+        thresholds = [float(part) for part in value.split(",")]
+    except ValueError:
+        thresholds = []
+    if not thresholds or any(not math.isfinite(t) or t < 0 for t in thresholds):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of thresholds (10) or comma-separated thresholds >= 0"
+            " (0.1,0.25,0.5)"
+        )
+    return sorted(set(thresholds))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -472,7 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _interrupted(interrupt: KeyboardInterrupt, command: str, as_json: bool) -> int:
     """Say what stopped the command (and what became of the outputs); its exit code."""
     message = interrupts.what(interrupt)
-    if COMMITTED_NOTE in getattr(interrupt, "__notes__", ()):
+    # Only renderers.atomic adds the note: not loaded, nothing was committed (and an
+    # interrupt is no time to import it, with numpy, for a constant).
+    atomic = sys.modules.get("renderers.atomic")
+    if atomic is not None and atomic.COMMITTED_NOTE in getattr(interrupt, "__notes__", ()):
         message += " just after the outputs were written"
     elif command == "run":
         message += "; previous outputs left as they were"

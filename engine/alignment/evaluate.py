@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv as _csv
 import math
 import re as _re
@@ -23,7 +22,6 @@ __all__ = [
     "Scores",
     "eval_gold",
     "found_keys",
-    "parse_steps",
     "read_gold",
     "score",
     "sweep_thresholds",
@@ -444,29 +442,6 @@ def eval_gold(state: Any, gold_path: Path | None) -> tuple[Gold, CurationScores 
 
 #: Thresholds of ``engine eval``'s sweep when ``--steps`` is not given.
 DEFAULT_STEPS = 10
-
-
-def parse_steps(text: str) -> int | list[float]:
-    """``engine eval --steps``: a count of thresholds (``10``) or the thresholds (``0.1,0.5``).
-
-    Raises ``argparse.ArgumentTypeError`` (the command line's own error, exit 2).
-    """
-    value = text.strip()
-    if value.isdigit():
-        count = int(value)
-        if count < 1:
-            raise argparse.ArgumentTypeError(f"{text!r}: the sweep needs at least 1 threshold")
-        return count
-    try:
-        thresholds = [float(part) for part in value.split(",")]
-    except ValueError:
-        thresholds = []
-    if not thresholds or any(not math.isfinite(t) or t < 0 for t in thresholds):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give a number of thresholds (10) or comma-separated thresholds >= 0"
-            " (0.1,0.25,0.5)"
-        )
-    return sorted(set(thresholds))
 
 
 def sweep_reach(steps: int | list[float], threshold: float) -> float:

@@ -88,3 +88,13 @@ def test_a_run_loads_only_its_own_kind(tmp_path: Path) -> None:
     assert "engine.alignment.kind" in loaded
     assert not [m for m in loaded if m.startswith(("engine.image", "engine.volume_pool"))]
     assert not [m for m in loaded if m.startswith(("paramiko", "ansible_runner", "engine.web"))]
+
+
+def test_importing_the_command_line_loads_no_kind() -> None:
+    # Every command imports engine.cli: what it loads, `engine validate` of an image
+    # recipe pays too. A kind (and numpy with the alignment) is loaded when it runs.
+    loaded = _modules_after("import engine.cli")
+    assert "engine.cli" in loaded
+    assert not [m for m in loaded if m.startswith(("engine.alignment", "engine.image"))]
+    assert not [m for m in loaded if m.startswith(("engine.volume_pool", "engine.web"))]
+    assert not [m for m in loaded if m.startswith(("numpy", "pydantic", "paramiko", "renderers"))]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli import main, parse_steps
 
 SPEC = """\
 kind: alignment
@@ -628,3 +629,13 @@ def test_plan_json_of_a_refused_plan(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert document["error"]["kind"] == "data" and "max_pairs" in document["error"]["message"]
     assert document["plan"]["alignment"]["blocking"]["estimated_pairs"] > 2
     assert "more than its max_pairs (2)" in captured.err
+
+
+def test_parse_steps_takes_a_count_or_thresholds() -> None:
+    assert parse_steps("10") == 10
+    assert parse_steps("0.1,0.5") == [0.1, 0.5]
+    assert parse_steps(" 0.5 , 0.1,0.5") == [0.1, 0.5]
+    assert parse_steps("2.5") == [2.5]
+    for bad in ("0", "-1", "a,b", "0.1,", "", "nan", "0.1,-2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="threshold"):
+            parse_steps(bad)

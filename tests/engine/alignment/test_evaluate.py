@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from engine.alignment.blocking import KeyRule
 from engine.alignment.evaluate import (
     blocking_quality,
-    parse_steps,
     read_gold,
     score,
     sweep,
@@ -138,16 +136,6 @@ def test_some_gold_ids_unknown_is_a_warning(tmp_path: Path) -> None:
         f"1 of the 2 gold pairs in {gold} name records not in the sources (line 3: 'k9');"
         " they are left out of the scores"
     )
-
-
-def test_parse_steps_takes_a_count_or_thresholds() -> None:
-    assert parse_steps("10") == 10
-    assert parse_steps("0.1,0.5") == [0.1, 0.5]
-    assert parse_steps(" 0.5 , 0.1,0.5") == [0.1, 0.5]
-    assert parse_steps("2.5") == [2.5]
-    for bad in ("0", "-1", "a,b", "0.1,", "", "nan", "0.1,-2"):
-        with pytest.raises(argparse.ArgumentTypeError, match="threshold"):
-            parse_steps(bad)
 
 
 def test_a_sweep_goes_both_sides_of_the_threshold() -> None:
