@@ -22,6 +22,7 @@ from engine.alignment.blocking import describe
 from engine.alignment.changes import Changes, changes, read_quads
 from engine.alignment.compare import missing_fill
 from engine.alignment.fit.model import Model
+from engine.alignment.formats import FORMATS
 from engine.alignment.identity import output_rows as cluster_rows
 from engine.alignment.identity import report as identity_summary
 from engine.alignment.metrics import METRICS
@@ -58,7 +59,16 @@ from schemas.alignment.outputs import ClustersOutput, DiffOutput
 from schemas.alignment.review import ReviewOutput
 from schemas.alignment.spec import diff_source
 
-__all__ = ["curated", "linkset", "mapping_set", "published_lines", "render", "report", "scores"]
+__all__ = [
+    "FORMATS",
+    "curated",
+    "linkset",
+    "mapping_set",
+    "published_lines",
+    "render",
+    "report",
+    "scores",
+]
 
 Floats = npt.NDArray[np.float64]
 
@@ -428,44 +438,77 @@ def published_diffs(
 def render(state: AlignmentState, index: int, output: Any, fmt: str, path: Path) -> None:
     """Write output number ``index`` (its spec ``output``) into the run's transaction.
 
-    An ``OSError`` (the file system refuses) is left to the caller.
+    The output's format (:data:`~engine.alignment.formats.FORMATS`) writes it. An
+    ``OSError`` (the file system refuses) is left to the caller.
     """
     assert state.links is not None and state.transaction is not None
-    transaction, name = state.transaction, state.spec.name
-    handle: TextIO
-    if isinstance(output, RdfOutput):
-        handle = transaction.open_text(path, newline="\n")
-        _write_rdf(state, index, output, fmt, handle)
-        if output.void is not None:
-            description = transaction.open_text(output.void, newline="\n")
-            iri = f"urn:specengine:{name}:linkset:{index}"
-            facts = linkset(state, iri, output.predicate, path.resolve().as_uri())
-            write_description(facts, description)
-    elif isinstance(output, DiffOutput):
-        _write_diff(state, output, path)
-    elif isinstance(output, SssomOutput):
-        handle = transaction.open_text(path, newline="\n")
-        write_sssom(state.links, mapping_set(state, index, output), handle, curated(state))
-    elif isinstance(output, HtmlOutput):
-        handle = transaction.open_text(path, newline="\n")
-        write_report(report(state, output), handle)
-    elif isinstance(output, ClustersOutput):
-        rows = cluster_rows(state, output)
-        if output.resolved_format == "csv":
-            names = [f"cluster_id_{limit:g}" for limit in output.thresholds]
-            write_clusters_csv(rows, transaction.open_text(path), names)
-        else:
-            handle = transaction.open_text(path, newline="\n")
-            write_clusters_rdf(rows, output.predicate, output.resolved_format, handle)
-    elif isinstance(output, ReviewOutput):
-        _render_review(state, index, output, path)
+    FORMATS.of(output).write(state, index, output, fmt, path)
+
+
+@FORMATS.register("rdf", RdfOutput, offered=(("ttl", "Turtle (.ttl)"), ("nt", "N-Triples (.nt)")))
+def _render_rdf(state: AlignmentState, index: int, output: RdfOutput, fmt: str, path: Path) -> None:
+    assert state.transaction is not None
+    handle = state.transaction.open_text(path, newline="\n")
+    _write_rdf(state, index, output, fmt, handle)
+    if output.void is not None:
+        description = state.transaction.open_text(output.void, newline="\n")
+        iri = f"urn:specengine:{state.spec.name}:linkset:{index}"
+        facts = linkset(state, iri, output.predicate, path.resolve().as_uri())
+        write_description(facts, description)
+
+
+@FORMATS.register("csv", LinksCsvOutput, offered=(("csv", "CSV (.csv)"),))
+def _render_csv(
+    state: AlignmentState, index: int, output: LinksCsvOutput, fmt: str, path: Path
+) -> None:
+    assert state.links is not None and state.transaction is not None
+    handle = state.transaction.open_text(path)
+    write_links_csv(state.links, handle, delimiter=output.delimiter)
+
+
+@FORMATS.register("sssom", SssomOutput, offered=(("sssom.tsv", "SSSOM (.sssom.tsv)"),))
+def _render_sssom(
+    state: AlignmentState, index: int, output: SssomOutput, fmt: str, path: Path
+) -> None:
+    assert state.links is not None and state.transaction is not None
+    handle = state.transaction.open_text(path, newline="\n")
+    write_sssom(state.links, mapping_set(state, index, output), handle, curated(state))
+
+
+@FORMATS.register("html", HtmlOutput, offered=(("html", "HTML report (.html)"),))
+def _render_html(
+    state: AlignmentState, index: int, output: HtmlOutput, fmt: str, path: Path
+) -> None:
+    assert state.transaction is not None
+    handle = state.transaction.open_text(path, newline="\n")
+    write_report(report(state, output), handle)
+
+
+@FORMATS.register("clusters", ClustersOutput)
+def _render_clusters(
+    state: AlignmentState, index: int, output: ClustersOutput, fmt: str, path: Path
+) -> None:
+    assert state.transaction is not None
+    rows = cluster_rows(state, output)
+    if output.resolved_format == "csv":
+        names = [f"cluster_id_{limit:g}" for limit in output.thresholds]
+        write_clusters_csv(rows, state.transaction.open_text(path), names)
     else:
-        assert isinstance(output, LinksCsvOutput)
-        handle = transaction.open_text(path)
-        write_links_csv(state.links, handle, delimiter=output.delimiter)
+        handle = state.transaction.open_text(path, newline="\n")
+        write_clusters_rdf(rows, output.predicate, output.resolved_format, handle)
 
 
-def _render_review(state: AlignmentState, index: int, output: ReviewOutput, path: Path) -> None:
+@FORMATS.register("diff", DiffOutput)
+def _render_diff(
+    state: AlignmentState, index: int, output: DiffOutput, fmt: str, path: Path
+) -> None:
+    _write_diff(state, output, path)
+
+
+@FORMATS.register("review", ReviewOutput)
+def _render_review(
+    state: AlignmentState, index: int, output: ReviewOutput, fmt: str, path: Path
+) -> None:
     """The pairs of the review band, with both records' values and each attribute's evidence."""
     assert state.transaction is not None
     pairs = () if state.review is None else review_pairs(state, state.review)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from engine.alignment.write import FORMATS
 from engine.errors import SpecError
 from engine.web.compose import (
     NAME_LENGTH,
@@ -63,13 +64,8 @@ ENCODINGS = (
 _ENCODING_HINT = ("set `encoding:` in the source", "choose its encoding in the form")
 #: The metric chosen when the attributes page opens.
 DEFAULT_METRIC = "levenshtein"
-OUTPUT_CHOICES = {
-    "ttl": ("rdf", "Turtle (.ttl)"),
-    "nt": ("rdf", "N-Triples (.nt)"),
-    "csv": ("csv", "CSV (.csv)"),
-    "sssom.tsv": ("sssom", "SSSOM (.sssom.tsv)"),
-    "html": ("html", "HTML report (.html)"),
-}
+#: File name suffix -> (output key, label): the formats that need only a file name.
+OUTPUT_CHOICES = FORMATS.offered()
 
 
 def _draft(request: Request) -> Draft | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -262,7 +264,10 @@ class DiffOutput(StrictModel):
         return value
 
 
-_OUTPUT_KEYS = {
+#: Every output format of the language: its key in a spec (``{csv: out/links.csv}``)
+#: -> its model. A new format is its model above and one line here (the union
+#: ``Output`` below follows), and its writer in engine.alignment.write.
+OUTPUT_MODELS: dict[str, type[StrictModel]] = {
     "rdf": RdfOutput,
     "csv": LinksCsvOutput,
     "sssom": SssomOutput,
@@ -275,11 +280,11 @@ _OUTPUT_KEYS = {
 
 def output_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for key in _OUTPUT_KEYS:
+        for key in OUTPUT_MODELS:
             if key in value:
                 return key
     else:
-        for key, model in _OUTPUT_KEYS.items():
+        for key, model in OUTPUT_MODELS.items():
             if isinstance(value, model):
                 return key
     return "__invalid__"
@@ -292,23 +297,25 @@ def output_path(output: Any) -> Path:
 
 def _reject_output(value: Any) -> Any:
     raise PydanticCustomError(
-        "output", "an output needs one of the keys: " + ", ".join(_OUTPUT_KEYS) + " (a mapping)"
+        "output", "an output needs one of the keys: " + ", ".join(OUTPUT_MODELS) + " (a mapping)"
     )
 
 
-Output = Annotated[
-    Annotated[RdfOutput, Tag("rdf")]
-    | Annotated[LinksCsvOutput, Tag("csv")]
-    | Annotated[SssomOutput, Tag("sssom")]
-    | Annotated[HtmlOutput, Tag("html")]
-    | Annotated[ReviewOutput, Tag("review")]
-    | Annotated[ClustersOutput, Tag("clusters")]
-    | Annotated[DiffOutput, Tag("diff")]
-    | Annotated[
+def _output_union() -> Any:
+    """One member per format, tagged with its key; anything else an error naming the keys."""
+    members = [Annotated[model, Tag(key)] for key, model in OUTPUT_MODELS.items()]
+    invalid = Annotated[
         Any, AfterValidator(_reject_output), WithJsonSchema({"not": {}}), Tag("__invalid__")
-    ],
-    Discriminator(output_kind),
-]
+    ]
+    return Annotated[
+        functools.reduce(operator.or_, [*members, invalid]), Discriminator(output_kind)
+    ]
+
+
+if TYPE_CHECKING:
+    Output = Any
+else:
+    Output = _output_union()
 
 # --------------------------------------------------------------------------- publishing
 

@@ -1,4 +1,4 @@
-"""Every registered metric, normaliser and blocking rule runs end to end through ``engine run``.
+"""Every registered metric, normaliser, blocking rule and output format runs end to end.
 
 The spec language accepts every name of its vocabulary tables, so every name must
 also survive a real run: ``validate`` and ``plan`` once accepted ``jaccard`` while
@@ -16,10 +16,12 @@ import pytest
 
 from engine.alignment.metrics import METRICS
 from engine.alignment.normalise import NORMALISERS
+from engine.alignment.write import FORMATS
 from engine.cli import main
 from schemas.alignment import BLOCKINGS
 from schemas.alignment import METRICS as METRIC_OPTIONS
 from schemas.alignment import NORMALISERS as NORMALISER_OPTIONS
+from schemas.alignment.outputs import OUTPUT_MODELS
 
 A = "http://example.org/a/"
 T = "http://example.org/t/"
@@ -105,6 +107,24 @@ BLOCKING_CASES: dict[str, str] = {
 }
 
 
+#: output format -> (its outputs, more lines of the spec, the file it writes, a text
+#: the file holds): each run links the three true pairs (Victor Hugo is t:1).
+OUTPUT_CASES: dict[str, tuple[str, str, str, str]] = {
+    "rdf": ("- {rdf: out/links.nt}", "", "links.nt", f"<{T}1>"),
+    "csv": ("- {csv: out/links.csv}", "", "links.csv", f"{T}1"),
+    "sssom": ("- {sssom: out/links.sssom.tsv}", "", "links.sssom.tsv", "a:1\towl:sameAs\tt:1"),
+    "html": ("- {html: out/report.html}", "", "report.html", "Victor Hugo"),
+    "review": (
+        "- {csv: out/links.csv}\n  - {review: out/review.csv}",
+        "review: {from: 0.25, to: 0.5}",
+        "review.csv",
+        "align_id",
+    ),
+    "clusters": ("- {clusters: out/clusters.csv}", "", "clusters.csv", f"{T}1"),
+    "diff": ("- {rdf: out/links.nt}\n  - {diff: out/links.ru}", "", "links.ru", f"<{T}1>"),
+}
+
+
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -179,3 +199,36 @@ def test_every_blocking_rule_runs(name: str, tmp_path: Path) -> None:
         "  - {name: place, align: [lat, lon], metric: geographic, weight: 0}"
     )
     assert _run(tmp_path, attributes, 0.5, BLOCKING_CASES[name]) == TRUE_LINKS
+
+
+def test_every_output_format_has_a_case() -> None:
+    # The spec language's table and the writers' registry name the same formats, with
+    # the same models: a format a spec accepts is one a run can write.
+    assert set(OUTPUT_CASES) == set(FORMATS.names()) == set(OUTPUT_MODELS)
+    assert {f.name: f.model for f in FORMATS} == OUTPUT_MODELS
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_CASES))
+def test_every_output_format_runs(name: str, tmp_path: Path) -> None:
+    _write_csv(tmp_path / "align.csv", COLUMNS, ALIGN)
+    _write_csv(tmp_path / "target.csv", COLUMNS, TARGET)
+    outputs, more, written, holds = OUTPUT_CASES[name]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""kind: alignment
+name: every-output
+sources:
+  align: {{csv: align.csv, id: {{template: "{A}{{id}}"}}}}
+  target: {{csv: target.csv, id: {{template: "{T}{{id}}"}}}}
+attributes:
+  - {{name: name, metric: levenshtein}}
+threshold: 0.5
+matching: all
+{more}
+outputs:
+  {outputs}
+""",
+        encoding="utf-8",
+    )
+    assert main(["run", "-q", str(spec)]) == 0
+    assert holds in (tmp_path / "out" / written).read_text(encoding="utf-8")
