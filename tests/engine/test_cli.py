@@ -566,7 +566,10 @@ def test_json_errors_are_documents_too(tmp_path: Path, capsys: pytest.CaptureFix
     # The command does not fit the spec, or the command line is wrong: usage, exit 2.
     assert main(["eval", "--json", str(_image(tmp_path)), "--gold", "g.csv"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
-    assert error["kind"] == "usage" and "eval scores alignment specs" in error["message"]
+    assert (
+        error["kind"] == "usage"
+        and "engine eval scores specs of kind alignment" in error["message"]
+    )
     assert main(["run", "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["kind"] == "usage" and "required: SPEC" in error["message"]
