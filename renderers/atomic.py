@@ -121,13 +121,16 @@ def _check_folders(path: Path) -> None:
 class _PendingOutput:
     """One output being written: its final target, temporary file and open handle."""
 
-    __slots__ = ("chmod", "handle", "target", "temp")
+    __slots__ = ("chmod", "handle", "mode", "target", "temp")
 
-    def __init__(self, target: Path, temp: Path, handle: TextIO | None, chmod: bool) -> None:
+    def __init__(
+        self, target: Path, temp: Path, handle: TextIO | None, chmod: bool, mode: int | None = None
+    ) -> None:
         self.target = target
         self.temp = temp
         self.handle = handle
         self.chmod = chmod
+        self.mode = mode
 
 
 class OutputTransaction:
@@ -260,13 +263,14 @@ class OutputTransaction:
 
     # ------------------------------------------------------------------ writing
 
-    def open_text(self, path: Path, newline: str = "") -> TextIO:
+    def open_text(self, path: Path, newline: str = "", mode: int | None = None) -> TextIO:
         """Open a UTF-8 text handle whose content will become ``path`` on :meth:`commit`.
 
         The temporary file is created in ``path``'s directory (so the final rename
         stays on one file system and is atomic); missing parent directories are
         created. ``newline`` is passed to :func:`open`; the default ``""`` writes
-        line endings untranslated, as the csv module requires.
+        line endings untranslated, as the csv module requires. ``mode`` is the
+        file's mode (default: 0644 minus the umask), e.g. that of a file it replaces.
 
         Raises ``ValueError`` if the same path is already part of this transaction
         or the transaction is finished, ``IsADirectoryError`` if ``path`` is a
@@ -282,7 +286,7 @@ class OutputTransaction:
             os.close(fd)
             os.unlink(temp_name)
             raise
-        self._pending.append(_PendingOutput(target, Path(temp_name), handle, chmod=True))
+        self._pending.append(_PendingOutput(target, Path(temp_name), handle, chmod=True, mode=mode))
         return handle
 
     def place(self, source: Path, path: Path) -> None:
@@ -389,7 +393,8 @@ class OutputTransaction:
             fd = out.handle.fileno()
         try:
             if out.chmod:
-                os.chmod(fd if os.chmod in os.supports_fd else out.temp, mode)
+                final = mode if out.mode is None else out.mode
+                os.chmod(fd if os.chmod in os.supports_fd else out.temp, final)
             os.fsync(fd)
         finally:
             if reopened:

@@ -440,3 +440,11 @@ def test_a_file_system_without_locks_still_gets_its_outputs(
         tx.commit()
     assert _listing(tmp_path) == ["links.nt"]
     assert "this file system has no file locks (No locks available)" in caplog.text
+
+
+def test_open_text_with_a_mode_gives_the_file_that_mode(tmp_path: Path) -> None:
+    target = tmp_path / "private.yaml"
+    with OutputTransaction() as tx:
+        tx.open_text(target, mode=0o600).write("x\n")
+        tx.commit()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
