@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -94,17 +95,33 @@ def with_model(text: str, model: Model, source: str) -> str:
 
 
 def write_model(spec_file: Path, model: Model, out: Path | None = None) -> Path:
-    """Write the spec with its model to ``out`` (default: the spec itself), atomically."""
+    """Write the spec with its model to ``out`` (default: the spec itself), atomically.
+
+    A symbolic link is written through (its target changes, the link stays), and a
+    file replaced keeps its mode: a private spec stays private.
+    """
     try:
         text = spec_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(str(spec_file), f"cannot read: {exc.strerror or exc}") from None
     target = spec_file if out is None else out
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    folder = target.parent
+    if not folder.is_dir():
+        raise DataError(
+            str(target), f"cannot write: the folder {folder} does not exist (create it first)"
+        )
+    moved = folder.resolve() != spec_file.resolve().parent
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    except OSError:
+        mode = None
     new = with_model(text, model, str(spec_file))
-    _check(new, spec_file, target)
+    _check(new, spec_file, target, moved)
     try:
         with OutputTransaction() as transaction:
-            transaction.open_text(target, newline="\n").write(new)
+            transaction.open_text(target, newline="\n", mode=mode).write(new)
             transaction.commit()
     except OSError as exc:
         raise DataError(str(target), f"cannot write: {exc.strerror or exc}") from None
@@ -119,13 +136,15 @@ def _undotted(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def _check(text: str, spec_file: Path, target: Path) -> None:
+def _check(text: str, spec_file: Path, target: Path, moved: bool = False) -> None:
     """Refuse to write a fitted spec the loader would refuse (nothing is written then).
 
     A spec may hold values on the scale of its hand-set weights (a clusters threshold,
     a review band of distances) that mean nothing once the model scores by match
     probability: the user removes or rewrites them, the fit does not guess. Each problem
-    is shown where the field is in the spec as the user wrote it.
+    is shown where the field is in the spec as the user wrote it. A copy written into
+    another folder (``moved``) must also find its files from there: relative paths
+    resolve from the spec's own folder, and the fit does not rewrite them.
     """
     from engine.errors import Problem, SpecError
     from engine.spec_reader import read_document, validate
@@ -135,12 +154,16 @@ def _check(text: str, spec_file: Path, target: Path) -> None:
         prefix=f".{target.name}.", suffix=".fit-check", dir=target.parent
     )
     trial = Path(name)
+    files = False
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
         # Validated as the loader would (the text is an alignment spec: no kind to look up).
         document = read_document(trial, expand_env=False)
         validate(document, trial, "alignment", AlignmentSpec, cross_checks, check_files=False)
+        if moved:
+            files = True
+            validate(document, trial, "alignment", AlignmentSpec, cross_checks, check_files=True)
     except SpecError as exc:
         written = read_document(spec_file, expand_env=False)
         problems = []
@@ -149,6 +172,15 @@ def _check(text: str, spec_file: Path, target: Path) -> None:
                 line, column = written.position(_undotted(problem.path))
                 problem = Problem(str(spec_file), line, column, problem.path, problem.message)
             problems.append(problem)
+        if files:
+            message = (
+                f"--out writes the spec into {target.parent}, not the spec's folder"
+                f" ({spec_file.resolve().parent}): relative paths in a spec resolve from the"
+                " spec's own folder, so from there the files above would not be found; nothing"
+                " was written. Write the copy beside the spec, or make those paths absolute"
+            )
+            problems.append(Problem(str(spec_file), 1, 1, "--out", message))
+            raise SpecError(problems) from None
         problems.append(
             Problem(
                 str(spec_file),
