@@ -32,7 +32,7 @@ from engine.alignment.compare import CompareTask, compare_batch, compare_chunk, 
 from engine.alignment.curation import read_curation
 from engine.alignment.fit import em, supervised
 from engine.alignment.fit.em import pattern_weights
-from engine.alignment.fit.levels import cut, default_cuts
+from engine.alignment.fit.levels import MISSING, cut, default_cuts
 from engine.alignment.fit.model import AttributeModel, Model, probability_of, rounded, weight_of
 from engine.alignment.fit.u import level_frequencies, random_pairs
 from engine.alignment.handlers import HANDLERS
@@ -249,6 +249,31 @@ def _doubts(names: Sequence[str], m: Sequence[Floats], u: Sequence[Floats]) -> l
     return doubts
 
 
+def _nothing_to_fit(
+    spec: AlignmentSpec, spec_file: Path, candidates: int, random_levels: Matrix
+) -> None:
+    """A data error when the sources give the fit nothing to learn from (no model is written)."""
+    sources = f"{spec_file} (its sources as read and blocked)"
+    if not candidates:
+        raise DataError(
+            sources,
+            "no candidate pairs: the blocking proposes no pair of records, so there is nothing"
+            " to fit the model from; check the blocking keys (do the sides share any value?)",
+        )
+    varied = [
+        a.name
+        for i, a in enumerate(spec.attributes)
+        if len(np.unique(random_levels[:, i][random_levels[:, i] != MISSING])) > 1
+    ]
+    if not varied:
+        raise DataError(
+            sources,
+            "the records do not differ: random pairs of records compare at the same level on"
+            " every attribute, so no attribute can tell matches from non-matches and there is"
+            " nothing to fit the model from",
+        )
+
+
 def _term_frequency(spec: AlignmentSpec, asked: Sequence[str]) -> set[str]:
     """The attributes adjusted for term frequency: those asked for, and those the model was."""
     names = [a.name for a in spec.attributes]
@@ -288,6 +313,7 @@ def fit(
     u = [level_frequencies(random_levels[:, a], len(c) + 1) for a, c in enumerate(cuts)]
     assert state.rule is not None
     pairs, candidate_levels = levels.candidates(state.rule)
+    _nothing_to_fit(spec, spec_file, len(pairs), random_levels)
     everything = em.patterns(candidate_levels)
     total = _total_pairs(levels)
     notes: list[str] = list(state.warnings)

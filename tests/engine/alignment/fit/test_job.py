@@ -100,3 +100,31 @@ def test_a_spec_that_publishes_is_fitted_without_the_stores_credentials(
     )
     result = fit(engine.load_spec(path), path)
     assert result.candidates > 4000
+
+
+def _tiny(tmp_path: Path, rows: str, blocking: str) -> Path:
+    (tmp_path / "a.csv").write_text("rec_id,surname,given_name\n" + rows, encoding="utf-8")
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "kind: alignment\nname: tiny\nsources:\n"
+        '  align: {csv: a.csv, id: {template: "http://x/a/{rec_id}"}}\n'
+        '  target: {csv: a.csv, id: {template: "http://x/b/{rec_id}"}}\n'
+        "attributes:\n  - {name: surname, metric: jaro_winkler}\n"
+        "  - {name: given_name, metric: jaro_winkler}\n"
+        f"blocking: {blocking}\nallow_empty: true\nmatching: one-to-one\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_no_candidate_pairs_is_a_data_error_with_nothing_to_fit(tmp_path: Path) -> None:
+    rows = "a1,smith,john\na2,jones,mary\na3,brown,anne\n"
+    path = _tiny(tmp_path, rows, "{key: {align: rec_id, target: surname}}")
+    with pytest.raises(DataError, match=r"no candidate pairs.*nothing to fit the model from"):
+        fit(engine.load_spec(path), path)
+
+
+def test_records_that_do_not_differ_are_a_data_error_with_nothing_to_fit(tmp_path: Path) -> None:
+    path = _tiny(tmp_path, "a1,smith,john\na2,smith,john\na3,smith,john\n", "none")
+    with pytest.raises(DataError, match=r"the records do not differ.*nothing to fit the model"):
+        fit(engine.load_spec(path), path)
