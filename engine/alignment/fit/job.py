@@ -442,6 +442,7 @@ def _supervised(
         "gold_links": float(len(codes)),
         "estimated_f1": choice.f1,
         "estimated_precision": choice.precision,
-        "cross_validated_recall": choice.recall,
+        "estimated_recall": choice.recall,
+        "gold_links_recall": choice.labelled_recall,
     }
     return m, prior, choice.threshold, scores

@@ -59,10 +59,12 @@ def fit_text(result: FitResult, written: Path) -> str:
     if result.scores:
         s = result.scores
         lines.append(
-            f"threshold chosen on {int(s['gold_links']):,} gold links: estimated F1"
-            f" {s['estimated_f1']:.4f} (recall of the gold links, {int(FOLDS)}-fold cross-validated:"
-            f" {s['cross_validated_recall']:.4f}; precision from the model's expected matches:"
-            f" {s['estimated_precision']:.4f})"
+            f"threshold chosen on {int(s['gold_links']):,} gold links for the best estimated F1:"
+            f" F1 {s['estimated_f1']:.4f}, the harmonic mean of precision"
+            f" {s['estimated_precision']:.4f} (the matches the model expects among the pairs kept)"
+            f" and recall {s['estimated_recall']:.4f} (of the matches the model expects among"
+            f" the candidates); the gold links kept, {int(FOLDS)}-fold cross-validated:"
+            f" {s['gold_links_recall']:.4f}"
         )
     if adjusted:
         lines.append(

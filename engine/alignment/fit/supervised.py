@@ -75,12 +75,19 @@ def out_of_fold(matches: Matrix, match_folds: Ints, u: Sequence[Floats], prior: 
 
 @dataclass(frozen=True)
 class Choice:
-    """The chosen threshold (a probability) and the estimated scores there."""
+    """The chosen threshold (a probability) and the estimated scores there.
+
+    ``recall`` and ``precision`` are of all matches (the found matches, ``recall
+    x E`` capped at the pairs kept, over ``E`` and over the pairs kept), and ``f1``
+    is their harmonic mean; ``labelled_recall`` is the labelled matches' share at or
+    above the threshold (out of fold), from which they are estimated.
+    """
 
     threshold: float
     f1: float
     precision: float
     recall: float
+    labelled_recall: float = 0.0
 
 
 def choose_threshold(candidates: Floats, matches: Floats) -> Choice:
@@ -108,4 +115,7 @@ def choose_threshold(candidates: Floats, matches: Floats) -> Choice:
     middle = float(np.clip((upper + lower) / 2, -LIMIT_BITS, LIMIT_BITS))
     threshold = float(probability_of(np.asarray([middle]))[0])
     precision = float(true[best] / found[best])
-    return Choice(threshold, float(f1[best]), precision, float(recall[best]))
+    # The recall F1 is made of: the labelled matches' recall, unless more matches are
+    # expected than the pairs kept could hold (then those pairs are all taken for matches).
+    estimated = float(true[best] / expected)
+    return Choice(threshold, float(f1[best]), precision, estimated, float(recall[best]))

@@ -39,3 +39,14 @@ def test_out_of_fold_scores_use_the_other_folds() -> None:
     scores = out_of_fold(matches, match_folds, u, 0.01)
     # Fold 3 holds a disagreeing match: the others see fewer, and score agreement higher.
     assert scores[3] > scores[0] > 0.8 and (scores[8:] < 0.001).all()
+
+
+def test_the_printed_recall_precision_and_f1_agree() -> None:
+    # Every labelled match scores 0.99, but the model expects more matches (2.98) than the
+    # two pairs it keeps at 0.99: the recall of all matches there is 2 / 2.98, not 1.
+    candidates = np.r_[np.full(2, 0.99), np.full(100, 0.01)]
+    choice = choose_threshold(candidates, np.full(10, 0.99))
+    assert choice.precision == 1.0
+    assert abs(choice.recall - 2 / 2.98) < 1e-9
+    harmonic = 2 * choice.precision * choice.recall / (choice.precision + choice.recall)
+    assert abs(choice.f1 - harmonic) < 1e-9
