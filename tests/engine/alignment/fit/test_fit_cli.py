@@ -108,7 +108,7 @@ def test_supervised_with_a_tenth_of_the_gold_links_matches_the_hand_tuned_spec(
     spec = unfitted(ROOT / "specs" / "febrl4.yaml", tmp_path)
     assert main(["fit", str(spec), "--gold", str(tenth)]) == 0
     out = capsys.readouterr().out
-    assert "threshold chosen on 500 gold links: estimated F1" in out
+    assert "threshold chosen on 500 gold links for the best estimated F1: F1" in out
     assert "threshold: match probability >= " in out
     hand_tuned = f1(ROOT / "specs" / "febrl4.yaml", gold, capsys)
     assert f1(spec, gold, capsys) >= hand_tuned
