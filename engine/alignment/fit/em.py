@@ -30,8 +30,10 @@ __all__ = [
     "EmResult",
     "Fitted",
     "Session",
+    "agreement",
     "em",
     "fit",
+    "goes_with_key",
     "initial_m",
     "pattern_weights",
     "patterns",
@@ -173,12 +175,84 @@ def random_prior(
 
 @dataclass(frozen=True)
 class Session:
-    """One training session: a blocking rule's pairs (as level patterns) and what it holds out."""
+    """One training session: a blocking rule's pairs (as level patterns) and what it holds out.
+
+    ``along``: the attributes held out because they go with the rule's key (see
+    :func:`goes_with_key`), besides those the rule reads.
+    """
 
     label: str
     rows: Matrix
     counts: Floats
     held_out: tuple[bool, ...]
+    along: tuple[bool, ...] = ()
+
+
+#: An attribute goes with a rule's key when more than this share of the rule's pairs agree on it...
+ALONG_SHARE = 0.5
+#: ...that is more than this many times the share of random pairs that agree on it...
+ALONG_OVER_RANDOM = 20.0
+#: ...and more than this many times the (median) share of the rule's other discriminating
+#: attributes, an upper bound on the matches among the pairs: they cannot explain it.
+ALONG_OVER_OTHERS = 3.0
+#: An attribute is discriminating when fewer than this share of random pairs agree on it.
+DISCRIMINATING = 0.05
+#: A close level holding more than this share of a session's pairs: the attribute is constant there.
+CONSTANT = 0.99
+
+
+def agreement(rows: Matrix, counts: Floats, a: int, far: int) -> tuple[float, Floats]:
+    """The share of the pairs not at the attribute's far level (``far``), and the level shares.
+
+    Pairs missing the attribute are left out.
+    """
+    column = rows[:, a].astype(np.int64)
+    known = column != MISSING
+    total = float(counts[known].sum())
+    if not total:
+        return 0.0, np.zeros(far + 1)
+    shares = np.bincount(column[known], weights=counts[known], minlength=far + 1) / total
+    return float(1.0 - shares[far]), shares
+
+
+def goes_with_key(
+    rows: Matrix, counts: Floats, u: Sequence[Floats], held: Sequence[bool]
+) -> tuple[bool, ...]:
+    """The attributes a rule's pairs agree on because of its key, not because they match.
+
+    A suburb goes with a postcode key, a country with a radius: nearly every pair
+    of the rule agrees on it, match or not, so the rule's pairs say nothing of its
+    m (and EM, seeing every pair agree on a rare value, takes every pair for a
+    match). Such an attribute agrees on far more of the rule's pairs than random
+    pairs do and than the rule's other discriminating attributes do (which agree
+    on about as many pairs as there are matches), or is constant among them.
+    """
+    agrees: list[float] = []
+    constant: list[bool] = []
+    for a, levels in enumerate(u):
+        agree, shares = agreement(rows, counts, a, len(levels) - 1)
+        agrees.append(agree)
+        # Nearly every pair at one close level (nearly all far apart is the usual, informative case).
+        constant.append(bool(shares[:-1].max(initial=0.0) > CONSTANT))
+    random_agree = [1.0 - float(levels[-1]) for levels in u]
+    out = []
+    for a in range(len(u)):
+        if held[a]:
+            out.append(False)
+            continue
+        others = [
+            agrees[b]
+            for b in range(len(u))
+            if b != a and not held[b] and random_agree[b] < DISCRIMINATING
+        ]
+        outlier = (
+            bool(others)
+            and agrees[a] > ALONG_SHARE
+            and agrees[a] > ALONG_OVER_RANDOM * random_agree[a]
+            and agrees[a] > ALONG_OVER_OTHERS * float(np.median(others))
+        )
+        out.append(outlier or constant[a])
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -209,6 +283,21 @@ def fit(
         free = [not h for h in session.held_out]
         if not any(free) or not session.counts.sum():
             continue
+        along = [names[a] for a, flag in enumerate(session.along) if flag]
+        if along:
+            notes.append(
+                f"{session.label}: its pairs nearly all agree on {', '.join(along)}, match or"
+                " not (it goes with the rule's key, or is constant there): its m is not learnt"
+                " from them but from the other rules' pairs, or else from the other"
+                " attributes' evidence"
+            )
+        left = [names[a] for a in range(count) if free[a]]
+        if len(left) < 3:
+            notes.append(
+                f"{session.label}: EM is left {len(left)} attribute(s) carrying evidence"
+                f" ({', '.join(left)}): with fewer than three, matches and non-matches may not"
+                " be told apart; check the fitted model with engine eval, or fit with --gold"
+            )
         result = em(
             session.rows,
             session.counts,
@@ -226,7 +315,8 @@ def fit(
     if not all(known) and any(known) and counts.sum():
         last = [names[a] for a in range(count) if not known[a]]
         notes.append(
-            "every blocking rule uses " + ", ".join(last) + ": its m was estimated over all"
+            "every blocking rule uses " + ", ".join(last) + " (reads it, or goes with its key):"
+            " its m was estimated over all"
             " candidate pairs, from the other attributes' evidence (biased towards agreement:"
             " matches that disagree on it were never compared)"
         )

@@ -198,8 +198,12 @@ class _Levels:
         return Pairs(left[chosen], right[chosen], np.zeros(len(chosen))), levels
 
 
-def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Session]:
+def _sessions(
+    state: AlignmentState, pairs: Pairs, levels: Matrix, u: Sequence[Floats]
+) -> list[em.Session]:
     """One training session per blocking rule, each with the attributes it reads held out.
+
+    Also held out: the attributes that go with the rule's key (``em.goes_with_key``).
 
     A rule's pairs are the candidates it contains (the union compared them once).
     """
@@ -219,8 +223,10 @@ def _sessions(state: AlignmentState, pairs: Pairs, levels: Matrix) -> list[em.Se
         if spec.dedup:  # a rule sees the records twice: a pair either way round is its pair
             mine |= member.contains(pairs.ib, pairs.ia)
         rows, counts = em.patterns(levels[mine])
-        held = tuple(name in used for name in names)
-        out.append(em.Session(member.label, rows, counts, held))
+        blocked = tuple(name in used for name in names)
+        along = em.goes_with_key(rows, counts, u, blocked)
+        held = tuple(b or a for b, a in zip(blocked, along, strict=True))
+        out.append(em.Session(member.label, rows, counts, held, along))
     return out
 
 
@@ -319,7 +325,7 @@ def fit(
     notes: list[str] = list(state.warnings)
     scores: dict[str, float] = {}
     if gold is None and not spec.curation:
-        fitted = em.fit(_sessions(state, pairs, candidate_levels), everything, u, names, total)
+        fitted = em.fit(_sessions(state, pairs, candidate_levels, u), everything, u, names, total)
         m, prior = fitted.m, fitted.prior
         notes += fitted.notes
         threshold = spec.model.threshold if spec.model is not None else DEFAULT_THRESHOLD
