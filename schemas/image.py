@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.base import InputPath, OutputDir, StrictModel
-from schemas.units import Duration, MemorySize, Size, parse_size
+from schemas.units import MemorySize, Size, Wait, parse_size
 
 __all__ = ["Debian", "Glance", "ImageSpec", "Root", "Upload", "Verify", "parse_size"]
 
@@ -59,7 +59,7 @@ class Verify(StrictModel):
     """Boot checks under QEMU after the build."""
 
     boot: bool = False
-    timeout_s: Duration = Field(
+    timeout_s: Wait = Field(
         "5min",
         gt=0,
         validate_default=True,

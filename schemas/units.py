@@ -1,7 +1,10 @@
 """Quantities of the spec language: a quantity is written with its unit, in its value.
 
 Durations ``500ms``, ``60s``, ``5min``, ``2h``, ``1d``; sizes ``512M``, ``2G``
-(powers of 1024); lengths ``500 m``, ``3 km``. A key never carries a unit
+(powers of 1024); lengths ``500 m``, ``3 km``. Each has a maximum, so that a
+typo cannot overflow a clock or a counter deep in a run: a duration at most
+``365d`` (a timeout or a wait between attempts at most ``1d``), a size at
+most ``1024T``, a length at most ``20038 km``. A key never carries a unit
 (no ``timeout_s``, ``memory_mb``, ``radius_km``): the value says it.
 
 The models keep each quantity in one unit for the engine (a duration in
@@ -20,11 +23,14 @@ from pydantic import AfterValidator, BeforeValidator, ValidationInfo, WithJsonSc
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "DAY",
     "FROM_SPEC",
+    "YEAR",
     "Duration",
     "Length",
     "MemorySize",
     "Size",
+    "Wait",
     "parse_duration",
     "parse_length",
     "parse_size",
@@ -64,7 +70,10 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"'{text}' is not a size (e.g. 2G, 512M)")
     unit = (match.group(2) or "").lower()[:1]
-    return int(float(match.group(1)) * _BYTES[unit])
+    size = float(match.group(1)) * _BYTES[unit]
+    if not size <= _SIZE_MAX:  # int() of an infinite float would overflow
+        raise ValueError(f"'{text}' is too large: a size is at most 1024T")
+    return int(size)
 
 
 def _from_spec(info: ValidationInfo) -> bool:
@@ -93,16 +102,52 @@ def _string_schema(pattern: str, example: str) -> Any:
     return WithJsonSchema({"type": "string", "pattern": pattern, "examples": [example]})
 
 
-#: A duration, held in seconds: ``60s``, ``500ms``, ``5min``, ``2h``, ``1d``.
+#: Seconds in a day: the longest timeout or wait between attempts.
+DAY = 86400.0
+#: Seconds in a year (365 days): the longest duration of any kind (e.g. ``cache_ttl``).
+YEAR = 365 * DAY
+#: The longest length on the Earth (half its circumference), in kilometres.
+_EARTH_HALF_KM = 20038.0
+#: The largest size (a disk, a volume, a memory): 1024T.
+_SIZE_MAX = 1 << 50
+
+
+def _at_most(limit: float, written: str, what: str) -> Any:
+    """Refuse a quantity above ``limit`` (or not finite), naming the maximum as written.
+
+    Without a maximum, a huge value (``timeout: 100000000d``) overflowed the
+    platform's clocks deep in the run (``socket.settimeout``, ``time.sleep``).
+    """
+
+    def check(value: float) -> float:
+        if not value <= limit:  # also refuses nan and inf
+            raise PydanticCustomError(
+                "unit_max", "{what} is at most {written}", {"what": what, "written": written}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+#: A duration, held in seconds: ``60s``, ``500ms``, ``5min``, ``2h``, ``1d``; at most 365d.
 Duration = Annotated[
     float,
     BeforeValidator(_quantity(parse_duration, "60s", "a duration")),
+    _at_most(YEAR, "365d", "a duration"),
     _string_schema(_DURATION.pattern, "60s"),
 ]
-#: A length on the Earth, held in kilometres: ``3 km``, ``500 m``.
+#: A timeout or a wait between attempts, held in seconds: as :data:`Duration`, at most 1d.
+Wait = Annotated[
+    float,
+    BeforeValidator(_quantity(parse_duration, "60s", "a duration")),
+    _at_most(DAY, "1d", "a timeout or wait"),
+    _string_schema(_DURATION.pattern, "60s"),
+]
+#: A length on the Earth, held in kilometres: ``3 km``, ``500 m``; at most 20038 km.
 Length = Annotated[
     float,
     BeforeValidator(_quantity(parse_length, "3 km", "a length")),
+    _at_most(_EARTH_HALF_KM, "20038 km (half the Earth's circumference)", "a length"),
     _string_schema(_LENGTH.pattern, "3 km"),
 ]
 
@@ -111,18 +156,22 @@ def _mebibytes(text: str) -> int:
     return parse_size(text) >> 20
 
 
-#: A memory size, held in MiB: ``1G``, ``512M``.
+#: A memory size, held in MiB: ``1G``, ``512M``; at most 1024T.
 MemorySize = Annotated[
     int,
     BeforeValidator(_quantity(_mebibytes, "1G", "a memory size")),
+    _at_most(_SIZE_MAX >> 20, "1024T", "a memory size"),
     _string_schema(_SIZE.pattern, "1G"),
 ]
 
 
 def _size(value: str) -> str:
     try:
-        if parse_size(value) <= 0:
+        size = parse_size(value)
+        if size <= 0:
             raise ValueError("a size must be positive")
+        if size > _SIZE_MAX:
+            raise ValueError("a size is at most 1024T")
     except ValueError as exc:
         raise PydanticCustomError("size", "{error}", {"error": str(exc)}) from None
     return value

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.base import InputPath, OutputPath, StrictModel
-from schemas.units import Duration, Size, parse_size
+from schemas.units import Size, Wait, parse_size
 
 __all__ = [
     "IQN_MAX_LENGTH",
@@ -83,7 +83,7 @@ class Host(StrictModel):
     user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]*$")
     key: InputPath = Field(description="the private key of the restricted account")
     known_hosts: OutputPath = Field(description="a known_hosts file pinning the host's key")
-    timeout_s: Duration = Field(
+    timeout_s: Wait = Field(
         "20s",
         gt=0,
         validate_default=True,

@@ -221,6 +221,10 @@ class RadiusBlocking(_PointBlocking):
                 raise PydanticCustomError("radius", "{error}", {"error": str(exc)}) from None
             if km <= 0:
                 raise PydanticCustomError("radius", "the radius must be positive")
+            if km > 20038:
+                raise PydanticCustomError(
+                    "radius", "a radius is at most 20038 km (half the Earth's circumference)"
+                )
         elif not value > 0 or value == float("inf"):
             raise PydanticCustomError("radius", "the radius must be a positive number")
         return value

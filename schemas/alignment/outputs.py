@@ -26,7 +26,7 @@ from schemas.base import (
     OutputPath,
     StrictModel,
 )
-from schemas.units import Duration
+from schemas.units import Wait
 
 # --------------------------------------------------------------------------- outputs
 
@@ -359,15 +359,15 @@ class Publish(StrictModel):
         " finds it too large (Virtuoso takes about 1,400)",
     )
     auth: AuthSpec | None = None
-    timeout_s: Duration = Field(
+    timeout_s: Wait = Field(
         "2min",
         gt=0,
         validate_default=True,
         validation_alias="timeout",
         description="how long to wait for one answer",
     )
-    retries: int = Field(4, ge=0)
-    backoff_s: Duration = Field(
+    retries: int = Field(4, ge=0, le=10, description="attempts after the first (at most 10)")
+    backoff_s: Wait = Field(
         "1s",
         ge=0,
         validate_default=True,

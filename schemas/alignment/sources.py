@@ -23,7 +23,7 @@ from schemas.base import (
     OutputDir,
     StrictModel,
 )
-from schemas.units import Duration
+from schemas.units import Duration, Wait
 
 # --------------------------------------------------------------------------- sources
 
@@ -211,15 +211,17 @@ class _RemoteSource(StrictModel):
         ge=1,
         description="rows per request (ORDER BY + LIMIT/OFFSET); null: one request",
     )
-    timeout_s: Duration = Field(
+    timeout_s: Wait = Field(
         "60s",
         gt=0,
         validate_default=True,
         validation_alias="timeout",
         description="how long to wait for one answer",
     )
-    retries: int = Field(4, ge=0, description="attempts after the first on timeouts, 5xx, cuts")
-    backoff_s: Duration = Field(
+    retries: int = Field(
+        4, ge=0, le=10, description="attempts after the first on timeouts, 5xx, cuts (at most 10)"
+    )
+    backoff_s: Wait = Field(
         "1s",
         ge=0,
         validate_default=True,

@@ -36,7 +36,7 @@ from schemas.base import (
     StrictModel,
     named_union,
 )
-from schemas.units import Duration
+from schemas.units import Wait
 
 # --------------------------------------------------------------------------- attributes
 
@@ -115,7 +115,7 @@ class DaskExecutor(StrictModel):
     """Compare chunks on a dask.distributed cluster; without an address, a local cluster."""
 
     address: str | None = Field(None, description="scheduler, e.g. tcp://127.0.0.1:8786")
-    timeout_s: Duration = Field(
+    timeout_s: Wait = Field(
         "10s",
         gt=0,
         validate_default=True,
