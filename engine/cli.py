@@ -507,7 +507,7 @@ def _interrupted(interrupt: KeyboardInterrupt, command: str, as_json: bool) -> i
     print(f"engine: {message}", file=sys.stderr)
     code = interrupts.exit_code(interrupt)
     if as_json:
-        print(dumps(error_document({"kind": "interrupted", "message": message}, code)))
+        _print_document(dumps(error_document({"kind": "interrupted", "message": message}, code)))
     return code
 
 
@@ -524,7 +524,7 @@ def _main(argv: list[str], at: int, command: str, as_json: bool) -> int:
         print(exc.usage + exc.message, file=sys.stderr)
         code = EXIT_DATA if detailed else EXIT_SPEC
         if as_json:
-            print(dumps(error_document({"kind": "usage", "message": exc.message}, code)))
+            _print_document(dumps(error_document({"kind": "usage", "message": exc.message}, code)))
         return code
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
@@ -545,8 +545,7 @@ def _main(argv: list[str], at: int, command: str, as_json: bool) -> int:
         code, details = error.exit_code, error.details()
     except BrokenPipeError:
         # The reader went away (``engine plan | head``): not an error of the run.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_OK
     except Exception as exc:
         if args.debug:
@@ -563,8 +562,22 @@ def _main(argv: list[str], at: int, command: str, as_json: bool) -> int:
         document = error_document(details, code)
         if plan is not None:
             document["plan"] = plan
-        print(dumps(document))
+        _print_document(dumps(document))
     return code
+
+
+def _stdout_to_devnull() -> None:
+    # Python's own flush at exit would fail again on the closed pipe (a traceback, exit 120).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _print_document(text: str) -> None:
+    """Print an error's JSON document; a reader gone (``| head -c1``) keeps the error's exit code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_to_devnull()
 
 
 if __name__ == "__main__":

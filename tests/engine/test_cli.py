@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -642,3 +643,23 @@ def test_parse_steps_takes_a_count_or_thresholds() -> None:
     for bad in ("0", "-1", "a,b", "0.1,", "", "nan", "0.1,-2"):
         with pytest.raises(argparse.ArgumentTypeError, match="threshold"):
             parse_steps(bad)
+
+
+@pytest.mark.parametrize("command", ["run", "eval", "fit"])
+def test_json_error_to_a_closed_stdout_keeps_its_exit_code(tmp_path: Path, command: str) -> None:
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("name: born", "name: born, weight: x"))
+    # The reader is gone before the engine writes (``engine run --json | head -c1``).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", command, str(spec), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 2, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert "spec.yaml:" in err
