@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    Field,
     RootModel,
     Tag,
     ValidationInfo,
@@ -34,7 +35,9 @@ __all__ = [
     "OutputDir",
     "OutputPath",
     "Ref",
+    "Scale",
     "StrictModel",
+    "Weight",
     "closest",
     "keys_at",
     "named_union",
@@ -42,9 +45,22 @@ __all__ = [
 
 
 class StrictModel(BaseModel):
-    """Base of every spec model: unknown keys are errors, values are frozen."""
+    """Base of every spec model: unknown keys are errors, values are frozen, numbers finite.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    ``allow_inf_nan=False`` makes every float field of the spec language refuse
+    ``.inf``, ``.nan`` and numbers YAML reads as infinite (``1e309``), at their line.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+
+#: A metric's ``scale`` (the distance read as 1): positive, at least 1e-6 and at most
+#: 1e12, so that dividing a distance by it neither overflows nor loses every digit.
+Scale = Annotated[float, Field(ge=1e-6, le=1e12, allow_inf_nan=False)]
+#: An attribute's weight: finite, from 0 to 1e6 (a sum of weights stays a number).
+Weight = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
 
 class NoOptions(StrictModel):

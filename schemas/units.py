@@ -16,6 +16,7 @@ unit.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -47,13 +48,25 @@ _KILOMETRES = {"m": 0.001, "km": 1.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _BYTES = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
+#: Seconds in a day: the longest timeout or wait between attempts.
+DAY = 86400.0
+#: Seconds in a year (365 days): the longest duration of any kind (e.g. ``cache_ttl``).
+YEAR = 365 * DAY
+#: The longest length on the Earth (half its circumference), in kilometres.
+_EARTH_HALF_KM = 20038.0
+#: The largest size (a disk, a volume, a memory): 1024T.
+_SIZE_MAX = 1 << 50
+
 
 def parse_duration(text: str) -> float:
     """Seconds of a duration such as ``60s``, ``500ms``, ``5min``, ``2h``, ``1d``."""
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(f"'{text}' is not a duration (e.g. 60s, 500ms, 5min, 2h, 1d)")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if not math.isfinite(seconds):  # 400 digits: the maxima are checked by the types
+        raise ValueError(f"'{text}' is too long: a duration is at most 365d")
+    return seconds
 
 
 def parse_length(text: str) -> float:
@@ -61,7 +74,10 @@ def parse_length(text: str) -> float:
     match = _LENGTH.match(text)
     if match is None:
         raise ValueError(f"'{text}' is not a length (e.g. 3 km, 500 m)")
-    return float(match.group(1)) * _KILOMETRES[match.group(2)]
+    km = float(match.group(1)) * _KILOMETRES[match.group(2)]
+    if not math.isfinite(km):
+        raise ValueError(f"'{text}' is too long: a length is at most 20038 km")
+    return km
 
 
 def parse_size(text: str) -> int:
@@ -100,16 +116,6 @@ def _quantity(parse: Any, example: str, what: str) -> Any:
 
 def _string_schema(pattern: str, example: str) -> Any:
     return WithJsonSchema({"type": "string", "pattern": pattern, "examples": [example]})
-
-
-#: Seconds in a day: the longest timeout or wait between attempts.
-DAY = 86400.0
-#: Seconds in a year (365 days): the longest duration of any kind (e.g. ``cache_ttl``).
-YEAR = 365 * DAY
-#: The longest length on the Earth (half its circumference), in kilometres.
-_EARTH_HALF_KM = 20038.0
-#: The largest size (a disk, a volume, a memory): 1024T.
-_SIZE_MAX = 1 << 50
 
 
 def _at_most(limit: float, written: str, what: str) -> Any:

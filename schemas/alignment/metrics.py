@@ -12,6 +12,7 @@ from schemas.alignment.normalisers import DateOptions, SoundexOptions
 from schemas.base import (
     NoOptions,
     Ref,
+    Scale,
     StrictModel,
     named_union,
 )
@@ -37,7 +38,7 @@ class TemporalOptions(DateOptions):
     """Distance between dates in ``unit``s; ``scale`` maps it to [0, 1]."""
 
     unit: Literal["days", "months", "years"] = "days"
-    scale: float | None = Field(None, gt=0)
+    scale: Scale | None = None
 
 
 class GeographicOptions(StrictModel):
@@ -49,13 +50,13 @@ class GeographicOptions(StrictModel):
 
     units: Literal["km", "m"] = Field("km", validation_alias="unit")
     order: Literal["latlon", "lonlat"] = Field("latlon", validation_alias="coordinates")
-    scale: float | None = Field(None, gt=0)
+    scale: Scale | None = None
 
 
 class EuclideanOptions(StrictModel):
     """Euclidean distance between numbers or tuples of numbers."""
 
-    scale: float | None = Field(None, gt=0)
+    scale: Scale | None = None
 
 
 METRICS: dict[str, Any] = {

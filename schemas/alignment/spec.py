@@ -34,6 +34,7 @@ from schemas.base import (
     InputPath,
     Ref,
     StrictModel,
+    Weight,
     named_union,
 )
 from schemas.units import Wait
@@ -57,7 +58,7 @@ class Attribute(StrictModel):
         description="normalisers for both sides, or {align: [...], target: [...]}",
     )
     metric: MetricRef
-    weight: float = Field(1.0, ge=0)
+    weight: Weight = 1.0
     missing: float | Literal["max", "ignore"] = Field(
         "max",
         description=(
