@@ -28,7 +28,15 @@ from engine.alignment.evaluate import _lookup
 from engine.alignment.records import Records
 from engine.errors import DataError
 
-__all__ = ["CURATED", "Curated", "Curation", "fixed_records", "pair_keys", "read_curation"]
+__all__ = [
+    "CURATED",
+    "Curated",
+    "Curation",
+    "check_must_links",
+    "fixed_records",
+    "pair_keys",
+    "read_curation",
+]
 
 Ints = npt.NDArray[np.int64]
 
@@ -100,6 +108,7 @@ def fixed_records(
     touching a record of a must-link is not either (the must-link is that record's
     match), in a deduplication on either side; ``all`` keeps the other pairs.
     """
+    check_must_links(curation, mode, dedup=dedup)
     keep = np.ones(len(ia), dtype=bool)
     ca, cb = curation.arrays("cannot")
     if len(ca):
@@ -117,6 +126,42 @@ def fixed_records(
     if len(ma):
         keep &= ~np.isin(pair_keys(ia, ib, width), pair_keys(ma, mb, width))
     return keep
+
+
+def check_must_links(curation: Curation, mode: str, *, dedup: bool) -> None:
+    """Refuse two must-links the matching cannot both keep: a data error at the second.
+
+    In ``one-to-one`` matching a record has one match (a deduplication: one
+    partner), in ``best`` an align record has one; ``all`` keeps every must-link.
+    Without this, the matching silently dropped one of them.
+    """
+    if mode == "all":
+        return
+    order = {name: at for at, name in enumerate(curation.files)}
+    rows = sorted(curation.must, key=lambda c: (order.get(c.file, len(order)), c.line))
+    seen: dict[tuple[str, int], Curated] = {}
+    for row in rows:
+        if dedup:
+            ends = [("record", row.ia), ("record", row.ib)]
+        elif mode == "best":
+            ends = [("align", row.ia)]
+        else:
+            ends = [("align", row.ia), ("target", row.ib)]
+        for end in ends:
+            first = seen.get(end)
+            if first is not None:
+                side_a = end[0] == "align" or (end[0] == "record" and end[1] == first.ia)
+                record = first.align_id if side_a else first.target_id
+                raise DataError(
+                    row.file,
+                    f"{row.align_id} -> {row.target_id} and {first.align_id} ->"
+                    f" {first.target_id} (at {first.file}, line {first.line}) are both"
+                    f" confirmed, but with matching: {mode} {record} has one match"
+                    " (keep one of them, or use matching: all)",
+                    row=row.line,
+                )
+        for end in ends:
+            seen[end] = row
 
 
 def _header(lines: list[str], shown: str) -> tuple[dict[str, str], int]:

@@ -264,3 +264,36 @@ outputs:
     err = capsys.readouterr().err
     assert "mapped to itself" in err and "curation.sssom.tsv" in err and "9" in err
     assert not (tmp_path / "out" / "links.csv").exists()
+
+
+def _must(align: str, target: str) -> str:
+    return f"a:{align}\towl:sameAs\tt:{target}\tsemapv:ManualMappingCuration\t\t\t"
+
+
+@pytest.mark.parametrize(
+    ("second", "matching", "conflict"),
+    [
+        (_must("4", "3"), "one-to-one", True),
+        (_must("4", "3"), "best", True),
+        (_must("4", "3"), "all", False),
+        (_must("3", "4"), "one-to-one", True),
+        (_must("3", "4"), "best", False),  # best: one match per align record only
+        (_must("3", "4"), "all", False),
+    ],
+)
+def test_two_must_links_the_matching_cannot_both_keep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], second: str, matching: str, conflict: bool
+) -> None:
+    path = _curation(tmp_path, [_must("4", "4"), second])
+    spec = _spec(tmp_path, curation="curation: curation.sssom.tsv", matching=matching)
+    code = main(["run", "-q", str(spec)])
+    err = capsys.readouterr().err
+    if conflict:
+        assert code == 1, err
+        assert f"{path}:10:" in err and f"matching: {matching}" in err, err
+        assert "line 9" in err
+    else:
+        assert code == 0, err
+        links = _links(tmp_path)
+        assert (A + "4", T + "4") in links
+        assert (A + second[2], T + second[second.index("t:") + 2]) in links
