@@ -227,6 +227,8 @@ def _side_problems(
                 wanted.append((ref, (*source_path, "id", "template")))
     else:
         wanted.append((id_spec, (*source_path, "id")))
+    for column in getattr(source, "split", None) or {}:
+        wanted.append((column, (*source_path, "split", column)))
     for index, attribute in enumerate(spec.attributes):
         wanted.extend(_attribute_refs(attribute, index, role))
     for rule in leaf_rules(spec.blocking):

@@ -204,3 +204,18 @@ def test_a_run_reading_a_source_whose_columns_only_the_read_tells(
     err = capsys.readouterr().err
     assert f"{path}:{_line(text, 'lable')}:13: attributes[0].target:" in err
     assert "has no column 'lable'; did you mean 'label'?" in err
+
+
+@pytest.mark.parametrize("command", [["validate", "--sources"], ["run", "-q"]])
+def test_a_misspelt_split_column_is_a_spec_error_at_its_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SPEC.replace(
+        'id: {template: "http://b/{id}"}',
+        'id: {template: "http://b/{id}"}\n    split: {lable: "|"}',
+    )
+    path = _spec(tmp_path, text)
+    assert main([*command, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{_line(text, 'lable:')}:" in err and "sources.target.split.lable" in err, err
+    assert "has no column 'lable'; did you mean 'label'?" in err

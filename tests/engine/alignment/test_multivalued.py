@@ -163,9 +163,11 @@ threshold: 0.1
 """,
         encoding="utf-8",
     )
-    assert main(["run", "-q", str(spec)]) == 1
+    # A spec error at the line, checked against the header before reading (engine/alignment/headers.py).
+    assert main(["run", "-q", str(spec)]) == 2
     err = capsys.readouterr().err
-    assert "`split` names column 'lable', which the source lacks; did you mean 'label'?" in err
+    assert "sources.align.split.lable:" in err
+    assert "has no column 'lable'; did you mean 'label'?" in err
 
 
 def test_a_deduplication_of_records_with_several_values(tmp_path: Path) -> None:
