@@ -21,7 +21,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    Field,
     RootModel,
     Tag,
     ValidationInfo,
@@ -31,13 +30,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "SCALE_MIN",
     "InputPath",
     "OutputDir",
     "OutputPath",
     "Ref",
-    "Scale",
     "StrictModel",
-    "Weight",
+    "check_scale",
     "closest",
     "keys_at",
     "named_union",
@@ -56,11 +55,22 @@ class StrictModel(BaseModel):
     )
 
 
-#: A metric's ``scale`` (the distance read as 1): positive, at least 1e-6 and at most
-#: 1e12, so that dividing a distance by it neither overflows nor loses every digit.
-Scale = Annotated[float, Field(ge=1e-6, le=1e12, allow_inf_nan=False)]
-#: An attribute's weight: finite, from 0 to 1e6 (a sum of weights stays a number).
-Weight = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+#: The smallest ``scale`` of a metric: below, dividing a distance by it overflows.
+SCALE_MIN = 1e-6
+
+
+def check_scale(value: float | None) -> float | None:
+    """A metric's ``scale`` (the distance read as 1) is at least :data:`SCALE_MIN`.
+
+    A field validator rather than ``ge=``: the field stays ``gt=0`` (its message
+    for 0 and the compose page's number widget), this refuses a denormal such as
+    ``1e-320``, which overflowed numpy at run.
+    """
+    if value is not None and value < SCALE_MIN:
+        raise PydanticCustomError(
+            "scale", "a scale is at least 1e-6 (got {value})", {"value": value}
+        )
+    return value
 
 
 class NoOptions(StrictModel):

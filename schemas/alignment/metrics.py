@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import (
-    Field,
-)
+from pydantic import Field, field_validator
 
 from schemas.alignment.normalisers import DateOptions, SoundexOptions
 from schemas.base import (
     NoOptions,
     Ref,
-    Scale,
     StrictModel,
+    check_scale,
     named_union,
 )
 
@@ -38,7 +36,8 @@ class TemporalOptions(DateOptions):
     """Distance between dates in ``unit``s; ``scale`` maps it to [0, 1]."""
 
     unit: Literal["days", "months", "years"] = "days"
-    scale: Scale | None = None
+    scale: float | None = Field(None, gt=0, le=1e12)
+    _scale = field_validator("scale")(check_scale)
 
 
 class GeographicOptions(StrictModel):
@@ -50,13 +49,15 @@ class GeographicOptions(StrictModel):
 
     units: Literal["km", "m"] = Field("km", validation_alias="unit")
     order: Literal["latlon", "lonlat"] = Field("latlon", validation_alias="coordinates")
-    scale: Scale | None = None
+    scale: float | None = Field(None, gt=0, le=1e12)
+    _scale = field_validator("scale")(check_scale)
 
 
 class EuclideanOptions(StrictModel):
     """Euclidean distance between numbers or tuples of numbers."""
 
-    scale: Scale | None = None
+    scale: float | None = Field(None, gt=0, le=1e12)
+    _scale = field_validator("scale")(check_scale)
 
 
 METRICS: dict[str, Any] = {

@@ -34,7 +34,6 @@ from schemas.base import (
     InputPath,
     Ref,
     StrictModel,
-    Weight,
     named_union,
 )
 from schemas.units import Wait
@@ -58,7 +57,7 @@ class Attribute(StrictModel):
         description="normalisers for both sides, or {align: [...], target: [...]}",
     )
     metric: MetricRef
-    weight: Weight = 1.0
+    weight: float = Field(1.0, ge=0, le=1e6)
     missing: float | Literal["max", "ignore"] = Field(
         "max",
         description=(

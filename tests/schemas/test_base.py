@@ -30,7 +30,7 @@ outputs:
         ("weight: 1}}", "weight: 1e309}}", 7, "finite number"),
         ("weight: 1}}", "weight: .inf}}", 7, "finite number"),
         ("weight: 1}}", "weight: 1e7}}", 7, "less than or equal to"),
-        ("scale: 10}", "scale: 1e-320}", 8, "greater than or equal to"),
+        ("scale: 10}", "scale: 1e-320}", 8, "a scale is at least 1e-6"),
         ("scale: 10}", "scale: .nan}", 8, "finite number"),
         ("missing: 0.5", "missing: .inf", 8, "finite number"),
         ("threshold: 0.5", "threshold: .nan", 9, "finite number"),
