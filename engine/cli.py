@@ -295,7 +295,7 @@ def _validate(specs: list[Path], sources: bool = False) -> int:
             if sources:
                 kinds.get(spec.kind).check_sources(spec, path)
         except EngineError as exc:
-            print(exc.render(), file=sys.stderr)
+            print(f"engine: {exc.render()}", file=sys.stderr)
             status = max(status, exc.exit_code)
             continue
         print(f"{path}: valid {spec.kind} spec '{spec.name}'")

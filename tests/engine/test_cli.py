@@ -663,3 +663,13 @@ def test_json_error_to_a_closed_stdout_keeps_its_exit_code(tmp_path: Path, comma
     assert process.wait(timeout=120) == 2, err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert "spec.yaml:" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "plan"])
+def test_a_spec_error_reads_the_same_from_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    spec = _project(tmp_path)
+    spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
+    assert main([command, str(spec)]) == 2
+    assert capsys.readouterr().err.startswith("engine: 1 error in spec:\n")
