@@ -118,6 +118,11 @@ def _logging_options(parser: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
+#: The most thresholds ``engine eval --steps`` sweeps: each is a pass over the pairs
+#: (``--steps 1000000`` ran for minutes).
+MAX_STEPS = 1000
+
+
 def parse_steps(text: str) -> int | list[float]:
     """``engine eval --steps``: a count of thresholds (``10``) or the thresholds (``0.1,0.5``).
 
@@ -130,11 +135,19 @@ def parse_steps(text: str) -> int | list[float]:
         count = int(value)
         if count < 1:
             raise argparse.ArgumentTypeError(f"{text!r}: the sweep needs at least 1 threshold")
+        if count > MAX_STEPS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: the sweep takes at most {MAX_STEPS:,} thresholds"
+            )
         return count
     try:
         thresholds = [float(part) for part in value.split(",")]
     except ValueError:
         thresholds = []
+    if len(thresholds) > MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r}...: the sweep takes at most {MAX_STEPS:,} thresholds"
+        )
     if not thresholds or any(not math.isfinite(t) or t < 0 for t in thresholds):
         raise argparse.ArgumentTypeError(
             f"{text!r}: give a number of thresholds (10) or comma-separated thresholds >= 0"

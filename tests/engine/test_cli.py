@@ -673,3 +673,14 @@ def test_a_spec_error_reads_the_same_from_every_command(
     spec.write_text(spec.read_text().replace("threshold: 0.5", "threshold: -1"))
     assert main([command, str(spec)]) == 2
     assert capsys.readouterr().err.startswith("engine: 1 error in spec:\n")
+
+
+@pytest.mark.parametrize("steps", ["1001", "1000000", ",".join(["0.5"] * 1001)])
+def test_steps_are_bounded_by_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: str
+) -> None:
+    spec = _project(tmp_path)
+    gold = tmp_path / "gold.csv"
+    gold.write_text("align_id,target_id\n1,10\n", encoding="utf-8")
+    assert main(["eval", str(spec), "--gold", str(gold), "--steps", steps]) == 2
+    assert "at most 1,000 thresholds" in capsys.readouterr().err
