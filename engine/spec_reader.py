@@ -678,6 +678,10 @@ def _message(error: Any) -> str:
     value = error.get("input")
     if isinstance(value, str | int | float | bool) and str(value) not in message:
         message += f" (got {value!r})"
+    if error["type"] in ("literal_error", "enum") and isinstance(value, str):
+        # As an unknown key gets: the closest allowed value (one_to_one -> one-to-one).
+        allowed = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+        message += closest(value, allowed)
     return message
 
 

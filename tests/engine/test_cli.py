@@ -86,7 +86,10 @@ def test_run_invalid_spec_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     spec = _project(tmp_path)
     spec.write_text(spec.read_text().replace("matching: one-to-one", "matching: one_to_one"))
     assert main(["run", str(spec)]) == 2
-    assert "matching: Input should be" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "matching: Input should be" in err
+    # A misspelt value gets the closest allowed one, as a misspelt key does.
+    assert "(got 'one_to_one'); did you mean 'one-to-one'?" in err
 
 
 def test_bad_row_fails_and_keeps_previous_outputs(
