@@ -65,6 +65,11 @@ def read_quads(text: str, fmt: str, graph: str | None, source: str) -> set[Quad]
     return {(term(s), term(p), term(o), graph) for s, p, o in parsed}
 
 
+_UNREADABLE = "cannot be read as the previous linkset, which the diff output compares the links to"
+_WHAT_TO_DO = "remove it or move it away (the run then writes every link as added)"
+_FORMAT_NAMES = {"turtle": "Turtle", "ntriples": "N-Triples", "nquads": "N-Quads"}
+
+
 def changes(previous: Path, new_text: str, fmt: str, graph: str | None, predicate: str) -> Changes:
     """What turns the linkset in file ``previous`` (perhaps absent) into ``new_text``."""
     try:
@@ -72,8 +77,15 @@ def changes(previous: Path, new_text: str, fmt: str, graph: str | None, predicat
     except FileNotFoundError:
         old_text = ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(str(previous), f"cannot read the previous linkset: {exc}") from None
-    old = read_quads(old_text, fmt, graph, str(previous))
+        raise DataError(str(previous), f"{_UNREADABLE} ({exc}); {_WHAT_TO_DO}") from None
+    try:
+        old = read_quads(old_text, fmt, graph, str(previous))
+    except DataError:
+        # rdflib's own message (its parser's internals) helps nobody here: the file is
+        # the run's previous output, and what to do about it is the point.
+        raise DataError(
+            str(previous), f"{_UNREADABLE}: it is not {_FORMAT_NAMES.get(fmt, fmt)}; {_WHAT_TO_DO}"
+        ) from None
     new = read_quads(new_text, fmt, graph, f"the new {previous.name}")
     return Changes(
         tuple(sorted(old - new, key=_key)), tuple(sorted(new - old, key=_key)), predicate

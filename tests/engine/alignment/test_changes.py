@@ -129,3 +129,27 @@ publish:
         "<http://www.w3.org/2002/07/owl#sameAs>",
         f"<{MISSED[1]}>",
     ) in published
+
+
+@pytest.mark.parametrize("suffix", ["ttl", "nt"])
+def test_a_corrupt_previous_linkset_is_a_data_error_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    extra = f"  - {{rdf: out/links.{suffix}}}\n  - {{diff: out/changes.ru}}\n"
+    spec = _spec(tmp_path, extra=extra)
+    # The helper's spec has an rdf output already: drop it, the diff needs one.
+    text = spec.read_text(encoding="utf-8").replace("  - {rdf: out/links.nt}\n", "", 1)
+    spec.write_text(text, encoding="utf-8")
+    assert main(["run", "-q", str(spec)]) == 0, capsys.readouterr().err
+    linkset = tmp_path / "out" / f"links.{suffix}"
+    linkset.write_text("garbage\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", "-q", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert f"{linkset}: cannot be read as the previous linkset" in err, err
+    assert "remove it or move it away" in err
+    assert "Bad syntax" not in err and "b''" not in err  # no rdflib internals
+    # As it says: once the file is moved away, the run writes every link as added.
+    linkset.rename(tmp_path / "links.old")
+    assert main(["run", "-q", str(spec)]) == 0
+    assert "0 links removed" in (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
