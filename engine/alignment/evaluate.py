@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment.records import Records
-from engine.errors import DataError
+from engine.errors import DataError, UsageError
 
 __all__ = [
     "CurationScores",
     "Gold",
     "Scores",
+    "distance_steps",
     "eval_gold",
     "found_keys",
     "read_gold",
@@ -471,4 +472,23 @@ def sweep_thresholds(
         reach = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     # Rounded: 0.1 * 3 is 0.30000000000000004, which the table would show.
     points = {round(reach * k / steps, 12) for k in range(1, steps + 1)}
+    # A model's threshold 0.9 is the distance 1 - 0.9 = 0.09999999999999998: the point
+    # 0.1 beside it would be a second row of the same threshold.
+    points = {p for p in points if not math.isclose(p, threshold, rel_tol=1e-9, abs_tol=1e-12)}
     return sorted(points | {threshold})
+
+
+def distance_steps(steps: int | list[float], model: bool) -> int | list[float]:
+    """``--steps`` as distances: with a model, listed thresholds are match probabilities.
+
+    A fitted spec's threshold is a probability (``model.threshold``); its sweep
+    is read and shown in probabilities, the distance being ``1 - p``. Raises
+    :class:`~engine.errors.UsageError` for a probability above 1.
+    """
+    if not model or not isinstance(steps, list):
+        return steps
+    if any(p > 1 for p in steps):
+        raise UsageError(
+            "--steps: with a model, the thresholds are match probabilities, from 0 to 1"
+        )
+    return sorted({round(1 - p, 12) for p in steps})

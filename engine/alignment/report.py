@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -279,16 +280,24 @@ def eval_text(state: AlignmentState, gold_path: Path | None, steps: int | list[f
             f"  {quality.description}: {quality.candidates:,}, RR {quality.reduction_ratio:.5f},"
             f" PC {quality.pair_completeness:.4f}"
         )
+    model = spec.model is not None
+    steps = evaluate.distance_steps(steps, model)
     sa, sb, sd = sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
     thresholds = evaluate.sweep_thresholds(steps, spec.threshold, sd)
     lines.append(f"threshold sweep (matching: {spec.matching}; *: the spec's threshold):")
-    lines.append("  threshold      links  precision  recall      F1")
+    # With a model, in the spec's own unit: match probabilities (distance 1 - p), rising.
+    lines.append(
+        f"  {'P(match)' if model else 'threshold':>9}      links  precision  recall      F1"
+    )
+    rows = []
     for threshold, scores in evaluate.sweep(
         sa, sb, sd, gold, thresholds, spec.matching, len(target), spec.dedup
     ):
-        mark = " *" if threshold == spec.threshold else ""
-        lines.append(
-            f"  {threshold:9.4g} {scores.found:10,}     {scores.precision:.4f}  {scores.recall:.4f}"
+        mark = " *" if math.isclose(threshold, spec.threshold, abs_tol=1e-12) else ""
+        shown = round(1 - threshold, 12) if model else threshold
+        rows.append(
+            f"  {shown:9.4g} {scores.found:10,}     {scores.precision:.4f}  {scores.recall:.4f}"
             f"  {scores.f1:.4f}{mark}"
         )
+    lines.extend(reversed(rows) if model else rows)
     return "\n".join(lines)

@@ -111,3 +111,62 @@ def test_gold_pairs_with_unknown_records_are_counted(
         " (line 4: '9'); they are left out of the scores"
     ) in out
     assert "links: 2 found, 2 true: precision 1.0000  recall 1.0000" in out
+
+
+MODEL_SPEC = """\
+kind: alignment
+name: people
+sources:
+  align: {inline: [{id: "1", name: Ann}, {id: "2", name: Bob}], id: {template: "http://x/{id}"}}
+  target: {inline: [{id: "1", name: Ann}, {id: "2", name: Bob}], id: {template: "http://y/{id}"}}
+attributes:
+  - {name: name, metric: exact}
+blocking: none
+matching: one-to-one
+model:
+  prior: 0.001
+  threshold: 0.9
+  attributes:
+    name: {levels: [0.0], m: [0.9, 0.1], u: [0.01, 0.99]}
+outputs:
+  - {csv: out/links.csv}
+"""
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([], ["0.8", "0.82", "0.88", "0.9 *", "0.92", "0.98"]),
+        (["--steps", "0.5,0.9,0.99"], ["0.5", "0.9 *", "0.99"]),
+    ],
+)
+def test_a_model_sweep_is_in_probabilities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[str], expected: list[str]
+) -> None:
+    """A fitted spec's sweep reads and shows match probabilities: one row per threshold."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MODEL_SPEC, encoding="utf-8")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    assert main(["eval", str(spec), "--gold", str(gold), *steps]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("threshold sweep") :].splitlines()[1:]
+    assert table[0].split()[0] == "P(match)"
+    firsts = [row.split()[0] for row in table[1:]]
+    assert len(firsts) == len(set(firsts)), table  # no threshold twice
+    assert firsts == sorted(firsts, key=float)
+    marked = [row.split()[0] + " *" for row in table[1:] if row.endswith(" *")]
+    shown = [row.split()[0] for row in table[1:]]
+    for value in expected:
+        assert (value in marked) if value.endswith("*") else (value in shown), table
+
+
+def test_a_model_sweep_refuses_a_probability_above_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MODEL_SPEC, encoding="utf-8")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    assert main(["eval", str(spec), "--gold", str(gold), "--steps", "0.5,2"]) == 2
+    assert "match probabilities, from 0 to 1" in capsys.readouterr().err
