@@ -66,8 +66,14 @@ class Document:
     #: The file of each included block (``!include``), by the path it stands at.
     files: dict[Path_, str] = field(default_factory=dict)
 
-    def file_at(self, path: Path_) -> str:
-        """The file a value was written in: an included file, or the spec itself."""
+    def file_at(self, path: Path_, *, key: bool = False) -> str:
+        """The file a value (or its key) was written in: an included file, or the spec itself.
+
+        A key is written where its mapping is, even when its value is an included block
+        (``band: !include other.yaml#/x``: the key ``band`` stands in this file).
+        """
+        if key and path in self.keys:
+            path = path[:-1]
         for end in range(len(path), 0, -1):
             if path[:end] in self.files:
                 return self.files[path[:end]]
@@ -591,7 +597,8 @@ def _renamed(doc: Document, kind: str) -> list[Problem]:
     problems = []
     for path, message in renamed(doc.data, kind):
         line, column = doc.position(path, key=True)
-        problems.append(Problem(doc.file_at(path), line, column, _dotted(path), shown(message)))
+        file = doc.file_at(path, key=True)
+        problems.append(Problem(file, line, column, _dotted(path), shown(message)))
     return sorted(problems, key=lambda p: (p.file != doc.file, p.line, p.column))
 
 
@@ -641,6 +648,7 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
         loc = error["loc"]
         path = walk(doc.data, loc)
         kind = error["type"]
+        at_key = kind in ("invalid_key", "extra_forbidden")
         if kind == "missing":
             name = str(loc[-1])
             path = mapping_path(doc.data, walk(doc.data, loc[:-1]))
@@ -665,7 +673,8 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
         else:
             line, column = doc.position(path)
             message = _message(error)
-        problems.append(Problem(doc.file_at(path), line, column, _dotted(path), shown(message)))
+        file = doc.file_at(path, key=at_key)
+        problems.append(Problem(file, line, column, _dotted(path), shown(message)))
     unique = {(p.file, p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.file != doc.file, p.line, p.column, p.message))
 

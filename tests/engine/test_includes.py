@@ -56,6 +56,17 @@ def test_a_block_of_another_file_stands_where_it_is_included(tmp_path: Path) -> 
     assert [a.metric.name for a in load_spec(tmp_path / "other.yaml").attributes] == ["exact"]
 
 
+def test_an_unknown_key_whose_value_is_included_is_at_the_key_in_the_spec(
+    tmp_path: Path,
+) -> None:
+    # The key is written in the spec even though its value comes from another file
+    # (found by the spec fuzzer: the problem was reported in the included file).
+    spec = _folder(tmp_path, "!include common/people.yaml#/attributes")
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text + "extras: !include common/people.yaml#/attributes\n", encoding="utf-8")
+    assert _problems(spec) == [f"{spec}:8:1: extras: unknown key 'extras'"]
+
+
 def test_an_error_inside_an_included_file_is_at_that_files_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
