@@ -7,6 +7,7 @@ document (``engine.documents``).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,10 +226,17 @@ def eval_figures(
                 "pair_completeness": quality.pair_completeness,
             }
         )
+    model = spec.model is not None
+    steps = evaluate.distance_steps(steps, model)  # with a model, --steps are probabilities
     sa, sb, sd = sweep_pairs(state, evaluate.sweep_reach(steps, spec.threshold))
     thresholds = evaluate.sweep_thresholds(steps, spec.threshold, sd)
     sweep = [
-        {"threshold": threshold, "spec_threshold": threshold == spec.threshold, **_scores(scores)}
+        {
+            "threshold": threshold,
+            **({"probability": round(1 - threshold, 12)} if model else {}),
+            "spec_threshold": math.isclose(threshold, spec.threshold, abs_tol=1e-12),
+            **_scores(scores),
+        }
         for threshold, scores in evaluate.sweep(
             sa, sb, sd, gold, thresholds, spec.matching, len(target), spec.dedup
         )

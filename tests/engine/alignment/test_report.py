@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,18 @@ def test_a_model_sweep_refuses_a_probability_above_1(
     gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
     assert main(["eval", str(spec), "--gold", str(gold), "--steps", "0.5,2"]) == 2
     assert "match probabilities, from 0 to 1" in capsys.readouterr().err
+
+
+def test_a_model_sweep_in_json_reads_probabilities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MODEL_SPEC, encoding="utf-8")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    assert main(["eval", "--json", str(spec), "--gold", str(gold), "--steps", "0.5,0.9"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    figures = document.get("figures", document)
+    rows = figures["sweep"]
+    assert sorted(row["probability"] for row in rows) == [0.5, 0.9]
+    assert [row["probability"] for row in rows if row["spec_threshold"]] == [0.9]
