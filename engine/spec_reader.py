@@ -65,6 +65,18 @@ class Document:
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     #: The file of each included block (``!include``), by the path it stands at.
     files: dict[Path_, str] = field(default_factory=dict)
+    #: Where each ``!include`` was written (file, line, column), by the path of its block.
+    sites: dict[Path_, tuple[str, int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[str, int, int]:
+        """The file, line and column of a value (or its key).
+
+        A value that is a whole included block, wrong as a whole (a list where a
+        word is expected), is shown at its ``!include``, where the mistake was made.
+        """
+        if not key and path in self.sites:
+            return self.sites[path]
+        return (self.file_at(path, key=key), *self.position(path, key=key))
 
     def file_at(self, path: Path_, *, key: bool = False) -> str:
         """The file a value (or its key) was written in: an included file, or the spec itself.
@@ -262,6 +274,7 @@ class _Builder(yaml.constructor.SafeConstructor):
         self.file, self.folder = name, target.parent
         self.includes.chain.append(target)
         self.doc.files[path] = name
+        self.doc.sites[path] = (outer[0], node.start_mark.line + 1, node.start_mark.column + 1)
         try:
             return self.build(block, path)
         finally:
@@ -596,8 +609,7 @@ def _renamed(doc: Document, kind: str) -> list[Problem]:
     """A problem at each key an older spec language wrote (``schemas.renames``)."""
     problems = []
     for path, message in renamed(doc.data, kind):
-        line, column = doc.position(path, key=True)
-        file = doc.file_at(path, key=True)
+        file, line, column = doc.where(path, key=True)
         problems.append(Problem(file, line, column, _dotted(path), shown(message)))
     return sorted(problems, key=lambda p: (p.file != doc.file, p.line, p.column))
 
@@ -611,8 +623,8 @@ def _located(doc: Document, checks: list[tuple[Path_, str]]) -> SpecError:
     problems = []
     for where, message in checks:
         where = locate(doc.data, where)
-        line, column = doc.position(where)
-        problems.append(Problem(doc.file_at(where), line, column, _dotted(where), shown(message)))
+        file, line, column = doc.where(where)
+        problems.append(Problem(file, line, column, _dotted(where), shown(message)))
     return SpecError(sorted(problems, key=lambda p: (p.file != doc.file, p.line, p.column)))
 
 
@@ -652,18 +664,14 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
         if kind == "missing":
             name = str(loc[-1])
             path = mapping_path(doc.data, walk(doc.data, loc[:-1]))
-            line, column = doc.position(path)
+            file, line, column = doc.where(path)
             message = f"missing required key '{name}'"
-            problems.append(
-                Problem(doc.file_at(path), line, column, _dotted((*path, name)), shown(message))
-            )
+            problems.append(Problem(file, line, column, _dotted((*path, name)), shown(message)))
             continue
         if kind == "invalid_key":
-            line, column = doc.position(path, key=True)
             message = f"a key here must be text, not {error['input']!r}: quote it"
         elif kind == "extra_forbidden":
             key = path[-1] if path else ""
-            line, column = doc.position(path, key=True)
             # Prefer the required keys this mapping lacks, then the other keys valid in
             # this mapping: never a key of another place of the language (a stray
             # 'order' under kmeans is no misspelt 'workers' of the executor).
@@ -671,9 +679,8 @@ def _problems(doc: Document, exc: ValidationError, model: Any) -> list[Problem]:
             hint = closest(str(key), missing.get(path[:-1], [])) or closest(str(key), here)
             message = f"unknown key '{key}'{hint}"
         else:
-            line, column = doc.position(path)
             message = _message(error)
-        file = doc.file_at(path, key=at_key)
+        file, line, column = doc.where(path, key=at_key)
         problems.append(Problem(file, line, column, _dotted(path), shown(message)))
     unique = {(p.file, p.line, p.column, p.path, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.file != doc.file, p.line, p.column, p.message))

@@ -67,6 +67,17 @@ def test_an_unknown_key_whose_value_is_included_is_at_the_key_in_the_spec(
     assert _problems(spec) == [f"{spec}:8:1: extras: unknown key 'extras'"]
 
 
+def test_an_included_block_wrong_as_a_whole_is_at_its_include(tmp_path: Path) -> None:
+    # A whole block in the wrong place is the include's mistake, not the included
+    # file's: it is shown where the !include is written.
+    spec = _folder(tmp_path, "!include common/people.yaml#/attributes")
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text + "matching: !include common/people.yaml\n", encoding="utf-8")
+    assert _problems(spec) == [
+        f"{spec}:8:11: matching: Input should be 'all', 'best' or 'one-to-one'"
+    ]
+
+
 def test_an_error_inside_an_included_file_is_at_that_files_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
