@@ -561,6 +561,9 @@ def _main(argv: list[str], at: int, command: str, as_json: bool) -> int:
         _stdout_to_devnull()
         return EXIT_OK
     except Exception as exc:
+        interrupt = interrupts.received()
+        if interrupt is not None:  # a library turned the interrupt into its own error
+            return _interrupted(interrupt, command, as_json)
         if args.debug:
             traceback.print_exc()
         message = f"internal error: {type(exc).__name__}: {exc}"

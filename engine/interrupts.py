@@ -29,6 +29,7 @@ __all__ = [
     "Terminated",
     "exit_code",
     "install_for_program",
+    "received",
     "terminate_as_interrupt",
     "what",
 ]
@@ -44,8 +45,30 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM: handled wherever Ctrl-C is."""
 
 
+#: The signals received while :func:`terminate_as_interrupt` ran (see :func:`received`).
+_RECEIVED: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    _RECEIVED.append(signum)
     raise Terminated
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    _RECEIVED.append(signum)
+    raise KeyboardInterrupt
+
+
+def received() -> KeyboardInterrupt | None:
+    """The interrupt a signal raised during the command, if one did.
+
+    Some libraries catch the KeyboardInterrupt a signal raises inside them and raise
+    an error of their own instead (pydantic-core wraps it in the SchemaError of the
+    model it was building): the command still ends as interrupted, not as a bug.
+    """
+    if not _RECEIVED:
+        return None
+    return Terminated() if signal.SIGTERM in _RECEIVED else KeyboardInterrupt()
 
 
 def exit_code(interrupt: BaseException) -> int:
@@ -64,12 +87,20 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _RECEIVED.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_int = signal.getsignal(signal.SIGINT)
+    # Python's own Ctrl-C handler, recording the signal (see received()); a SIGINT
+    # ignored or handled elsewhere before the command stays so.
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
         # None: a handler set outside Python, which cannot be put back: the default then.
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _is_program() -> bool:

@@ -193,3 +193,28 @@ def test_main_puts_the_sigterm_handler_back(monkeypatch: pytest.MonkeyPatch) -> 
     assert main(["validate", "x.yaml"]) == interrupts.EXIT_TERMINATED == 143
     assert time.monotonic() - started < 5
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_a_library_turns_into_its_own_error_is_still_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], signum: int, code: int
+) -> None:
+    # pydantic-core catches the KeyboardInterrupt raised while it builds a model's
+    # validator and raises a SchemaError instead: that was exit 70 ("a bug").
+    from engine import cli
+
+    def dispatch(args: object, parser: object) -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            raise RuntimeError("SchemaError: ... KeyboardInterrupt:") from None
+        return 0
+
+    monkeypatch.setattr(cli, "_dispatch", dispatch)
+    assert main(["validate", "x.yaml"]) == code
+    err = capsys.readouterr().err
+    assert "internal error" not in err and err.startswith("engine: ")
+    # A later error of the same process is a bug again: the signal was this command's.
+    monkeypatch.setattr(cli, "_dispatch", lambda args, parser: 1 / 0)
+    assert main(["validate", "x.yaml"]) == 70
