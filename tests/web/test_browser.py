@@ -7,31 +7,17 @@ downloaded browser). Each page is screenshotted into the test's tmp folder.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 
-from engine.web.app import create_app
-from engine.web.limits import READ_TIMEOUT_S
-from engine.web.serve import server_config
+from tests.web.live import CHROMIUM, require_chromium, serving
 from tests.web.people import ALIGN, EXPECTED_LINKS, TARGET, csv_bytes, links
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -39,21 +25,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """uvicorn serving an empty folder on 127.0.0.1 (a thread; stopped at the end)."""
     root = tmp_path / "served"
     root.mkdir()
-    port = _free_port()
-    # The settings of engine serve (read deadlines, connection limit), not uvicorn's.
-    config = server_config(create_app(root), "127.0.0.1", port, READ_TIMEOUT_S)
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", root
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    with serving(root) as base:
+        yield base, root
 
 
 def _normaliser_chain(page: Page) -> None:
@@ -78,8 +51,7 @@ def _normaliser_chain(page: Page) -> None:
 def test_compose_save_run_and_download_the_people_example(
     server: tuple[str, Path], tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     base, root = server

@@ -8,29 +8,15 @@ Playwright, a screenshot of each stage in the test's tmp folder
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from engine.alignment.curation_write import decided_pairs
 from engine.cli import main
-from engine.web.app import create_app
-from engine.web.limits import READ_TIMEOUT_S
-from engine.web.serve import server_config
+from tests.web.live import CHROMIUM, require_chromium, serving
 from tests.web.test_review import BAND, A, T, links, write_reviewed
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -39,27 +25,14 @@ def review_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "served"
     root.mkdir()
     assert main(["run", str(write_reviewed(root))]) == 0
-    port = _free_port()
-    config = server_config(create_app(root), "127.0.0.1", port, READ_TIMEOUT_S)
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", root
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    with serving(root) as base:
+        yield base, root
 
 
 def test_label_pairs_by_keyboard_rerun_and_the_decisions_hold(
     review_server: tuple[str, Path], tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     base, root = review_server
