@@ -8,6 +8,8 @@ threshold is the largest.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -95,9 +97,8 @@ def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
-    ua, a_index = np.unique(ia, return_inverse=True)
-    ub, b_index = np.unique(ib, return_inverse=True)
-    a_index, b_index = a_index.ravel(), b_index.ravel()
+    ua, a_index = _compact(ia)
+    ub, b_index = _compact(ib)
     n, m = len(ua), len(ub)
     graph = sparse.coo_matrix(
         (np.ones(len(ia)), (a_index, n + b_index)), shape=(n + m, n + m)
@@ -112,7 +113,67 @@ def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
 
 
 def _greedy(ia: Ints, ib: Ints, d: Floats) -> Ints:
-    """Closest pairs first, skipping any whose record is already linked."""
+    """Closest pairs first, skipping any whose record is already linked.
+
+    The order is the distance, then the align index, the target index and the
+    pair's position (``np.lexsort((ib, ia, d))``). Computed in rounds of
+    "locally dominant" pairs, without a loop per pair: a pair that comes first
+    among all the pairs of both its records is linked by the sequential pass
+    too (nothing before it can take its records), and the pairs of its records
+    are then skipped by it; so the sequential pass on what is left gives the
+    rest. A round costs a few vectorised passes; when rounds stop paying (a
+    long chain of ever-closer pairs links two per round) the few pairs left go
+    through the sequential pass.
+    """
+    if len(ia) <= _SEQUENTIAL or np.isnan(d).any():  # NaN: lexsort's order, not min's
+        return np.sort(_sequential(ia, ib, d))
+    _, a = _compact(ia)
+    _, b = _compact(ib)
+    alive = np.arange(len(ia), dtype=np.int64)
+    free_a = np.ones(int(a.max()) + 1, dtype=bool)
+    free_b = np.ones(int(b.max()) + 1, dtype=bool)
+    keep: list[Ints] = []
+    while len(alive) > _SEQUENTIAL:
+        aa, bb = a[alive], b[alive]
+        first = _first(aa, len(free_a), alive, d, ib) & _first(bb, len(free_b), alive, d, ia)
+        chosen = alive[first]
+        keep.append(chosen)
+        free_a[a[chosen]] = False
+        free_b[b[chosen]] = False
+        before = len(alive)
+        alive = alive[free_a[aa] & free_b[bb]]
+        if len(alive) > before - before // 8:  # under 1/8 gone: let the loop finish it
+            break
+    if len(alive):
+        keep.append(alive[_sequential(ia[alive], ib[alive], d[alive])])
+    return np.sort(np.concatenate(keep)).astype(np.int64)
+
+
+#: Up to this many pairs the greedy pass is a plain loop: rounds would not pay.
+_SEQUENTIAL = 2_000
+
+
+def _first(group: Ints, size: int, alive: Ints, d: Floats, other: Ints) -> Any:
+    """Whether each pair ``alive`` comes first among the live pairs of its record ``group``.
+
+    First: the smallest distance, then the smallest ``other`` index, then the
+    smallest position: the greedy order restricted to one record's pairs.
+    ``group`` numbers the records from 0 to ``size - 1``.
+    """
+    dd, oo = d[alive], other[alive]
+    low = np.full(size, np.inf)
+    np.minimum.at(low, group, dd)
+    tied = dd == low[group]
+    least = np.full(size, np.iinfo(np.int64).max)
+    np.minimum.at(least, group[tied], oo[tied])
+    tied &= oo == least[group]
+    position = np.full(size, np.iinfo(np.int64).max)
+    np.minimum.at(position, group[tied], alive[tied])
+    return tied & (alive == position[group])
+
+
+def _sequential(ia: Ints, ib: Ints, d: Floats) -> Ints:
+    """The greedy pass as a loop: positions of the pairs it links, in the greedy order."""
     order = np.lexsort((ib, ia, d))
     used_a: set[int] = set()
     used_b: set[int] = set()
@@ -123,6 +184,24 @@ def _greedy(ia: Ints, ib: Ints, d: Floats) -> Ints:
             used_b.add(b)
             keep.append(k)
     return np.asarray(keep, dtype=np.int64)
+
+
+def _compact(values: Ints) -> tuple[Ints, Ints]:
+    """``np.unique(values, return_inverse=True)`` for record indexes, without a sort.
+
+    Record indexes are small non-negative integers: a table of which are present
+    numbers them in one pass. Anything else goes through ``np.unique``.
+    """
+    if not len(values):
+        return values.astype(np.int64), values.astype(np.int64)
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high > 4 * len(values) + 1_000_000:
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique.astype(np.int64), inverse.ravel().astype(np.int64)
+    present = np.zeros(high + 1, dtype=bool)
+    present[values] = True
+    number = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(np.int64), number[values]
 
 
 def _assignment(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
@@ -141,9 +220,8 @@ def _assignment(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
 
     if not len(ia):
         return np.zeros(0, dtype=np.int64)
-    ua, a_index = np.unique(ia, return_inverse=True)
-    ub, b_index = np.unique(ib, return_inverse=True)
-    a_index, b_index = a_index.ravel(), b_index.ravel()
+    ua, a_index = _compact(ia)
+    ub, b_index = _compact(ib)
     n, m = len(ua), len(ub)
     eps = 1e-9 * max(1.0, threshold)
     base = threshold + 1.0 + eps

@@ -122,3 +122,72 @@ def test_giant_components_are_matched_greedily(monkeypatch: pytest.MonkeyPatch) 
     # Greedy takes the closest pair overall first.
     assert int(np.argmin(d)) in set(greedy.tolist())
     assert set(greedy.tolist()) != exact or len(exact) == len(greedy)
+
+
+def _sequential_greedy(ia: np.ndarray, ib: np.ndarray, d: np.ndarray) -> list[int]:
+    """The greedy one-to-one pass as a plain loop: closest first, ties by (ia, ib, position)."""
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    keep = []
+    for k in sorted(range(len(ia)), key=lambda k: (d[k], ia[k], ib[k], k)):
+        if ia[k] not in used_a and ib[k] not in used_b:
+            used_a.add(int(ia[k]))
+            used_b.add(int(ib[k]))
+            keep.append(k)
+    return sorted(keep)
+
+
+def test_greedy_links_the_pairs_of_the_sequential_pass() -> None:
+    from engine.alignment.match import _greedy
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = int(rng.integers(2_500, 6_000))  # over the size that runs rounds
+        ia = rng.integers(0, int(rng.integers(20, 400)), n)
+        ib = rng.integers(0, int(rng.integers(20, 400)), n)
+        # Few distinct distances: ties everywhere; duplicate pairs; -0.0 equals 0.0.
+        d = rng.integers(0, int(rng.integers(1, 12)), n) / 4.0
+        if trial % 3 == 0:
+            d[rng.random(n) < 0.3] = -0.0
+        assert _greedy(ia, ib, d).tolist() == _sequential_greedy(ia, ib, d)
+
+
+def test_greedy_on_a_chain_of_ever_closer_pairs() -> None:
+    from engine.alignment.match import _greedy
+
+    # Each round of locally closest pairs links only the chain's end: the loop finishes it.
+    n = 9_000
+    ia = np.arange(n, dtype=np.int64) // 2
+    ib = (np.arange(n, dtype=np.int64) + 1) // 2
+    d = np.arange(n)[::-1] / n
+    assert _greedy(ia, ib, d).tolist() == _sequential_greedy(ia, ib, d)
+
+
+def test_giant_component_links_unchanged_by_the_vectorised_greedy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.alignment import match
+
+    rng = np.random.default_rng(11)
+    pairs = np.unique(rng.integers(0, 3_000, size=(20_000, 2)), axis=0)
+    ia, ib = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    d = rng.integers(0, 50, len(pairs)) / 10.0
+    monkeypatch.setattr(match, "EXACT_COMPONENT", 100)
+    kept = select(ia, ib, d, "one-to-one", 5.0)
+    assert kept.tolist() == _sequential_greedy(ia, ib, d)
+
+
+def test_compact_numbers_like_unique() -> None:
+    from engine.alignment.match import _compact
+
+    rng = np.random.default_rng(3)
+    for values in (
+        rng.integers(0, 50, 200),
+        rng.integers(0, 10**12, 200),  # sparse: through np.unique
+        np.array([5, -1, 5, 3], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+    ):
+        unique, inverse = _compact(values)
+        expected_unique, expected_inverse = np.unique(values, return_inverse=True)
+        assert unique.tolist() == expected_unique.tolist()
+        assert inverse.tolist() == expected_inverse.ravel().tolist()
