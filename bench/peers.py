@@ -1,7 +1,7 @@
 """Benchmark specengine against its peers: Splink 5 (DuckDB), recordlinkage 0.16, Nazca 3.2.2.
 
 Usage:
-    python bench/peers.py [--sizes febrl4,50k,200k,1m]
+    python bench/peers.py [--sizes febrl4,50k,200k,1m,places]
         [--tools specengine,splink,recordlinkage,nazca] [--timeout 1800]
         [--throughput auto|none|SIZE] [--no-run] [--write]
 
@@ -13,7 +13,11 @@ the keys of ``specs/febrl4.yaml`` (read from the spec, handed to each runner as 
 return one-to-one links, scored against the gold links.
 
 Data: ``febrl4`` is ``data/febrl/``; ``50k``, ``200k`` and ``1m`` are generated with
-``engine.generate.people(n, seed=0)`` into ``bench/data/<size>/`` (cached). Results are kept
+``engine.generate.people(n, seed=0)`` into ``bench/data/<size>/`` (cached). ``places`` is a
+geographic task (35,000 places against a gazetteer of 150,000, from
+``engine.generate.places(150_000, seed=0)``, see ``places_task``) run with
+``specs/places-geographic.yaml`` (a kd-tree on the coordinates, then names) by specengine and
+by Nazca's ``KdTreeBlocking`` (``bench/peers/run_nazca_places.py``). Results are kept
 per run in ``bench/results/<size>/<tool>.json``; ``--write`` renders all kept results into
 ``docs/benchmarks.md`` between ``<!-- peers:begin -->`` and ``<!-- peers:end -->``.
 ``--throughput`` also times the comparison stage alone (specengine's metrics against
@@ -53,12 +57,20 @@ RESULTS = BENCH / "results"
 RUNNERS = BENCH / "peers"
 DOC = ROOT / "docs" / "benchmarks.md"
 SPEC = ROOT / "specs" / "febrl4.yaml"
+PLACES_SPEC = ROOT / "specs" / "places-geographic.yaml"
 BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
 
 TOOLS = ("specengine", "splink", "recordlinkage", "nazca")
 SIZES = {"febrl4": 5_000, "50k": 50_000, "200k": 200_000, "1m": 1_000_000}
+#: Geographic tasks: (gazetteer places, align places), generated with engine.generate.places
+#: (see places_task) and run with specs/places-geographic.yaml.
+PLACES = {"places": (150_000, 35_000)}
+TASKS = (*SIZES, *PLACES)
+#: The tools with a runner for the geographic tasks.
+PLACES_TOOLS = ("specengine", "nazca")
 SEED = 0
 IRI = "http://example.org/febrl/"
+PLACES_IRI = "http://example.org/place/"
 POLL_SECONDS = 180
 #: Address-space cap of the pure-Python runs, so that a run too big for the machine fails
 #: with MemoryError instead of calling the kernel's OOM killer. Splink (DuckDB, which
@@ -157,11 +169,62 @@ class Task:
     target: Path
     gold: Path
     folder: Path
+    #: ``people`` (Febrl-like records, the spec specs/febrl4.yaml) or ``places`` (PLACES).
+    kind: str = "people"
+    gold_columns: tuple[str, str] = ("rec_id_a", "rec_id_b")
+
+
+def places_task(folder: Path, n_target: int, n_align: int, seed: int) -> Task:
+    """A geographic task: ``n_align`` places against a gazetteer of ``n_target`` (cached).
+
+    ``engine generate places --size n_target --seed seed`` writes ``places-a.csv`` and
+    ``places-b.csv`` (n_target places each, every place of A with one duplicate in B, rows
+    shuffled); the align side is the first ``n_align`` rows of ``places-a.csv`` (a random
+    sample, since the rows are shuffled), the target side all of ``places-b.csv``, and the
+    gold the generated links of the sampled places. So each align place has its one
+    counterpart among ``n_target`` places, the others being its neighbours around the same
+    generated cities, as the reference's cities meet the gazetteer's places.
+    """
+    files = Task(
+        folder.name,
+        folder / "align.csv",
+        folder / "places-b.csv",
+        folder / "gold.csv",
+        folder,
+        kind="places",
+        gold_columns=("id_a", "id_b"),
+    )
+    if files.gold.exists():
+        return files
+    from engine.generate import places
+
+    log(f"generating {folder.name} ({n_align:,} places against {n_target:,}, seed {seed})")
+    started = time.perf_counter()
+    places(n_target, seed, folder)
+    with (folder / "places-a.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = [row for _, row in zip(range(n_align), reader, strict=False)]
+    with (folder / "places-gold.csv").open(newline="", encoding="utf-8") as fh:
+        links = dict(csv.reader(fh))
+    tmp = files.gold.with_suffix(".tmp")
+    with files.align.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([header, *rows])
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(files.gold_columns)
+        writer.writerows([row[0], links[row[0]]] for row in rows)
+    tmp.replace(files.gold)  # last: the gold's presence says the task is complete
+    log(f"generated {folder.name} in {time.perf_counter() - started:.1f} s")
+    return files
 
 
 def task(size: str, wait: bool) -> Task | None:
     """The task's files, generating (and caching) them; None when the generator is missing."""
     folder = DATA / size
+    if size in PLACES:
+        n_target, n_align = PLACES[size]
+        return places_task(folder, n_target, n_align, SEED)
     if size == "febrl4":
         febrl = ROOT / "data" / "febrl"
         folder.mkdir(parents=True, exist_ok=True)
@@ -202,11 +265,13 @@ def generator(wait: bool) -> Callable[..., Any] | None:
 
 
 def write_spec(t: Task) -> Path:
-    """specs/febrl4.yaml's attributes, blocking, threshold and matching on this task's files."""
-    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    template = {"template": IRI + "{rec_id}"}
+    """The task's spec (specs/febrl4.yaml, or specs/places-geographic.yaml for a geographic
+    task): its attributes, blocking, threshold and matching on this task's files."""
+    source = PLACES_SPEC if t.kind == "places" else SPEC
+    spec = yaml.safe_load(source.read_text(encoding="utf-8"))
+    template = {"template": (PLACES_IRI + "{id}") if t.kind == "places" else IRI + "{rec_id}"}
     spec["name"] = f"bench-{t.size}"
-    spec["description"] = f"{SPEC.name} on the {t.size} task (written by bench/peers.py)"
+    spec["description"] = f"{source.name} on the {t.size} task (written by bench/peers.py)"
     spec["sources"] = {
         "align": {"csv": os.path.relpath(t.align, t.folder), "id": template},
         "target": {"csv": os.path.relpath(t.target, t.folder), "id": template},
@@ -245,6 +310,66 @@ def spec_keys() -> list[dict[str, Any]]:
     return keys
 
 
+def places_config() -> dict[str, Any]:
+    """specs/places-geographic.yaml as the Nazca runner's configuration (JSON).
+
+    Only what Nazca can do the same way is accepted: a ``radius`` rule with a number (a
+    kd-tree, euclidean on the two coordinate columns, Nazca's ``KdTreeBlocking``), names with
+    ``unaccent``, ``lowercase``, ``simplify`` (no stopwords) and ``regex_replace`` and the
+    token-aware, raw ``levenshtein`` (Nazca's), points with ``geographic`` in km; the weights
+    and the threshold as they are.
+    """
+    spec = yaml.safe_load(PLACES_SPEC.read_text(encoding="utf-8"))
+
+    def refuse(what: Any) -> SystemExit:
+        return SystemExit(f"{PLACES_SPEC}: the Nazca runner cannot do {what!r}")
+
+    radius = (spec["blocking"] or {}).get("radius") if isinstance(spec["blocking"], dict) else None
+    if not radius or not isinstance(radius.get("radius"), int | float) or radius.get("target"):
+        raise refuse(spec["blocking"])
+    if set(radius) - {"align", "radius"} or len(radius["align"]) != 2:
+        raise refuse(spec["blocking"])
+    attributes = []
+    for a in spec["attributes"]:
+        metric = a["metric"]
+        name, options = (metric, {}) if isinstance(metric, str) else next(iter(metric.items()))
+        options = options or {}
+        if set(a) - {"name", "align", "normalise", "metric", "weight"}:
+            raise refuse(a)
+        entry: dict[str, Any] = {"weight": a.get("weight", 1.0)}
+        if name == "levenshtein" and options.get("tokens", True) and not options.get("normalised"):
+            chain = []
+            for step in a.get("normalise") or []:
+                key, opts = (step, {}) if isinstance(step, str) else next(iter(step.items()))
+                if key not in ("unaccent", "lowercase", "simplify", "regex_replace"):
+                    raise refuse(step)
+                if key == "simplify" and (opts or {}).get("stopwords"):
+                    raise refuse(step)
+                chain.append([key, opts or {}])
+            entry.update(kind="levenshtein", field=a.get("align", a["name"]), normalise=chain)
+        elif name == "geographic" and set(options) <= {"unit"} and not a.get("normalise"):
+            fields = a.get("align")
+            if not isinstance(fields, list) or len(fields) != 2:
+                raise refuse(a)
+            entry.update(kind="geographic", fields=fields, unit=options.get("unit", "km"))
+        else:
+            raise refuse(a)
+        attributes.append(entry)
+    if spec.get("matching") != "one-to-one":
+        raise refuse(spec.get("matching"))
+    return {
+        "radius": radius["radius"],
+        "points": radius["align"],
+        "attributes": attributes,
+        "threshold": spec["threshold"],
+    }
+
+
+def describe_places() -> str:
+    config = places_config()
+    return f"kd-tree on {', '.join(config['points'])} within {config['radius']:g} (euclidean)"
+
+
 def describe_keys(keys: list[dict[str, Any]]) -> str:
     def one(key: dict[str, Any]) -> str:
         parts = [f"soundex({p})" if key["soundex"] else p for p in key["parts"]]
@@ -258,9 +383,9 @@ def read_pairs(path: Path, a: str, b: str) -> set[tuple[str, str]]:
         return {(row[a], row[b]) for row in csv.DictReader(fh)}
 
 
-def read_engine_links(path: Path) -> set[tuple[str, str]]:
+def read_engine_links(path: Path, prefix: str = IRI) -> set[tuple[str, str]]:
     def rec(iri: str) -> str:
-        return unquote(iri.removeprefix(IRI))
+        return unquote(iri.removeprefix(prefix))
 
     with path.open(newline="", encoding="utf-8") as fh:
         return {(rec(r["align_id"]), rec(r["target_id"])) for r in csv.DictReader(fh)}
@@ -344,6 +469,10 @@ def run_tool(tool: str, t: Task, timeout: float) -> dict[str, Any]:
         "timeout_s": timeout,
     }
     logs = RESULTS / t.size / tool
+    places = t.kind == "places"
+    if places and tool not in PLACES_TOOLS:
+        result.update(status="not supported", error="no runner for a geographic task")
+        return result
     if tool == "specengine":
         spec = write_spec(t)
         links_path = t.folder / "out" / "specengine.csv"
@@ -357,19 +486,19 @@ def run_tool(tool: str, t: Task, timeout: float) -> dict[str, Any]:
             return result
         links_path = RESULTS / t.size / f"{tool}-links.csv"
         links_path.unlink(missing_ok=True)
-        runner = RUNNERS / f"run_{tool}.py"
-        keys = json.dumps(spec_keys())
+        runner = RUNNERS / (f"run_{tool}_places.py" if places else f"run_{tool}.py")
+        config = json.dumps(places_config() if places else spec_keys())
         cmd = [
             str(venv_python(tool)),
             str(runner),
             str(t.align),
             str(t.target),
             str(links_path),
-            keys,
+            config,
         ]
         cwd = RUNNERS
     log(f"{t.size} / {tool}: {' '.join(cmd)}")
-    result["blocking"] = describe_keys(spec_keys())
+    result["blocking"] = describe_places() if places else describe_keys(spec_keys())
     result["load_before"] = os.getloadavg()[0]
     child = run_child(cmd, cwd, timeout, logs, mem_limit=tool != "splink")
     result.update(status=child.status, wall_s=child.wall, peak_rss_mib=child.rss_mib)
@@ -381,13 +510,13 @@ def run_tool(tool: str, t: Task, timeout: float) -> dict[str, Any]:
         m = re.search(r"compared ([\d,]+) candidate pairs", child.stdout + child.stderr)
         if m:
             result["candidate_pairs"] = int(m.group(1).replace(",", ""))
-        found = read_engine_links(links_path)
+        found = read_engine_links(links_path, PLACES_IRI if places else IRI)
     else:
         for line in child.stdout.splitlines():
             if line.startswith("PEER-RESULT "):
                 result.update(json.loads(line.removeprefix("PEER-RESULT ")))
         found = read_pairs(links_path, "rec_id_a", "rec_id_b")
-    gold = read_pairs(t.gold, "rec_id_a", "rec_id_b")
+    gold = read_pairs(t.gold, *t.gold_columns)
     tp = len(found & gold)
     precision = tp / len(found) if found else 0.0
     recall = tp / len(gold) if gold else 0.0
@@ -663,7 +792,10 @@ def render(
     tools = list(dict.fromkeys(r["tool"] for r in results))
     dates = sorted(r["date"][:10] for r in results if r["date"])
     timeout = max((r.get("timeout_s", 1800) for r in results), default=1800)
-    blocking = next((r["blocking"] for r in results if r.get("blocking")), "?")
+    blocking = next(
+        (r["blocking"] for r in results if r.get("blocking") and r["size"] in SIZES), None
+    )
+    geo = [r for r in results if r["size"] in PLACES]
     cmd = (
         f".venv/bin/python bench/peers.py --sizes {','.join(sizes)} --tools {','.join(tools)}"
         f" --timeout {timeout:.0f} --write"
@@ -681,8 +813,15 @@ def render(
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "",
-        f"Blocking, the same for every tool (from `specs/febrl4.yaml`): union of {blocking}.",
-        "",
+        *(
+            [
+                f"Blocking, the same for every tool (from `specs/febrl4.yaml`): union of {blocking}.",
+                "",
+            ]
+            if blocking
+            else []
+        ),
+        *(places_notes(geo) if geo else []),
         *table(results),
         "",
         "¹ Nazca compares each block of each key separately: a pair sharing two keys is "
@@ -710,6 +849,26 @@ def render(
     if through:
         lines += ["", *render_throughput(through)]
     return "\n".join(lines) + "\n"
+
+
+def places_notes(results: list[dict[str, Any]]) -> list[str]:
+    """What the geographic tasks are and how each tool runs them."""
+    sizes = ", ".join(dict.fromkeys(r["size"] for r in results))
+    tasks = "; ".join(
+        f"{size}: {n_align:,} places against a gazetteer of {n_target:,}"
+        for size, (n_target, n_align) in PLACES.items()
+    )
+    config = places_config()
+    return [
+        f"Geographic task ({sizes}; {tasks}), generated with `engine generate places --seed "
+        f"{SEED}` (see `places_task`): `specs/places-geographic.yaml` for specengine; for Nazca "
+        f"`bench/peers/run_nazca_places.py` with its `KdTreeBlocking` on the same kd-tree "
+        f"(euclidean on {', '.join(config['points'])}, radius {config['radius']:g}: the same "
+        "candidate pairs), the same name normalisation, Nazca's own token-aware Levenshtein "
+        "and geographical distance with the spec's weights, the spec's threshold, and the "
+        "greedy one-to-one pass over its pairs.",
+        "",
+    ]
 
 
 def render_throughput(th: dict[str, Any]) -> list[str]:
@@ -771,7 +930,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=csv_list(tuple(SIZES)), default=["febrl4", "50k"])
+    parser.add_argument("--sizes", type=csv_list(TASKS), default=["febrl4", "50k"])
     parser.add_argument("--tools", type=csv_list(TOOLS), default=list(TOOLS))
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument(
@@ -789,7 +948,7 @@ def main() -> None:
                 if error:
                     log(f"{tool}: {error}")
         # febrl4 first: it needs no generator; generated sizes wait for engine.generate.
-        for size in sorted(args.sizes, key=lambda s: SIZES[s]):
+        for size in sorted(args.sizes, key=TASKS.index):
             t = task(size, wait=True)
             if t is None:
                 continue
