@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from engine.alignment import csv_read
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.errors import DataError
@@ -18,10 +19,15 @@ from schemas.alignment import CsvSource, InlineSource, TsvSource
 PEOPLE = "id,name,zip\nhttp://ex.org/1,Ann,0800\nhttp://ex.org/2,Bob,75001\n"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["csv module", "pyarrow"])
+def _in_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     # Display names are relative to the working directory: make them predictable.
     monkeypatch.chdir(tmp_path)
+    if request.param == "pyarrow":
+        # Every test again with pyarrow reading files of any size: same records, same errors.
+        monkeypatch.setattr(csv_read, "MIN_BYTES", 0)
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "people.csv") -> Path:
