@@ -41,7 +41,7 @@ import numpy as np
 from engine.alignment.kernel import loops
 z = np.zeros(1, np.int64)
 f = np.full(1, 1.0)
-loops.pairs(z, z, z, z, f, f, f, f, 1.0, np.zeros(2, np.int64), np.zeros((1, 1), np.int32),
+loops.pairs(z, z, 0, 1, z, z, f, f, f, f, 1.0, np.zeros(2, np.int64), np.zeros((1, 1), np.int32),
             np.zeros(1, np.uint8), np.zeros((1, 0)), np.zeros(2, np.int64),
             np.zeros((1, 1), np.int32), np.zeros(1, np.uint8), np.zeros((1, 0)), 2, 1,
             np.zeros((1, 1)), np.zeros(1), np.zeros(1, np.bool_))
@@ -108,7 +108,7 @@ def main() -> None:
         compare_chunk(task, ia[:10], ib[:10])  # the plan (encoding), made once per run
         plan = task.kernel[0]
         assert plan is not None and plan.count == k
-        kernel_s = cpu_best(lambda plan=plan, task=task: kernel.run(plan, ia, ib, task.limit))
+        kernel_s = cpu_best(lambda plan=plan, task=task: kernel.run(plan, ia, ib, task.limit, 1))
         rows.append((label, "metrics (rapidfuzz cpdist)", metrics_s))
         rows.append((label, "compiled kernel", kernel_s))
     print("| pairs | implementation | CPU s | pairs/s per core | attribute distances/s per core |")

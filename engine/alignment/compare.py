@@ -56,6 +56,9 @@ class CompareTask:
     target: dict[str, Any]
     limit: float
     dedup: bool
+    #: Threads the compiled kernel may share a chunk between (0: one per core; a dask
+    #: worker with one thread per process would say 1).
+    threads: int = 0
     #: The compiled kernel's encoding of both sides, made by the first chunk that needs it.
     kernel: list[kernel.KernelPlan | None] = field(default_factory=list, compare=False, repr=False)
 
@@ -125,7 +128,7 @@ def _through_kernel(
     task: CompareTask, plan: kernel.KernelPlan, ia: Ints, ib: Ints
 ) -> tuple[ChunkResult, Ints]:
     """The kernel on the attributes it covers, the metrics on the rest; and the kept positions."""
-    matrix, total, keep = kernel.run(plan, ia, ib, task.limit)
+    matrix, total, keep = kernel.run(plan, ia, ib, task.limit, task.threads)
     kept = np.flatnonzero(keep)
     covered = task.attributes[: plan.count]
     distances = {job.name: matrix[row][kept] for row, job in enumerate(covered)}

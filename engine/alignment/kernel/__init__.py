@@ -24,9 +24,11 @@ only once a chunk is large enough for the kernel (``MIN_PAIRS``).
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -35,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MIN_PAIRS", "KernelPlan", "kernel_plan", "run"]
+__all__ = ["MIN_PAIRS", "PIECE", "KernelPlan", "cores", "kernel_plan", "run"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -197,8 +199,12 @@ def kernel_plan(
     dense = (np.cumsum(used) - 1).astype(np.int32)
     alphabet = int(used.sum()) + 1
     lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
+    # The sides on two threads: packing (compiled, without the GIL) is most of the time.
+    side_b = _pool().submit(
+        _side, columns_b, encoded_b, [n[1] for n in numbers], nb, dense, alphabet > 256
+    )
     a = _side(columns_a, encoded_a, [n[0] for n in numbers], na, dense, alphabet > 256)
-    b = _side(columns_b, encoded_b, [n[1] for n in numbers], nb, dense, alphabet > 256)
+    b = side_b.result()
     return KernelPlan(
         count=len(covered),
         kinds=np.array([f[0] for _, f in covered], dtype=np.int64),
@@ -245,36 +251,79 @@ def _loops() -> ModuleType:
         return _IMPORTED[0]
 
 
-def run(plan: KernelPlan, ia: Ints, ib: Ints, limit: float) -> tuple[Floats, Floats, Any]:
-    """Distances (covered attributes x pairs), partial sums, and the pairs still under ``limit``."""
+#: Pairs per piece of a chunk: threads take pieces in turn, so that a thread slowed
+#: by others still leaves its share to the rest (a call costs a few µs).
+PIECE = 1 << 16
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that take pieces of a chunk beside the calling thread (one per other core)."""
+    with _IMPORT_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max(1, cores() - 1), "kernel"))
+        return _POOL[0]
+
+
+def run(
+    plan: KernelPlan, ia: Ints, ib: Ints, limit: float, threads: int = 0
+) -> tuple[Floats, Floats, Any]:
+    """Distances (covered attributes x pairs), partial sums, and the pairs still under ``limit``.
+
+    The loop releases the GIL: a chunk of several pieces (``PIECE``) is shared by
+    the calling thread and up to ``threads - 1`` others (0: one per core). Each pair's
+    results depend on that pair alone, so they are the same however it is cut.
+    """
     loops = _loops()
     n = len(ia)
     distances = np.empty((plan.count, n), dtype=np.float64)
     total = np.empty(n, dtype=np.float64)
     keep = np.empty(n, dtype=np.bool_)
     a, b = plan.a, plan.b
-    loops.pairs(
-        ia,
-        ib,
-        plan.kinds,
-        plan.rows,
-        plan.param,
-        plan.scale,
-        plan.weight,
-        plan.fill,
-        limit,
-        a.starts,
-        a.lens,
-        a.chars,
-        a.numbers,
-        b.starts,
-        b.lens,
-        b.chars,
-        b.numbers,
-        plan.alphabet,
-        plan.longest,
-        distances,
-        total,
-        keep,
-    )
+    pieces = -(-n // PIECE)
+    taken = itertools.count()  # next() on it is atomic: each piece goes to one thread
+
+    def work() -> None:
+        while (piece := next(taken)) < pieces:
+            loops.pairs(
+                ia,
+                ib,
+                piece * PIECE,
+                min(n, (piece + 1) * PIECE),
+                plan.kinds,
+                plan.rows,
+                plan.param,
+                plan.scale,
+                plan.weight,
+                plan.fill,
+                limit,
+                a.starts,
+                a.lens,
+                a.chars,
+                a.numbers,
+                b.starts,
+                b.lens,
+                b.chars,
+                b.numbers,
+                plan.alphabet,
+                plan.longest,
+                distances,
+                total,
+                keep,
+            )
+
+    helpers = min((threads or cores()) - 1, pieces - 1)
+    others = [_pool().submit(work) for _ in range(max(0, helpers))]
+    work()
+    for other in others:
+        other.result()
     return distances, total, keep

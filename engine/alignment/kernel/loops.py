@@ -279,6 +279,8 @@ def _jaro_winkler(
 def pairs(
     ia: npt.NDArray[np.int64],
     ib: npt.NDArray[np.int64],
+    lo: int,
+    hi: int,
     kinds: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64],
     param: npt.NDArray[np.float64],
@@ -302,7 +304,8 @@ def pairs(
 ) -> None:
     """Distances (attributes x pairs), weighted sums and which pairs stay at or under ``limit``.
 
-    Attributes come in the task's order (heaviest first); a pair whose partial sum
+    Only the pairs ``lo:hi`` are computed (threads share the output arrays, each
+    on its own range). Attributes come in the task's order (heaviest first); a pair whose partial sum
     passes the limit leaves at once, its remaining distances left unset (the caller
     drops it). ``kinds``/``rows``/``param``/``scale`` describe each attribute (see
     ``engine.alignment.kernel``); NaN stands for a missing value, counted as ``fill``.
@@ -311,8 +314,8 @@ def pairs(
     row = np.zeros(longest + 1, dtype=np.int64)
     flag_p = np.zeros(longest + 1, dtype=np.bool_)
     flag_t = np.zeros(longest + 1, dtype=np.bool_)
-    count = len(ia)
-    for k in range(count):
+    count = hi
+    for k in range(lo, hi):
         if k + 2 * _AHEAD < count:  # the records' index and lengths two steps ahead
             far_a, far_b = ia[k + 2 * _AHEAD], ib[k + 2 * _AHEAD]
             _prefetch(starts_a, far_a)

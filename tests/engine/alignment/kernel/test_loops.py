@@ -146,3 +146,35 @@ def test_a_task_with_its_plan_travels_to_workers(monkeypatch: pytest.MonkeyPatch
     there = pickle.loads(pickle.dumps(task))
     assert there.kernel and there.kernel[0] is not None
     _same(here, compare_chunk(there, ia, ib))
+
+
+def test_a_chunk_is_shared_between_threads_with_the_same_floats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    import time
+
+    loops = kernel._loops()
+    task = _task(300, 250, 6.0)
+    ia, ib = RNG.integers(0, 300, 20_000), RNG.integers(0, 250, 20_000)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    alone = compare_chunk(CompareTask(*_fields(task), threads=1), ia, ib)
+    seen: list[tuple[int, int, int]] = []
+    pairs = loops.pairs
+
+    def spy(*args: object) -> None:
+        seen.append((threading.get_ident(), args[2], args[3]))  # type: ignore[arg-type]
+        pairs(*args)
+        time.sleep(0.002)  # the other thread surely takes a piece meanwhile
+
+    monkeypatch.setattr(loops, "pairs", spy)
+    monkeypatch.setattr(kernel, "PIECE", 1000)
+    monkeypatch.setattr(kernel, "cores", lambda: 2)
+    shared = compare_chunk(CompareTask(*_fields(task)), ia, ib)
+    assert sorted((lo, hi) for _, lo, hi in seen) == [(k, k + 1000) for k in range(0, 20_000, 1000)]
+    assert len({thread for thread, _, _ in seen}) == 2
+    _same(alone, shared)
+
+
+def _fields(task: CompareTask) -> tuple[object, ...]:
+    return task.attributes, task.align, task.target, task.limit, task.dedup
