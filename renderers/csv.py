@@ -6,7 +6,8 @@ import csv
 import math
 from typing import TextIO
 
-from renderers.links import LinkTable, sorted_links
+from renderers.columns import BULK_ROWS, CHUNK_ROWS, float_texts, plain_text, write_rows
+from renderers.links import FloatArray, LinkTable, sorted_links
 
 __all__ = ["format_distance", "write_links_csv"]
 
@@ -33,7 +34,9 @@ def write_links_csv(table: LinkTable, handle: TextIO, delimiter: str = ",") -> N
     model scored the links, a ``probability`` column (each link's match
     probability) follows ``distance``. ``handle`` should
     be opened with ``newline=""`` (as :meth:`OutputTransaction.open_text` does);
-    rows end with ``\\n`` so regenerated files diff cleanly in git.
+    rows end with ``\\n`` so regenerated files diff cleanly in git. A big table
+    is formatted and written a chunk of rows at a time (:mod:`renderers.columns`),
+    in the bytes the csv module writes.
     """
     table = sorted_links(table)
     writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
@@ -41,10 +44,37 @@ def write_links_csv(table: LinkTable, handle: TextIO, delimiter: str = ",") -> N
     scored = [] if table.probability is None else ["probability"]
     header = ["align_id", "target_id", "distance", *scored, *(f"d_{name}" for name in names)]
     writer.writerow(header)
-    # tolist() converts to Python floats in one go, much faster than per-element numpy access.
-    columns = [table.distance.tolist()]
+    columns = [table.distance]
     if table.probability is not None:
-        columns.append(table.probability.tolist())
-    columns += [table.attributes[name].tolist() for name in names]
-    for i, (align, target) in enumerate(zip(table.align_ids, table.target_ids, strict=True)):
-        writer.writerow([align, target, *(format_distance(col[i]) for col in columns)])
+        columns.append(table.probability)
+    columns += [table.attributes[name] for name in names]
+    # A delimiter that can occur in a number would quote it: the csv module decides.
+    bulk = len(table) >= BULK_ROWS and delimiter not in _NUMBER_CHARACTERS
+    step = CHUNK_ROWS if bulk else max(len(table), 1)
+    for start in range(0, len(table), step):
+        end = start + step
+        align, target = table.align_ids[start:end], table.target_ids[start:end]
+        chunk = [column[start:end] for column in columns]
+        if bulk and _write_bulk(align, target, chunk, delimiter, handle):
+            continue
+        # tolist() converts to Python floats in one go, much faster than per-element numpy access.
+        values = [column.tolist() for column in chunk]
+        for i, (a, b) in enumerate(zip(align, target, strict=True)):
+            writer.writerow([a, b, *(format_distance(col[i]) for col in values)])
+
+
+#: What a formatted number may hold (``1e-05``, ``inf``, ``-0.5``).
+_NUMBER_CHARACTERS = frozenset("0123456789.+-einf")
+
+
+def _write_bulk(
+    align: list[str], target: list[str], columns: list[FloatArray], delimiter: str, handle: TextIO
+) -> bool:
+    """Write one chunk of rows formatted by Arrow; False (nothing written) when an id needs quotes."""
+    quoted = delimiter + '"\r\n'  # what makes the csv module quote a field
+    subjects, objects = plain_text(align, quoted), plain_text(target, quoted)
+    if subjects is None or objects is None:
+        return False
+    texts = [float_texts(column, format_distance) for column in columns]
+    write_rows([subjects, objects, *texts], delimiter, handle)
+    return True

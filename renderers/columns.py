@@ -1,0 +1,106 @@
+"""Big outputs written a chunk of rows at a time, their numbers formatted in bulk.
+
+Formatting a float in Python costs about a microsecond; a run with hundreds of
+thousands of links writes millions of them. Here a chunk's columns are
+formatted by Arrow (``pyarrow.compute.cast`` to string, compiled) and its rows
+joined by Arrow too, then handed to the output as one string: no Python object
+per value, and no more than a chunk of text in memory at a time.
+
+Arrow's shortest round-trip digits are Python's (``repr``: both give the
+shortest digits that read back exactly, the closest to the value among them);
+its notation differs outside ``[1e-4, 1e10)`` (``1e-05`` is ``0.00001``,
+``1e+10`` is ``10000000000``), and ``-0.0`` is ``-0``. Those values, and NaN
+and infinities, are formatted in Python by the writer's own function, so the
+text is byte for byte that function's. pyarrow is imported only for outputs big
+enough to pay its import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+
+from renderers.links import FloatArray
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["BULK_ROWS", "CHUNK_ROWS", "float_texts", "plain_text", "write_rows"]
+
+#: Outputs with fewer rows are written value by value: importing pyarrow would cost more.
+BULK_ROWS = 20_000
+#: Rows formatted and written at a time.
+CHUNK_ROWS = 65_536
+
+# Where Arrow writes the digits Python's repr writes, in the same notation.
+_LOW, _HIGH = 1e-4, 1e10
+
+
+def float_texts(values: FloatArray, python: Callable[[float], str]) -> pa.Array:
+    """``[python(v) for v in values]`` as an Arrow string array, without the loop.
+
+    ``python`` formats a float as repr's shortest digits (integral values without
+    ``.0`` and ``-0.0`` as ``0``, as :func:`renderers.csv.format_distance` does)
+    and NaN (a missing value) as the empty string; it is called only on
+    infinities, ``-0.0`` and magnitudes outside ``[1e-4, 1e10)``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    magnitude = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        arrow = ((magnitude >= _LOW) & (magnitude < _HIGH)) | ((values == 0) & ~np.signbit(values))
+    arrow |= missing
+    # NaN as a null: cast to a null string, then filled with "".
+    texts = pc.cast(pa.array(values, mask=missing if missing.any() else None), pa.string())
+    if missing.any():
+        texts = pc.fill_null(texts, "")
+    if arrow.all():
+        return texts
+    others = np.flatnonzero(~arrow)
+    replacements = pa.array([python(v) for v in values[others].tolist()], pa.string())
+    return pc.replace_with_mask(texts, pa.array(~arrow), replacements)
+
+
+def plain_text(values: Sequence[str], special: str) -> pa.Array | None:
+    """``values`` as an Arrow string array; None when one holds a character of ``special``.
+
+    For fields a writer must quote or escape when they hold such characters: the
+    caller then writes the chunk its own way. None too when a value cannot be
+    written as UTF-8 (a lone surrogate), so the caller's own writing reports it.
+    """
+    import pyarrow as pa
+
+    # One search of one string per character: far quicker than a test per value.
+    everything = "".join(values)
+    if any(c in everything for c in special):
+        return None
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return None
+
+
+def write_rows(columns: Sequence[pa.Array | str], delimiter: str, handle: TextIO) -> None:
+    """Write one line per row: the columns' texts (a ``str`` repeats) joined by ``delimiter``.
+
+    Each line ends with ``\\n``; the chunk goes to ``handle`` as one string.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fields = [pa.scalar(c, pa.string()) if isinstance(c, str) else c for c in columns]
+    joined = pc.binary_join_element_wise(*fields, delimiter)
+    # Joined with an empty string by "\n": each row then ends with its line end.
+    lines = pc.binary_join_element_wise(joined, pa.scalar("", pa.string()), "\n")
+    if not len(lines):
+        return
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
+    start, end = int(offsets[0]), int(offsets[len(lines)])
+    data = lines.buffers()[2]
+    assert data is not None
+    handle.write(memoryview(data)[start:end].tobytes().decode("utf-8"))
