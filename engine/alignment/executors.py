@@ -97,6 +97,11 @@ class DaskExecutor:
             ) from None
         self.timeout_s = timeout_s
 
+    @property
+    def client(self) -> Any:
+        """The dask.distributed client (the distributed path submits its own tasks)."""
+        return self._client
+
     def map(self, task: CompareTask, chunks: Iterable[Batch]) -> Iterator[ChunkResult]:
         client: Any = self._client
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ from engine.alignment.steps import (
     ReadSource,
     Write,
 )
-from engine.alignment.stream import compare_all
+from engine.alignment.stream import Compared, compare_all
 from engine.alignment.write import curated, published_diffs, published_lines, render, scores
 from engine.errors import DataError
 from renderers import LinkTable
@@ -90,7 +92,13 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
     if step.source == "same":  # deduplication: the target side is the align side itself
         state.sides[step.role] = state.sides["align"]
         return
-    records = read_source(step.source, step.role, state.spec_file, environment=state.environment)
+    if _distributed(step, state):  # read in partitions on the workers: a stub here
+        with _closing_on_error(step.session):
+            records = step.session.read(step.role, step.source, state.spec_file)
+    else:
+        records = read_source(
+            step.source, step.role, state.spec_file, environment=state.environment
+        )
     check_columns(state.spec, state.spec_file, {step.role: records.names})
     state.warnings.extend(records.warnings)
     state.sides[step.role] = Side(records)
@@ -100,6 +108,22 @@ def handle_read(step: ReadSource, state: AlignmentState) -> None:
 def handle_prepare(step: Prepare, state: AlignmentState) -> None:
     """Normalise and prepare every attribute; bad values fail the run or skip their records."""
     started = time.perf_counter()
+    if _distributed(step, state):
+        with _closing_on_error(step.session):
+            for role in step.roles:
+                side = state.sides[role]
+                on_error = getattr(state.spec.sources, role).on_error
+                side.records, never = step.session.prepare(
+                    role, step.specs, on_error, side.records.source
+                )
+                state.warnings.extend(
+                    f"attribute '{a.name}': every value is missing in {side.records.source}"
+                    f" (each pair gets its 'missing' distance: {a.missing})"
+                    for a in step.specs
+                    if a.name in never and len(side.records)
+                )
+        state.timings["prepare"] = time.perf_counter() - started
+        return
     for role in step.roles:
         side = state.sides[role]
         prepared = prepare_side(step.specs, side.records, role)
@@ -185,6 +209,9 @@ def handle_block(step: Block, state: AlignmentState) -> None:
         # Whatever the rule, there is nothing to pair (and a rule on no records
         # would complain about its keys rather than about the source).
         state.rule = NoBlocking(n_align, n_target, label=step.description)
+    elif _distributed(step, state):  # keys computed and counted on the workers
+        with _closing_on_error(step.session):
+            state.rule = step.session.block(step.blocking)
     else:
         state.rule = build_rule(state.sides, step.blocking, {})
     state.estimated_pairs = state.rule.estimate()
@@ -199,6 +226,13 @@ def handle_block(step: Block, state: AlignmentState) -> None:
         if not state.dry_run:
             raise
         state.refusal = exc
+    if state.estimated_pairs == 0 and _distributed(step, state):
+        step.session.close()
+        raise DataError(
+            state.spec_file,
+            f"blocking rule {step.description} finds no candidate pair: the sources share no"
+            " key. Nothing was written",
+        )
     if state.estimated_pairs == 0:
         _no_candidates(
             state,
@@ -222,18 +256,21 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         return
     assert state.rule is not None
     started = time.perf_counter()
-    found = compare_all(
-        state.rule,
-        step.specs,
-        state.sides["align"].prepared,
-        state.sides["target"].prepared,
-        step.keep_until,
-        executor=step.executor,
-        matching=step.matching,
-        dedup=step.dedup,
-        estimated=state.estimated_pairs,
-        progress=state.progress,
-    )
+    if _distributed(step, state):
+        found = _compare_distributed(step, state)
+    else:
+        found = compare_all(
+            state.rule,
+            step.specs,
+            state.sides["align"].prepared,
+            state.sides["target"].prepared,
+            step.keep_until,
+            executor=step.executor,
+            matching=step.matching,
+            dedup=step.dedup,
+            estimated=state.estimated_pairs,
+            progress=state.progress,
+        )
     state.executor = found.executor
     state.compared_pairs += found.compared
     pairs = found.pairs
@@ -266,6 +303,44 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     state.pairs = pairs
     state.under_threshold = len(pairs)
     state.timings["compare"] = time.perf_counter() - started
+
+
+def _distributed(step: Any, state: AlignmentState) -> bool:
+    """Whether the step runs on the workers (a plan reads and blocks on the driver)."""
+    return step.session is not None and not state.dry_run
+
+
+@contextmanager
+def _closing_on_error(session: Any) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        session.close()
+        raise
+
+
+def _compare_distributed(step: Compare, state: AlignmentState) -> Compared:
+    """The buckets compared on the workers; the distances per attribute stay there."""
+    try:
+        pairs, compared = step.session.compare(step.specs, step.keep_until, step.matching)
+    except BaseException:
+        step.session.close()
+        raise
+    return Compared(pairs, compared, step.session.description)
+
+
+def _links_distributed(step: Match, state: AlignmentState, chosen: Pairs) -> Pairs:
+    """The links' distances per attribute and their records' ids, fetched from the workers."""
+    session = step.session
+    try:
+        chosen = session.distances(chosen, [a.name for a in state.spec.attributes])
+        for role, rows in (("align", chosen.ia), ("target", chosen.ib)):
+            ids = state.records(role).ids
+            for row, iri in session.ids(role, rows).items():
+                ids[row] = iri
+    finally:
+        session.close()
+    return chosen
 
 
 def _sweep(state: AlignmentState, step: Match, gold_file: Path) -> Sweep:
@@ -357,6 +432,8 @@ def handle_match(step: Match, state: AlignmentState) -> None:
         )
     reach = step.threshold if step.review is None else max(step.threshold, step.review[1])
     chosen = pairs.take(select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup))
+    if _distributed(step, state):
+        chosen = _links_distributed(step, state, chosen)
     if step.review is not None:
         chosen, state.review = split(chosen, step.threshold, *step.review)
     if state.curation:  # the must-links, whatever their score

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.alignment.blocking import describe
+from engine.alignment.distributed import route
 from engine.alignment.fit.model import Model
 from schemas.alignment import (
     AlignmentSpec,
@@ -52,6 +53,9 @@ class ReadSource:
     role: str
     #: The side's source spec (csv, sparql...), or ``"same"``: the align records again.
     source: Any = field(default=None, repr=False)
+    #: The distributed run (engine.alignment.distributed.session) when the dask executor
+    #: runs the whole job: the step is carried out on the workers.
+    session: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -67,6 +71,9 @@ class Prepare:
     specs: tuple[Attribute, ...] = field(default=(), repr=False)
     #: The sides to prepare: the align side only in a deduplication.
     roles: tuple[str, ...] = field(default=("align", "target"), repr=False)
+    #: The distributed run (engine.alignment.distributed.session) when the dask executor
+    #: runs the whole job: the step is carried out on the workers.
+    session: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -83,6 +90,9 @@ class Block:
     dedup: bool = field(default=False, repr=False)
     #: No candidate pair is a warning (the outputs are empty), not an error.
     allow_empty: bool = field(default=False, repr=False)
+    #: The distributed run (engine.alignment.distributed.session) when the dask executor
+    #: runs the whole job: the step is carried out on the workers.
+    session: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -110,6 +120,9 @@ class Compare:
     #: A fitted model (engine.alignment.fit.model.Model) scores the pairs instead of
     #: the weights: their distance is 1 - their match probability.
     model: Any = field(default=None, repr=False)
+    #: The distributed run (engine.alignment.distributed.session) when the dask executor
+    #: runs the whole job: the step is carried out on the workers.
+    session: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """A few words for progress displays."""
@@ -139,6 +152,8 @@ class Match:
     #: The review band as distances (accept, reject): the pairs chosen in it are
     #: reviewed, not linked (engine.alignment.review).
     review: tuple[float, float] | None = field(default=None, repr=False)
+    #: The distributed run, when the links' distances and ids are on the workers.
+    session: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -219,15 +234,25 @@ def steps(spec: AlignmentSpec) -> list[Any]:
     golds = tuple(
         dict.fromkeys(o.gold for o in spec.outputs if isinstance(o, HtmlOutput) and o.gold)
     )
+    path = route(spec)
+    session = None
+    if path.distributed:
+        from engine.alignment.distributed.session import Session
+
+        session = Session(spec.executor)
+    blocking = describe(spec.blocking)
+    if spec.executor is not None and spec.executor.name == "dask":
+        blocking += f" [{path.why}]"
     out: list[Any] = [
-        ReadSource("align", spec.sources.align),
-        ReadSource("target", spec.sources.target),
+        ReadSource("align", spec.sources.align, session),
+        ReadSource("target", spec.sources.target, session),
         Prepare(
             tuple(a.name for a in attributes),
             attributes,
             ("align",) if spec.dedup else ("align", "target"),
+            session,
         ),
-        Block(describe(spec.blocking), spec.blocking, spec.dedup, spec.allow_empty),
+        Block(blocking, spec.blocking, spec.dedup, spec.allow_empty, session),
         Compare(
             spec.threshold,
             near_limit(spec),
@@ -236,6 +261,7 @@ def steps(spec: AlignmentSpec) -> list[Any]:
             spec.matching if model is None else "all",
             spec.dedup,
             model,
+            session,
         ),
         Match(
             spec.matching,
@@ -245,6 +271,7 @@ def steps(spec: AlignmentSpec) -> list[Any]:
             1.0 if model is not None else near_limit(spec) or 1.0,
             tuple(spec.curation),
             review=None if spec.review is None else spec.review.limits(model is not None),
+            session=session,
         ),
     ]
     if spec.checks is not None or any(isinstance(o, ClustersOutput) for o in spec.outputs):

@@ -1,0 +1,406 @@
+"""The driver's side of the distributed path: tasks submitted stage by stage, small answers back.
+
+A :class:`Session` lives from the first read to the end of the compare
+stage. The partitions stay on the workers as futures; the driver only ever
+holds their summaries (sizes, skipped rows, warnings), the estimates, the
+pairs under the limit and, at the end, the ids of the records in those pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import operator
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.alignment.distributed.compare import Found, compare_bucket, split_part
+from engine.alignment.distributed.keys import (
+    Summary,
+    bucket_counts,
+    estimate_bucket,
+    key_part,
+    prepare_part,
+    summary,
+)
+from engine.alignment.distributed.read import Part, plan_file, read_part, split_records
+from engine.alignment.headers import source_name
+from engine.alignment.match import prune
+from engine.alignment.records import Records, Skip
+from engine.alignment.sources import read_source
+from engine.alignment.state import Pairs
+from engine.errors import DataError
+from engine.profiling import ENV
+from schemas.alignment import Attribute
+from schemas.alignment.sources import InlineSource
+from schemas.base import Ref
+
+__all__ = ["BUCKET", "ROW", "RemoteRule", "Session"]
+
+log = logging.getLogger(__name__)
+
+#: Where a pair's distances are on the workers: its bucket's number and its row there
+#: (in ``Pairs.distances`` under names no attribute can have, until the links are chosen).
+BUCKET, ROW = "\x00bucket", "\x00row"
+#: Pairs held on the driver before pruning those the matching cannot choose (as stream.py).
+POOL_LIMIT = 4_000_000
+
+
+@dataclass
+class RemoteRule:
+    """A blocking rule whose candidates live on the workers: its estimate and label only."""
+
+    label: str
+    estimates: list[int]
+    labels: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[RemoteRule]:
+        """The union's rules, one by one (for the budget check)."""
+        return [
+            RemoteRule(label, [n], [label])
+            for label, n in zip(self.labels, self.estimates, strict=True)
+        ]
+
+    def estimate(self) -> int:
+        """Candidate pairs: the sum of the rules' (an upper bound for a union)."""
+        return sum(self.estimates)
+
+    def pairs(self, chunk: int = 0) -> Any:
+        raise NotImplementedError("the candidates are on the workers")
+
+    def contains(self, ia: Any, ib: Any) -> Any:
+        raise NotImplementedError("the candidates are on the workers")
+
+
+def _sparse_ids(n: int) -> list[str]:
+    return [""] * n
+
+
+class Session:
+    """One distributed run on the spec's dask cluster."""
+
+    def __init__(self, executor: Ref) -> None:
+        self.executor = executor
+        self.runner: Any = None
+        self.parts: dict[str, list[Any]] = {}
+        self.summaries: dict[str, list[Summary]] = {}
+        self.offsets: dict[str, list[int]] = {}
+        self.blocking: list[Ref] = []
+        self.figures: dict[str, float] = defaultdict(float)
+        self.description = ""
+        self.buckets = 1
+        #: The buckets' results, on the workers (their distances per attribute).
+        self.found: list[Any] = []
+
+    # ------------------------------------------------------------------ cluster
+
+    @property
+    def client(self) -> Any:
+        if self.runner is None:
+            from engine.alignment.executors import make_executor
+
+            self.runner = make_executor(self.executor)
+            self.description = f"{self.runner.description}, distributed"
+        return self.runner.client
+
+    def workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def close(self) -> None:
+        """Release the cluster (idempotent); with SPECENGINE_PROFILE, note the workers' figures."""
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+        profile = os.environ.get(ENV)
+        if profile and self.figures:
+            with open(profile, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"step": "distributed", "workers": dict(self.figures)}) + "\n")
+            self.figures.clear()
+
+    def _wait(self, futures: list[Any]) -> list[Any]:
+        try:
+            return list(self.client.gather(futures))
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(
+                "executor dask", f"the cluster failed during the run: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _timed(self, stage: str, func: Any, *args: Any) -> Any:
+        """A task that also adds its seconds to the figures of ``stage``."""
+        return self.client.submit(_timed_call, stage, func, *args, pure=False)
+
+    def _stage_figures(self, futures: list[Any]) -> None:
+        """Wait for timed tasks; their seconds (not their values) come to the driver."""
+        figures = [self.client.submit(_figure, f, pure=False) for f in futures]
+        for stage, seconds in self._wait(figures):
+            self.figures[f"{stage} (worker s)"] += seconds
+
+    def _values(self, futures: list[Any]) -> list[Any]:
+        """The values of timed tasks, brought to the driver (small ones only)."""
+        self._stage_figures(futures)
+        return self._wait([self.client.submit(_value, f, pure=False) for f in futures])
+
+    # ------------------------------------------------------------------ read, prepare
+
+    def read(self, role: str, source: Any, spec_file: str) -> Records:
+        """The side read in partitions on the workers; the driver gets a records stub."""
+        name = source_name(source, role, spec_file)
+        partitions = 2 * self.workers()
+        if isinstance(source, InlineSource):
+            records = read_source(source, role, spec_file)
+            futures = self.client.scatter(split_records(records, role, partitions))
+            parts = [self.client.submit(_identity, f, pure=False) for f in futures]
+        else:
+            path = str(source.csv if hasattr(source, "csv") else source.tsv)
+            plan_future = self._timed(
+                "plan",
+                plan_file,
+                path,
+                source.header,
+                source.quotechar,
+                source.encoding,
+                partitions,
+            )
+            (plan,) = self._values([plan_future])
+            parts = [
+                self._timed("read", read_part, source, role, spec_file, plan, k, name)
+                for k in range(len(plan.starts))
+            ]
+            self._stage_figures(parts)
+            parts = [self.client.submit(_value, p, pure=False) for p in parts]
+        self.parts[role] = parts
+        return self._summarise(role, name)
+
+    def _summarise(self, role: str, name: str) -> Records:
+        summaries = self._wait(
+            [self.client.submit(summary, p, pure=False) for p in self.parts[role]]
+        )
+        for s in summaries:
+            if s.failure is not None:
+                raise s.failure.error()
+        self.summaries[role] = summaries
+        offsets = [0]
+        for s in summaries:
+            offsets.append(offsets[-1] + s.records)
+        self.offsets[role] = offsets
+        skipped: list[Skip] = [skip for s in summaries for skip in s.skipped]
+        warnings = list(dict.fromkeys(w for s in summaries for w in s.warnings))
+        names = summaries[0].names if summaries else []
+        return Records(
+            name, _sparse_ids(offsets[-1]), names, {}, np.zeros(0, np.int64), skipped, warnings
+        )
+
+    def prepare(
+        self, role: str, attributes: tuple[Attribute, ...], on_error: str, name: str
+    ) -> tuple[Records, frozenset[str]]:
+        """The side's attributes normalised on the workers; the records stub again, and the attributes never given."""
+        futures = [
+            self._timed("prepare", prepare_part, p, attributes, on_error) for p in self.parts[role]
+        ]
+        self.parts[role] = [self.client.submit(_value, f, pure=False) for f in futures]
+        self._stage_figures(futures)
+        records = self._summarise(role, name)
+        missing = (
+            frozenset.intersection(*[s.all_missing for s in self.summaries[role]])
+            if self.summaries[role]
+            else frozenset()
+        )
+        return records, missing
+
+    # ------------------------------------------------------------------ block
+
+    def block(self, blocking: Ref) -> RemoteRule:
+        """Every key computed on the workers; each rule's candidate pairs counted per bucket."""
+        rules = list(blocking.options) if blocking.name == "union" else [blocking]
+        self.blocking = rules
+        self.buckets = 2 * self.workers()
+        for role in ("align", "target"):
+            futures = [self._timed("keys", key_part, p, tuple(rules)) for p in self.parts[role]]
+            self.parts[role] = [self.client.submit(_value, f, pure=False) for f in futures]
+            self._stage_figures(futures)
+            for s in self._wait(
+                [self.client.submit(summary, p, pure=False) for p in self.parts[role]]
+            ):
+                if s.failure is not None:
+                    raise s.failure.error()
+        from engine.alignment.blocking import describe
+
+        estimates = []
+        for r in range(len(rules)):
+            counts = {
+                role: [
+                    self.client.submit(bucket_counts, p, r, self.buckets, pure=False)
+                    for p in self.parts[role]
+                ]
+                for role in ("align", "target")
+            }
+            futures = [
+                self._timed(
+                    "estimate",
+                    estimate_bucket,
+                    r,
+                    b,
+                    len(counts["align"]),
+                    *counts["align"],
+                    *counts["target"],
+                )
+                for b in range(self.buckets)
+            ]
+            estimates.append(sum(self._values(futures)))
+        return RemoteRule(describe(blocking), estimates, [describe(rule) for rule in rules])
+
+    # ------------------------------------------------------------------ compare
+
+    def compare(
+        self, attributes: tuple[Attribute, ...], limit: float, matching: str
+    ) -> tuple[Pairs, int]:
+        """Each rule's buckets gathered and compared on the workers; the pairs under ``limit`` back.
+
+        The pairs' distances per attribute stay on the workers: each pair comes
+        with its bucket and row there instead (:data:`BUCKET`, :data:`ROW`), for
+        :meth:`distances` to fetch those of the links alone.
+        """
+        from engine.alignment.blocking import describe
+
+        kept: list[Pairs] = []
+        size = 0
+        bound = POOL_LIMIT
+        compared = 0
+        self.found = []
+        for r, rule in enumerate(self.blocking):
+            pieces: dict[str, list[list[Any]]] = {}
+            for role in ("align", "target"):
+                split = [
+                    self._timed("shuffle", split_part, p, r, self.buckets, self.offsets[role][k])
+                    for k, p in enumerate(self.parts[role])
+                ]
+                values = [self.client.submit(_value, f, pure=False) for f in split]
+                pieces[role] = [
+                    [self.client.submit(operator.getitem, v, b, pure=False) for v in values]
+                    for b in range(self.buckets)
+                ]
+                self._stage_figures(split)
+            futures = [
+                self.client.submit(
+                    compare_bucket,
+                    r,
+                    describe(rule),
+                    attributes,
+                    limit,
+                    len(pieces["align"][b]),
+                    *pieces["align"][b],
+                    *pieces["target"][b],
+                    pure=False,
+                )
+                for b in range(self.buckets)
+            ]
+            light = [self.client.submit(_light, f, pure=False) for f in futures]
+            # In submission order: the same pairs in the same order on every run.
+            answers = self._wait(light)
+            for future, (count, ia, ib, total, seconds) in zip(futures, answers, strict=True):
+                compared += count
+                for stage, spent in seconds.items():
+                    self.figures[f"bucket {stage} (worker s)"] += spent
+                if len(ia):
+                    where = {
+                        BUCKET: np.full(len(ia), len(self.found), dtype=np.float64),
+                        ROW: np.arange(len(ia), dtype=np.float64),
+                    }
+                    kept.append(Pairs(ia, ib, total, where))
+                    self.found.append(future)
+                    size += len(ia)
+            del futures, pieces, light, answers
+            if size > bound and matching != "all":
+                pairs = _merged(kept, [BUCKET, ROW])
+                kept = [pairs.take(prune(pairs.ia, pairs.ib, pairs.total, matching, dedup=False))]
+                del pairs
+                size = len(kept[0])
+                bound = max(POOL_LIMIT, 2 * size)
+        return _merged(kept, [BUCKET, ROW]), compared
+
+    def distances(self, pairs: Pairs, names: list[str]) -> Pairs:
+        """``pairs`` (from :meth:`compare`) with their distances per attribute, fetched."""
+        if BUCKET not in pairs.distances:
+            return pairs
+        bucket = pairs.distances[BUCKET].astype(np.int64)
+        row = pairs.distances[ROW].astype(np.int64)
+        out = {name: np.full(len(pairs), np.nan) for name in names}
+        futures, places = [], []
+        for k in np.unique(bucket).tolist():
+            place = np.flatnonzero(bucket == k)
+            futures.append(self.client.submit(_take, self.found[k], row[place], pure=False))
+            places.append(place)
+        for place, got in zip(places, self._wait(futures), strict=True):
+            for name in names:
+                out[name][place] = got[name]
+        return Pairs(pairs.ia, pairs.ib, pairs.total, out)
+
+    def ids(self, role: str, rows: Any) -> dict[int, str]:
+        """The ids of the records at ``rows`` (global indexes), fetched from their partitions."""
+        offsets = np.asarray(self.offsets[role])
+        rows = np.unique(rows)
+        where = np.searchsorted(offsets, rows, side="right") - 1
+        futures, wanted = [], []
+        for k, part in enumerate(self.parts[role]):
+            mine = rows[where == k]
+            if len(mine):
+                futures.append(self.client.submit(_ids, part, mine - offsets[k], pure=False))
+                wanted.append(mine)
+        out: dict[int, str] = {}
+        for mine, ids in zip(wanted, self._wait(futures), strict=True):
+            out.update(zip(mine.tolist(), ids, strict=True))
+        return out
+
+
+def _merged(kept: list[Pairs], names: list[str]) -> Pairs:
+    if not kept:
+        empty = np.zeros(0, np.int64)
+        return Pairs(empty, empty, np.zeros(0), {name: np.zeros(0) for name in names})
+    if len(kept) == 1:
+        return kept[0]
+    return Pairs(
+        np.concatenate([p.ia for p in kept]),
+        np.concatenate([p.ib for p in kept]),
+        np.concatenate([p.total for p in kept]),
+        {name: np.concatenate([p.distances[name] for p in kept]) for name in names},
+    )
+
+
+def _light(found: Found) -> tuple[int, Any, Any, Any, dict[str, float]]:
+    """A bucket's pairs without their distances per attribute (those stay on the worker)."""
+    return found.compared, found.ia, found.ib, found.total, found.seconds
+
+
+def _take(found: Found, rows: Any) -> dict[str, Any]:
+    return {name: d[rows] for name, d in found.distances.items()}
+
+
+def _timed_call(stage: str, func: Any, *args: Any) -> tuple[str, float, Any]:
+    started = time.perf_counter()
+    value = func(*args)
+    return stage, time.perf_counter() - started, value
+
+
+def _figure(result: tuple[str, float, Any]) -> tuple[str, float]:
+    return result[0], result[1]
+
+
+def _value(result: tuple[str, float, Any]) -> Any:
+    return result[2]
+
+
+def _identity(part: Part) -> Part:
+    return part
+
+
+def _ids(part: Part, rows: Any) -> list[str]:
+    return [part.records.ids[i] for i in rows.tolist()]

@@ -1,0 +1,106 @@
+"""The distributed path on a real LocalCluster: the links of the local run, the driver kept light."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import distributed
+import pytest
+import yaml
+
+from engine import load_spec
+from engine.alignment import handlers
+from engine.alignment.distributed import route
+from engine.cli import main
+from engine.generate import people
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
+        yield str(local.scheduler_address)
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("people")
+    people(3000, 0, folder)
+    return folder
+
+
+def _spec(folder: Path, task: Path, executor: str, blocking: Any = None) -> Path:
+    spec = yaml.safe_load((ROOT / "specs" / "febrl4.yaml").read_text())
+    template = {"template": "http://example.org/febrl/{rec_id}"}
+    spec["sources"] = {
+        "align": {"csv": str(task / "people-a.csv"), "id": template},
+        "target": {"csv": str(task / "people-b.csv"), "id": template},
+    }
+    spec["outputs"] = [{"csv": "links.csv"}, {"rdf": "links.nt"}]
+    spec["executor"] = yaml.safe_load(executor)
+    if blocking is not None:
+        spec["blocking"] = blocking
+    folder.mkdir()
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the driver read a source, built a rule or listed candidates")
+
+
+def test_links_byte_identical_and_the_driver_never_reads_or_blocks(
+    cluster: str, task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = _spec(tmp_path / "local", task, "{local: {workers: 2}}")
+    assert main(["run", "-q", str(local)]) == 0
+    dask = _spec(tmp_path / "dask", task, f"{{dask: {{address: '{cluster}'}}}}")
+    assert route(load_spec(dask)).distributed
+    # The driver's own reading, blocking and candidate listing: none of them may run.
+    monkeypatch.setattr(handlers, "read_source", _refuse)
+    monkeypatch.setattr(handlers, "build_rule", _refuse)
+    monkeypatch.setattr(handlers, "compare_all", _refuse)
+    assert main(["run", "-q", str(dask)]) == 0
+    for name in ("links.csv", "links.nt"):
+        expected = (tmp_path / "local" / name).read_bytes()
+        assert expected.count(b"\n") > 1000
+        assert (tmp_path / "dask" / name).read_bytes() == expected, name
+
+
+def test_a_union_with_a_duplicate_rule_counts_each_pair_once(
+    cluster: str, task: Path, tmp_path: Path
+) -> None:
+    rules = [
+        {"key": {"attribute": "soc_sec_id"}},
+        {"key": {"attribute": ["surname", "given_name"], "normalise": ["soundex"]}},
+        {"key": {"attribute": "soc_sec_id"}},  # pairs the first rule found: none new
+    ]
+    blocking = {"union": rules}
+    local = _spec(tmp_path / "local", task, "{local: {workers: 1}}", blocking)
+    dask = _spec(tmp_path / "dask", task, f"{{dask: {{address: '{cluster}'}}}}", blocking)
+    for path in (local, dask):
+        assert main(["run", "-q", "--json", str(path)]) == 0
+    assert (tmp_path / "dask" / "links.csv").read_bytes() == (
+        tmp_path / "local" / "links.csv"
+    ).read_bytes()
+
+
+def test_the_plan_says_which_path_runs(task: Path, tmp_path: Path, capsys: Any) -> None:
+    dask = _spec(tmp_path / "dask", task, "{dask: {workers: 2}}")
+    assert route(load_spec(dask)).why.startswith("distributed on dask")
+    other = _spec(
+        tmp_path / "other",
+        task,
+        "{dask: {workers: 2}}",
+        {"sorted_neighbourhood": {"attribute": "surname", "window": 3}},
+    )
+    why = route(load_spec(other)).why
+    assert "dask compares only" in why and "sorted_neighbourhood" in why
+    assert main(["plan", str(other)]) == 0
+    assert "dask compares only; the driver reads and blocks" in capsys.readouterr().out
