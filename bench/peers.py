@@ -316,8 +316,8 @@ def places_config() -> dict[str, Any]:
     Only what Nazca can do the same way is accepted: a ``radius`` rule with a number (a
     kd-tree, euclidean on the two coordinate columns, Nazca's ``KdTreeBlocking``), names with
     ``unaccent``, ``lowercase``, ``simplify`` (no stopwords) and ``regex_replace`` and the
-    token-aware, raw ``levenshtein`` (Nazca's), points with ``geographic`` in km; the weights
-    and the threshold as they are.
+    raw ``levenshtein`` (token-aware or not: both are Nazca's ``levenshtein``), points with
+    ``geographic`` in km; the weights and the threshold as they are.
     """
     spec = yaml.safe_load(PLACES_SPEC.read_text(encoding="utf-8"))
 
@@ -337,7 +337,7 @@ def places_config() -> dict[str, Any]:
         if set(a) - {"name", "align", "normalise", "metric", "weight"}:
             raise refuse(a)
         entry: dict[str, Any] = {"weight": a.get("weight", 1.0)}
-        if name == "levenshtein" and options.get("tokens", True) and not options.get("normalised"):
+        if name == "levenshtein" and not options.get("normalised"):
             chain = []
             for step in a.get("normalise") or []:
                 key, opts = (step, {}) if isinstance(step, str) else next(iter(step.items()))
@@ -346,7 +346,12 @@ def places_config() -> dict[str, Any]:
                 if key == "simplify" and (opts or {}).get("stopwords"):
                     raise refuse(step)
                 chain.append([key, opts or {}])
-            entry.update(kind="levenshtein", field=a.get("align", a["name"]), normalise=chain)
+            entry.update(
+                kind="levenshtein",
+                field=a.get("align", a["name"]),
+                normalise=chain,
+                tokens=options.get("tokens", True),
+            )
         elif name == "geographic" and set(options) <= {"unit"} and not a.get("normalise"):
             fields = a.get("align")
             if not isinstance(fields, list) or len(fields) != 2:
@@ -864,9 +869,9 @@ def places_notes(results: list[dict[str, Any]]) -> list[str]:
         f"{SEED}` (see `places_task`): `specs/places-geographic.yaml` for specengine; for Nazca "
         f"`bench/peers/run_nazca_places.py` with its `KdTreeBlocking` on the same kd-tree "
         f"(euclidean on {', '.join(config['points'])}, radius {config['radius']:g}: the same "
-        "candidate pairs), the same name normalisation, Nazca's own token-aware Levenshtein "
-        "and geographical distance with the spec's weights, the spec's threshold, and the "
-        "greedy one-to-one pass over its pairs.",
+        "candidate pairs), the same name normalisation, Nazca's own Levenshtein (on whole names "
+        "when the spec says `tokens: false`) and geographical distance with the spec's "
+        "weights, the spec's threshold, and the greedy one-to-one pass over its pairs.",
         "",
     ]
 

@@ -1,11 +1,12 @@
 """Per-stage profile of `engine run`: wall time and peak memory of each stage, per task.
 
-Usage: python bench/profile.py [--sizes febrl4,50k,200k] [--repeat N] [--json FILE] [--src DIR]
+Usage: python bench/profile.py [--sizes febrl4,50k,200k,places] [--repeat N] [--json FILE] [--src DIR]
 
 Run it with the project's interpreter (``.venv/bin/python``). The tasks are those of
 ``bench/peers.py`` (``febrl4`` is ``data/febrl/``; ``50k``, ``200k`` and ``1m`` are generated
 with ``engine.generate.people(n, seed=0)`` into ``bench/data/<size>/`` and run with the spec
-``bench/peers.py`` writes: ``specs/febrl4.yaml``'s attributes, blocking and threshold).
+``bench/peers.py`` writes: ``specs/febrl4.yaml``'s attributes, blocking and threshold;
+``places``, the geographic task, with ``specs/places-geographic.yaml``).
 
 Each run is a fresh ``engine run -q --out-dir TMP SPEC`` process with ``SPECENGINE_PROFILE``
 set (``engine.profiling``): the executor appends one line per step with its wall time and its
@@ -118,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=peers.csv_list(tuple(peers.SIZES)), default=["febrl4"])
+    parser.add_argument("--sizes", type=peers.csv_list(peers.TASKS), default=["febrl4"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the runs as JSON")
     parser.add_argument("--src", type=Path, help="run the engine from this source tree")

@@ -9,8 +9,10 @@ places within the radius: the very pairs of the spec's ``radius`` rule. Names go
 Nazca's normalizers (``UnicodeNormalizer``: accents off and lower case, then
 ``SimplifyNormalizer`` without stopwords: punctuation to spaces, and a regular expression
 replacement, as the spec's chain ``unaccent, simplify, regex_replace``), then Nazca's
-``LevenshteinProcessing`` (token-aware, raw edits: the spec's ``levenshtein``); points its
-``GeographicalProcessing`` in km. Pairs whose weighted distance is within the spec's
+``LevenshteinProcessing`` (raw edits, the spec's ``levenshtein``): Nazca's ``levenshtein``
+splits values with a space into tokens, so for the spec's ``tokens: false`` the spaces of
+the normalised names become ``_`` (which ``simplify`` leaves in no name) and the whole names
+are compared, edit for edit as the engine does; points its ``GeographicalProcessing`` in km. Pairs whose weighted distance is within the spec's
 threshold are linked one-to-one greedily (closest first); Nazca itself offers only
 best-per-record (``unique=True``).
 """
@@ -46,7 +48,11 @@ def read(path: Path, name: str, point: list[str]) -> list[list[Any]]:
         ]
 
 
-def normalizer(chain: list[list[Any]]) -> NormalizerPipeline:
+def _whole(value: str) -> str:
+    return value.replace(" ", "_")
+
+
+def normalizer(chain: list[list[Any]], tokens: bool) -> NormalizerPipeline:
     """The spec's normalisation of names, with Nazca's normalizers."""
     steps: list[BaseNormalizer] = []
     for step, options in chain:
@@ -64,6 +70,8 @@ def normalizer(chain: list[list[Any]]) -> NormalizerPipeline:
             steps.append(BaseNormalizer(lambda s, p=pattern, r=replacement: p.sub(r, s), NAME))
         else:
             raise SystemExit(f"unknown normalisation {step!r}")
+    if not tokens:
+        steps.append(BaseNormalizer(_whole, NAME))
     return NormalizerPipeline(steps)
 
 
@@ -75,9 +83,10 @@ def main() -> None:
     targetset = read(target, name, config["points"])
     processings = []
     chain: list[list[Any]] = []
+    tokens = True
     for a in config["attributes"]:
         if a["kind"] == "levenshtein":
-            chain = a["normalise"]
+            chain, tokens = a["normalise"], a["tokens"]
             processings.append(LevenshteinProcessing(NAME, NAME, weight=a["weight"]))
         elif a["kind"] == "geographic":
             if a["fields"] != config["points"]:
@@ -88,8 +97,8 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown attribute kind {a['kind']!r}")
     aligner = BaseAligner(threshold=config["threshold"], processings=processings)
-    aligner.register_ref_normalizer(normalizer(chain))
-    aligner.register_target_normalizer(normalizer(chain))
+    aligner.register_ref_normalizer(normalizer(chain, tokens))
+    aligner.register_target_normalizer(normalizer(chain, tokens))
     aligner.register_blocking(KdTreeBlocking(POINT, POINT, threshold=config["radius"]))
     _, matched = aligner.align(refset, targetset, get_matrix=False)
     t1 = time.perf_counter()
