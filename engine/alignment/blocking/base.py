@@ -33,11 +33,14 @@ __all__ = [
     "DEFAULT_CHUNK",
     "BlockingRule",
     "BlockingValueError",
+    "CodedKeys",
     "GroupKind",
     "RuleKind",
     "budget_text",
     "codes",
     "expand",
+    "factorise",
+    "first_appearance",
     "giant_warnings",
     "input_text",
     "no_pairs",
@@ -107,6 +110,8 @@ class RuleKind:
     points: ClassVar[bool] = False
     #: The rule reads no values at all (every record meets every record).
     reads_values: ClassVar[bool] = True
+    #: The rule takes its keys as :class:`CodedKeys` (it only compares them for equality).
+    reads_codes: ClassVar[bool] = False
 
     @classmethod
     def from_options(
@@ -167,20 +172,117 @@ def budget_text(options: Any) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
+def factorise(values: Sequence[Any]) -> tuple[Ints, list[Any]]:
+    """Codes of the distinct values in order of first appearance (``None``: -1), and those values.
+
+    Strings go through pyarrow's hash table (C, a few times faster than a dict
+    filled from Python); anything pyarrow cannot take as a string (tuples, lone
+    surrogates) through a dict. Equal strings get equal codes either way.
+    """
+    if not len(values):
+        return np.zeros(0, np.int64), []
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.array(values, type=pa.string()))
+    except (ImportError, TypeError, ValueError, UnicodeError, OverflowError):
+        # pyarrow's errors (ArrowTypeError, ArrowInvalid) are TypeError and ValueError.
+        distinct = dict.fromkeys(values)
+        distinct.pop(None, None)
+        index: dict[Any, int] = {v: i for i, v in enumerate(distinct)}
+        index[None] = -1
+        codes_ = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+        return codes_, list(distinct)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return indices.astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def first_appearance(values: Ints) -> tuple[Ints, int]:
+    """Codes of the values (integers) in order of first appearance, negative ones -1, and their count.
+
+    One stable sort: equal values become neighbours, each run's first entry is
+    its first appearance, and the runs are ranked by it.
+    """
+    valid = np.flatnonzero(values >= 0)
+    out = np.full(len(values), -1, dtype=np.int64)
+    if not len(valid):
+        return out, 0
+    order = valid[np.argsort(values[valid], kind="stable")]
+    ranked = values[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = ranked[1:] != ranked[:-1]
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1  # the run of each sorted entry
+    rank = np.empty(len(starts), dtype=np.int64)
+    # order[starts] is each run's first appearance (the sort is stable).
+    rank[np.argsort(order[starts], kind="stable")] = np.arange(len(starts), dtype=np.int64)
+    out[order] = rank[run]
+    return out, len(starts)
+
+
+class CodedKeys(Sequence[Any]):
+    """Keys held as integer codes of distinct keys (-1: missing), shared with the other side.
+
+    Rules on equal keys read :attr:`codes` directly and never build the key
+    strings; ``key(code)`` builds one key when a message names it, and
+    iterating (other rules, messages) builds every key once. ``vocabulary``
+    is the same object for both sides of a rule: their codes are comparable.
+    ``ordered``: codes already number the keys in order of first appearance
+    over the align side, then the target side.
+    """
+
+    def __init__(
+        self, codes_: Ints, key: Callable[[int], Any], vocabulary: object, *, ordered: bool
+    ) -> None:
+        self.codes = codes_
+        self.key = key
+        self.vocabulary = vocabulary
+        self.ordered = ordered
+        self._values: list[Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _all(self) -> list[Any]:
+        if self._values is None:
+            used = np.unique(self.codes[self.codes >= 0])
+            table = np.empty(int(used[-1]) + 2 if len(used) else 1, dtype=object)
+            for code in used.tolist():  # a loop per distinct key, not per record
+                table[code] = self.key(code)
+            # -1 (missing) indexes the last cell, which stays None.
+            self._values = table[self.codes].tolist()
+        return self._values
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return self._all()[index]
+        code = int(self.codes[index])
+        return None if code < 0 else self.key(code)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._all())
+
+
 def codes(align: Keys, target: Keys) -> tuple[Ints, Ints, int]:
-    """Shared integer codes of both sides' keys (-1 for a missing key) and their count."""
-    index: dict[str, int] = {}
+    """Shared integer codes of both sides' keys (-1 for a missing key) and their count.
 
-    def encode(values: Keys) -> Ints:
-        return np.fromiter(
-            (-1 if v is None else index.setdefault(v, len(index)) for v in values),
-            dtype=np.int64,
-            count=len(values),
-        )
-
-    ca = encode(align)
-    cb = encode(target)
-    return ca, cb, len(index)
+    Codes number the distinct keys in order of first appearance (align side first).
+    """
+    if (
+        isinstance(align, CodedKeys)
+        and isinstance(target, CodedKeys)
+        and align.vocabulary is target.vocabulary
+    ):
+        both = np.concatenate([align.codes, target.codes])
+        if align.ordered and target.ordered:
+            count = int(both.max()) + 1 if len(both) else 0
+        else:
+            both, count = first_appearance(both)
+    else:
+        both, distinct = factorise([*align, *target])
+        count = len(distinct)
+    return both[: len(align)], both[len(align) :], max(count, 0)
 
 
 def objects(values: list[str | None]) -> npt.NDArray[np.object_]:

@@ -89,6 +89,8 @@ class KeyRule(RuleKind):
     block alone is giant is reported in ``warnings``.
     """
 
+    reads_codes: ClassVar[bool] = True
+
     def __init__(self, align: Keys, target: Keys, *, label: str = "key") -> None:
         self.label = label
         self.ca, self.cb, n = codes(align, target)

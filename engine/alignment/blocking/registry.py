@@ -27,6 +27,7 @@ __all__ = [
     "build",
     "describe",
     "is_group",
+    "reads_codes",
     "reads_points",
     "reads_values",
     "why_no_pairs",
@@ -48,6 +49,12 @@ def reads_points(name: str) -> bool:
     """Whether the rule named ``name`` reads points (tuples of numbers) rather than strings."""
     kind = RULES[name].func
     return issubclass(kind, RuleKind) and kind.points
+
+
+def reads_codes(name: str) -> bool:
+    """Whether the rule named ``name`` takes its keys as codes (``CodedKeys``)."""
+    kind = RULES[name].func
+    return issubclass(kind, RuleKind) and kind.reads_codes
 
 
 def reads_values(name: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from engine.alignment import candidates
+from engine.alignment.blocking import KeyRule
 from engine.alignment.candidates import build_rule, check_budget, empty_source, rule_keys, why_none
 from engine.alignment.records import Records
 from engine.alignment.state import Side
@@ -61,7 +62,8 @@ def test_composite_keys_are_normalised_once_per_attribute_and_chain(
     align, target = rule_keys(sides, _blocking(rule), cache)
     assert align == ["R163\x1fR163", "R163\x1fR163", None] == target
     rule_keys(sides, _blocking(rule), cache)
-    assert len(calls) == 2  # once per side, whatever the rules and parts asking for it
+    # Once for both sides, on their distinct values, whatever the rules and parts asking.
+    assert calls == [2]
 
 
 def test_none_reads_no_key() -> None:
@@ -146,3 +148,44 @@ outputs:
     assert "b.csv has no records" in err
     assert "coordinates need" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_key_rules_on_codes_pair_as_on_the_keys_themselves() -> None:
+    names = ["Robert", "Rupert", None, "Anna", "Hanna", "Robert", "anna"]
+    towns = ["Lyon", "Lyon", "Paris", None, "Paris", "Nice", "Paris"]
+    align = _side("align", {"name": names, "town": towns})
+    target = _side("target", {"name": names[::-1], "town": towns[1:] + towns[:1]})
+    sides = {"align": align, "target": target}
+    for spec in [
+        {"key": {"attribute": ["name", "town"], "normalise": ["soundex"]}},
+        {"key": {"attribute": ["town", "name"]}},
+        {"key": {"attribute": "name", "normalise": ["soundex"]}},
+        {"key": {"attribute": "town"}},
+    ]:
+        blocking = _blocking(spec)
+        rule = build_rule(sides, blocking, {})
+        keys = rule_keys(sides, blocking, {})  # lists, as other rules read them
+        assert all(isinstance(k, list) for k in keys)
+        plain = KeyRule(*keys)
+        assert [p.tolist() for p in next(rule.pairs())] == [p.tolist() for p in next(plain.pairs())]
+        assert rule.ca.tolist() == plain.ca.tolist() and rule.cb.tolist() == plain.cb.tolist()
+
+
+@pytest.mark.parametrize(
+    ("align", "target", "where"),
+    [
+        (["2020-01-02", "1999-12-31"], ["2020-01-02", "nope"], ("target", 3)),
+        (["2020-01-02", "never", "nope"], ["nope", "2020-01-02"], ("align", 3)),
+    ],
+)
+@pytest.mark.parametrize("attribute", ["born", ["born", "born"]])
+def test_a_key_a_normaliser_cannot_read_names_its_source_and_row(
+    align: list[str | None], target: list[str | None], where: tuple[str, int], attribute: Any
+) -> None:
+    sides = {"align": _side("align", {"born": align}), "target": _side("target", {"born": target})}
+    blocking = _blocking({"key": {"attribute": attribute, "normalise": ["date"]}})
+    with pytest.raises(DataError) as caught:
+        build_rule(sides, blocking, {})
+    assert caught.value.source == f"{where[0]} source {where[0]}.csv"
+    assert caught.value.row == where[1]
+    assert "blocking key: cannot read" in caught.value.message
