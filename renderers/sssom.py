@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
+from renderers.columns import BULK_ROWS, CHUNK_ROWS, float_texts, write_rows
 from renderers.csv import format_distance
 from renderers.links import FloatArray, LinkTable, sorted_links
 from renderers.rdf import check_iri
@@ -678,29 +679,41 @@ def write_sssom(
     handle.write("".join(lines))
 
     curies = names.curies
-    middle = f"\t{curies[mapping_set.predicate]}\t"
-    justification = f"\t{mapping_set.mapping_justification}\t"
-    # tolist() converts to Python floats in one go, much faster than per-element numpy access.
+    predicate, justification = curies[mapping_set.predicate], mapping_set.mapping_justification
     columns = [
-        [format_distance(v) for v in confidence.tolist()],
-        [format_distance(v) for v in similarity.tolist()],
-        [format_distance(v) for v in distance.tolist()],
-        *([_xsd_double(v) for v in table.attributes[name].tolist()] for _, name in slots),
+        (confidence, format_distance),
+        (similarity, format_distance),
+        (distance, format_distance),
+        *((table.attributes[name], _xsd_double) for _, name in slots),
     ]
-    if not curated:
-        handle.writelines(
-            f"{curies[s]}{middle}{curies[o]}{justification}" + "\t".join(values) + "\n"
-            for s, o, *values in zip(table.align_ids, table.target_ids, *columns, strict=True)
-        )
-        return
     day = mapping_set.mapping_date
     run_day = (day.date() if isinstance(day, datetime) else day).isoformat()
-    manual = "\tsemapv:ManualMappingCuration\t"
-    for s, o, *values in zip(table.align_ids, table.target_ids, *columns, strict=True):
-        author, date_ = curated.get((s, o), (None, None))
-        if authors:
-            values.append(curies[author] if author else "")
-        if dated:
-            values.append(date_ or ("" if (s, o) in curated else run_day))
-        how = manual if (s, o) in curated else justification
-        handle.write(f"{curies[s]}{middle}{curies[o]}{how}" + "\t".join(values) + "\n")
+    # A chunk of rows at a time: a big set's texts never sit in memory all at once.
+    bulk = len(table) >= BULK_ROWS and not curated
+    step = CHUNK_ROWS if bulk else max(len(table), 1)
+    for start in range(0, len(table), step):
+        end = start + step
+        subjects = [curies[s] for s in table.align_ids[start:end]]
+        objects = [curies[o] for o in table.target_ids[start:end]]
+        if bulk:
+            import pyarrow as pa
+
+            texts = [float_texts(values[start:end], how) for values, how in columns]
+            fields = [pa.array(subjects, pa.string()), predicate, pa.array(objects, pa.string())]
+            write_rows([*fields, justification, *texts], "\t", handle)
+            continue
+        # tolist() converts to Python floats in one go, much faster than per-element numpy access.
+        values = [[how(v) for v in column[start:end].tolist()] for column, how in columns]
+        pairs = zip(table.align_ids[start:end], table.target_ids[start:end], strict=True)
+        for k, pair in enumerate(pairs):
+            row = [subjects[k], predicate, objects[k], justification]
+            row += [texts[k] for texts in values]
+            if curated:
+                author, date_ = curated.get(pair, (None, None))
+                if authors:
+                    row.append(curies[author] if author else "")
+                if dated:
+                    row.append(date_ or ("" if pair in curated else run_day))
+                if pair in curated:
+                    row[3] = "semapv:ManualMappingCuration"
+            handle.write("\t".join(row) + "\n")

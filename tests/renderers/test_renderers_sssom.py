@@ -499,3 +499,32 @@ def _render_curated(
         write_sssom(table, mapping_set, tx.open_text(path), curated)
         tx.commit()
     return path.read_bytes().decode("utf-8")
+
+
+def test_big_sets_written_in_bulk_have_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from renderers import sssom
+
+    rng = np.random.default_rng(5)
+    n = 3_000
+    distance = np.concatenate([rng.random(n - 4) * 0.6, [0.0, 1e-7, 0.6, 3e-5]])
+    awkward = np.exp(rng.uniform(-14, 30, n))
+    awkward[rng.random(n) < 0.2] = np.nan
+    awkward[rng.random(n) < 0.05] = np.inf
+    awkward[rng.random(n) < 0.05] = -0.0
+    table = LinkTable(
+        [f"http://e.org/person/{i}" for i in rng.permutation(n)],
+        [f"http://t.org/Zoë/{i}" for i in rng.integers(0, n, n)],
+        distance,
+        {"name": awkward, "Birth date": distance / 3, "ignored": np.full(n, np.inf)},
+    )
+
+    def written(bulk: int) -> str:
+        monkeypatch.setattr(sssom, "BULK_ROWS", bulk)
+        monkeypatch.setattr(sssom, "CHUNK_ROWS", 700)
+        handle = io.StringIO()
+        write_sssom(table, _set(), handle)
+        return handle.getvalue()
+
+    expected = written(10**9)
+    assert written(100) == expected
+    assert "\tINF\n" in expected and "\t1e-07\t" in expected
