@@ -128,13 +128,24 @@ def _through_kernel(
     task: CompareTask, plan: kernel.KernelPlan, ia: Ints, ib: Ints
 ) -> tuple[ChunkResult, Ints]:
     """The kernel on the attributes it covers, the metrics on the rest; and the kept positions."""
-    matrix, total, keep = kernel.run(plan, ia, ib, task.limit, task.threads)
+    limit = task.limit if plan.exact else kernel.margin(task.limit)
+    matrix, total, keep = kernel.run(plan, ia, ib, limit, task.threads)
     kept = np.flatnonzero(keep)
     covered = task.attributes[: plan.count]
     distances = {job.name: matrix[row][kept] for row, job in enumerate(covered)}
+    total = total[kept]
+    if not plan.exact:  # the metrics' floats, summed again as _pairs sums them
+        kernel.finish(plan, covered, distances)
+        total = np.zeros(len(kept))
+        for job in covered:
+            if job.weight > 0:
+                total += job.weight * np.where(np.isnan(d := distances[job.name]), job.fill, d)
+        under = total <= task.limit
+        kept, total = kept[under], total[under]
+        distances = {name: d[under] for name, d in distances.items()}
     distances[_POSITION] = kept.astype(np.float64)
     rest = task.attributes[plan.count :]
-    result = _pairs(task, ia[kept], ib[kept], rest, total[kept], distances, len(ia))
+    result = _pairs(task, ia[kept], ib[kept], rest, total, distances, len(ia))
     positions = result.distances.pop(_POSITION).astype(np.int64)
     return result, positions
 

@@ -37,7 +37,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MIN_PAIRS", "PIECE", "KernelPlan", "cores", "kernel_plan", "run"]
+__all__ = [
+    "MIN_PAIRS",
+    "PIECE",
+    "KernelPlan",
+    "cores",
+    "finish",
+    "kernel_plan",
+    "margin",
+    "run",
+]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -46,7 +55,11 @@ Floats = npt.NDArray[np.float64]
 #: and encoding both sides (~0.5 s) pays from about this many pairs on.
 MIN_PAIRS = 400_000
 
-_LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER = 0, 1, 2, 3  # as in kernel.loops
+# As in kernel.loops (not imported here: it imports numba).
+_LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER, _EUCLIDEAN, _GEOGRAPHIC = 0, 1, 2, 3, 4, 5
+_NUMERIC = (_NUMBER, _EUCLIDEAN, _GEOGRAPHIC)
+#: The most columns of a euclidean attribute the kernel sums as numpy does.
+_WIDEST = 4
 _UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # as in metrics.numbers
 
 
@@ -73,6 +86,13 @@ class KernelPlan:
     b: _Side
     alphabet: int
     longest: int
+    #: Covered rows the loop leaves as sqrt(h) (geographic): ``finish`` makes them distances.
+    roots: tuple[int, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """True when the loop's distances and sums are the metrics' very floats."""
+        return not self.roots
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -94,12 +114,24 @@ def _string_column(metric: str, options: Any, prepared: Any) -> Any | None:
 
 
 def _job(job: Any, align: Any, target: Any) -> tuple[int, float, float, Any, Any] | None:
-    """(kind, param, scale, align side, target side) of an attribute, or None if not covered."""
+    """(kind, param, scale, align side, target side) of an attribute, or None if not covered.
+
+    Numeric sides are float matrices (records x columns); string sides StringColumns.
+    """
     options = job.options
+    scale = getattr(options, "scale", None)
+    scale = np.nan if scale is None else float(scale)
     if job.metric == "temporal":
-        scale = getattr(options, "scale", None)
         unit = _UNIT_DAYS[options.unit]
-        return _NUMBER, unit, np.nan if scale is None else float(scale), align, target
+        return _NUMBER, unit, scale, align.reshape(-1, 1), target.reshape(-1, 1)
+    if job.metric == "euclidean":
+        width = align.shape[1]
+        # numpy sums up to 8 columns left to right (past that, in another order).
+        if width != target.shape[1] or not 1 <= width <= _WIDEST:
+            return None
+        return _EUCLIDEAN, float(width), scale, align, target
+    if job.metric == "geographic":
+        return _GEOGRAPHIC, 1.0 if options.units == "km" else 1000.0, scale, align, target
     if job.metric in ("levenshtein", "jaro_winkler", "exact"):
         ca = _string_column(job.metric, options, align)
         cb = _string_column(job.metric, options, target)
@@ -152,9 +184,10 @@ def _side(
     np.cumsum(np.maximum(lens, 0).sum(axis=1), out=starts[1:])
     out = np.empty(int(starts[-1]), dtype=np.int32 if wide else np.uint8)
     loops.pack(codes, value_starts, dense[chars], starts, out)
-    nums = np.full((records, len(numbers)), np.nan)
-    for row, values in enumerate(numbers):
-        nums[:, row] = values
+    if numbers:
+        nums = np.ascontiguousarray(np.hstack(numbers), dtype=np.float64)
+    else:
+        nums = np.full((records, 0), np.nan)
     return _Side(starts, np.ascontiguousarray(lens), out, nums)
 
 
@@ -176,13 +209,13 @@ def kernel_plan(
         covered.append((job, found))
     if not covered:
         return None
-    strings = [(f[3], f[4]) for _, f in covered if f[0] != _NUMBER]
-    numbers = [(f[3], f[4]) for _, f in covered if f[0] == _NUMBER]
+    strings = [(f[3], f[4]) for _, f in covered if f[0] not in _NUMERIC]
+    numbers = [(f[3], f[4]) for _, f in covered if f[0] in _NUMERIC]
     rows, string_row, number_row = [], 0, 0
     for _, found in covered:
-        if found[0] == _NUMBER:
-            rows.append(number_row)
-            number_row += 1
+        if found[0] in _NUMERIC:
+            rows.append(number_row)  # its first column
+            number_row += found[3].shape[1]
         else:
             rows.append(string_row)
             string_row += 1
@@ -217,6 +250,7 @@ def kernel_plan(
         b=b,
         alphabet=alphabet,
         longest=int(lengths.max()),
+        roots=tuple(row for row, (_, f) in enumerate(covered) if f[0] == _GEOGRAPHIC),
     )
 
 
@@ -249,6 +283,24 @@ def _loops() -> ModuleType:
             gc.freeze()
             _IMPORTED.append(loops)
         return _IMPORTED[0]
+
+
+def margin(limit: float) -> float:
+    """The limit a plan that is not ``exact`` prunes with: a little above the true one.
+
+    Its sums may differ from the metrics' by an ulp or two; the pairs it keeps
+    are summed again from the finished distances and held to ``limit`` itself.
+    """
+    return limit + 1e-9 * max(1.0, abs(limit))
+
+
+def finish(plan: KernelPlan, jobs: Sequence[Any], distances: dict[str, Floats]) -> None:
+    """Turn the rows the loop left as sqrt(h) into the metrics' distances, in place."""
+    from engine.alignment.metrics.numbers import haversine_distance
+
+    for row in plan.roots:
+        job = jobs[row]
+        distances[job.name] = haversine_distance(distances[job.name], job.options)
 
 
 #: Pairs per piece of a chunk: threads take pieces in turn, so that a thread slowed

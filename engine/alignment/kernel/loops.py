@@ -19,10 +19,21 @@ from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["EXACT", "JARO_WINKLER", "LEVENSHTEIN", "NUMBER", "pack", "pairs"]
+__all__ = [
+    "EUCLIDEAN",
+    "EXACT",
+    "GEOGRAPHIC",
+    "JARO_WINKLER",
+    "LEVENSHTEIN",
+    "NUMBER",
+    "pack",
+    "pairs",
+]
 
 #: What an attribute's row of the plan computes.
-LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER = 0, 1, 2, 3
+LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER, EUCLIDEAN, GEOGRAPHIC = 0, 1, 2, 3, 4, 5
+#: Twice the earth's radius in km, as engine.alignment.metrics.numbers has it.
+_EARTH_DIAMETER_KM = 2 * 6371.0088
 
 _CGUTILS: Any = cgutils  # untyped
 
@@ -344,6 +355,30 @@ def pairs(
                     d = abs(x - y) / param[at]
                     if not math.isnan(scale[at]):
                         d = min(d / scale[at], 1.0)
+            elif kind == EUCLIDEAN:  # numpy's sum of a few columns: left to right
+                diff = numbers_a[a, r] - numbers_b[b, r]
+                squares = diff * diff
+                for c in range(1, int(param[at])):
+                    diff = numbers_a[a, r + c] - numbers_b[b, r + c]
+                    squares += diff * diff
+                d = math.sqrt(squares)
+                if not (math.isnan(d) or math.isnan(scale[at])):
+                    d = min(d / scale[at], 1.0)
+            elif kind == GEOGRAPHIC:
+                lat1, lon1 = numbers_a[a, r], numbers_a[a, r + 1]
+                lat2, lon2 = numbers_b[b, r], numbers_b[b, r + 1]
+                s_lat = math.sin((lat2 - lat1) / 2)
+                s_lon = math.sin((lon2 - lon1) / 2)
+                h = s_lat * s_lat + math.cos(lat1) * math.cos(lat2) * (s_lon * s_lon)
+                if not math.isnan(h):
+                    root = math.sqrt(min(max(h, 0.0), 1.0))
+                    # The row keeps sqrt(h): the caller finishes with numpy's arcsin, whose
+                    # last bit the C library's need not share (the sum here may differ
+                    # by an ulp: the caller gives the limit a margin and sums again).
+                    distances[at, k] = root
+                    d = _EARTH_DIAMETER_KM * math.asin(root) * param[at]
+                    if not math.isnan(scale[at]):
+                        d = min(d / scale[at], 1.0)
             else:
                 l1, l2 = lens_a[a, r], lens_b[b, r]
                 o1, o2 = pa, pb
@@ -379,7 +414,8 @@ def pairs(
                         )
                     else:
                         d = 1.0  # exact, and the values differ
-            distances[at, k] = d
+            if kind != GEOGRAPHIC or math.isnan(d):
+                distances[at, k] = d
             if weight[at] > 0:
                 sum_ += weight[at] * (fill[at] if math.isnan(d) else d)
                 if not sum_ <= limit:

@@ -15,7 +15,7 @@ from engine.alignment.normalise import NORMALISERS as _NORMALISERS
 from engine.alignment.normalise import NormaliseError
 from engine.registry import Example
 
-__all__ = ["EuclideanMetric", "GeographicMetric", "TemporalMetric"]
+__all__ = ["EuclideanMetric", "GeographicMetric", "TemporalMetric", "haversine_distance"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -93,6 +93,17 @@ class EuclideanMetric:
 _EARTH_RADIUS_KM = 6371.0088
 
 
+def haversine_distance(root: Floats, options: Any) -> Floats:
+    """The distance (km or m, scaled) from ``sqrt(h)``, h the haversine of the angle.
+
+    The compiled kernel (``engine.alignment.kernel``) computes ``sqrt(h)`` as
+    this metric does and finishes here: numpy's ``arcsin`` is not the C library's
+    to the last bit.
+    """
+    km = 2 * _EARTH_RADIUS_KM * np.arcsin(root)
+    return _scaled(km if options.units == "km" else km * 1000.0, options)
+
+
 @METRICS.register(
     "geographic",
     Example((("48.8566", "2.3522"), ("45.7640", "4.8357")), 391.5, {}),
@@ -126,8 +137,7 @@ class GeographicMetric:
             np.sin((lat2 - lat1) / 2) ** 2
             + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
         )
-        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-        return _scaled(km if options.units == "km" else km * 1000.0, options)
+        return haversine_distance(np.sqrt(np.clip(h, 0.0, 1.0)), options)
 
     def block(self, a: Floats, b: Floats, rows_a: Ints, rows_b: Ints, options: Any) -> Floats:
         lat1, lon1 = a[rows_a, 0][:, None], a[rows_a, 1][:, None]
@@ -136,8 +146,7 @@ class GeographicMetric:
             np.sin((lat2 - lat1) / 2) ** 2
             + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
         )
-        km = 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-        return _scaled(km if options.units == "km" else km * 1000.0, options)
+        return haversine_distance(np.sqrt(np.clip(h, 0.0, 1.0)), options)
 
     def bounded(self, options: Any) -> bool:
         return getattr(options, "scale", None) is not None

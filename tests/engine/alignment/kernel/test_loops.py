@@ -41,6 +41,23 @@ WORDS = [
     None,
 ]
 DATES = ["2001-01-01", "2001-01-03", "1999-12-31", "1850-06-30", None]
+#: Points close together, far apart, antipodal, on the poles; missing ones (either order).
+POINTS = [
+    ("48.8566", "2.3522"),
+    ("48.8567", "2.3524"),
+    ("45.7640", "4.8357"),
+    ("-48.8566", "-87.6478"),
+    ("90", "0"),
+    ("-90", "90"),
+    ("0", "-90"),
+    ("0", "90"),
+    ("12.5", "80.25"),
+    ("12.5000001", "80.25"),
+    (None, "3"),
+    None,
+]
+NUMBERS = ["3", "5", "-2.5", "1e6", "0.1", "0.30000000000000004", None]
+VECTORS = [("0", "0", "1"), ("3", "4", "0"), ("0.1", "0.2", "0.3"), ("1e-3", "7", "-2"), None]
 
 
 def _values(choices: list[str | None], n: int) -> list[str | None]:
@@ -56,6 +73,10 @@ SPECS = [
     ("born", "temporal", {"unit": "years"}, 0.0, 1.0, DATES),
     ("born10", "temporal", {"unit": "days", "scale": 10}, 1.0, 1.0, DATES),
     ("one", "levenshtein", {"normalised": True}, 1.0, 1.0, ["ab", "abc", "", "xyz", None]),
+    ("km", "geographic", {}, 0.001, 1.0, POINTS),
+    ("m", "geographic", {"unit": "m", "scale": 20_000, "coordinates": "lonlat"}, 0.5, 0.5, POINTS),
+    ("x", "euclidean", {}, 0.01, 1.0, NUMBERS),
+    ("xyz", "euclidean", {"scale": 5}, 0.5, 1.0, VECTORS),
     ("ratio", "ratio", {}, 1.0, 1.0, WORDS),  # not covered: the metric finishes the pairs
     ("after", "jaro_winkler", {}, 1.0, 1.0, WORDS),  # after an uncovered one: the metric too
 ]
@@ -92,7 +113,7 @@ def test_the_kernel_gives_the_metrics_floats(limit: float, monkeypatch: pytest.M
     monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
     found = compare_chunk(task, ia, ib)
     assert task.kernel and task.kernel[0] is not None
-    assert task.kernel[0].count == 8  # up to the first metric the kernel does not know
+    assert task.kernel[0].count == 12  # up to the first metric the kernel does not know
     _same(expected, found)
 
 
