@@ -155,10 +155,10 @@ def test_the_model_section_and_no_weighted_columns(report: tuple[str, Path]) -> 
     assert any(attrs.get("id") == "model-weights" for _, attrs, _ in elements)
     rects = [a for tag, a, _ in elements if tag == "rect" and "level" in a.get("class", "")]
     bars = rects[: 4 + 4 + 2 + 4 + 4 + 4 + 2 + 4 + 4]  # the weights chart comes first
-    assert bars[0]["data-weight"] == f"{math.log2(0.699695 / 0.00327356):+.2f}"
+    assert bars[0]["data-weight"] == f"{math.log2(0.699695 / 0.00331595):+.2f}"
     cells = ["".join(t).strip() for tag, _, t in elements if tag in ("td", "th")]
     k = cells.index("given_name")
-    assert cells[k : k + 5] == ["given_name", "exact", "0.699695", "0.00327356", "+7.74"]
+    assert cells[k : k + 5] == ["given_name", "exact", "0.699695", "0.00331595", "+7.72"]
     assert "Weighted" not in text and "Share of threshold" not in text
     assert "match probability at least 0.5" in text
     assert "1 − match probability (a fitted model)</text>" in text  # the histogram's axis

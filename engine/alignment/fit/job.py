@@ -4,7 +4,8 @@ The sides are read, prepared and blocked by the run's own handlers; the
 distances per attribute come from the compare stage (``compare_chunk``), with
 every weight 0 so that no pair is pruned. Then:
 
-* u from random record pairs (``u.random_pairs``, seeded);
+* u from the record pairs whose values are equal, counted exactly, and from
+  random pairs whose values differ (``u.stratified_frequencies``, seeded);
 * without gold links, m by EM, one session per blocking rule of the spec (the
   members of a ``union``; the whole blocking otherwise), each holding out the
   attributes its rule reads (``em.fit``); the prior over every candidate pair;
@@ -34,7 +35,16 @@ from engine.alignment.fit import em, supervised
 from engine.alignment.fit.em import pattern_weights
 from engine.alignment.fit.levels import MISSING, cut, default_cuts
 from engine.alignment.fit.model import AttributeModel, Model, probability_of, rounded, weight_of
-from engine.alignment.fit.u import level_frequencies, random_pairs
+from engine.alignment.fit.u import (
+    SAMPLE,
+    SEED,
+    UNEQUAL_SAMPLE,
+    equal_pairs,
+    level_frequencies,
+    random_pairs,
+    shared_codes,
+    stratified_frequencies,
+)
 from engine.alignment.handlers import HANDLERS
 from engine.alignment.metrics import METRICS
 from engine.alignment.records import Records
@@ -49,6 +59,10 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.int8]
 
+#: An unsupervised fit of a larger align side (not a deduplication) samples this many of its
+#: records, against the whole target side: their matches (up to as many) teach m, u and the
+#: prior as well as all of them would, and the fit then costs less than a run (issue 15).
+FIT_RECORDS = 20_000
 #: Pairs compared at once when computing distances.
 CHUNK = 200_000
 #: The match-probability threshold of an unsupervised fit (a pair more likely a match than not),
@@ -68,12 +82,36 @@ class FitResult:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def _read_and_block(spec: AlignmentSpec, spec_file: Path) -> AlignmentState:
-    """Read, prepare and block as a run does (a fit publishes nothing: no store credentials)."""
+def _sample(records: Records, size: int, seed: int = SEED) -> Records:
+    """``size`` records drawn at random (seeded; every row of a record drawn kept), in order."""
+    first = records.representatives()
+    record = np.arange(len(records)) if first is None else first
+    starts = np.unique(record)
+    chosen = np.sort(np.random.default_rng(seed).choice(starts, size=size, replace=False))
+    return records.take(np.isin(record, chosen))
+
+
+def _read_and_block(spec: AlignmentSpec, spec_file: Path, *, sample: bool) -> AlignmentState:
+    """Read, prepare and block as a run does (a fit publishes nothing: no store credentials).
+
+    ``sample``: an align side of more than :data:`FIT_RECORDS` records is cut
+    to a seeded sample of that many, before it is prepared and blocked (see
+    :func:`fit`).
+    """
     state = AlignmentState(spec=spec.model_copy(update={"publish": None}), spec_file=str(spec_file))
     for step in steps(spec):
         if isinstance(step, ReadSource | Prepare | Block):
             HANDLERS[type(step)](step, state)
+        if isinstance(step, ReadSource) and step.role == "align" and step.session is None:
+            side = state.sides["align"]
+            count = side.records.record_count
+            if sample and not spec.dedup and count > FIT_RECORDS:
+                side.records = _sample(side.records, FIT_RECORDS)
+                state.warnings.append(
+                    f"fitted on {FIT_RECORDS:,} of the {count:,} records of the align side,"
+                    " drawn at random (seeded) against the whole target side: their matches"
+                    " are enough to learn the model"
+                )
     return state
 
 
@@ -125,6 +163,20 @@ class _Levels:
         #: How far each level is, for choosing among a record pair's rows (missing: halfway).
         self.scale = [np.r_[np.arange(len(c) + 1) / max(1, len(c)), 0.5] for c in cuts]
 
+    @property
+    def single(self) -> bool:
+        """Whether every record is one row (one value per attribute)."""
+        return bool((self.count_a == 1).all() and (self.count_b == 1).all())
+
+    def distances(self, a: int, ia: Ints, ib: Ints) -> Floats:
+        """The ``a``-th attribute's distances of pairs of rows (``ia < ib`` in a dedup)."""
+        job = self.task.attributes[a]
+        metric = METRICS[job.metric].func()
+        d: Floats = metric.compute(
+            self.task.align[job.name], self.task.target[job.name], ia, ib, job.options
+        )
+        return d
+
     def records(self, side: str) -> Ints:
         """The first row of each record of a side: the row that stands for the record."""
         first = self.first_a if side == "align" else self.first_b
@@ -156,9 +208,9 @@ class _Levels:
         if self.dedup:
             keep = ia != ib
             ia, ib = ia[keep], ib[keep]
-        ca, cb = self.count_a[ia], self.count_b[ib]
-        if (ca == 1).all() and (cb == 1).all():
+        if self.single:
             return self._rows(ia, ib)
+        ca, cb = self.count_a[ia], self.count_b[ib]
         n = ca * cb
         group = np.repeat(np.arange(len(ia), dtype=np.int64), n)
         k = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
@@ -187,7 +239,7 @@ class _Levels:
             return Pairs(empty, empty, np.zeros(0)), np.zeros((0, len(self.attributes)), np.int8)
         left, right = self.first_a[np.concatenate(ia)], self.first_b[np.concatenate(ib)]
         levels = np.concatenate(rows)
-        if (self.count_a == 1).all() and (self.count_b == 1).all():
+        if self.single:
             return Pairs(left, right, np.zeros(len(left))), levels
         if self.dedup:  # rows of one record are no pair; each pair of records once
             left, right = np.minimum(left, right), np.maximum(left, right)
@@ -196,6 +248,48 @@ class _Levels:
         _, group = np.unique(left * len(self.first_b) + right, return_inverse=True)
         chosen, levels = self._closest(group.ravel().astype(np.int64), levels)
         return Pairs(left[chosen], right[chosen], np.zeros(len(chosen))), levels
+
+
+@dataclass(frozen=True)
+class _U:
+    """u per attribute, the random pairs drawn, and the attributes whose levels vary."""
+
+    u: list[Floats]
+    sampled: int
+    varied: list[bool]
+
+
+def _u(state: AlignmentState, levels: _Levels) -> _U:
+    """u per attribute (``engine.alignment.fit.u``): equal values counted, the rest sampled.
+
+    Records with several values (several rows) are compared as a run compares
+    them, by their closest rows: there, every level comes from a larger sample.
+    """
+    spec = state.spec
+    firsts_a, firsts_b = levels.records("align"), levels.records("target")
+    counts = [len(c) + 1 for c in levels.cuts]
+    if not levels.single:
+        ra, rb = random_pairs(len(firsts_a), len(firsts_b), dedup=spec.dedup, size=SAMPLE)
+        sample = levels.of(firsts_a[ra], firsts_b[rb])
+        u = [level_frequencies(sample[:, a], c) for a, c in enumerate(counts)]
+        varied = [len(np.unique(column[column != MISSING])) > 1 for column in sample.T]
+        return _U(u, len(ra), varied)
+    ra, rb = random_pairs(len(firsts_a), len(firsts_b), dedup=spec.dedup, size=UNEQUAL_SAMPLE)
+    sample = levels.of(ra, rb)
+    u, varied = [], []
+    for a, attribute in enumerate(spec.attributes):
+        codes_a, codes_b = shared_codes(
+            state.sides["align"].normalised[attribute.name],
+            None if spec.dedup else state.sides["target"].normalised[attribute.name],
+        )
+        equal = equal_pairs(codes_a, codes_b, dedup=spec.dedup)
+        equal_levels = cut(levels.distances(a, equal.ia, equal.ib), levels.cuts[a])
+        differ = (codes_a[ra] >= 0) & (codes_b[rb] >= 0) & (codes_a[ra] != codes_b[rb])
+        unequal_levels = sample[differ, a]
+        u.append(stratified_frequencies(equal, equal_levels, unequal_levels, counts[a]))
+        seen = np.r_[equal_levels[equal.pairs > 0], unequal_levels]
+        varied.append(len(np.unique(seen[seen != MISSING])) > 1)
+    return _U(u, len(ra), varied)
 
 
 def _sessions(
@@ -256,7 +350,7 @@ def _doubts(names: Sequence[str], m: Sequence[Floats], u: Sequence[Floats]) -> l
 
 
 def _nothing_to_fit(
-    spec: AlignmentSpec, spec_file: Path, candidates: int, random_levels: Matrix
+    spec: AlignmentSpec, spec_file: Path, candidates: int, varied: Sequence[bool]
 ) -> None:
     """A data error when the sources give the fit nothing to learn from (no model is written)."""
     sources = f"{spec_file} (its sources as read and blocked)"
@@ -266,12 +360,7 @@ def _nothing_to_fit(
             "no candidate pairs: the blocking proposes no pair of records, so there is nothing"
             " to fit the model from; check the blocking keys (do the sides share any value?)",
         )
-    varied = [
-        a.name
-        for i, a in enumerate(spec.attributes)
-        if len(np.unique(random_levels[:, i][random_levels[:, i] != MISSING])) > 1
-    ]
-    if not varied:
+    if not any(varied):
         raise DataError(
             sources,
             "the records do not differ: random pairs of records compare at the same level on"
@@ -309,17 +398,16 @@ def fit(
     frequency (besides those the spec's model already adjusts).
     """
     adjusted = _term_frequency(spec, term_frequency)
-    state = _read_and_block(spec, spec_file)
+    # Labels name records: a supervised fit reads them all.
+    state = _read_and_block(spec, spec_file, sample=gold is None and not spec.curation)
     cuts = [_cuts(spec, a) for a in spec.attributes]
     levels = _Levels(state, cuts)
     names = [a.name for a in spec.attributes]
-    firsts_a, firsts_b = levels.records("align"), levels.records("target")
-    ra, rb = random_pairs(len(firsts_a), len(firsts_b), dedup=spec.dedup)
-    random_levels = levels.of(firsts_a[ra], firsts_b[rb])
-    u = [level_frequencies(random_levels[:, a], len(c) + 1) for a, c in enumerate(cuts)]
+    random = _u(state, levels)
+    u = random.u
     assert state.rule is not None
     pairs, candidate_levels = levels.candidates(state.rule)
-    _nothing_to_fit(spec, spec_file, len(pairs), random_levels)
+    _nothing_to_fit(spec, spec_file, len(pairs), random.varied)
     everything = em.patterns(candidate_levels)
     total = _total_pairs(levels)
     notes: list[str] = list(state.warnings)
@@ -350,7 +438,7 @@ def fit(
         prior,
         threshold,
     )
-    return FitResult(rounded(model), mode, len(pairs), len(ra), notes, scores)
+    return FitResult(rounded(model), mode, len(pairs), random.sampled, notes, scores)
 
 
 def _labels(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import engine
+from engine.alignment.fit import job
 from engine.alignment.fit.job import _doubts, fit
+from engine.alignment.fit.u import UNEQUAL_SAMPLE
 from engine.errors import DataError, UsageError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -128,3 +132,48 @@ def test_records_that_do_not_differ_are_a_data_error_with_nothing_to_fit(tmp_pat
     path = _tiny(tmp_path, "a1,smith,john\na2,smith,john\na3,smith,john\n", "none")
     with pytest.raises(DataError, match=r"the records do not differ.*nothing to fit the model"):
         fit(engine.load_spec(path), path)
+
+
+def test_u_of_agreeing_exactly_is_counted_from_the_values_not_sampled(tmp_path: Path) -> None:
+    # P(two random records share a date of birth) = sum over dates of n_a(d) * n_b(d) / (N_a * N_b),
+    # N the records holding one: a few pairs in a sample, exact from the values' counts.
+    a = _column(DATA / "febrl4a.csv", "date_of_birth")
+    b = _column(DATA / "febrl4b.csv", "date_of_birth")
+    counts_b = Counter(v for v in b if v)
+    shared = sum(counts_b[v] for v in a if v)
+    exact = shared / (sum(1 for v in a if v) * sum(1 for v in b if v))
+    path = write(tmp_path, "{key: {attribute: soc_sec_id}}")
+    result = fit(engine.load_spec(path), path)
+    dob = next(x for x in result.model.attributes if x.name == "date_of_birth")
+    assert dob.u[0] == pytest.approx(exact, rel=1e-5)  # the model keeps 6 digits
+    assert result.sampled == UNEQUAL_SAMPLE  # the pairs whose dates differ: a small sample
+
+
+def _column(path: Path, name: str) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [row[name].strip() for row in csv.DictReader(handle, skipinitialspace=True)]
+
+
+def test_a_large_align_side_is_fitted_on_a_seeded_sample_of_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job, "FIT_RECORDS", 2000)
+    path = write(
+        tmp_path, "{union: [{key: {attribute: date_of_birth}}, {key: {attribute: soc_sec_id}}]}"
+    )
+    result = fit(engine.load_spec(path), path)
+    note = "fitted on 2,000 of the 5,000 records of the align side, drawn at random (seeded)"
+    assert any(note in n for n in result.notes)
+    assert 1800 < result.candidates < 2600  # about 2,000 matches and a few other pairs
+    assert result.model == fit(engine.load_spec(path), path).model  # the same sample again
+    full = fit(engine.load_spec(path), path, gold=_gold(tmp_path))  # labels: every record
+    assert not any(note in n for n in full.notes) and full.candidates > 4500
+    dob = next(x for x in result.model.attributes if x.name == "date_of_birth")
+    assert 0.7 < dob.m[0] < 0.99 and 0.0001 < result.model.prior < 0.0003
+
+
+def _gold(tmp_path: Path) -> Path:
+    gold = tmp_path / "gold.csv"
+    links = (DATA / "febrl4_true_links.csv").read_text(encoding="utf-8").splitlines()
+    gold.write_text("\n".join(links[:500]) + "\n", encoding="utf-8")
+    return gold
