@@ -27,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment.csv_read import parse_columns
-from engine.alignment.headers import delimiter_hint, display_path, source_name
+from engine.alignment.headers import delimiter_hint, source_name
+from engine.alignment.rdf_read import query_dumps
 from engine.alignment.records import Records, Skip, expand_rows
 from engine.alignment.remote import fetch_answer
-from engine.alignment.terms import Term, all_values, from_rdflib, merge_rows
+from engine.alignment.terms import Term, all_values, merge_rows
 from engine.environment import Environment
 from engine.errors import DataError
 from schemas.alignment import (
@@ -481,25 +482,7 @@ def _read_rdf(
     spec: RdfSource, problems: _Problems
 ) -> tuple[list[str], dict[str, list[str | None]], _Lines, _Alternatives]:
     """Names, columns and first answer rows of a SPARQL SELECT over dump files."""
-    # Imported here: rdflib costs a noticeable start-up that other sources never need.
-    from rdflib import Graph
-
-    graph = Graph()
-    for path in spec.rdf:
-        try:
-            graph.parse(str(path), format=spec.format_of(path))
-        except Exception as exc:  # rdflib raises many kinds: all are bad data
-            raise DataError(
-                display_path(path), f"cannot read as {spec.format_of(path)}: {exc}"
-            ) from None
-    try:
-        result = graph.query(spec.query)
-    except Exception as exc:  # parse and evaluation errors alike
-        raise problems.error(f"the SPARQL query failed: {exc}") from None
-    if result.type != "SELECT" or result.vars is None:
-        raise problems.error("the SPARQL query must be a SELECT")
-    names = [str(v) for v in result.vars]
-    rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
+    names, rows = query_dumps(spec, problems.error)
     return _answer_columns(names, rows, spec.id, spec.languages, spec.values, problems)
 
 
