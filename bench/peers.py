@@ -829,9 +829,15 @@ def render(
         *(places_notes(geo) if geo else []),
         *table(results),
         "",
-        "¹ Nazca compares each block of each key separately: a pair sharing two keys is "
-        "compared twice; the others report distinct pairs (Splink does not report them; it "
-        "scores the same union once).",
+        *(
+            [
+                "¹ Nazca compares each block of each key separately: a pair sharing two keys is "
+                "compared twice; the others report distinct pairs (Splink does not report them; "
+                "it scores the same union once)."
+            ]
+            if any(r.get("candidate_pairs_note") for r in results)
+            else []
+        ),
         "Links are one-to-one for every tool: specengine's assignment (`matching: one-to-one`), "
         "recordlinkage's greedy `OneToOneLinking` (most probable first), and the same greedy pass "
         "over Splink's predictions and over Nazca's thresholded pairs (Nazca itself only offers "
@@ -858,14 +864,13 @@ def render(
 
 def places_notes(results: list[dict[str, Any]]) -> list[str]:
     """What the geographic tasks are and how each tool runs them."""
-    sizes = ", ".join(dict.fromkeys(r["size"] for r in results))
     tasks = "; ".join(
-        f"{size}: {n_align:,} places against a gazetteer of {n_target:,}"
-        for size, (n_target, n_align) in PLACES.items()
+        f"`{size}`: {PLACES[size][1]:,} places against a gazetteer of {PLACES[size][0]:,}"
+        for size in dict.fromkeys(r["size"] for r in results)
     )
     config = places_config()
     return [
-        f"Geographic task ({sizes}; {tasks}), generated with `engine generate places --seed "
+        f"Geographic task ({tasks}), generated with `engine generate places --seed "
         f"{SEED}` (see `places_task`): `specs/places-geographic.yaml` for specengine; for Nazca "
         f"`bench/peers/run_nazca_places.py` with its `KdTreeBlocking` on the same kd-tree "
         f"(euclidean on {', '.join(config['points'])}, radius {config['radius']:g}: the same "
