@@ -12,6 +12,7 @@ import csv
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -79,3 +80,35 @@ def test_places_geographic_spec_links_its_data(tmp_path: Path) -> None:
         gold = [(IRI + r["id_a"], IRI + r["id_b"]) for r in csv.DictReader(fh)]
     links = _links(tmp_path / "places-geographic.csv")
     assert sorted(links) == sorted(gold)
+
+
+def _peers() -> Any:
+    """bench/peers.py (bench/ is not a package: found through sys.path, as bench/profile.py does)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import peers
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return peers
+
+
+def test_spec_data_is_the_benchmark_task_in_small(tmp_path: Path) -> None:
+    """specs/data/places-geo is what bench/peers.py's places_task writes for 250 against 1,000."""
+    task = _peers().places_task(tmp_path / "small", 1000, 250, 0)
+    data = ROOT / "specs" / "data" / "places-geo"
+    assert task.align.read_bytes() == (data / "cities.csv").read_bytes()
+    assert task.target.read_bytes() == (data / "places.csv").read_bytes()
+    assert task.gold.read_bytes() == (data / "gold.csv").read_bytes()
+
+
+def test_nazca_runs_the_spec_configuration() -> None:
+    """The Nazca runner gets the spec's kd-tree radius, weights, name chain and threshold."""
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    config = _peers().places_config()
+    assert config["radius"] == spec["blocking"]["radius"]["radius"]
+    assert config["points"] == spec["blocking"]["radius"]["align"]
+    assert config["threshold"] == spec["threshold"]
+    name, place = config["attributes"]
+    assert (name["kind"], name["field"], name["tokens"]) == ("levenshtein", "name", False)
+    assert [step for step, _ in name["normalise"]] == ["unaccent", "simplify", "regex_replace"]
+    assert (place["kind"], place["unit"], place["weight"]) == ("geographic", "km", 0.5)
