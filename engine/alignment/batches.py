@@ -142,12 +142,23 @@ def _key(rule: KeyRule, chunk: int) -> Iterator[Batch]:
         yield Batch((), ia[start : start + chunk], ib[start : start + chunk])
 
     # Larger blocks whole (cut into tiles past TILE cells), gathered into batches.
+    # Plain ints for the bounds: numpy scalars cost more per slice than the slice.
+    big = np.flatnonzero(cells >= SMALL_BLOCK)
+    bounds = zip(
+        first_a[big].tolist(),
+        count_a[big].tolist(),
+        rule.first_b[big].tolist(),
+        rule.count_b[big].tolist(),
+        strict=True,
+    )
+    order_b = rule.order_b
     pending: list[Block] = []
     size = 0
-    for code in np.flatnonzero(cells >= SMALL_BLOCK).tolist():
-        rows_a = order_a[first_a[code] : first_a[code] + count_a[code]]
-        rows_b = rule.order_b[rule.first_b[code] : rule.first_b[code] + rule.count_b[code]]
-        for block in _tiles(rows_a, rows_b):
+    for start_a, n_a, start_b, n_b in bounds:
+        rows_b = order_b[start_b : start_b + n_b]
+        step = max(1, TILE // n_b)
+        for start in range(start_a, start_a + n_a, step):
+            block = Block(order_a[start : min(start + step, start_a + n_a)], rows_b)
             pending.append(block)
             size += block.cells
             if size >= chunk:
@@ -165,27 +176,52 @@ def _union(rule: Union, chunk: int, dedup: bool) -> Iterator[Batch]:
             if not earlier:
                 yield batch
                 continue
-            blocks: list[Block] = []
-            for block in batch.blocks:
-                ia = np.repeat(block.rows_a, len(block.rows_b))
-                ib = np.tile(block.rows_b, len(block.rows_a))
-                keep = ~_seen(earlier, ia, ib, dedup)
-                if block.keep is not None:
-                    keep &= block.keep.ravel()
-                if keep.all():
-                    blocks.append(block)
-                elif keep.any():
-                    blocks.append(
-                        Block(
-                            block.rows_a,
-                            block.rows_b,
-                            keep.reshape(block.cells // len(block.rows_b), -1),
-                        )
-                    )
+            blocks = _fresh_blocks(earlier, batch.blocks, dedup)
             fresh = ~_seen(earlier, batch.ia, batch.ib, dedup)
             out = Batch(tuple(blocks), batch.ia[fresh], batch.ib[fresh])
             if out.blocks or len(out.ia):
                 yield out
+
+
+def _fresh_blocks(
+    earlier: list[BlockingRule], blocks: tuple[Block, ...], dedup: bool
+) -> list[Block]:
+    """The blocks without the cells earlier rules produced (masked, or left out when empty).
+
+    Every cell of the batch's blocks is asked at once: a few numpy calls per
+    batch rather than per block.
+    """
+    if not blocks:
+        return []
+    len_a = np.array([len(b.rows_a) for b in blocks], dtype=np.int64)
+    len_b = np.array([len(b.rows_b) for b in blocks], dtype=np.int64)
+    cells = len_a * len_b
+    start = np.zeros(len(blocks), dtype=np.int64)
+    np.cumsum(cells[:-1], out=start[1:])
+    first_b = np.zeros(len(blocks), dtype=np.int64)
+    np.cumsum(len_b[:-1], out=first_b[1:])
+    # Row by row, each block's cells in the order of a ravelled rows_a x rows_b matrix.
+    ia, ib = expand(
+        np.concatenate([b.rows_a for b in blocks]),
+        np.repeat(len_b, len_a),
+        np.repeat(first_b, len_a),
+        np.concatenate([b.rows_b for b in blocks]),
+    )
+    keep = ~_seen(earlier, ia, ib, dedup)
+    for k, block in enumerate(blocks):
+        if block.keep is not None:
+            keep[start[k] : start[k] + cells[k]] &= block.keep.ravel()
+    total = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=total[1:])
+    kept = (total[start + cells] - total[start]).tolist()
+    out: list[Block] = []
+    for k, block in enumerate(blocks):  # a Block each: what the compare stage takes
+        if kept[k] == cells[k]:
+            out.append(block)
+        elif kept[k]:
+            mask = keep[start[k] : start[k] + cells[k]].reshape(len_a[k], len_b[k])
+            out.append(Block(block.rows_a, block.rows_b, mask.copy()))
+    return out
 
 
 def _seen(rules: list[BlockingRule], ia: Ints, ib: Ints, dedup: bool) -> Bools:
