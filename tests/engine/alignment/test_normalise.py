@@ -300,6 +300,16 @@ def test_normalise_column_applies_the_chain_in_order() -> None:
     assert normalise_value(None, [ref("lowercase")]) is None
 
 
+@pytest.mark.parametrize(
+    "values",
+    [["a", None, "b c", "a"], ["a", "\t\n", None, "a"], ["", "x"], ["x", "\u3000"], []],
+)
+def test_an_empty_chain_only_makes_blanks_missing(values: list[str | None]) -> None:
+    got = normalise_column(values, [])
+    assert got == [None if v is None or not v.strip() else v for v in values]
+    assert got is not values  # a new list: the caller's column stays as read
+
+
 def test_whitespace_only_results_are_missing() -> None:
     chain = [ref("regex_replace", pattern="[a-z]", replacement=" ")]
     assert normalise_column(["ab", "aXb"], chain) == [None, " X "]
