@@ -199,26 +199,14 @@ def factorise(values: Sequence[Any]) -> tuple[Ints, list[Any]]:
 
 
 def first_appearance(values: Ints) -> tuple[Ints, int]:
-    """Codes of the values (integers) in order of first appearance, negative ones -1, and their count.
+    """Codes of integers in order of first appearance (negative ones: -1), and their count."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    One stable sort: equal values become neighbours, each run's first entry is
-    its first appearance, and the runs are ranked by it.
-    """
-    valid = np.flatnonzero(values >= 0)
-    out = np.full(len(values), -1, dtype=np.int64)
-    if not len(valid):
-        return out, 0
-    order = valid[np.argsort(values[valid], kind="stable")]
-    ranked = values[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = ranked[1:] != ranked[:-1]
-    starts = np.flatnonzero(new)
-    run = np.cumsum(new) - 1  # the run of each sorted entry
-    rank = np.empty(len(starts), dtype=np.int64)
-    # order[starts] is each run's first appearance (the sort is stable).
-    rank[np.argsort(order[starts], kind="stable")] = np.arange(len(starts), dtype=np.int64)
-    out[order] = rank[run]
-    return out, len(starts)
+    # pyarrow's hash table numbers values as they come: half the time of a stable sort.
+    encoded = pc.dictionary_encode(pa.array(values, mask=values < 0))
+    codes_ = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return codes_.astype(np.int64), len(encoded.dictionary)
 
 
 class CodedKeys(Sequence[Any]):
