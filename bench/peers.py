@@ -405,6 +405,7 @@ class Child:
     code: int
     wall: float
     rss_mib: float
+    cpu: float  # user + system seconds of the child and its own children
     stdout: str
     stderr: str
 
@@ -450,7 +451,13 @@ def run_child(
     proc.returncode = code
     state = "timeout" if timed_out.is_set() else ("ok" if code == 0 else "failed")
     return Child(
-        state, code, wall, usage.ru_maxrss / 1024, out_path.read_text(), err_path.read_text()
+        state,
+        code,
+        wall,
+        usage.ru_maxrss / 1024,
+        usage.ru_utime + usage.ru_stime,
+        out_path.read_text(),
+        err_path.read_text(),
     )
 
 
@@ -506,7 +513,9 @@ def run_tool(tool: str, t: Task, timeout: float) -> dict[str, Any]:
     result["blocking"] = describe_places() if places else describe_keys(spec_keys())
     result["load_before"] = os.getloadavg()[0]
     child = run_child(cmd, cwd, timeout, logs, mem_limit=tool != "splink")
-    result.update(status=child.status, wall_s=child.wall, peak_rss_mib=child.rss_mib)
+    result.update(
+        status=child.status, wall_s=child.wall, cpu_s=child.cpu, peak_rss_mib=child.rss_mib
+    )
     if child.status != "ok":
         result["error"] = failure(child)
         log(f"{t.size} / {tool}: {result['error']}")
@@ -740,8 +749,8 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     """The results as a Markdown table, then one note per run that did not finish."""
     lines = [
         "| task | tool | candidate pairs | links | precision | recall | F1 | wall s | "
-        "peak RSS MiB | time / specengine | load before |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "CPU s | peak RSS MiB | time / specengine | load before |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes: list[str] = []
     by_key = {(r["size"], r["tool"]): r for r in results}
@@ -766,13 +775,14 @@ def table(results: list[dict[str, Any]]) -> list[str]:
                 f"{r['recall']:.4f}",
                 f"**{r['f1']:.4f}**",
                 f"{r['wall_s']:.1f}",
+                f"{r['cpu_s']:.1f}" if "cpu_s" in r else "—",
                 f"{r['peak_rss_mib']:,.0f}",
                 ratio,
             ]
         else:
             wall = f"{r['wall_s']:.0f}" if "wall_s" in r else "—"
             rss = f"{r['peak_rss_mib']:,.0f}" if "peak_rss_mib" in r else "—"
-            cells = ["—", "—", "—", "—", f"{r['status']}", wall, rss, ratio]
+            cells = ["—", "—", "—", "—", f"{r['status']}", wall, "—", rss, ratio]
             notes.append(f"- {r['size']} / {r['tool']}: {r['status']}: {r.get('error', '')}")
         load = f"{r['load_before']:.1f}" if "load_before" in r else "—"
         lines.append(f"| {r['size']} | {r['tool']} | " + " | ".join([*cells, load]) + " |")
