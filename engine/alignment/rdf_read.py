@@ -161,7 +161,9 @@ def _with_oxigraph(spec: RdfSource) -> tuple[list[str], Rows] | None:
                 store.load(data, format, base_iri=base)
             else:
                 quads = []
-                for quad in ox.parse(data, format, base_iri=base):
+                # Fresh blank nodes per file, as rdflib and the store's load make them.
+                parsed = ox.parse(data, format, base_iri=base, rename_blank_nodes=True)
+                for quad in parsed:
                     term = quad.object
                     if type(term) is ox.Literal and not stable_literal(
                         term.datatype.value, term.value

@@ -266,3 +266,27 @@ def test_an_unstable_typed_literal_in_n_triples_is_rdflibs(
         )
         _, used = records(spec, monkeypatch, "pyoxigraph")
         assert used == [store]
+
+
+@pytest.mark.parametrize("suffix", [".ttl", ".nt", ".rdf"])
+def test_a_blank_node_label_names_one_node_per_file(tmp_path: Path, suffix: str) -> None:
+    texts = {
+        ".ttl": ('_:x <http://e/p> "a" .\n', '_:x <http://e/q> "b" .\n'),
+        ".nt": ('_:x <http://e/p> "a" .\n', '_:x <http://e/q> "b" .\n'),
+        ".rdf": tuple(
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:e="http://e/">'
+            f'<rdf:Description rdf:nodeID="x"><e:{p}>{v}</e:{p}></rdf:Description></rdf:RDF>'
+            for p, v in (("p", "a"), ("q", "b"))
+        ),
+    }[suffix]
+    for n, text in enumerate(texts):
+        (tmp_path / f"{n}{suffix}").write_text(text, encoding="utf-8")
+    spec = RdfSource.model_validate(
+        {
+            "rdf": [f"0{suffix}", f"1{suffix}"],
+            "query": "SELECT ?s ?a ?b WHERE { ?s <http://e/p> ?a . ?s <http://e/q> ?b }",
+            "id": "s",
+        },
+        context={"base_dir": tmp_path},
+    )
+    assert rdf_read._with_oxigraph(spec) == (["s", "a", "b"], [])
