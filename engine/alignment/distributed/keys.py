@@ -1,6 +1,6 @@
 """Partitions prepared and keyed on the workers: normalised values, blocking keys, key hashes.
 
-A key's bucket is its 64-bit hash (blake2b of its text, the same in every
+A key's bucket is its 64-bit hash (FNV-1a of its text, the same in every
 process, unlike ``hash``) modulo the number of buckets; the hash also stands
 for the key when a later rule of a union asks whether an earlier rule already
 paired two records (a false match needs a 64-bit collision).
@@ -8,7 +8,6 @@ paired two records (a false match needs a 64-bit collision).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,20 +52,38 @@ def prepare_part(part: Part, attributes: tuple[Attribute, ...], on_error: str) -
         records.skipped.extend(skipped)
         records.skipped.sort(key=lambda skip: skip.row)
         prepared = prepare_side(attributes, records, part.role)
+    # The raw columns are not read again (the keys come from the attributes): freed.
+    records = replace(records, columns={name: [] for name in records.columns})
     return replace(part, records=records, normalised=prepared.normalised)
 
 
+#: FNV-1a, 64 bits: the same in every process (Python's ``hash`` of a str is not).
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+
+
 def _hashes(keys: list[Any]) -> tuple[Hashes, npt.NDArray[np.bool_]]:
-    """Each key's 64-bit hash (0 where missing), computed once per distinct key."""
-    distinct: dict[Any, int] = {}
-    for key in keys:
-        if key is not None and key not in distinct:
-            text = "\x1f".join(map(str, key)) if isinstance(key, tuple) else str(key)
-            digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8)
-            distinct[key] = int.from_bytes(digest.digest(), "little")
-    distinct[None] = 0
-    hashes = np.fromiter((distinct[k] for k in keys), dtype=np.uint64, count=len(keys))
-    valid = np.fromiter((k is not None for k in keys), dtype=bool, count=len(keys))
+    """Each key's 64-bit FNV-1a hash of its UTF-8 text (0 where missing), in numpy."""
+    texts = [
+        b""
+        if key is None
+        else ("\x1f".join(map(str, key)) if isinstance(key, tuple) else str(key)).encode(
+            "utf-8", "surrogatepass"
+        )
+        for key in keys
+    ]
+    n = len(texts)
+    valid = np.fromiter((key is not None for key in keys), dtype=bool, count=n)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    hashes = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    width = int(lengths.max()) if n else 0
+    if width:
+        # One column of bytes at a time over every key (numpy pads the shorter keys).
+        table = np.array(texts, dtype=f"S{width}").view(np.uint8).reshape(n, width)
+        for j in range(width):
+            going = lengths > j
+            mixed = (hashes ^ table[:, j].astype(np.uint64)) * _FNV_PRIME
+            hashes = np.where(going, mixed, hashes)
+    hashes[~valid] = 0
     return hashes, valid
 
 

@@ -98,6 +98,8 @@ class Session:
         self.buckets = 1
         #: The buckets' results, on the workers (their distances per attribute).
         self.found: list[Any] = []
+        self._kept: list[Pairs] = []
+        self._size, self._bound, self._compared = 0, POOL_LIMIT, 0
 
     # ------------------------------------------------------------------ cluster
 
@@ -223,17 +225,20 @@ class Session:
         rules = list(blocking.options) if blocking.name == "union" else [blocking]
         self.blocking = rules
         self.buckets = 2 * self.workers()
-        for role in ("align", "target"):
-            futures = [self._timed("keys", key_part, p, tuple(rules)) for p in self.parts[role]]
+        keyed = {
+            role: [self._timed("keys", key_part, p, tuple(rules)) for p in self.parts[role]]
+            for role in ("align", "target")
+        }
+        for role, futures in keyed.items():
             self.parts[role] = [self.client.submit(_value, f, pure=False) for f in futures]
-            self._stage_figures(futures)
-            for s in self._wait(
-                [self.client.submit(summary, p, pure=False) for p in self.parts[role]]
-            ):
-                if s.failure is not None:
-                    raise s.failure.error()
+        checks = [
+            self.client.submit(summary, p, pure=False)
+            for role in ("align", "target")
+            for p in self.parts[role]
+        ]
         from engine.alignment.blocking import describe
 
+        # Every rule's buckets counted at once: one wait for the whole stage.
         estimates = []
         for r in range(len(rules)):
             counts = {
@@ -243,20 +248,26 @@ class Session:
                 ]
                 for role in ("align", "target")
             }
-            futures = [
-                self._timed(
-                    "estimate",
-                    estimate_bucket,
-                    r,
-                    b,
-                    len(counts["align"]),
-                    *counts["align"],
-                    *counts["target"],
-                )
-                for b in range(self.buckets)
-            ]
-            estimates.append(sum(self._values(futures)))
-        return RemoteRule(describe(blocking), estimates, [describe(rule) for rule in rules])
+            estimates.append(
+                [
+                    self._timed(
+                        "estimate",
+                        estimate_bucket,
+                        r,
+                        b,
+                        len(counts["align"]),
+                        *counts["align"],
+                        *counts["target"],
+                    )
+                    for b in range(self.buckets)
+                ]
+            )
+        for s in self._wait(checks):  # a key that cannot be computed: its error first
+            if s.failure is not None:
+                raise s.failure.error()
+        self._stage_figures([f for futures in keyed.values() for f in futures])
+        totals = [sum(self._values(futures)) for futures in estimates]
+        return RemoteRule(describe(blocking), totals, [describe(rule) for rule in rules])
 
     # ------------------------------------------------------------------ compare
 
@@ -271,61 +282,81 @@ class Session:
         """
         from engine.alignment.blocking import describe
 
-        kept: list[Pairs] = []
-        size = 0
-        bound = POOL_LIMIT
-        compared = 0
         self.found = []
+        self._kept = []
+        self._size, self._bound, self._compared = 0, POOL_LIMIT, 0
+        pending = None
+        # Two rules in flight: the next rule's shuffle runs while this rule's buckets are
+        # compared, and the workers hold at most two rules' buckets.
         for r, rule in enumerate(self.blocking):
-            pieces: dict[str, list[list[Any]]] = {}
-            for role in ("align", "target"):
-                split = [
-                    self._timed("shuffle", split_part, p, r, self.buckets, self.offsets[role][k])
-                    for k, p in enumerate(self.parts[role])
-                ]
-                values = [self.client.submit(_value, f, pure=False) for f in split]
-                pieces[role] = [
-                    [self.client.submit(operator.getitem, v, b, pure=False) for v in values]
-                    for b in range(self.buckets)
-                ]
-                self._stage_figures(split)
-            futures = [
-                self.client.submit(
-                    compare_bucket,
-                    r,
-                    describe(rule),
-                    attributes,
-                    limit,
-                    len(pieces["align"][b]),
-                    *pieces["align"][b],
-                    *pieces["target"][b],
-                    pure=False,
-                )
+            submitted = self._submit_rule(r, describe(rule), attributes, limit)
+            if pending is not None:
+                self._collect(*pending, matching)
+            pending = submitted
+        if pending is not None:
+            self._collect(*pending, matching)
+        pairs = _merged(self._kept, [BUCKET, ROW])
+        self._kept = []
+        return pairs, self._compared
+
+    def _submit_rule(
+        self, r: int, label: str, attributes: tuple[Attribute, ...], limit: float
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """Rule ``r``'s shuffle and its buckets' comparisons, submitted."""
+        pieces: dict[str, list[list[Any]]] = {}
+        splits: list[Any] = []
+        for role in ("align", "target"):
+            split = [
+                self._timed("shuffle", split_part, p, r, self.buckets, self.offsets[role][k])
+                for k, p in enumerate(self.parts[role])
+            ]
+            splits.extend(split)
+            values = [self.client.submit(_value, f, pure=False) for f in split]
+            pieces[role] = [
+                [self.client.submit(operator.getitem, v, b, pure=False) for v in values]
                 for b in range(self.buckets)
             ]
-            light = [self.client.submit(_light, f, pure=False) for f in futures]
-            # In submission order: the same pairs in the same order on every run.
-            answers = self._wait(light)
-            for future, (count, ia, ib, total, seconds) in zip(futures, answers, strict=True):
-                compared += count
-                for stage, spent in seconds.items():
-                    self.figures[f"bucket {stage} (worker s)"] += spent
-                if len(ia):
-                    where = {
-                        BUCKET: np.full(len(ia), len(self.found), dtype=np.float64),
-                        ROW: np.arange(len(ia), dtype=np.float64),
-                    }
-                    kept.append(Pairs(ia, ib, total, where))
-                    self.found.append(future)
-                    size += len(ia)
-            del futures, pieces, light, answers
-            if size > bound and matching != "all":
-                pairs = _merged(kept, [BUCKET, ROW])
-                kept = [pairs.take(prune(pairs.ia, pairs.ib, pairs.total, matching, dedup=False))]
-                del pairs
-                size = len(kept[0])
-                bound = max(POOL_LIMIT, 2 * size)
-        return _merged(kept, [BUCKET, ROW]), compared
+        futures = [
+            self.client.submit(
+                compare_bucket,
+                r,
+                label,
+                attributes,
+                limit,
+                len(pieces["align"][b]),
+                *pieces["align"][b],
+                *pieces["target"][b],
+                pure=False,
+            )
+            for b in range(self.buckets)
+        ]
+        light = [self.client.submit(_light, f, pure=False) for f in futures]
+        return splits, futures, light
+
+    def _collect(
+        self, splits: list[Any], futures: list[Any], light: list[Any], matching: str
+    ) -> None:
+        """A rule's pairs under the limit, in submission order (the same on every run)."""
+        answers = self._wait(light)
+        self._stage_figures(splits)
+        for future, (count, ia, ib, total, seconds) in zip(futures, answers, strict=True):
+            self._compared += count
+            for stage, spent in seconds.items():
+                self.figures[f"bucket {stage} (worker s)"] += spent
+            if len(ia):
+                where = {
+                    BUCKET: np.full(len(ia), len(self.found), dtype=np.float64),
+                    ROW: np.arange(len(ia), dtype=np.float64),
+                }
+                self._kept.append(Pairs(ia, ib, total, where))
+                self.found.append(future)
+                self._size += len(ia)
+        if self._size > self._bound and matching != "all":
+            pairs = _merged(self._kept, [BUCKET, ROW])
+            self._kept = [pairs.take(prune(pairs.ia, pairs.ib, pairs.total, matching, dedup=False))]
+            del pairs
+            self._size = len(self._kept[0])
+            self._bound = max(POOL_LIMIT, 2 * self._size)
 
     def distances(self, pairs: Pairs, names: list[str]) -> Pairs:
         """``pairs`` (from :meth:`compare`) with their distances per attribute, fetched."""
@@ -346,6 +377,13 @@ class Session:
 
     def ids(self, role: str, rows: Any) -> dict[int, str]:
         """The ids of the records at ``rows`` (global indexes), fetched from their partitions."""
+        started = time.perf_counter()
+        try:
+            return self._ids(role, rows)
+        finally:
+            log.info("distributed: %s ids fetched in %.2f s", role, time.perf_counter() - started)
+
+    def _ids(self, role: str, rows: Any) -> dict[int, str]:
         offsets = np.asarray(self.offsets[role])
         rows = np.unique(rows)
         where = np.searchsorted(offsets, rows, side="right") - 1
@@ -357,7 +395,7 @@ class Session:
                 wanted.append(mine)
         out: dict[int, str] = {}
         for mine, ids in zip(wanted, self._wait(futures), strict=True):
-            out.update(zip(mine.tolist(), ids, strict=True))
+            out.update(zip(mine.tolist(), ids.split("\n"), strict=True))
         return out
 
 
@@ -402,5 +440,8 @@ def _identity(part: Part) -> Part:
     return part
 
 
-def _ids(part: Part, rows: Any) -> list[str]:
-    return [part.records.ids[i] for i in rows.tolist()]
+def _ids(part: Part, rows: Any) -> str:
+    # One string, not a list: dask serialises a list's items one by one (~50 µs each),
+    # and an IRI holds no line break.
+    ids = part.records.ids
+    return "\n".join([ids[i] for i in rows.tolist()])
