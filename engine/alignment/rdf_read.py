@@ -47,6 +47,8 @@ _UPPER_TAGS = (
 )
 #: A typed literal of N-Triples: every quote of a line is its object's (IRIs hold none).
 _NT_TYPED = re.compile(rb'"((?:[^"\\\n\r]|\\.)*)"\^\^<([^>\n\r]*)>')
+#: Keywords naming other graphs than the dumps' (rdflib may fetch a FROM <url>) or services.
+_DATASET = re.compile(r"\b(?:FROM|GRAPH|SERVICE)\b", re.IGNORECASE)
 _INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 #: The lexical forms rdflib and pyoxigraph both keep as written, per XSD datatype.
 _STABLE: dict[str, re.Pattern[str]] = {
@@ -97,8 +99,8 @@ def _order_key(term: Term | None) -> tuple[Any, ...]:
     return (1, term.kind, term.value, term.lang or "", datatype)
 
 
-def _ordered(query: str) -> bool:
-    """Whether the query's outermost SELECT has an ORDER BY (after its last brace)."""
+def _keywords(query: str) -> str:
+    """The query without IRIs, strings and comments: what is left are its keywords."""
     text = re.sub(r"<[^<>\"{}|^`\\\s]*>", "<>", query)
     text = re.sub(
         r"'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"",
@@ -106,7 +108,12 @@ def _ordered(query: str) -> bool:
         text,
         flags=re.S,
     )
-    text = re.sub(r"#[^\n]*", " ", text)
+    return re.sub(r"#[^\n]*", " ", text)
+
+
+def _ordered(query: str) -> bool:
+    """Whether the query's outermost SELECT has an ORDER BY (after its last brace)."""
+    text = _keywords(query)
     return re.search(r"\bORDER\s+BY\b", text[text.rfind("}") + 1 :], re.IGNORECASE) is not None
 
 
@@ -136,7 +143,7 @@ def _with_rdflib(spec: RdfSource, error: Callable[[str], DataError]) -> tuple[li
 def _with_oxigraph(spec: RdfSource) -> tuple[list[str], Rows] | None:
     """The answer by pyoxigraph, or None where rdflib must answer (see the module)."""
     formats = [_OXIGRAPH_FORMATS.get(spec.format_of(path)) for path in spec.rdf]
-    if None in formats:
+    if None in formats or _DATASET.search(_keywords(spec.query)):
         return None
     import pyoxigraph as ox
 
@@ -173,19 +180,21 @@ def _with_oxigraph(spec: RdfSource) -> tuple[list[str], Rows] | None:
                 store.extend(quads)
         except (SyntaxError, OSError, ValueError):  # UnicodeDecodeError too
             return None
-    try:
-        result = store.query(spec.query)
-    except (SyntaxError, OSError, ValueError):
-        return None
-    if not isinstance(result, ox.QuerySolutions):
-        return None
-    names = [variable.value for variable in result.variables]
+    names: list[str] = []
     rows: Rows = []
-    for solution in result:
-        row = [_term(ox, value) for value in solution]
-        if any(term is False for term in row):
+    try:
+        # Solutions are computed while they are read: an error may come at any row.
+        result = store.query(spec.query)
+        if not isinstance(result, ox.QuerySolutions):
             return None
-        rows.append(row)  # type: ignore[arg-type]  # no False left
+        names = [variable.value for variable in result.variables]
+        for solution in result:
+            row = [_term(ox, value) for value in solution]
+            if any(term is False for term in row):
+                return None
+            rows.append(row)  # type: ignore[arg-type]  # no False left
+    except Exception:  # a syntax or function rdflib may know: it answers, or says what is wrong
+        return None
     return names, rows
 
 

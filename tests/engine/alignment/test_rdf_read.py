@@ -290,3 +290,15 @@ def test_a_blank_node_label_names_one_node_per_file(tmp_path: Path, suffix: str)
         context={"base_dir": tmp_path},
     )
     assert rdf_read._with_oxigraph(spec) == (["s", "a", "b"], [])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT ?s ?label FROM <http://example.org/g> WHERE { ?s ?p ?label }",
+        "SELECT ?s ?label WHERE { GRAPH ?g { ?s ?p ?label } }",
+        "SELECT ?s ?label WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?label } }",
+    ],
+)
+def test_queries_on_other_graphs_stay_with_rdflib(tmp_path: Path, query: str) -> None:
+    assert rdf_read._with_oxigraph(source(tmp_path, DUMP, query=query)) is None
