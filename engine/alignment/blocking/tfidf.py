@@ -10,6 +10,7 @@ import numpy as np
 from engine.alignment.blocking.base import (
     DEFAULT_CHUNK,
     Bools,
+    Floats,
     Ints,
     Keys,
     RuleKind,
@@ -17,14 +18,50 @@ from engine.alignment.blocking.base import (
     budget_text,
     input_text,
     no_pairs,
+    slices,
 )
 from engine.alignment.blocking.registry import RULES
 from engine.registry import Example
 
 __all__ = ["SIMILARITY_BUDGET", "TfidfRule"]
 
-#: Entries of a similarity chunk (align rows x target records): a bound on memory.
+#: Stored similarities of a chunk of align rows (a bound on each row's, summed): memory.
 SIMILARITY_BUDGET = 1 << 22
+
+
+def _kth_largest(sims: Floats, indptr: Ints, rows: Ints, k: int) -> Floats:
+    """The k-th largest value (repeats counted) of each of ``rows`` (each longer than k).
+
+    At most k passes over the rows' entries, each taking the largest value left
+    and counting the entries at or above it: no sort of the similarities.
+    """
+    lengths = indptr[rows + 1] - indptr[rows]
+    starts = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    take = np.repeat(indptr[rows] - starts, lengths) + np.arange(int(lengths.sum()))
+    values = sims[take]
+    left = values.copy()
+    out = np.full(len(rows), np.nan)
+    done = np.zeros(len(rows), dtype=bool)
+    for _ in range(k):
+        largest = np.maximum.reduceat(left, starts)
+        bar = np.repeat(largest, lengths)
+        reached = np.add.reduceat((values >= bar).astype(np.int64), starts) >= k
+        out[reached & ~done] = largest[reached & ~done]
+        done |= reached
+        if done.all():
+            break
+        left[left >= bar] = -np.inf
+    return out
+
+
+def _product_bound(va: Any, vb: Any) -> Ints:
+    """Per align row, a bound on its stored similarities: its n-grams' target counts, summed."""
+    counts = np.diff(vb.indptr).astype(np.int64)  # vb is n-grams x targets
+    present = va.copy()
+    present.data = np.ones_like(present.data)
+    bound: Ints = np.asarray(present @ counts).ravel().astype(np.int64)
+    return np.minimum(bound, int(vb.shape[1]))
 
 
 @RULES.register(
@@ -48,9 +85,9 @@ class TfidfRule(RuleKind):
     ``ngrams``), fitted on both sides' keys; n-grams in more than ``max_df`` of
     the keys are left out (below 1, a speed-up: they pair almost everything).
     Similarities come from sparse dot products, a chunk of align rows at a time
-    (at most ``SIMILARITY_BUDGET`` entries); only targets with a positive
-    similarity ``>= min_similarity`` are kept, ties broken by the lower target
-    index. The pairs (at most
+    (about ``SIMILARITY_BUDGET`` stored similarities, never a dense block); only
+    targets with a positive similarity ``>= min_similarity`` are kept, ties
+    broken by the lower target index. The pairs (at most
     ``n_align x top_k``) are computed once, on first use, and kept: ``contains``
     looks them up. The estimate is the bound ``align keys x min(top_k, target keys)``.
     """
@@ -98,31 +135,42 @@ class TfidfRule(RuleKind):
             self.warnings.append(f"{self.label}: no n-gram to compare the keys on: no pairs")
             return self._pairs
         va, vb = vectors[: len(keys_a)], vectors[len(keys_a) :].T.tocsr()
-        floor = max(self.min_similarity, 1e-12)
-        n_b = len(self.rows_b)
-        k = min(self.top_k, n_b)
-        step = max(1, SIMILARITY_BUDGET // n_b)
         found_a: list[Ints] = []
         found_b: list[Ints] = []
-        for start in range(0, len(self.rows_a), step):
-            # A dense block of at most SIMILARITY_BUDGET similarities: character
-            # n-grams make it nearly dense anyway, and a per-row partition (linear)
-            # beats sorting the sparse entries.
-            sims = (va[start : start + step] @ vb).toarray()
-            keep = sims >= floor
-            if k < n_b:
-                # The k-th largest similarity per row; ties at it go to the lowest
-                # target indices, so the choice never depends on the partition.
-                kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
-                above = sims > kth
-                tied = sims == kth
-                room = k - above.sum(axis=1, keepdims=True)
-                keep &= above | (tied & (np.cumsum(tied, axis=1) <= room))
-            row, col = np.nonzero(keep)  # row-major: sorted by align, then target
+        for start, stop in slices(_product_bound(va, vb), SIMILARITY_BUDGET):
+            row, col = self._top_k(va[start:stop] @ vb)
             found_a.append(self.rows_a[start + row])
             found_b.append(self.rows_b[col])
         self._pairs = (np.concatenate(found_a), np.concatenate(found_b))
         return self._pairs
+
+    def _top_k(self, product: Any) -> tuple[Ints, Ints]:
+        """Each row's ``top_k`` entries of a sparse similarity product at or over the floor.
+
+        Only the positive similarities are stored (no n x m block). A row with no
+        more than ``top_k`` of them keeps them all; otherwise those above its k-th
+        largest, and of those equal to it the ones of lowest target index (the
+        row's columns are sorted) up to ``top_k``. Sorted by row, then column.
+        """
+        product = product.tocsr()
+        product.sum_duplicates()  # canonical: columns sorted within each row
+        k = self.top_k
+        sims, indptr = product.data, product.indptr.astype(np.int64)
+        lengths = np.diff(indptr)
+        kth = np.full(len(lengths), -np.inf)  # rows of at most k entries keep them all
+        big = np.flatnonzero(lengths > k)
+        if len(big):
+            kth[big] = _kth_largest(sims, indptr, big, k)
+        row = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        bar = kth[row]
+        above, tied = sims > bar, sims == bar
+        room = k - np.bincount(row[above], minlength=len(lengths))
+        # The rank of each tied entry within its row, in column order.
+        ties = np.cumsum(tied)
+        before = np.concatenate([[0], ties])[indptr[:-1]]
+        rank = ties - before[row]
+        keep = (above | (tied & (rank <= room[row]))) & (sims >= max(self.min_similarity, 1e-12))
+        return row[keep], product.indices[keep].astype(np.int64)
 
     def pairs(self, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[Ints, Ints]]:
         ia, ib = self._compute()

@@ -60,3 +60,41 @@ def test_tfidf_finds_the_misspelt_name() -> None:
 def test_tfidf_without_any_ngram() -> None:
     rule = TfidfRule(["a"], ["b"], top_k=3, ngrams=(2, 3))
     assert pairs_of(rule) == [] and not rule.contains(np.array([0]), np.array([0])).any()
+
+
+def _dense_top_k(rule: TfidfRule) -> list[tuple[int, int]]:
+    """The pairs as the rule chose them from dense similarity blocks (its former way)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    keys_a = [str(rule.align[int(i)]) for i in rule.rows_a]
+    keys_b = [str(rule.target[int(i)]) for i in rule.rows_b]
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=rule.ngrams, lowercase=False)
+    vectors = vectorizer.fit_transform(keys_a + keys_b).tocsr()
+    va, vb = vectors[: len(keys_a)], vectors[len(keys_a) :].T.tocsr()
+    sims = (va @ vb).toarray()
+    keep = sims >= max(rule.min_similarity, 1e-12)
+    k = min(rule.top_k, len(keys_b))
+    if k < len(keys_b):
+        kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1 : k]
+        tied = sims == kth
+        room = k - (sims > kth).sum(axis=1, keepdims=True)
+        keep &= (sims > kth) | (tied & (np.cumsum(tied, axis=1) <= room))
+    row, col = np.nonzero(keep)
+    return list(zip(rule.rows_a[row].tolist(), rule.rows_b[col].tolist(), strict=True))
+
+
+@pytest.mark.parametrize(("top_k", "min_similarity"), [(1, 0.0), (2, 0.0), (4, 0.2), (50, 0.0)])
+def test_tfidf_sparse_top_k_keeps_what_dense_blocks_kept(
+    top_k: int, min_similarity: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(40 + top_k)
+    # Repeated and near-equal names: many exactly tied similarities at the k-th.
+    pool = random_names(rng, 25)
+    a = [rng.choice(pool) if rng.random() < 0.9 else None for _ in range(120)]
+    b = [rng.choice(pool) if rng.random() < 0.9 else None for _ in range(90)]
+    # Small chunks of align rows: the result cannot depend on how rows are grouped.
+    monkeypatch.setattr("engine.alignment.blocking.tfidf.SIMILARITY_BUDGET", 64)
+    rule = TfidfRule(a, b, top_k=top_k, min_similarity=min_similarity)
+    assert pairs_of(rule) == _dense_top_k(
+        TfidfRule(a, b, top_k=top_k, min_similarity=min_similarity)
+    )
