@@ -62,7 +62,7 @@ Matrix = npt.NDArray[np.int8]
 #: An unsupervised fit of a larger align side (not a deduplication) samples this many of its
 #: records, against the whole target side: their matches (up to as many) teach m, u and the
 #: prior as well as all of them would, and the fit then costs less than a run (issue 15).
-FIT_RECORDS = 20_000
+FIT_RECORDS = 10_000
 #: Pairs compared at once when computing distances.
 CHUNK = 200_000
 #: The match-probability threshold of an unsupervised fit (a pair more likely a match than not),
