@@ -11,8 +11,9 @@ import pytest
 
 import engine
 from engine.alignment.fit import job
-from engine.alignment.fit.job import _doubts, fit
+from engine.alignment.fit.job import _doubts, _sample, fit
 from engine.alignment.fit.u import UNEQUAL_SAMPLE
+from engine.alignment.records import Records
 from engine.errors import DataError, UsageError
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -177,3 +178,20 @@ def _gold(tmp_path: Path) -> Path:
     links = (DATA / "febrl4_true_links.csv").read_text(encoding="utf-8").splitlines()
     gold.write_text("\n".join(links[:500]) + "\n", encoding="utf-8")
     return gold
+
+
+def test_a_sample_of_records_keeps_every_row_of_a_record_drawn() -> None:
+    # Records 0..5, record 1 and record 4 with three rows each (three values).
+    record = np.array([0, 1, 1, 1, 2, 3, 4, 4, 4, 5])
+    ids = [f"r{r}" for r in record]
+    records = Records(
+        "s", ids, ["v"], {"v": [str(i) for i in range(10)]}, np.arange(10), record=record
+    )
+    for seed in range(20):
+        sample = _sample(records, 3, seed)
+        assert sample.record is not None and sample.record_count == 3
+        drawn = set(sample.record.tolist())
+        assert sample.ids == [i for i, r in zip(ids, record, strict=True) if r in drawn]
+    assert _sample(records, 3, 1).ids == _sample(records, 3, 1).ids
+    plain = Records("s", ["a", "b", "c"], ["v"], {"v": ["1", "2", "3"]}, np.arange(3))
+    assert len(_sample(plain, 2)) == 2
