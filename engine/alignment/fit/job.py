@@ -2,7 +2,11 @@
 
 The sides are read, prepared and blocked by the run's own handlers; the
 distances per attribute come from the compare stage (``compare_chunk``), with
-every weight 0 so that no pair is pruned. Then:
+every weight 0 so that no pair is pruned. Without labels, an align side of
+more than ``FIT_RECORDS`` records (not a deduplication's) is first cut to a
+seeded sample of that many, against the whole target side: the matches among
+them teach m as well as all would, u and the prior are shares of pairs, and a
+fit stays cheaper than a run of the same spec (issue 15). Then:
 
 * u from the record pairs whose values are equal, counted exactly, and from
   random pairs whose values differ (``u.stratified_frequencies``, seeded);
@@ -60,8 +64,7 @@ Floats = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.int8]
 
 #: An unsupervised fit of a larger align side (not a deduplication) samples this many of its
-#: records, against the whole target side: their matches (up to as many) teach m, u and the
-#: prior as well as all of them would, and the fit then costs less than a run (issue 15).
+#: records (see the module's docstring).
 FIT_RECORDS = 10_000
 #: Pairs compared at once when computing distances.
 CHUNK = 200_000
