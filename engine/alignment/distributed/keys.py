@@ -23,7 +23,17 @@ from engine.errors import DataError
 from schemas.alignment import Attribute
 from schemas.base import Ref
 
-__all__ = ["Summary", "bucket_counts", "estimate_bucket", "key_part", "prepare_part", "summary"]
+__all__ = [
+    "Summary",
+    "bucket_counts",
+    "duplicate_ids",
+    "estimate_bucket",
+    "hashes",
+    "id_buckets",
+    "key_part",
+    "prepare_part",
+    "summary",
+]
 
 Hashes = npt.NDArray[np.uint64]
 
@@ -61,7 +71,7 @@ def prepare_part(part: Part, attributes: tuple[Attribute, ...], on_error: str) -
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
-def _hashes(keys: list[Any]) -> tuple[Hashes, npt.NDArray[np.bool_]]:
+def hashes(keys: list[Any]) -> tuple[Hashes, npt.NDArray[np.bool_]]:
     """Each key's 64-bit FNV-1a hash of its UTF-8 text (0 where missing), in numpy."""
     texts = [
         b""
@@ -115,7 +125,7 @@ def key_part(part: Part, rules: tuple[Ref, ...]) -> Part:
         except DataError as exc:
             return replace(part, failure=Failure.of(exc))
         values = pair[0] if part.role == "align" else pair[1]
-        keys.append((values, *_hashes(values)))
+        keys.append((values, *hashes(values)))
     return replace(part, keys=keys)
 
 
@@ -174,3 +184,34 @@ def summary(part: Part) -> Summary:
     return Summary(
         len(records), records.names, records.skipped, records.warnings, part.failure, missing
     )
+
+
+def id_buckets(part: Part, buckets: int) -> list[tuple[Any, Any, Any]]:
+    """The partition's ids as (hash, partition, index) by bucket, to find duplicates across partitions."""
+    ids, _ = hashes(list(part.records.ids))
+    where = ids % np.uint64(buckets)
+    out = []
+    for bucket in range(buckets):
+        index = np.flatnonzero(where == bucket)
+        out.append((ids[index], np.full(len(index), part.index), index))
+    return out
+
+
+def duplicate_ids(
+    bucket: int, *pieces: list[tuple[Any, Any, Any]]
+) -> list[tuple[int, int, int, int]]:
+    """Ids met in two partitions: (partition, index) of the later one and of the first one."""
+    ids = np.concatenate([p[bucket][0] for p in pieces])
+    part = np.concatenate([p[bucket][1] for p in pieces])
+    index = np.concatenate([p[bucket][2] for p in pieces])
+    order = np.lexsort((index, part, ids))
+    ids, part, index = ids[order], part[order], index[order]
+    again = np.flatnonzero(ids[1:] == ids[:-1]) + 1
+    out = []
+    for k in again.tolist():
+        first = k - 1
+        while first and ids[first - 1] == ids[k]:
+            first -= 1
+        if part[first] != part[k]:  # duplicates within a partition: its reader said so
+            out.append((int(part[k]), int(index[k]), int(part[first]), int(index[first])))
+    return out

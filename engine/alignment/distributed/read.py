@@ -24,7 +24,7 @@ from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.errors import DataError
 
-__all__ = ["Failure", "FilePlan", "Part", "plan_file", "read_part", "split_records"]
+__all__ = ["Failure", "FilePlan", "Part", "id_and_line", "plan_file", "read_part", "split_records"]
 
 #: Encodings in which byte 0x0a is always a line end.
 _BYTE_SAFE = {
@@ -177,3 +177,8 @@ def split_records(records: Records, role: str, parts: int) -> list[Part]:
             part.warnings = []
         out.append(Part(role, index, part))
     return out
+
+
+def id_and_line(part: Part, index: int) -> tuple[str, int]:
+    """A record's id and its line in the file."""
+    return part.records.ids[index], int(part.records.rows[index])

@@ -23,12 +23,20 @@ from engine.alignment.distributed.compare import Found, compare_bucket, split_pa
 from engine.alignment.distributed.keys import (
     Summary,
     bucket_counts,
+    duplicate_ids,
     estimate_bucket,
+    id_buckets,
     key_part,
     prepare_part,
     summary,
 )
-from engine.alignment.distributed.read import Part, plan_file, read_part, split_records
+from engine.alignment.distributed.read import (
+    Part,
+    id_and_line,
+    plan_file,
+    read_part,
+    split_records,
+)
 from engine.alignment.headers import source_name
 from engine.alignment.match import prune
 from engine.alignment.records import Records, Skip
@@ -180,7 +188,45 @@ class Session:
             self._stage_figures(parts)
             parts = [self.client.submit(_value, p, pure=False) for p in parts]
         self.parts[role] = parts
-        return self._summarise(role, name)
+        records = self._summarise(role, name)
+        if len(parts) > 1:
+            self._unique_ids(role, name, source.on_error)
+        return records
+
+    def _unique_ids(self, role: str, name: str, on_error: str) -> None:
+        """An id in two partitions is an error at its second line, as the local reader says."""
+        buckets = 2 * self.workers()
+        pieces = [self.client.submit(id_buckets, p, buckets, pure=False) for p in self.parts[role]]
+        found = self._wait(
+            [self.client.submit(duplicate_ids, b, *pieces, pure=False) for b in range(buckets)]
+        )
+        twice = [d for bucket in found for d in bucket]
+        if not twice:
+            return
+        where = [
+            (
+                self.client.submit(id_and_line, self.parts[role][k], i, pure=False),
+                self.client.submit(id_and_line, self.parts[role][f], j, pure=False),
+            )
+            for k, i, f, j in twice
+        ]
+        met = self._wait([x for pair in where for x in pair])
+        lines = []
+        for (iri, line), (first, first_line) in zip(met[::2], met[1::2], strict=True):
+            if iri == first:  # not a 64-bit collision
+                lines.append((line, iri, first_line))
+        if not lines:
+            return
+        line, iri, first_line = min(lines)
+        message = f"duplicate id <{iri}> (first used at line {first_line})"
+        if on_error == "skip":
+            message += (
+                "; the dask executor reads the file in partitions and cannot leave out a"
+                " duplicate met in another partition: remove it, or use the local executor"
+            )
+        else:
+            message += " (set `on_error: skip` to leave such rows out)"
+        raise DataError(name, message, row=line)
 
     def _summarise(self, role: str, name: str) -> Records:
         summaries = self._wait(

@@ -104,3 +104,23 @@ def test_the_plan_says_which_path_runs(task: Path, tmp_path: Path, capsys: Any) 
     assert "dask compares only" in why and "sorted_neighbourhood" in why
     assert main(["plan", str(other)]) == 0
     assert "dask compares only; the driver reads and blocks" in capsys.readouterr().out
+
+
+def test_an_id_in_two_partitions_is_the_local_readers_error(
+    cluster: str, task: Path, tmp_path: Path, capsys: Any
+) -> None:
+    copy = tmp_path / "data"
+    copy.mkdir()
+    lines = (task / "people-a.csv").read_text().splitlines(keepends=True)
+    (copy / "people-a.csv").write_text("".join([*lines, lines[1]]))  # line 2 again, at the end
+    (copy / "people-b.csv").write_text((task / "people-b.csv").read_text())
+    errors = []
+    for name, executor in (
+        ("local", "{local: {workers: 1}}"),
+        ("dask", f"{{dask: {{address: '{cluster}'}}}}"),
+    ):
+        assert main(["run", "-q", str(_spec(tmp_path / name, copy, executor))]) == 1
+        errors.append(capsys.readouterr().err)
+    assert f"people-a.csv:{len(lines) + 1}: duplicate id" in errors[0]
+    assert "(first used at line 2)" in errors[0]
+    assert errors[1] == errors[0]
