@@ -10,7 +10,7 @@ import pytest
 from engine.alignment.distributed.read import plan_file, read_part
 from engine.alignment.records import Records
 from engine.alignment.sources import read_source
-from schemas.alignment.sources import CsvSource
+from schemas.alignment.sources import CsvSource, TsvSource
 
 
 def _source(path: Path, **extra: object) -> CsvSource:
@@ -89,5 +89,16 @@ def test_a_file_without_header(tmp_path: Path) -> None:
     source = _source(path, header=False, columns=["id", "name", "city"])
     whole = read_source(source, "align", "spec.yaml")
     parts = _parts(source, 3)
+    assert [i for p in parts for i in p.ids] == whole.ids
+    assert np.array_equal(np.concatenate([p.rows for p in parts]), whole.rows)
+
+
+def test_a_tsv_file_in_partitions(tmp_path: Path) -> None:
+    path = tmp_path / "x.tsv"
+    path.write_text(_rows(600).replace(",", "\t"))
+    source = TsvSource.model_validate({"tsv": str(path), "id": {"template": "http://x/{id}"}})
+    whole = read_source(source, "align", "spec.yaml")
+    plan = plan_file(str(path), True, source.quotechar, source.encoding, 3)
+    parts = [read_part(source, "align", "s", plan, k, "n").records for k in range(3)]
     assert [i for p in parts for i in p.ids] == whole.ids
     assert np.array_equal(np.concatenate([p.rows for p in parts]), whole.rows)
