@@ -24,13 +24,30 @@ MODES = ("all", "best", "one-to-one")
 ONE_TO_ONE_CANDIDATES = 5
 
 
-def _top(keys: Ints, other: Ints, d: Floats, k: int) -> Ints:
-    """Indexes of the ``k`` smallest distances per value of ``keys`` (ties: smaller other)."""
-    order = np.lexsort((other, d, keys))
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    return order[rank < k]
+def _top(keys: Ints, other: Ints, d: Floats, k: int) -> npt.NDArray[np.bool_]:
+    """Which pairs are among the ``k`` smallest distances of their value of ``keys``.
+
+    Ties: the smaller ``other``, then the earlier pair (``np.lexsort((other, d, keys))``'s
+    order). Taken in ``k`` rounds of each key's first pair, without a sort.
+    """
+    chosen = np.zeros(len(keys), dtype=bool)
+    if np.isnan(d).any():  # NaN: lexsort's order (last), which min would not keep
+        order = np.lexsort((other, d, keys))
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        chosen[order[rank < k]] = True
+        return chosen
+    _, group = _compact(keys)
+    size = int(group.max()) + 1
+    alive = np.arange(len(keys), dtype=np.int64)
+    for _ in range(k):
+        first = _first(group[alive], size, alive, d, other)
+        chosen[alive[first]] = True
+        alive = alive[~first]
+        if not len(alive):
+            break
+    return chosen
 
 
 def prune(ia: Ints, ib: Ints, d: Floats, mode: str, *, dedup: bool = False) -> Ints:
@@ -49,8 +66,8 @@ def prune(ia: Ints, ib: Ints, d: Floats, mode: str, *, dedup: bool = False) -> I
     if mode == "best" and not dedup:
         keep = _top(ia, ib, d, 1)
     else:
-        keep = np.union1d(_top(ia, ib, d, k), _top(ib, ia, d, k))
-    return np.sort(keep).astype(np.int64)
+        keep = _top(ia, ib, d, k) | _top(ib, ia, d, k)
+    return np.flatnonzero(keep).astype(np.int64)
 
 
 def select(

@@ -191,3 +191,36 @@ def test_compact_numbers_like_unique() -> None:
         expected_unique, expected_inverse = np.unique(values, return_inverse=True)
         assert unique.tolist() == expected_unique.tolist()
         assert inverse.tolist() == expected_inverse.ravel().tolist()
+
+
+def _sorted_top(keys: np.ndarray, other: np.ndarray, d: np.ndarray, k: int) -> set[int]:
+    """The k first pairs of each key in np.lexsort((other, d, keys))'s order."""
+    order = np.lexsort((other, d, keys)).tolist()
+    seen: dict[int, int] = {}
+    kept = set()
+    for i in order:
+        seen[keys[i]] = seen.get(keys[i], 0) + 1
+        if seen[keys[i]] <= k:
+            kept.add(i)
+    return kept
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_prune_keeps_the_first_pairs_of_each_record_in_sorted_order(with_nan: bool) -> None:
+    from engine.alignment.match import ONE_TO_ONE_CANDIDATES, prune
+
+    rng = np.random.default_rng(13)
+    for _ in range(20):
+        n = int(rng.integers(1, 3_000))
+        ia = rng.integers(0, int(rng.integers(1, 300)), n)
+        ib = rng.integers(0, int(rng.integers(1, 300)), n)
+        d = rng.integers(0, 6, n) / 2.0  # ties everywhere
+        d[rng.random(n) < 0.2] = -0.0
+        if with_nan:
+            d[rng.random(n) < 0.1] = np.nan
+        k = ONE_TO_ONE_CANDIDATES
+        both = sorted(_sorted_top(ia, ib, d, k) | _sorted_top(ib, ia, d, k))
+        assert prune(ia, ib, d, "one-to-one").tolist() == both
+        assert prune(ia, ib, d, "best").tolist() == sorted(_sorted_top(ia, ib, d, 1))
+        dedup = sorted(_sorted_top(ia, ib, d, 1) | _sorted_top(ib, ia, d, 1))
+        assert prune(ia, ib, d, "best", dedup=True).tolist() == dedup
