@@ -22,7 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Parsed", "parse_columns"]
+__all__ = ["Parsed", "ascii_text", "parse_columns"]
+
+#: Encodings that read ASCII bytes as the same characters (codecs' names).
+_ASCII_COMPATIBLE = frozenset({"ascii", "utf-8", "utf-8-sig", "iso8859-1", "iso8859-15", "cp1252"})
 
 #: Below this many bytes the csv module is faster: importing pyarrow costs about 0.25 s
 #: of CPU, what it saves on some 10 MB (the Febrl files, 0.5 MB each, read in 30 ms).
@@ -48,7 +51,7 @@ class Parsed:
 def parse_columns(
     data: bytes,
     encoding: str,
-    text: str,
+    text: str | None,
     delimiter: str,
     quotechar: str | None,
     *,
@@ -57,11 +60,13 @@ def parse_columns(
     """The file's records read by pyarrow, or None when the csv module must read it.
 
     ``data`` are the file's bytes and ``text`` the same decoded (strictly, BOM
-    removed) by the caller, which has already reported undecodable bytes.
+    removed) by the caller, which has already reported undecodable bytes; None
+    when ``data`` is ASCII text in an encoding that reads ASCII as ASCII (see
+    :func:`ascii_text`).
     """
     if not _plain_options(delimiter, quotechar):
         return None
-    if codecs.lookup(encoding).name == "utf-8":
+    if text is None or codecs.lookup(encoding).name == "utf-8":
         buffer = data  # pyarrow drops a leading BOM, as the caller's decoding did
     else:
         try:
@@ -73,7 +78,7 @@ def parse_columns(
     # A lone \r ends a line for the csv module; keep line counting to \n and \r\n.
     if buffer.count(b"\r") != buffer.count(b"\r\n"):
         return None
-    if quotechar is not None and not _plain_quoting(text, delimiter, quotechar):
+    if quotechar is not None and not _plain_quoting(buffer, delimiter, quotechar):
         return None
     lines, first_start = _record_lines(buffer)
     if not len(lines):
@@ -92,6 +97,11 @@ def parse_columns(
     return Parsed(first, int(lines[0]), columns, lines[start:])
 
 
+def ascii_text(data: bytes, encoding: str) -> bool:
+    """Whether ``data`` reads the same in ``encoding`` as in ASCII (no need to decode it)."""
+    return codecs.lookup(encoding).name in _ASCII_COMPATIBLE and data.isascii()
+
+
 def _plain_options(delimiter: str, quotechar: str | None) -> bool:
     """pyarrow takes one ASCII character for each, and line breaks cannot be either."""
     for char in (delimiter, quotechar):
@@ -100,29 +110,31 @@ def _plain_options(delimiter: str, quotechar: str | None) -> bool:
     return delimiter != quotechar
 
 
-def _plain_quoting(text: str, delimiter: str, quotechar: str) -> bool:
+def _plain_quoting(buffer: bytes, delimiter: str, quotechar: str) -> bool:
     """Whether every quote opens a field, closes it, or is doubled inside it.
 
     The csv module and pyarrow agree on such fields; they part on the rest (a
     quote inside an unquoted field, text after a closing quote, a quote left
-    open): those files are the csv module's.
+    open): those files are the csv module's. The text is UTF-8, whose
+    characters outside ASCII hold no ASCII byte: bytes tell as well as text.
     """
-    if quotechar not in text:
+    quote = quotechar.encode("ascii")
+    if quote not in buffer:
         return True
-    boundary = (delimiter, "\n", "\r")
+    boundary = (ord(delimiter), 0x0A, 0x0D)
     last = 0
-    size = len(text)
+    size = len(buffer)
     # A quoted field: a quote, then anything but a quote or a doubled quote, then a quote.
     # From any quote the pattern reaches the next lone quote, so only the last quote of
     # the text can be left unmatched (one never closed).
-    q = re.escape(quotechar)
-    for match in re.finditer(rf"{q}(?:[^{q}]|{q}{q})*{q}", text):
+    q = re.escape(quote)
+    for match in re.finditer(rb"%s(?:[^%s]|%s%s)*%s" % (q, q, q, q, q), buffer):
         start, last = match.span()
-        if (start and text[start - 1] not in boundary) or (
-            last < size and text[last] not in boundary
+        if (start and buffer[start - 1] not in boundary) or (
+            last < size and buffer[last] not in boundary
         ):
             return False
-    return text.rfind(quotechar) < last
+    return buffer.rfind(quote) < last
 
 
 def _record_lines(buffer: bytes) -> tuple[npt.NDArray[np.int64], int]:

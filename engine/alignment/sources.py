@@ -26,7 +26,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from engine.alignment.csv_read import parse_columns
+from engine.alignment.csv_read import ascii_text, parse_columns
 from engine.alignment.headers import delimiter_hint, source_name
 from engine.alignment.rdf_read import query_dumps
 from engine.alignment.records import Records, Skip, expand_rows
@@ -258,17 +258,20 @@ def _read_delimited(
         data = path.read_bytes()
     except OSError as exc:
         raise problems.error(f"cannot read the file: {exc.strerror or exc}") from None
-    text = _decode(data, spec.encoding, problems)
+    # ASCII needs no decoding to be checked: pyarrow reads the bytes as they are.
+    text = None if ascii_text(data, spec.encoding) else _decode(data, spec.encoding, problems)
     fast = parse_columns(
         data, spec.encoding, text, spec.delimiter, spec.quotechar, skip_first=spec.header
     )
-    del data  # a large file: do not hold both the bytes and the text longer than needed
     if fast is not None:
         names = _names(spec, fast.first, fast.first_line, problems)
         # pyarrow's rows all have the first record's width: with `columns:` of another,
         # every row is bad, and the csv module's reading says where.
         if len(names) == len(fast.first):
             return names, dict(zip(names, fast.columns, strict=True)), fast.lines
+    if text is None:
+        text = data.decode("ascii")
+    del data  # a large file: do not hold both the bytes and the text longer than needed
 
     records, starts, ends = _parse(text, spec.delimiter, spec.quotechar, problems)
     del text

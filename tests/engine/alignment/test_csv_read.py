@@ -197,3 +197,35 @@ def parsed_by_arrow(path: Path, delimiter: str, quote: str) -> bool:
     content = path.read_bytes()
     result = parse_columns(content, "utf-8", content.decode(), delimiter, quote, skip_first=True)
     return result is not None
+
+
+def test_ascii_text_needs_no_decoding_in_encodings_that_read_ascii_as_ascii() -> None:
+    assert csv_read.ascii_text(b"id,name\n1,Ann\n", "utf-8")
+    assert csv_read.ascii_text(b"id,name\n1,Ann\n", "latin-1")
+    assert not csv_read.ascii_text("id,name\n1,Zoë\n".encode(), "utf-8")
+    assert not csv_read.ascii_text("id\n1\n".encode("utf-16-le"), "utf-16-le")
+    result = parse_columns(b"id,name\n1,Ann\n", "utf-8", None, ",", '"', skip_first=True)
+    assert result is not None
+    assert result.columns == [["1"], ["Ann"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("id,name\nhttp://e/1,Zoë\n".encode("utf-16"), "utf-16"),
+        ("id,name\nhttp://e/1,Zoë\n".encode("latin-1"), "latin-1"),
+        ("\ufeffid,name\nhttp://e/1,Zoë\n".encode(), "utf-8"),
+        (b"id,name\nhttp://e/1,Zo\xe9\n", "utf-8"),  # not UTF-8: the csv module's error
+        (b"id,name\nhttp://e/1,Ann\n", "ascii"),
+    ],
+)
+def test_encodings_read_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, encoding: str
+) -> None:
+    path = tmp_path / "e.csv"
+    path.write_bytes(content)
+    options = {"id": "id", "encoding": encoding}
+    fast = outcome(path, options)
+    with monkeypatch.context() as patch:
+        patch.setattr(sources, "parse_columns", lambda *args, **kwargs: None)
+        assert fast == outcome(path, options)
