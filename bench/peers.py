@@ -962,8 +962,10 @@ def main() -> None:
     if not shutil.which(str(engine_bin())):
         raise SystemExit(f"no engine command at {engine_bin()}")
     if not args.no_run:
+        people = any(size in SIZES for size in args.sizes)
         for tool in args.tools:
-            if tool != "specengine":
+            # A tool without a runner for the geographic tasks needs no venv for them alone.
+            if tool != "specengine" and (people or tool in PLACES_TOOLS):
                 error = ensure_venv(tool)
                 if error:
                     log(f"{tool}: {error}")
