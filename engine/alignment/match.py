@@ -83,8 +83,9 @@ def select(
     if mode == "all" or len(ia) == 0:
         return np.arange(len(ia), dtype=np.int64)
     if mode == "best" and dedup:
-        both = _best(np.concatenate([ia, ib]), np.concatenate([ib, ia]), np.concatenate([d, d]))
-        return np.unique(both % len(ia)).astype(np.int64)
+        # Each record's closest pair, whichever side of it the record is on.
+        both = _top(np.concatenate([ia, ib]), np.concatenate([ib, ia]), np.concatenate([d, d]), 1)
+        return np.flatnonzero(both[: len(ia)] | both[len(ia) :]).astype(np.int64)
     if mode == "best":
         return _best(ia, ib, d)
     if mode == "one-to-one":
@@ -93,10 +94,8 @@ def select(
 
 
 def _best(ia: Ints, ib: Ints, d: Floats) -> Ints:
-    order = np.lexsort((ib, d, ia))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = ia[order][1:] != ia[order][:-1]
-    return np.sort(order[first]).astype(np.int64)
+    """Each align record's closest pair (ties: the smaller target index, then the earlier)."""
+    return np.flatnonzero(_top(ia, ib, d, 1)).astype(np.int64)
 
 
 #: Connected components of the candidate graph with more records than this are

@@ -224,3 +224,22 @@ def test_prune_keeps_the_first_pairs_of_each_record_in_sorted_order(with_nan: bo
         assert prune(ia, ib, d, "best").tolist() == sorted(_sorted_top(ia, ib, d, 1))
         dedup = sorted(_sorted_top(ia, ib, d, 1) | _sorted_top(ib, ia, d, 1))
         assert prune(ia, ib, d, "best", dedup=True).tolist() == dedup
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_best_keeps_the_first_pair_of_each_record_in_sorted_order(with_nan: bool) -> None:
+    rng = np.random.default_rng(17)
+    for _ in range(20):
+        n = int(rng.integers(1, 3_000))
+        ia = rng.integers(0, int(rng.integers(1, 300)), n)
+        ib = rng.integers(0, int(rng.integers(1, 300)), n)
+        d = rng.integers(0, 6, n) / 2.0
+        if with_nan:
+            d[rng.random(n) < 0.1] = np.nan
+        assert select(ia, ib, d, "best", 3.0).tolist() == sorted(_sorted_top(ia, ib, d, 1))
+        # A deduplication: each record's first pair, its pairs on both sides together.
+        doubled = _sorted_top(
+            np.concatenate([ia, ib]), np.concatenate([ib, ia]), np.concatenate([d, d]), 1
+        )
+        expected = sorted({i % n for i in doubled})
+        assert select(ia, ib, d, "best", 3.0, dedup=True).tolist() == expected
