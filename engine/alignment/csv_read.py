@@ -189,18 +189,29 @@ def _cells(column: Any) -> list[str | None]:
 
     Arrow's ``utf8_is_space`` holds the same characters as ``str.isspace``
     (tests check every code point). Repeated values (a town, a state) are made
-    into Python strings once and shared.
+    into Python strings once and shared. Nothing here goes through NumPy
+    conversions or Python scalars, which would import pandas (0.5 s).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     array = column.combine_chunks()
     encoded = pc.dictionary_encode(array)
-    null = pa.scalar(None, pa.string())
     if 2 * len(encoded.dictionary) <= len(array):
-        values = encoded.dictionary
-        blank = pc.or_(pc.equal(pc.utf8_length(values), 0), pc.utf8_is_space(values))
-        shown = pc.if_else(blank, null, values).to_numpy(zero_copy_only=False)
-        return shown[encoded.indices.to_numpy()].tolist()  # type: ignore[no-any-return]
-    blank = pc.or_(pc.equal(pc.utf8_length(array), 0), pc.utf8_is_space(array))
-    return pc.if_else(blank, null, array).to_numpy(zero_copy_only=False).tolist()  # type: ignore[no-any-return]
+        values: list[str | None] = encoded.dictionary.to_pylist()
+        for i in _blank(pa, pc, encoded.dictionary):
+            values[i] = None
+        indices = encoded.indices  # int32, no nulls: the file's cells are never null
+        codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)
+        codes = codes[indices.offset : indices.offset + len(indices)]
+        return np.array(values, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
+    cells: list[str | None] = array.to_pylist()
+    for i in _blank(pa, pc, array):
+        cells[i] = None
+    return cells
+
+
+def _blank(pa: Any, pc: Any, array: Any) -> list[int]:
+    """The positions of the empty and white-space-only strings of ``array``."""
+    empty = pc.invert(pc.cast(pc.utf8_length(array), pa.bool_()))
+    return pc.indices_nonzero(pc.or_(empty, pc.utf8_is_space(array))).to_pylist()  # type: ignore[no-any-return]

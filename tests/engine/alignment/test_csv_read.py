@@ -229,3 +229,33 @@ def test_encodings_read_alike(
     with monkeypatch.context() as patch:
         patch.setattr(sources, "parse_columns", lambda *args, **kwargs: None)
         assert fast == outcome(path, options)
+
+
+def test_reading_with_pyarrow_does_not_import_pandas(tmp_path: Path) -> None:
+    # pyarrow imports pandas (0.5 s) on its first NumPy conversion or Python scalar.
+    import subprocess
+    import sys
+
+    rows = "".join(f"http://ex.org/{i},name {i % 7}, \n" for i in range(2000))
+    (tmp_path / "big.csv").write_text("id,name,blank\n" + rows, encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from engine.alignment import csv_read\n"
+        "from engine.alignment.sources import read_source\n"
+        "from schemas.alignment import CsvSource\n"
+        "csv_read.MIN_BYTES = 0\n"
+        "read = read_source(CsvSource.model_validate({'csv': 'big.csv', 'id': 'id'}), 'align')\n"
+        "assert read.columns['blank'] == [None] * 2000\n"
+        "assert 'pyarrow' in sys.modules\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
