@@ -146,6 +146,11 @@ def test_template_ids_quote_only_what_quote_changes() -> None:
     assert sources._template_ids(fmt, [list(values)]) == [
         fmt.format(quote(v, safe="")) for v in values
     ]
+    plain = ["rec-1-org", "a_b.c~d", "x"]  # nothing to encode
+    assert sources._template_ids(fmt, [plain]) == [fmt.format(v) for v in plain]
+    assert sources._template_ids(fmt, [[]]) == []
+    for odd in (["a\0b", "c"], ["a", ""], ["a", "\0"]):
+        assert sources._template_ids(fmt, [odd]) == [fmt.format(quote(v, safe="")) for v in odd]
     assert sources._template_ids("http://ex.org/{0}-{1}", [["a b", None], ["c", "d"]]) == [
         "http://ex.org/a%20b-c",
         None,
