@@ -32,7 +32,7 @@ __all__ = ["BULK_ROWS", "CHUNK_ROWS", "float_texts", "plain_text", "write_rows"]
 #: Outputs with fewer rows are written value by value: importing pyarrow would cost more.
 BULK_ROWS = 20_000
 #: Rows formatted and written at a time.
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 16_384
 
 # Where Arrow writes the digits Python's repr writes, in the same notation.
 _LOW, _HIGH = 1e-4, 1e10
