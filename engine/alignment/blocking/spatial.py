@@ -140,10 +140,12 @@ class RadiusRule(RuleKind):
     """Pairs of points within a radius, found by querying a tree of the target points.
 
     With a length (``radius: 3 km``) the values are coordinates (``coordinates``)
-    and the distance is haversine (a ball tree, ``metric="haversine"``, on
-    radians); with a number they are numbers (one or more columns) and the
-    distance is euclidean (``algorithm``: ``kdtree``, the default, or
-    ``balltree``). Align points query the tree a chunk at a time; the tree's
+    and the distance is haversine (on radians; the kd-tree, scipy's, holds
+    the points as unit vectors and is asked for the chord of the radius;
+    ``algorithm: balltree`` uses sklearn's ball tree, ``metric="haversine"``);
+    with a number they are numbers (one or more columns) and the distance is
+    euclidean (``algorithm``: ``kdtree``, the default, scipy's, or
+    ``balltree``, sklearn's, whose import costs about a second). Align points query the tree a chunk at a time; the tree's
     answers (with a radius a hair larger) are filtered by the same vectorised
     distance ``contains`` uses, so both always agree.
     The estimate counts the tree's answers (``count_only``): exact but for
@@ -187,30 +189,51 @@ class RadiusRule(RuleKind):
         self._counts: Ints | None = None
 
     def _query_radius(self) -> float:
+        if self.geographic and self.tree_kind != "balltree":
+            # The chord of the radius's central angle, on unit vectors (scipy's kd-tree).
+            return 2 * np.sin(min(self.radius, np.pi) / 2) * (1 + 1e-9) + 1e-12
         return self.radius * (1 + 1e-9) + 1e-12
+
+    def _queries(self, points: Floats) -> Floats:
+        """Points as the tree takes them: unit vectors for coordinates on a kd-tree."""
+        if self.geographic and self.tree_kind != "balltree":
+            lat, lon = points[:, 0], points[:, 1]
+            return np.column_stack(
+                (np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat))
+            )
+        return points
 
     def _index(self) -> Any:
         if self._tree is None:
-            from sklearn.neighbors import BallTree, KDTree
+            points = self._queries(self.pb[self.rows_b])
+            if self.tree_kind == "balltree":
+                # sklearn's import costs about a second (it loads scipy.stats): only here.
+                from sklearn.neighbors import BallTree
 
-            points = self.pb[self.rows_b]
-            if self.geographic:
-                self._tree = BallTree(points, metric="haversine")
-            elif self.tree_kind == "balltree":
-                self._tree = BallTree(points, metric="euclidean")
+                self._tree = BallTree(
+                    points, metric="haversine" if self.geographic else "euclidean"
+                )
             else:
-                self._tree = KDTree(points, metric="euclidean")
+                from scipy.spatial import cKDTree
+
+                self._tree = cKDTree(points)
         return self._tree
+
+    def _query(self, rows: Ints, count_only: bool = False) -> Any:
+        points = self._queries(self.pa[rows])
+        if self.tree_kind == "balltree":
+            return self._index().query_radius(points, self._query_radius(), count_only=count_only)
+        if count_only:
+            return self._index().query_ball_point(points, self._query_radius(), return_length=True)
+        # Sorted neighbours: rows_b rises, so each align row's pairs come out in order.
+        return self._index().query_ball_point(points, self._query_radius(), return_sorted=True)
 
     def _count(self) -> Ints:
         if self._counts is None:
             if not len(self.rows_a) or not len(self.rows_b):
                 self._counts = np.zeros(len(self.rows_a), dtype=np.int64)
             else:
-                found = self._index().query_radius(
-                    self.pa[self.rows_a], self._query_radius(), count_only=True
-                )
-                self._counts = np.asarray(found, dtype=np.int64)
+                self._counts = np.asarray(self._query(self.rows_a, True), dtype=np.int64)
         return self._counts
 
     def _distance(self, ia: Ints, ib: Ints) -> Floats:
@@ -229,15 +252,17 @@ class RadiusRule(RuleKind):
         rows, counts = self.rows_a[some], counts[some]
         for start, stop in slices(counts, chunk):
             selected = rows[start:stop]
-            found = self._index().query_radius(self.pa[selected], self._query_radius())
+            found = self._query(selected)
             lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
             ia = np.repeat(selected, lengths)
             ib = self.rows_b[np.concatenate(found).astype(np.int64)]
             keep = self._distance(ia, ib) <= self.radius
             ia, ib = ia[keep], ib[keep]
-            order = np.lexsort((ib, ia))
+            if self.tree_kind == "balltree":  # sklearn's answers come unsorted
+                order = np.lexsort((ib, ia))
+                ia, ib = ia[order], ib[order]
             if len(ia):
-                yield ia[order], ib[order]
+                yield ia, ib
 
     def contains(self, ia: Ints, ib: Ints) -> Bools:
         with np.errstate(invalid="ignore"):
