@@ -6,6 +6,7 @@ coordinates as radians.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -191,7 +192,7 @@ class RadiusRule(RuleKind):
     def _query_radius(self) -> float:
         if self.geographic and self.tree_kind != "balltree":
             # The chord of the radius's central angle, on unit vectors (scipy's kd-tree).
-            return 2 * np.sin(min(self.radius, np.pi) / 2) * (1 + 1e-9) + 1e-12
+            return 2 * math.sin(min(self.radius, math.pi) / 2) * (1 + 1e-9) + 1e-12
         return self.radius * (1 + 1e-9) + 1e-12
 
     def _queries(self, points: Floats) -> Floats:
