@@ -43,7 +43,7 @@ z = np.zeros(1, np.int64)
 f = np.full(1, 1.0)
 loops.pairs(z, z, 0, 1, z, z, f, f, f, f, 1.0, np.zeros(2, np.int64), np.zeros((1, 1), np.int32),
             np.zeros(1, np.uint8), np.zeros((1, 0)), np.zeros(2, np.int64),
-            np.zeros((1, 1), np.int32), np.zeros(1, np.uint8), np.zeros((1, 0)), 2, 1,
+            np.zeros((1, 1), np.int32), np.zeros(1, np.uint8), np.zeros((1, 0)), 2, 1, -1,
             np.zeros((1, 1)), np.zeros(1), np.zeros(1, np.bool_))
 loops.pack(np.zeros((1, 1), np.int64), np.zeros(2, np.int64), np.zeros(1, np.int32),
            np.zeros(2, np.int64), np.zeros(1, np.uint8))

@@ -8,12 +8,15 @@ one compiled pass per chunk, every attribute's distance of each pair and its
 weighted sum, and leaves a pair as soon as the partial sum passes the threshold.
 
 The kernel covers the leading attributes of a task (heaviest first) whose
-metric it knows: ``levenshtein`` (``tokens: false``, or values that are single
-tokens), ``jaro_winkler``, ``exact`` and ``temporal``; the attributes after the
-first it does not know go through the metrics' own ``compute`` on the pairs
-left, from the kernel's partial sums, exactly as ``engine.alignment.compare``
-does without it. The results are the same floats as the metrics' (rapidfuzz's
-and numpy's arithmetic, repeated in the same order).
+metric it knows: ``levenshtein`` (whole values, or token-aware on values of
+several tokens), ``jaro_winkler``, ``exact``, ``temporal``, ``euclidean`` (up
+to 4 columns) and ``geographic``; the attributes after the first it does not
+know go through the metrics' own ``compute`` on the pairs left, from the
+kernel's partial sums, exactly as ``engine.alignment.compare`` does without
+it. The results are the same floats as the metrics' (rapidfuzz's and numpy's
+arithmetic, repeated in the same order; for ``geographic`` numpy's arcsin
+finishes the kept pairs, see ``finish``). A chunk's pairs are shared between
+threads (``run``): the loop releases the GIL.
 
 numba compiles the loop on first use and caches the machine code on disk: next
 to this module when its folder is writable, else under ``$NUMBA_CACHE_DIR`` or
@@ -56,7 +59,7 @@ Floats = npt.NDArray[np.float64]
 MIN_PAIRS = 400_000
 
 # As in kernel.loops (not imported here: it imports numba).
-_LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER, _EUCLIDEAN, _GEOGRAPHIC = 0, 1, 2, 3, 4, 5
+_LEVENSHTEIN, _JARO_WINKLER, _EXACT, _NUMBER, _EUCLIDEAN, _GEOGRAPHIC, _TOKENS = range(7)
 _NUMERIC = (_NUMBER, _EUCLIDEAN, _GEOGRAPHIC)
 #: The most columns of a euclidean attribute the kernel sums as numpy does.
 _WIDEST = 4
@@ -86,6 +89,7 @@ class KernelPlan:
     b: _Side
     alphabet: int
     longest: int
+    space: int  # the letter between tokens in the dense alphabet, -1 if none
     #: Covered rows the loop leaves as sqrt(h) (geographic): ``finish`` makes them distances.
     roots: tuple[int, ...] = ()
 
@@ -98,19 +102,31 @@ class KernelPlan:
 _IMPORT_LOCK = threading.Lock()
 
 
-def _string_column(metric: str, options: Any, prepared: Any) -> Any | None:
-    """The StringColumn behind a prepared string attribute the kernel can compare, or None."""
+@dataclass(frozen=True)
+class _Joined:
+    """A StringColumn's values as their whitespace tokens joined by one space."""
+
+    uniques: list[str]
+    codes: Ints
+
+
+def _string_column(metric: str, options: Any, prepared: Any) -> tuple[bool, Any] | None:
+    """(token-aware, the StringColumn behind a prepared string attribute), or None.
+
+    A token-aware attribute whose values are single tokens is compared whole (the
+    same distance, and faster); otherwise its values are given as their tokens.
+    """
     if metric == "exact":
-        return prepared
+        return False, prepared
     column = getattr(prepared, "column", None)
     if column is None:
         return None
     if metric == "levenshtein" and getattr(options, "tokens", False):
-        # Token-aware distance equals the plain one only when every value is one token.
         for value in column.uniques:
             if value and value.split() != [value]:
-                return None
-    return column
+                joined = [" ".join(v.split()) for v in column.uniques]
+                return True, _Joined(joined, column.codes)
+    return False, column
 
 
 def _job(job: Any, align: Any, target: Any) -> tuple[int, float, float, Any, Any] | None:
@@ -133,10 +149,13 @@ def _job(job: Any, align: Any, target: Any) -> tuple[int, float, float, Any, Any
     if job.metric == "geographic":
         return _GEOGRAPHIC, 1.0 if options.units == "km" else 1000.0, scale, align, target
     if job.metric in ("levenshtein", "jaro_winkler", "exact"):
-        ca = _string_column(job.metric, options, align)
-        cb = _string_column(job.metric, options, target)
-        if ca is None or cb is None:
+        found_a = _string_column(job.metric, options, align)
+        found_b = _string_column(job.metric, options, target)
+        if found_a is None or found_b is None:
             return None
+        (tokens_a, ca), (tokens_b, cb) = found_a, found_b
+        if tokens_a or tokens_b:  # a side of single tokens is its own joined form
+            return _TOKENS, 1.0 if options.normalised else 0.0, np.nan, ca, cb
         if job.metric == "levenshtein":
             kind, param = _LEVENSHTEIN, 1.0 if options.normalised else 0.0
         elif job.metric == "jaro_winkler":
@@ -230,6 +249,7 @@ def kernel_plan(
     used[chars_a] = True
     used[chars_b] = True
     dense = (np.cumsum(used) - 1).astype(np.int32)
+    space = int(dense[32]) if top >= 32 and used[32] else -1  # between tokens (TOKENS)
     alphabet = int(used.sum()) + 1
     lengths = np.concatenate([np.diff(starts_a), np.diff(starts_b), [0]])
     # The sides on two threads: packing (compiled, without the GIL) is most of the time.
@@ -250,6 +270,7 @@ def kernel_plan(
         b=b,
         alphabet=alphabet,
         longest=int(lengths.max()),
+        space=space,
         roots=tuple(row for row, (_, f) in enumerate(covered) if f[0] == _GEOGRAPHIC),
     )
 
@@ -368,6 +389,7 @@ def run(
                 b.numbers,
                 plan.alphabet,
                 plan.longest,
+                plan.space,
                 distances,
                 total,
                 keep,

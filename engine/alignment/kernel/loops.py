@@ -26,12 +26,13 @@ __all__ = [
     "JARO_WINKLER",
     "LEVENSHTEIN",
     "NUMBER",
+    "TOKENS",
     "pack",
     "pairs",
 ]
 
 #: What an attribute's row of the plan computes.
-LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER, EUCLIDEAN, GEOGRAPHIC = 0, 1, 2, 3, 4, 5
+LEVENSHTEIN, JARO_WINKLER, EXACT, NUMBER, EUCLIDEAN, GEOGRAPHIC, TOKENS = 0, 1, 2, 3, 4, 5, 6
 #: Twice the earth's radius in km, as engine.alignment.metrics.numbers has it.
 _EARTH_DIAMETER_KM = 2 * 6371.0088
 
@@ -99,20 +100,25 @@ def _levenshtein(
     o2: int,
     n: int,
     peq: npt.NDArray[np.uint64],
+    base: int,
+    built: bool,
 ) -> int:
     """Unit-cost edit distance of ``c1[o1:o1 + m]`` and ``c2[o2:o2 + n]``, ``0 < m <= 64``.
 
-    Hyyrö's bit-parallel form (one machine word per column). Indices, not
-    slices: a slice costs a reference count per pair.
+    Hyyrö's bit-parallel form (one machine word per column). ``peq[base + letter]``
+    holds the pattern's positions of each letter: ``built`` when the caller has
+    set them (and clears them), else set and cleared here. Indices, not slices:
+    a slice costs a reference count per pair.
     """
-    for i in range(m):
-        peq[c1[o1 + i]] |= _ONE << np.uint64(i)
+    if not built:
+        for i in range(m):
+            peq[base + c1[o1 + i]] |= _ONE << np.uint64(i)
     vp = _ALL
     vn = _ZERO
     last = _ONE << np.uint64(m - 1)
     score = m
     for j in range(n):
-        x = peq[c2[o2 + j]] | vn
+        x = peq[base + c2[o2 + j]] | vn
         d0 = (((x & vp) + vp) ^ vp) | x
         hp = vn | ~(d0 | vp)
         hn = vp & d0
@@ -122,8 +128,9 @@ def _levenshtein(
         hn = hn << _ONE
         vp = hn | ~(d0 | hp)
         vn = hp & d0
-    for i in range(m):
-        peq[c1[o1 + i]] = _ZERO
+    if not built:
+        for i in range(m):
+            peq[base + c1[o1 + i]] = _ZERO
     return score
 
 
@@ -166,14 +173,19 @@ def _jaro_bits(
     t_end: int,
     bound: int,
     peq: npt.NDArray[np.uint64],
+    base: int,
+    built: bool,
 ) -> tuple[int, int]:
     """Common letters and (unhalved) transpositions of Jaro, with one word per side.
 
     Each letter of ``p`` takes the leftmost unmatched equal letter of ``t`` within
     the window, as the textbook loop does, found as the lowest bit of a mask.
+    ``peq[base + letter]``: t's positions of each letter, set here unless ``built``
+    (then for the whole of t: the windows never reach past ``t_end``).
     """
-    for j in range(t_end):
-        peq[t[to + j]] |= _ONE << np.uint64(j)
+    if not built:
+        for j in range(t_end):
+            peq[base + t[to + j]] |= _ONE << np.uint64(j)
     taken_t = _ZERO
     taken_p = _ZERO
     for i in range(p_end):
@@ -182,12 +194,13 @@ def _jaro_bits(
         if hi <= lo:
             continue
         window = (_ALL >> np.uint64(64 - (hi - lo))) << np.uint64(lo)
-        candidates = peq[p[po + i]] & window & ~taken_t
+        candidates = peq[base + p[po + i]] & window & ~taken_t
         lowest = candidates & (~candidates + _ONE)
         taken_t |= lowest
         taken_p |= np.uint64(lowest != _ZERO) << np.uint64(i)
-    for j in range(t_end):
-        peq[t[to + j]] = _ZERO
+    if not built:
+        for j in range(t_end):
+            peq[base + t[to + j]] = _ZERO
     # The k-th matched letter of p against the k-th of t, lowest bits first.
     common = 0
     transpositions = 0
@@ -249,6 +262,8 @@ def _jaro_winkler(
     t_len: int,
     prefix_weight: float,
     peq: npt.NDArray[np.uint64],
+    base: int,
+    built: bool,
     flag_p: npt.NDArray[np.bool_],
     flag_t: npt.NDArray[np.bool_],
 ) -> float:
@@ -269,7 +284,7 @@ def _jaro_winkler(
         p_end = min(p_len, t_len + bound)
         t_end = min(t_len, p_len + bound)
         if t_end <= 64 and p_end <= 64:
-            common, transpositions = _jaro_bits(p, po, p_end, t, to, t_end, bound, peq)
+            common, transpositions = _jaro_bits(p, po, p_end, t, to, t_end, bound, peq, base, built)
         else:
             common, transpositions = _jaro_flags(p, po, p_end, t, to, t_end, bound, flag_p, flag_t)
         if common == 0:
@@ -284,6 +299,120 @@ def _jaro_winkler(
     if sim > 0.7:
         sim += prefix * prefix_weight * (1.0 - sim)
     return 1.0 - sim
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _edit(
+    c1: npt.NDArray[Any],
+    o1: int,
+    l1: int,
+    c2: npt.NDArray[Any],
+    o2: int,
+    l2: int,
+    peq: npt.NDArray[np.uint64],
+    base: int,
+    row: npt.NDArray[np.int64],
+) -> int:
+    """Unit-cost edit distance of two values, the shorter one as the bit-parallel pattern."""
+    if l1 == 0 or l2 == 0:
+        return l1 + l2
+    if l1 <= l2 and l1 <= 64:
+        return _levenshtein(c1, o1, l1, c2, o2, l2, peq, base, False)
+    if l2 < l1 and l2 <= 64:
+        return _levenshtein(c2, o2, l2, c1, o1, l1, peq, base, False)
+    return _levenshtein_long(c1, o1, l1, c2, o2, l2, row)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _edit_distance(
+    c1: npt.NDArray[Any],
+    o1: int,
+    l1: int,
+    c2: npt.NDArray[Any],
+    o2: int,
+    l2: int,
+    normalised: bool,
+    peq: npt.NDArray[np.uint64],
+    base: int,
+    row: npt.NDArray[np.int64],
+) -> float:
+    """rapidfuzz's Levenshtein distance, or normalized_distance (over the longer length)."""
+    n = _edit(c1, o1, l1, c2, o2, l2, peq, base, row)
+    if normalised:
+        longer = max(l1, l2)
+        return n / longer if longer else 0.0
+    return float(n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _split(
+    chars: npt.NDArray[Any], o: int, length: int, space: int, starts: npt.NDArray[np.int64]
+) -> int:
+    """Tokens of a value whose tokens are joined by one space: their starts (and an end)."""
+    count = 0
+    starts[0] = o
+    for i in range(length):
+        if chars[o + i] == space:
+            count += 1
+            starts[count] = o + i + 1
+    if length:
+        count += 1
+        starts[count] = o + length + 1  # each token ends one before the next start
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _tokens(
+    c1: npt.NDArray[Any],
+    o1: int,
+    l1: int,
+    c2: npt.NDArray[Any],
+    o2: int,
+    l2: int,
+    space: int,
+    normalised: bool,
+    peq: npt.NDArray[np.uint64],
+    base: int,
+    row: npt.NDArray[np.int64],
+    starts_1: npt.NDArray[np.int64],
+    starts_2: npt.NDArray[np.int64],
+    column_min: npt.NDArray[np.float64],
+) -> float:
+    """The metrics' token-aware distance (engine.alignment.metrics.strings._token_aware).
+
+    The shorter token list is padded with empty tokens to a square; the distance
+    is the largest of the row minima and the column minima of the token distances.
+    """
+    n1 = _split(c1, o1, l1, space, starts_1)
+    n2 = _split(c2, o2, l2, space, starts_2)
+    m = max(n1, n2, 1)
+    for j in range(m):
+        column_min[j] = math.inf
+    worst = -math.inf
+    for i in range(m):
+        t1 = starts_1[i] if i < n1 else 0
+        k1 = starts_1[i + 1] - 1 - t1 if i < n1 else 0
+        row_min = math.inf
+        for j in range(m):
+            t2 = starts_2[j] if j < n2 else 0
+            k2 = starts_2[j + 1] - 1 - t2 if j < n2 else 0
+            same = k1 == k2
+            if same:
+                for x in range(k1):
+                    if c1[t1 + x] != c2[t2 + x]:
+                        same = False
+                        break
+            d = 0.0 if same else _edit_distance(c1, t1, k1, c2, t2, k2, normalised, peq, base, row)
+            if d < row_min:
+                row_min = d
+            if d < column_min[j]:
+                column_min[j] = d
+        if row_min > worst:
+            worst = row_min
+    for j in range(m):
+        if column_min[j] > worst:
+            worst = column_min[j]
+    return worst
 
 
 @numba.njit(cache=True, nogil=True)
@@ -309,6 +438,7 @@ def pairs(
     numbers_b: npt.NDArray[np.float64],
     alphabet: int,
     longest: int,
+    space: int,
     distances: npt.NDArray[np.float64],
     total: npt.NDArray[np.float64],
     keep: npt.NDArray[np.bool_],
@@ -321,10 +451,21 @@ def pairs(
     drops it). ``kinds``/``rows``/``param``/``scale`` describe each attribute (see
     ``engine.alignment.kernel``); NaN stands for a missing value, counted as ``fill``.
     """
-    peq = np.zeros(alphabet, dtype=np.uint64)
+    attributes = len(kinds)
+    # One table of letter positions per attribute, for the align record's value, kept
+    # while pairs share that record (they come sorted by it: 4 pairs a record at 200k);
+    # then one for values set and cleared per pair (``scratch``).
+    peq = np.zeros((attributes + 1) * alphabet, dtype=np.uint64)
+    scratch = attributes * alphabet
+    built_for = np.full(attributes, -1, dtype=np.int64)  # the record each table holds
+    built_at = np.zeros(attributes, dtype=np.int64)  # and where its value lies
+    built_len = np.zeros(attributes, dtype=np.int64)
     row = np.zeros(longest + 1, dtype=np.int64)
     flag_p = np.zeros(longest + 1, dtype=np.bool_)
     flag_t = np.zeros(longest + 1, dtype=np.bool_)
+    starts_1 = np.zeros(longest + 2, dtype=np.int64)  # token starts, for TOKENS
+    starts_2 = np.zeros(longest + 2, dtype=np.int64)
+    column_min = np.zeros(longest + 1, dtype=np.float64)
     count = hi
     for k in range(lo, hi):
         if k + 2 * _AHEAD < count:  # the records' index and lengths two steps ahead
@@ -391,26 +532,72 @@ def pairs(
                             if chars_a[o1 + i] != chars_b[o2 + i]:
                                 same = False
                                 break
+                    reuse = kind in (LEVENSHTEIN, JARO_WINKLER) and 0 < l1 <= 64
+                    if not same and reuse and built_for[at] != a:
+                        base = at * alphabet
+                        for i in range(built_len[at]):  # the previous record's letters
+                            peq[base + chars_a[built_at[at] + i]] = _ZERO
+                        for i in range(l1):
+                            peq[base + chars_a[o1 + i]] |= _ONE << np.uint64(i)
+                        built_for[at], built_at[at], built_len[at] = a, o1, l1
                     if same:
                         d = 0.0  # every metric here gives exactly 0 for equal values
+                    elif kind == LEVENSHTEIN and reuse and l2 > 0:
+                        # The align value as the pattern: the distance is symmetric.
+                        n = _levenshtein(chars_a, o1, l1, chars_b, o2, l2, peq, at * alphabet, True)
+                        d = n / max(l1, l2) if param[at] > 0 else float(n)  # normalised?
                     elif kind == LEVENSHTEIN:
-                        # The shorter value is the pattern (swapping arrays costs more).
-                        if l1 == 0 or l2 == 0:
-                            n = l1 + l2
-                        elif l1 <= l2 and l1 <= 64:
-                            n = _levenshtein(chars_a, o1, l1, chars_b, o2, l2, peq)
-                        elif l2 < l1 and l2 <= 64:
-                            n = _levenshtein(chars_b, o2, l2, chars_a, o1, l1, peq)
-                        else:
-                            n = _levenshtein_long(chars_a, o1, l1, chars_b, o2, l2, row)
-                        if param[at] > 0:  # normalised
-                            longer = max(l1, l2)
-                            d = n / longer if longer else 0.0
-                        else:
-                            d = float(n)
+                        d = _edit_distance(
+                            chars_a, o1, l1, chars_b, o2, l2, param[at] > 0, peq, scratch, row
+                        )
+                    elif kind == TOKENS:
+                        d = _tokens(
+                            chars_a,
+                            o1,
+                            l1,
+                            chars_b,
+                            o2,
+                            l2,
+                            space,
+                            param[at] > 0,
+                            peq,
+                            scratch,
+                            row,
+                            starts_1,
+                            starts_2,
+                            column_min,
+                        )
+                    elif kind == JARO_WINKLER and reuse:
+                        # The align value as t, its table built: rapidfuzz's Jaro-Winkler
+                        # is symmetric, to the last bit (the sum's two terms swap).
+                        d = _jaro_winkler(
+                            chars_b,
+                            o2,
+                            l2,
+                            chars_a,
+                            o1,
+                            l1,
+                            param[at],
+                            peq,
+                            at * alphabet,
+                            True,
+                            flag_p,
+                            flag_t,
+                        )
                     elif kind == JARO_WINKLER:
                         d = _jaro_winkler(
-                            chars_a, o1, l1, chars_b, o2, l2, param[at], peq, flag_p, flag_t
+                            chars_a,
+                            o1,
+                            l1,
+                            chars_b,
+                            o2,
+                            l2,
+                            param[at],
+                            peq,
+                            scratch,
+                            False,
+                            flag_p,
+                            flag_t,
                         )
                     else:
                         d = 1.0  # exact, and the values differ

@@ -56,6 +56,25 @@ POINTS = [
     (None, "3"),
     None,
 ]
+#: Several tokens (Nazca's multi-word distance), odd whitespace, long tokens, one token.
+PHRASES = [
+    "paul dupont",
+    "dupond paul",
+    "victor hugo",
+    "albert camus",
+    " victor  hugo ",
+    "victor\thugo\u00a0x",
+    "saint étienne du rouvray",
+    "st etienne",
+    "東京 都",
+    "😀 x",
+    "abcdefghij" * 7 + " abc",
+    "abc " + "bcdefghija" * 7,
+    "one",
+    "",
+    "   ",
+    None,
+]
 NUMBERS = ["3", "5", "-2.5", "1e6", "0.1", "0.30000000000000004", None]
 VECTORS = [("0", "0", "1"), ("3", "4", "0"), ("0.1", "0.2", "0.3"), ("1e-3", "7", "-2"), None]
 
@@ -77,6 +96,9 @@ SPECS = [
     ("m", "geographic", {"unit": "m", "scale": 20_000, "coordinates": "lonlat"}, 0.5, 0.5, POINTS),
     ("x", "euclidean", {}, 0.01, 1.0, NUMBERS),
     ("xyz", "euclidean", {"scale": 5}, 0.5, 1.0, VECTORS),
+    ("words", "levenshtein", {}, 0.5, 1.0, PHRASES),
+    ("edits", "levenshtein", {"normalised": False}, 0.05, 0.5, PHRASES),
+    ("mixed", "levenshtein", {}, 0.5, 1.0, WORDS),  # single tokens: compared whole
     ("ratio", "ratio", {}, 1.0, 1.0, WORDS),  # not covered: the metric finishes the pairs
     ("after", "jaro_winkler", {}, 1.0, 1.0, WORDS),  # after an uncovered one: the metric too
 ]
@@ -113,18 +135,20 @@ def test_the_kernel_gives_the_metrics_floats(limit: float, monkeypatch: pytest.M
     monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
     found = compare_chunk(task, ia, ib)
     assert task.kernel and task.kernel[0] is not None
-    assert task.kernel[0].count == 12  # up to the first metric the kernel does not know
+    assert task.kernel[0].count == 15  # up to the first metric the kernel does not know
     _same(expected, found)
 
 
-def test_single_token_values_only_for_token_aware_levenshtein() -> None:
+def test_token_aware_levenshtein_by_tokens_only_where_a_value_has_several() -> None:
     model = OPTIONS["levenshtein"]()  # tokens: true
     metric = METRICS["levenshtein"].func()
     job = AttributeJob("n", "levenshtein", model, 1.0, 1.0)
     single = metric.prepare(["ab", "abc", None, ""], model)
     several = metric.prepare(["ab", "victor hugo"], model)
-    assert kernel.kernel_plan([job], {"n": single}, {"n": single}) is not None
-    assert kernel.kernel_plan([job], {"n": single}, {"n": several}) is None
+    whole = kernel.kernel_plan([job], {"n": single}, {"n": single})
+    tokens = kernel.kernel_plan([job], {"n": single}, {"n": several})
+    assert whole is not None and tokens is not None
+    assert whole.kinds.tolist() == [0] and tokens.kinds.tolist() == [6]  # loops.TOKENS
 
 
 @pytest.mark.parametrize("dedup", [False, True])
