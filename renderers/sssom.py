@@ -37,6 +37,7 @@ import numpy as np
 
 from renderers.columns import BULK_ROWS, CHUNK_ROWS, float_texts, write_rows
 from renderers.csv import format_distance
+from renderers.iri_split import plain_splits
 from renderers.links import FloatArray, LinkTable, sorted_links
 from renderers.rdf import check_iri
 
@@ -484,16 +485,23 @@ def _curies(
     """Split every IRI of the set, then name the namespaces (the curie_map comes first)."""
     known = _known_namespaces(mapping_set.prefixes)
     splitter = _Splitter(known)
-    splits: dict[str, tuple[str, str]] = {}
     others = (
         mapping_set.predicate,
         mapping_set.subject_source,
         mapping_set.object_source,
         *extra,
     )
-    for iri in (*table.align_ids, *table.target_ids, *(i for i in others if i is not None)):
-        if iri not in splits:  # align ids repeat in 1:n links: split each IRI once
-            splits[iri] = splitter.split(iri)
+    iris = (*table.align_ids, *table.target_ids, *(i for i in others if i is not None))
+    # Each IRI once: align ids repeat in 1:n links. Many: the plain ones cut in bulk.
+    distinct = list(dict.fromkeys(iris))
+    bulk = plain_splits(distinct, known, _LOCAL.pattern) if len(table) >= BULK_ROWS else None
+    if bulk is None:
+        splits = {iri: splitter.split(iri) for iri in distinct}
+    else:
+        splits = {
+            iri: splitter.split(iri) if local is None else (iri[: len(iri) - len(local)], local)
+            for iri, local in zip(distinct, bulk, strict=True)
+        }
     namespaces = {ns for ns, _ in splits.values()} | set(fixed)
     prefixes = _assign_prefixes(namespaces, fixed, known)
     curies = {iri: f"{prefixes[ns]}:{local}" for iri, (ns, local) in splits.items()}
