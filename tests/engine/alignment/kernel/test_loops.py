@@ -125,11 +125,16 @@ def _same(a: object, b: object) -> None:
 
 
 @pytest.mark.parametrize("limit", [np.inf, 6.0, 3.0, 0.5])
-def test_the_kernel_gives_the_metrics_floats(limit: float, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("by_align", [False, True])
+def test_the_kernel_gives_the_metrics_floats(
+    limit: float, by_align: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     n_a, n_b, pairs = 300, 250, 40_000
     task = _task(n_a, n_b, limit)
     ia = RNG.integers(0, n_a, pairs)
     ib = RNG.integers(0, n_b, pairs)
+    if by_align:  # as blocking gives them: an align record's pairs one after another
+        ia = np.sort(ia)
     monkeypatch.setattr(kernel, "MIN_PAIRS", 10**12)
     expected = compare_chunk(task, ia, ib)
     monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
