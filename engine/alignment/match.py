@@ -176,7 +176,8 @@ def _first(group: Ints, size: int, alive: Ints, d: Floats, other: Ints) -> Any:
     smallest position: the greedy order restricted to one record's pairs.
     ``group`` numbers the records from 0 to ``size - 1``.
     """
-    dd, oo = d[alive], other[alive]
+    # ``alive`` only ever loses pairs: as long as it holds them all it is arange(len(d)).
+    dd, oo = (d, other) if len(alive) == len(d) else (d[alive], other[alive])
     low = np.full(size, np.inf)
     np.minimum.at(low, group, dd)
     tied = dd == low[group]
