@@ -648,39 +648,29 @@ def normalise_value(value: str | None, chain: list[Ref]) -> str | None:
     return normalise_column([value], chain)[0]
 
 
-def _unchanged(values: list[str | None]) -> bool:
-    """Whether no value is blank (an empty chain keeps every other value as it is)."""
-    try:  # in C: no Python code runs per value
-        return "" not in values and not any(map(str.isspace, filter(None, values)))
-    except TypeError:  # not strings: the general path names the value
-        return False
-
-
 def normalise_column(values: list[str | None], chain: list[Ref]) -> list[str | None]:
     """Apply a chain of normalisers to a column, computing each distinct value once.
 
     ``None`` stays ``None``; results that are empty or only white space become ``None``.
     Raises :class:`NormaliseError` with the index of the first value that fails.
     """
-    if not chain and _unchanged(values):
-        return list(values)
     steps = _steps(chain)
-    # The distinct values (dict.fromkeys and map run in C), in order of first
-    # appearance: the first that fails is the value of the first record that fails.
-    results: dict[str | None, str | None] = dict.fromkeys(values)
-    same = True
-    for value in results:
-        if value is None:
-            continue
+    # One pass, one dict lookup per value: faster than dict.fromkeys + a second mapping
+    # pass, which touches every value twice (measured on 1M values, 50k distinct).
+    cache: dict[str | None, str | None] = {None: None}
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
         try:
-            result = _apply(value, steps)
-        except _StepFailure as failure:
-            index = values.index(value)
-            raise NormaliseError(index, str(value), failure.message, failure.name) from (
-                failure.__cause__
-            )
-        results[value] = result
-        same = same and result is value
-    if same:  # nothing changed (clean values, a chain that keeps them): a copy in C
-        return list(values)
-    return list(map(results.__getitem__, values))
+            append(cache[value])
+        except KeyError:
+            try:
+                result = None if value is None else _apply(value, steps)
+            except _StepFailure as failure:
+                # len(out) is this value's index: no enumerate() in the hot loop.
+                raise NormaliseError(
+                    len(out), str(value), failure.message, failure.name
+                ) from failure.__cause__
+            cache[value] = result
+            append(result)
+    return out
