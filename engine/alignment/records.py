@@ -122,12 +122,22 @@ def expand_rows(
     :data:`MAX_ROWS_PER_RECORD` keeps the first ones, with a warning.
     """
     names = list(columns)
+    several = sorted({index for values in alternatives.values() for index in values})
     out_ids: list[str] = []
     out_columns: dict[str, list[str | None]] = {name: [] for name in names}
-    out_rows: list[int] = []
-    out_record: list[int] = []
+    records: list[npt.NDArray[np.int64]] = []
     capped = 0
-    for index, iri in enumerate(ids):
+    start = 0
+    # Records with one value everywhere are copied a run at a time (slices, in C); only
+    # those with several values go through the Python loop.
+    for index in [*several, len(ids)]:
+        if index > start:
+            out_ids.extend(ids[start:index])
+            for name in names:
+                out_columns[name].extend(columns[name][start:index])
+            records.append(np.arange(start, index, dtype=np.int64))
+        if index == len(ids):
+            break
         choices = [
             alternatives[name][index]
             if name in alternatives and index in alternatives[name]
@@ -139,19 +149,15 @@ def expand_rows(
             combos = combos[:MAX_ROWS_PER_RECORD]
             capped += 1
         for combo in combos:
-            out_ids.append(iri)
+            out_ids.append(ids[index])
             for name, value in zip(names, combo, strict=True):
                 out_columns[name].append(value)
-            out_rows.append(int(rows[index]))
-            out_record.append(index)
+        records.append(np.full(len(combos), index, dtype=np.int64))
+        start = index + 1
     if capped:
         warnings.append(
             f"{source}: {capped:,} record(s) have more than {MAX_ROWS_PER_RECORD} combinations"
             " of values: only the first are compared"
         )
-    return (
-        out_ids,
-        out_columns,
-        np.asarray(out_rows, dtype=np.int64),
-        np.asarray(out_record, dtype=np.int64),
-    )
+    record = np.concatenate(records) if records else np.zeros(0, dtype=np.int64)
+    return out_ids, out_columns, np.asarray(rows, dtype=np.int64)[record], record
