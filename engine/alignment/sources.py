@@ -8,6 +8,11 @@ Rows that cannot be used (wrong number of fields, a missing, invalid or
 duplicate id) stop the run under ``on_error: fail`` and are left out, with the
 reason, under ``on_error: skip``. Problems with the source as a whole (cannot
 decode it, a bad header, an unknown id column) always stop the run.
+
+Large delimited files are parsed by pyarrow where it reads them as the csv
+module does (:mod:`engine.alignment.csv_read`), RDF dumps by pyoxigraph where
+it answers as rdflib does (:mod:`engine.alignment.rdf_read`): the records are
+the same either way.
 """
 
 from __future__ import annotations
