@@ -98,6 +98,14 @@ def run(spec: Path, out: Path) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "stages": {k: round(v, 2) for k, v in stages.items()},
         "driver_peak_mib": round(peak / 1024),
+        "steps": [
+            {
+                "step": r["step"],
+                "seconds": r["seconds"],
+                "peak_mib": round((r["peak_rss_kib"] or 0) / 1024),
+            }
+            for r in steps
+        ],
         "workers_s": {k.removesuffix(" (worker s)"): round(v, 2) for k, v in workers.items()},
     }
 
@@ -107,6 +115,9 @@ def main() -> None:
     parser.add_argument("--size", default="1m", choices=sorted(peers.SIZES))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this folder and keep the outputs and profiles there"
+    )
     args = parser.parse_args()
 
     task = peers.task(args.size, wait=False)
@@ -117,7 +128,8 @@ def main() -> None:
     for role in ("align", "target"):
         spec["sources"][role]["csv"] = str((task.folder / spec["sources"][role]["csv"]).resolve())
     with tempfile.TemporaryDirectory(prefix="specengine-distributed-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) if args.keep is None else args.keep
+        folder.mkdir(parents=True, exist_ok=True)
         local_spec = folder / "local.yaml"
         local_spec.write_text(yaml.safe_dump(spec, sort_keys=False))
         print(f"local run of {args.size} ...", flush=True)

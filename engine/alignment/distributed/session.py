@@ -38,7 +38,6 @@ from engine.alignment.distributed.read import (
     split_records,
 )
 from engine.alignment.headers import source_name
-from engine.alignment.match import prune
 from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.alignment.state import Pairs
@@ -48,15 +47,15 @@ from schemas.alignment import Attribute
 from schemas.alignment.sources import InlineSource
 from schemas.base import Ref
 
-__all__ = ["BUCKET", "ROW", "RemoteRule", "Session"]
+__all__ = ["WHERE", "RemoteRule", "Session"]
 
 log = logging.getLogger(__name__)
 
-#: Where a pair's distances are on the workers: its bucket's number and its row there
-#: (in ``Pairs.distances`` under names no attribute can have, until the links are chosen).
-BUCKET, ROW = "\x00bucket", "\x00row"
-#: Pairs held on the driver before pruning those the matching cannot choose (as stream.py).
-POOL_LIMIT = 4_000_000
+#: Where a pair's distances are on the workers: its bucket's number times :data:`_ROWS`
+#: plus its row there (in ``Pairs.distances`` under a name no attribute can have, until
+#: the links are chosen).
+WHERE = "\x00where"
+_ROWS = float(1 << 32)
 
 
 @dataclass
@@ -107,7 +106,7 @@ class Session:
         #: The buckets' results, on the workers (their distances per attribute).
         self.found: list[Any] = []
         self._kept: list[Pairs] = []
-        self._size, self._bound, self._compared = 0, POOL_LIMIT, 0
+        self._compared = 0
 
     # ------------------------------------------------------------------ cluster
 
@@ -323,25 +322,27 @@ class Session:
         """Each rule's buckets gathered and compared on the workers; the pairs under ``limit`` back.
 
         The pairs' distances per attribute stay on the workers: each pair comes
-        with its bucket and row there instead (:data:`BUCKET`, :data:`ROW`), for
-        :meth:`distances` to fetch those of the links alone.
+        with its bucket and row there instead (:data:`WHERE`), for :meth:`distances`
+        to fetch those of the links alone. Every pair under the limit is kept (32
+        bytes a pair): unlike the local pool, never pruned, so the matching is exact
+        whatever order the buckets answer in.
         """
         from engine.alignment.blocking import describe
 
         self.found = []
         self._kept = []
-        self._size, self._bound, self._compared = 0, POOL_LIMIT, 0
+        self._compared = 0
         pending = None
         # Two rules in flight: the next rule's shuffle runs while this rule's buckets are
         # compared, and the workers hold at most two rules' buckets.
         for r, rule in enumerate(self.blocking):
             submitted = self._submit_rule(r, describe(rule), attributes, limit)
             if pending is not None:
-                self._collect(*pending, matching)
+                self._collect(*pending)
             pending = submitted
         if pending is not None:
-            self._collect(*pending, matching)
-        pairs = _merged(self._kept, [BUCKET, ROW])
+            self._collect(*pending)
+        pairs = _merged(self._kept, [WHERE])
         self._kept = []
         return pairs, self._compared
 
@@ -379,9 +380,7 @@ class Session:
         light = [self.client.submit(_light, f, pure=False) for f in futures]
         return splits, futures, light
 
-    def _collect(
-        self, splits: list[Any], futures: list[Any], light: list[Any], matching: str
-    ) -> None:
+    def _collect(self, splits: list[Any], futures: list[Any], light: list[Any]) -> None:
         """A rule's pairs under the limit, in submission order (the same on every run)."""
         answers = self._wait(light)
         self._stage_figures(splits)
@@ -390,26 +389,17 @@ class Session:
             for stage, spent in seconds.items():
                 self.figures[f"bucket {stage} (worker s)"] += spent
             if len(ia):
-                where = {
-                    BUCKET: np.full(len(ia), len(self.found), dtype=np.float64),
-                    ROW: np.arange(len(ia), dtype=np.float64),
-                }
-                self._kept.append(Pairs(ia, ib, total, where))
+                # Bucket and row in one float (exact below 2**53): 32 bytes a pair in all.
+                where = np.arange(len(ia), dtype=np.float64) + len(self.found) * _ROWS
+                self._kept.append(Pairs(ia, ib, total, {WHERE: where}))
                 self.found.append(future)
-                self._size += len(ia)
-        if self._size > self._bound and matching != "all":
-            pairs = _merged(self._kept, [BUCKET, ROW])
-            self._kept = [pairs.take(prune(pairs.ia, pairs.ib, pairs.total, matching, dedup=False))]
-            del pairs
-            self._size = len(self._kept[0])
-            self._bound = max(POOL_LIMIT, 2 * self._size)
 
     def distances(self, pairs: Pairs, names: list[str]) -> Pairs:
         """``pairs`` (from :meth:`compare`) with their distances per attribute, fetched."""
-        if BUCKET not in pairs.distances:
+        if WHERE not in pairs.distances:
             return pairs
-        bucket = pairs.distances[BUCKET].astype(np.int64)
-        row = pairs.distances[ROW].astype(np.int64)
+        where = pairs.distances[WHERE].astype(np.int64)
+        bucket, row = where // int(_ROWS), where % int(_ROWS)
         out = {name: np.full(len(pairs), np.nan) for name in names}
         futures, places = [], []
         for k in np.unique(bucket).tolist():
@@ -446,16 +436,22 @@ class Session:
 
 
 def _merged(kept: list[Pairs], names: list[str]) -> Pairs:
+    """One Pairs of all; each column's pieces are dropped once copied (peak: one column more)."""
     if not kept:
         empty = np.zeros(0, np.int64)
         return Pairs(empty, empty, np.zeros(0), {name: np.zeros(0) for name in names})
     if len(kept) == 1:
         return kept[0]
+    parts = [{"ia": p.ia, "ib": p.ib, "total": p.total, **p.distances} for p in kept]
+    kept.clear()
+    columns = {}
+    for name in ("ia", "ib", "total", *names):
+        columns[name] = np.concatenate([part.pop(name) for part in parts])
     return Pairs(
-        np.concatenate([p.ia for p in kept]),
-        np.concatenate([p.ib for p in kept]),
-        np.concatenate([p.total for p in kept]),
-        {name: np.concatenate([p.distances[name] for p in kept]) for name in names},
+        columns.pop("ia"),
+        columns.pop("ib"),
+        columns.pop("total"),
+        {name: columns.pop(name) for name in names},
     )
 
 
