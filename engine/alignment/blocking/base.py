@@ -23,6 +23,7 @@ A missing key (``None``) is in no block. Each rule class is also a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -30,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ARROW_MIN",
     "DEFAULT_CHUNK",
     "BlockingRule",
     "BlockingValueError",
@@ -56,6 +58,9 @@ Keys = Sequence[str | None]
 Values = Sequence[Any]
 
 DEFAULT_CHUNK = 1 << 21
+
+#: From this many values on, codes come from pyarrow even when nothing imported it yet.
+ARROW_MIN = 200_000
 
 #: A block (one key, q-gram, cluster...) is reported as giant above GIANT_PAIRS pairs,
 #: or above GIANT_SHARE of all pairs once it has GIANT_MIN_PAIRS (small inputs are
@@ -182,10 +187,14 @@ def factorise(values: Sequence[Any]) -> tuple[Ints, list[Any]]:
     if not len(values):
         return np.zeros(0, np.int64), []
     try:
+        if not _arrow_pays(len(values)):
+            raise ImportError  # the dict below: no import for a small input
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(pa.array(values, type=pa.string()))
+        pool = pa.system_memory_pool()
+        array = pa.array(values, type=pa.string(), memory_pool=pool)
+        encoded = pc.dictionary_encode(array, memory_pool=pool)
     except (ImportError, TypeError, ValueError, UnicodeError, OverflowError):
         # pyarrow's errors (ArrowTypeError, ArrowInvalid) are TypeError and ValueError.
         distinct = dict.fromkeys(values)
@@ -194,19 +203,55 @@ def factorise(values: Sequence[Any]) -> tuple[Ints, list[Any]]:
         index[None] = -1
         codes_ = np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
         return codes_, list(distinct)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return indices.astype(np.int64), encoded.dictionary.to_pylist()
+    indices = pc.if_else(
+        pc.is_null(encoded.indices, memory_pool=pool), -1, encoded.indices, memory_pool=pool
+    ).to_numpy(zero_copy_only=False)
+    codes_ = indices.astype(np.int64)
+    # The distinct values as the objects already in ``values`` (not new strings from
+    # pyarrow's dictionary): a code is new where it exceeds every code before it.
+    seen = np.maximum.accumulate(codes_)
+    firsts = np.flatnonzero(codes_[1:] > seen[:-1]) + 1
+    if len(codes_) and codes_[0] >= 0:
+        firsts = np.concatenate([[0], firsts])
+    return codes_, [values[i] for i in firsts.tolist()]
+
+
+def _arrow_pays(size: int) -> bool:
+    """Whether to use pyarrow for ``size`` values: already imported, or enough to repay it."""
+    # Importing pyarrow costs about 0.25 s and 100 MiB of resident memory (its
+    # libraries): worth it only when something else loaded it, or for large inputs.
+    return "pyarrow" in sys.modules or size >= ARROW_MIN
 
 
 def first_appearance(values: Ints) -> tuple[Ints, int]:
     """Codes of integers in order of first appearance (negative ones: -1), and their count."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    if _arrow_pays(len(values)):
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    # pyarrow's hash table numbers values as they come: half the time of a stable sort.
-    encoded = pc.dictionary_encode(pa.array(values, mask=values < 0))
-    codes_ = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return codes_.astype(np.int64), len(encoded.dictionary)
+        # pyarrow's hash table numbers values as they come: half the time of a stable
+        # sort. The system allocator: pyarrow's own pool keeps freed memory.
+        pool = pa.system_memory_pool()
+        encoded = pc.dictionary_encode(pa.array(values, mask=values < 0, memory_pool=pool))
+        codes_ = pc.if_else(
+            pc.is_null(encoded.indices, memory_pool=pool), -1, encoded.indices, memory_pool=pool
+        ).to_numpy(zero_copy_only=False)
+        return codes_.astype(np.int64), len(encoded.dictionary)
+    # One stable sort: equal values become neighbours, each run's first entry is
+    # its first appearance, and the runs are ranked by it.
+    valid = np.flatnonzero(values >= 0)
+    out = np.full(len(values), -1, dtype=np.int64)
+    if not len(valid):
+        return out, 0
+    order = valid[np.argsort(values[valid], kind="stable")]
+    ranked = values[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = ranked[1:] != ranked[:-1]
+    starts = np.flatnonzero(new)
+    rank = np.empty(len(starts), dtype=np.int64)
+    rank[np.argsort(order[starts], kind="stable")] = np.arange(len(starts), dtype=np.int64)
+    out[order] = rank[np.cumsum(new) - 1]
+    return out, len(starts)
 
 
 class CodedKeys(Sequence[Any]):

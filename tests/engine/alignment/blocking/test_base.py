@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import pytest
 
+from engine.alignment.blocking import base
 from engine.alignment.blocking.base import CodedKeys, codes, factorise, first_appearance
 from engine.alignment.blocking.keys import KeyRule
 from tests.engine.alignment.blocking.contract import pairs_of, random_keys
@@ -17,10 +19,19 @@ def _dict_codes(values: list[object]) -> list[int]:
     return [-1 if v is None else index.setdefault(v, len(index)) for v in values]
 
 
+@pytest.fixture(params=[True, False], ids=["pyarrow", "numpy"])
+def arrow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways of coding: pyarrow's hash table, and dicts and sorts (small inputs)."""
+    monkeypatch.setattr(base, "_arrow_pays", lambda size: request.param)
+    return bool(request.param)
+
+
+@pytest.mark.usefixtures("arrow")
 @pytest.mark.parametrize(
     "values",
     [
         ["b", None, "a", "b", "", "a", "é", None],
+        [None, "a", None, "b", "a"],
         [("x", "1"), None, ("y", "2"), ("x", "1")],  # not strings: the dict path
         ["\udcff", "a", "\udcff"],  # a lone surrogate pyarrow refuses
         [],
@@ -31,8 +42,11 @@ def test_factorise_numbers_values_in_order_of_first_appearance(values: list[obje
     assert got.dtype == np.int64
     assert got.tolist() == _dict_codes(values)
     assert distinct == list(dict.fromkeys(v for v in values if v is not None))
+    # The distinct values are the column's own objects, not copies.
+    assert all(any(d is v for v in values) for d in distinct)
 
 
+@pytest.mark.usefixtures("arrow")
 def test_first_appearance_renumbers_any_integers() -> None:
     rng = np.random.default_rng(3)
     values = rng.integers(-1, 50, 500) * 1_000_003
@@ -41,6 +55,12 @@ def test_first_appearance_renumbers_any_integers() -> None:
     assert got.tolist() == expected
     assert count == max(expected) + 1
     assert first_appearance(np.full(3, -1, dtype=np.int64))[1] == 0
+    assert first_appearance(np.zeros(0, dtype=np.int64))[1] == 0
+
+
+def test_a_small_input_does_not_import_pyarrow() -> None:
+    assert not base._arrow_pays(10) or "pyarrow" in sys.modules
+    assert base._arrow_pays(base.ARROW_MIN)
 
 
 def _coded(align: list[str | None], target: list[str | None]) -> tuple[CodedKeys, CodedKeys]:
@@ -58,6 +78,7 @@ def _coded(align: list[str | None], target: list[str | None]) -> tuple[CodedKeys
     )
 
 
+@pytest.mark.usefixtures("arrow")
 def test_coded_keys_read_as_the_keys_and_code_as_the_keys() -> None:
     rng = random.Random(5)
     a, b = random_keys(rng, 60), random_keys(rng, 70)
