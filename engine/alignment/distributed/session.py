@@ -3,7 +3,16 @@
 A :class:`Session` lives from the first read to the end of the compare
 stage. The partitions stay on the workers as futures; the driver only ever
 holds their summaries (sizes, skipped rows, warnings), the estimates, the
-pairs under the limit and, at the end, the ids of the records in those pairs.
+pairs under the limit (index, index, total and where their distances are: 32
+bytes a pair) and, once the links are chosen, the links' distances per
+attribute and the ids of their records.
+
+The pool of pairs is never pruned (the local path prunes past 4M pairs with
+``match.prune``, whose one-to-one rule keeps a record's five closest pairs and
+so depends on when it runs): the matching sees every pair, and its result is
+the exact one, whatever order the buckets answer in. The cost is the driver's
+memory in the match step at 1M records per side (see bench/distributed.py);
+matching connected components on the workers is the next step.
 """
 
 from __future__ import annotations
