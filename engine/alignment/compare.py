@@ -194,8 +194,9 @@ def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
     pairs when it covers the task (their pairs come back in the blocks' order).
     """
     parts = [compare_chunk(task, batch.ia, batch.ib)] if len(batch.ia) else []
-    small = [k for k, block in enumerate(batch.blocks) if block.cells <= KERNEL_BLOCK]
-    cells = len(batch.ia) + sum(batch.blocks[k].cells for k in small)
+    sizes = [block.cells for block in batch.blocks]
+    small = [k for k, size in enumerate(sizes) if size <= KERNEL_BLOCK]
+    cells = len(batch.ia) + sum(sizes[k] for k in small)
     plan = _kernel_plan(task, cells) if small else None
     if plan is None:
         parts.extend(_block(task, block) for block in batch.blocks)
@@ -207,7 +208,7 @@ def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
     parts.append(done)
     places.append(np.asarray(small, dtype=np.int64)[found] + 1)
     for k, block in enumerate(batch.blocks):
-        if block.cells > KERNEL_BLOCK:
+        if sizes[k] > KERNEL_BLOCK:
             parts.append(_block(task, block))
             places.append(np.full(len(parts[-1].ia), k + 1, dtype=np.int64))
     result = _concatenate(task, parts)
@@ -226,21 +227,36 @@ def compare_batch(task: CompareTask, batch: Batch) -> ChunkResult:
 def _small_blocks(
     task: CompareTask, plan: kernel.KernelPlan, blocks: Sequence[Block]
 ) -> tuple[ChunkResult, Ints]:
-    """The blocks' cells as one chunk of pairs through the kernel; and each kept pair's block."""
-    ia_parts, ib_parts, counts = [], [], []
-    for block in blocks:
-        ia = np.repeat(block.rows_a, len(block.rows_b))
-        ib = np.tile(block.rows_b, len(block.rows_a))
-        alive = np.ones(len(ia), dtype=bool) if block.keep is None else block.keep.ravel()
-        if task.dedup:
-            alive = alive & (ia < ib)
-        ia_parts.append(ia[alive])
-        ib_parts.append(ib[alive])
-        counts.append(len(ia_parts[-1]))
-    ia, ib = np.concatenate(ia_parts), np.concatenate(ib_parts)
+    """The blocks' cells as one chunk of pairs through the kernel; and each kept pair's block.
+
+    The cells are laid out in numpy at once (row by row within each block, blocks
+    in order): a few calls per block cost more than the kernel on its cells.
+    """
+    count = len(blocks)
+    len_a = np.fromiter((len(b.rows_a) for b in blocks), np.int64, count)
+    len_b = np.fromiter((len(b.rows_b) for b in blocks), np.int64, count)
+    rows_a = np.concatenate([b.rows_a for b in blocks])
+    rows_b = np.concatenate([b.rows_b for b in blocks])
+    cells = len_a * len_b
+    block_of = np.repeat(np.arange(count, dtype=np.int64), cells)
+    local = np.arange(len(block_of), dtype=np.int64) - (np.cumsum(cells) - cells)[block_of]
+    wide = len_b[block_of]
+    ia = rows_a[(np.cumsum(len_a) - len_a)[block_of] + local // wide]
+    ib = rows_b[(np.cumsum(len_b) - len_b)[block_of] + local % wide]
+    alive: Any = None
+    if any(b.keep is not None for b in blocks):
+        alive = np.concatenate(
+            [
+                np.ones(c, bool) if b.keep is None else b.keep.ravel()
+                for b, c in zip(blocks, cells, strict=True)
+            ]
+        )
+    if task.dedup:
+        alive = ia < ib if alive is None else alive & (ia < ib)
+    if alive is not None:
+        ia, ib, block_of = ia[alive], ib[alive], block_of[alive]
     result, positions = _through_kernel(task, plan, ia, ib)
-    found = np.searchsorted(np.cumsum(counts), positions, side="right")
-    return result, found
+    return result, block_of[positions]
 
 
 def _concatenate(task: CompareTask, parts: list[ChunkResult]) -> ChunkResult:
