@@ -27,7 +27,7 @@ from renderers.links import FloatArray
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["BULK_ROWS", "CHUNK_ROWS", "float_texts", "plain_text", "write_rows"]
+__all__ = ["BULK_ROWS", "CHUNK_ROWS", "float_texts", "plain_text", "strings", "text", "write_rows"]
 
 #: Outputs with fewer rows are written value by value: importing pyarrow would cost more.
 BULK_ROWS = 20_000
@@ -56,14 +56,51 @@ def float_texts(values: FloatArray, python: Callable[[float], str]) -> pa.Array:
         arrow = ((magnitude >= _LOW) & (magnitude < _HIGH)) | ((values == 0) & ~np.signbit(values))
     arrow |= missing
     # NaN as a null: cast to a null string, then filled with "".
-    texts = pc.cast(pa.array(values, mask=missing if missing.any() else None), pa.string())
+    # From its buffers, not with pa.array, which imports pandas (0.4 s) on first use.
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
+    array = pa.Array.from_buffers(pa.float64(), len(values), [validity, pa.py_buffer(values)])
+    texts = pc.cast(array, pa.string())
     if missing.any():
-        texts = pc.fill_null(texts, "")
+        texts = pc.fill_null(texts, text(""))
     if arrow.all():
         return texts
     others = np.flatnonzero(~arrow)
     replacements = pa.array([python(v) for v in values[others].tolist()], pa.string())
     return pc.replace_with_mask(texts, pa.array(~arrow), replacements)
+
+
+def strings(values: Sequence[str], joined: str | None = None) -> pa.Array | None:
+    """``values`` as an Arrow string array (None if one is not valid UTF-8: a lone surrogate).
+
+    Built from its buffers, not with ``pa.array``: pyarrow imports pandas (about
+    0.4 s) the first time it converts a Python object. ``joined`` is
+    ``"".join(values)`` when the caller has it already.
+    """
+    import pyarrow as pa
+
+    everything = "".join(values) if joined is None else joined
+    try:
+        data = everything.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if len(data) > np.iinfo(np.int32).max:  # a string array's offsets are 32-bit
+        return None
+    if len(data) == len(everything):  # ASCII: a value's bytes are its characters
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    else:
+        lengths = np.fromiter(
+            (len(v.encode("utf-8")) for v in values), dtype=np.int64, count=len(values)
+        )
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def text(value: str) -> pa.Scalar:
+    """One string as an Arrow scalar, without ``pa.scalar`` (which imports pandas)."""
+    array = strings([value])
+    assert array is not None, "a text the caller chose is valid UTF-8"
+    return array[0]
 
 
 def plain_text(values: Sequence[str], special: str) -> pa.Array | None:
@@ -73,16 +110,12 @@ def plain_text(values: Sequence[str], special: str) -> pa.Array | None:
     caller then writes the chunk its own way. None too when a value cannot be
     written as UTF-8 (a lone surrogate), so the caller's own writing reports it.
     """
-    import pyarrow as pa
 
     # One search of one string per character: far quicker than a test per value.
     everything = "".join(values)
     if any(c in everything for c in special):
         return None
-    try:
-        return pa.array(values, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-        return None
+    return strings(values, everything)
 
 
 def write_rows(columns: Sequence[pa.Array | str], delimiter: str, handle: TextIO) -> None:
@@ -90,13 +123,12 @@ def write_rows(columns: Sequence[pa.Array | str], delimiter: str, handle: TextIO
 
     Each line ends with ``\\n``; the chunk goes to ``handle`` as one string.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    fields = [pa.scalar(c, pa.string()) if isinstance(c, str) else c for c in columns]
-    joined = pc.binary_join_element_wise(*fields, delimiter)
+    fields = [text(c) if isinstance(c, str) else c for c in columns]
+    joined = pc.binary_join_element_wise(*fields, text(delimiter))
     # Joined with an empty string by "\n": each row then ends with its line end.
-    lines = pc.binary_join_element_wise(joined, pa.scalar("", pa.string()), "\n")
+    lines = pc.binary_join_element_wise(joined, text(""), text("\n"))
     if not len(lines):
         return
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]

@@ -18,15 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import jinja2
 import numpy as np
 
 from renderers.clusters import IdentitySummary
 from renderers.csv import format_distance
 from renderers.html_model import ModelFacts, signed, waterfall, weights_chart
 from renderers.links import FloatArray
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "AlignmentReport",
@@ -566,6 +568,9 @@ _TEMPLATES = Path(__file__).with_name("templates")
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The template environment, built once: templates are compiled on first use."""
+    # Imported here: a run without an HTML output should not pay jinja2's import.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
         # Always on: select_autoescape() would not escape "*.html.j2" templates.

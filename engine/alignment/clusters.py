@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "Bridge",
@@ -50,6 +48,10 @@ def components(n: int, a: Ints, b: Ints) -> Ints:
     """
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    # Imported here (about 0.2 s): every run imports this module, few compute clusters.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     # connected_components numbers by discovery order; renumber by smallest node.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import sys
 
 import numpy as np
@@ -61,6 +62,21 @@ def test_first_appearance_renumbers_any_integers() -> None:
 def test_a_small_input_does_not_import_pyarrow() -> None:
     assert not base._arrow_pays(10) or "pyarrow" in sys.modules
     assert base._arrow_pays(base.ARROW_MIN)
+
+
+def test_codes_do_not_import_pandas_when_the_reader_loaded_pyarrow() -> None:
+    # The CSV reader imports pyarrow for large files; pyarrow's first array built
+    # from Python objects imports pandas (0.4 s), which codes of a 200k run must not pay.
+    program = (
+        "import sys, numpy as np, pyarrow\n"
+        "from engine.alignment.blocking.base import factorise, first_appearance\n"
+        "factorise(['a', 'b', None] * 1000)\n"
+        "first_appearance(np.arange(3000, dtype=np.int64) % 7)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def _coded(align: list[str | None], target: list[str | None]) -> tuple[CodedKeys, CodedKeys]:
