@@ -9,6 +9,7 @@ the plan and looks each step's handler up in :data:`HANDLERS`.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from engine.alignment import evaluate, identity
 from engine.alignment import publish as publishing
 from engine.alignment.blocking import NoBlocking
 from engine.alignment.candidates import build_rule, check_budget, empty_source, why_none
+from engine.alignment.compare import compare_chunk, compare_task
 from engine.alignment.curation import CURATED, Curation, fixed_records, read_curation
 from engine.alignment.fit.tf import pair_frequencies
 from engine.alignment.headers import check_columns, check_sources
@@ -270,6 +272,7 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
             dedup=step.dedup,
             estimated=state.estimated_pairs,
             progress=state.progress,
+            distances=not _lean(step, state),
         )
     state.executor = found.executor
     state.compared_pairs += found.compared
@@ -303,6 +306,43 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     state.pairs = pairs
     state.under_threshold = len(pairs)
     state.timings["compare"] = time.perf_counter() - started
+
+
+def _lean(step: Compare, state: AlignmentState) -> bool:
+    """Whether the pool may keep only each pair's indexes and total (24 bytes, not 24 + 8
+    per attribute): when nothing but the chosen links needs the per-attribute distances.
+
+    Those are then computed again for the links alone (:func:`_attach_distances`). A
+    model scores from them, near-misses, a review band and curation show them, and a
+    record with several rows takes each attribute's best over its rows: those keep them.
+    """
+    spec = state.spec
+    return (
+        step.model is None
+        and step.keep_until <= step.threshold
+        and spec.review is None
+        and not spec.curation
+        and state.records("align").record is None
+        and state.records("target").record is None
+    )
+
+
+def _attach_distances(state: AlignmentState, chosen: Pairs) -> Pairs:
+    """The chosen pairs with their distance per attribute, computed again (the same floats:
+    the same functions on the same values; the total is the compare stage's)."""
+    spec = state.spec
+    task = compare_task(
+        spec.attributes,
+        state.sides["align"].prepared,
+        state.sides["target"].prepared,
+        math.inf,
+        dedup=False,  # the chosen pairs are each once already
+    )
+    found = compare_chunk(task, chosen.ia, chosen.ib)
+    if len(found.ia) != len(chosen):
+        raise AssertionError("every chosen pair is compared again, under no limit")
+    names = [a.name for a in spec.attributes]
+    return Pairs(chosen.ia, chosen.ib, chosen.total, {n: found.distances[n] for n in names})
 
 
 def _distributed(step: Any, state: AlignmentState) -> bool:
@@ -434,6 +474,8 @@ def handle_match(step: Match, state: AlignmentState) -> None:
     chosen = pairs.take(select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup))
     if _distributed(step, state):
         chosen = _links_distributed(step, state, chosen)
+    elif len(state.spec.attributes) and not chosen.distances:  # a lean pool (_lean)
+        chosen = _attach_distances(state, chosen)
     if step.review is not None:
         chosen, state.review = split(chosen, step.threshold, *step.review)
     if state.curation:  # the must-links, whatever their score

@@ -276,3 +276,35 @@ def test_the_reports_gold_is_scored_once_before_writing(
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Precision" in report or "precision" in report
     assert (tmp_path / "out" / "again.html").exists()
+
+
+def test_a_lean_pool_gives_the_same_links_and_distances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a model, near-misses, review or curation, the compare stage keeps each pair's
+    indexes and total only; the links' distances per attribute are computed again, the same."""
+    from engine.alignment import handlers, stream
+
+    spec = _once_project(tmp_path)
+    lean_spec = tmp_path / "lean.yaml"
+    # The plain outputs alone: no report (its near-misses keep their distances).
+    lean_spec.write_text(
+        spec.read_text().split("outputs:")[0]
+        + "outputs: [{csv: out/links.csv}, {sssom: out/links.sssom.tsv}]\n"
+    )
+    asked: list[bool] = []
+    compare_all = stream.compare_all
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("distances", True))
+        return compare_all(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "compare_all", spy)
+    assert main(["run", "-q", str(lean_spec)]) == 0
+    assert asked == [False]
+    lean = _outputs(tmp_path)
+    assert "d_pt" in lean["links.csv"]
+    monkeypatch.setattr(handlers, "_lean", lambda step, state: False)
+    assert main(["run", "-q", str(lean_spec)]) == 0
+    assert asked == [False, True]
+    assert _outputs(tmp_path) == lean
