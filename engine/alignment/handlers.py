@@ -308,6 +308,11 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
     state.timings["compare"] = time.perf_counter() - started
 
 
+#: Candidate pairs (the blocking's estimate) from which the pool is lean: below, the
+#: distances kept cost little memory, and computing the links' again would cost time.
+LEAN_FROM = 10_000_000
+
+
 def _lean(step: Compare, state: AlignmentState) -> bool:
     """Whether the pool may keep only each pair's indexes and total (24 bytes, not 24 + 8
     per attribute): when nothing but the chosen links needs the per-attribute distances.
@@ -318,7 +323,8 @@ def _lean(step: Compare, state: AlignmentState) -> bool:
     """
     spec = state.spec
     return (
-        step.model is None
+        state.estimated_pairs >= LEAN_FROM
+        and step.model is None
         and step.keep_until <= step.threshold
         and spec.review is None
         and not spec.curation
