@@ -11,6 +11,9 @@ otherwise, which also reports what is wrong with a file or a query:
   (``"1.50"^^xsd:decimal``, ``"1e3"^^xsd:double``, ``"+5"^^xsd:integer``): a
   dump holding an XSD-typed literal whose text either store may change is
   rdflib's;
+- a query naming other graphs, or whose solutions a store chooses or orders
+  its own way (ORDER BY, LIMIT/OFFSET, GROUP BY, SAMPLE and other aggregates),
+  is rdflib's whatever the dumps hold;
 - a query or a file pyoxigraph refuses is rdflib's too, whose messages the
   user knows.
 
@@ -47,8 +50,16 @@ _UPPER_TAGS = (
 )
 #: A typed literal of N-Triples: every quote of a line is its object's (IRIs hold none).
 _NT_TYPED = re.compile(rb'"((?:[^"\\\n\r]|\\.)*)"\^\^<([^>\n\r]*)>')
-#: Keywords naming other graphs than the dumps' (rdflib may fetch a FROM <url>) or services.
-_DATASET = re.compile(r"\b(?:FROM|GRAPH|SERVICE)\b", re.IGNORECASE)
+#: Keywords whose answer depends on the store: other graphs than the dumps' (rdflib may
+#: fetch a FROM <url>) or services; and solutions the stores choose or order each their
+#: own way (ORDER BY collates strings differently; with LIMIT/OFFSET that picks other rows;
+#: SAMPLE, GROUP_CONCAT and other aggregates take their group's values in store order).
+#: Such queries are rdflib's, whatever the dumps hold, so an unrelated triple that sends
+#: the dumps to rdflib (a literal either store would rewrite) never changes the records.
+_STORE_DEPENDENT = re.compile(
+    r"\b(?:FROM|GRAPH|SERVICE|ORDER|LIMIT|OFFSET|GROUP|SAMPLE|GROUP_CONCAT|COUNT|MIN|MAX|SUM|AVG)\b",
+    re.IGNORECASE,
+)
 _INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 #: The lexical forms rdflib and pyoxigraph both keep as written, per XSD datatype.
 _STABLE: dict[str, re.Pattern[str]] = {
@@ -131,19 +142,22 @@ def _with_rdflib(spec: RdfSource, error: Callable[[str], DataError]) -> tuple[li
             ) from None
     try:
         result = graph.query(spec.query)
+        if result.type != "SELECT" or result.vars is None:
+            raise error("the SPARQL query must be a SELECT")
+        names = [str(v) for v in result.vars]
+        # Inside the try: rdflib evaluates the query as its rows are read.
+        rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
+    except DataError:
+        raise
     except Exception as exc:  # parse and evaluation errors alike
         raise error(f"the SPARQL query failed: {exc}") from None
-    if result.type != "SELECT" or result.vars is None:
-        raise error("the SPARQL query must be a SELECT")
-    names = [str(v) for v in result.vars]
-    rows = [[from_rdflib(term) for term in row] for row in result if isinstance(row, tuple)]
     return names, rows
 
 
 def _with_oxigraph(spec: RdfSource) -> tuple[list[str], Rows] | None:
     """The answer by pyoxigraph, or None where rdflib must answer (see the module)."""
     formats = [_OXIGRAPH_FORMATS.get(spec.format_of(path)) for path in spec.rdf]
-    if None in formats or _DATASET.search(_keywords(spec.query)):
+    if None in formats or _STORE_DEPENDENT.search(_keywords(spec.query)):
         return None
     import pyoxigraph as ox
 
