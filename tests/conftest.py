@@ -6,6 +6,7 @@ so ``pytest -m virtuoso`` or ``pytest -m "not virtuoso"`` selects them.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,3 +129,15 @@ def _started(start: Callable[[Path], S], directory: Path) -> S:
         message = str(error)
     # Outside the except block, so the report is the message alone.
     pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_delivered() -> None:
+    """Every test starts with Python's own Ctrl-C handler.
+
+    A process that ignores SIGINT hands that on to every process it starts: a test run
+    started as a background job of a shell without job control does, and so would any
+    test after one that left it ignored. The Ctrl-C tests need SIGINT delivered.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
