@@ -141,6 +141,28 @@ def report(**info: object) -> None:
     sys.stdout.flush()
 
 
+def nazca_links(
+    aligner: Any, refset: list[Any], targetset: list[Any], out: Path, started: float, **info: object
+) -> None:
+    """Run a Nazca aligner, pick one-to-one links greedily, write them and report."""
+    import time
+
+    _, matched = aligner.align(refset, targetset, get_matrix=False)
+    aligned = time.perf_counter()
+    scored = [
+        (refset[i][0], targetset[j][0], -float(d)) for i, found in matched.items() for j, d in found
+    ]
+    n = write_links(out, greedy_one_to_one(scored))
+    done = time.perf_counter()
+    report(
+        candidate_pairs=aligner.nb_comparisons,
+        **info,
+        above_threshold=len(scored),
+        links=n,
+        stages={"align": aligned - started, "one_to_one": done - aligned},
+    )
+
+
 def args() -> tuple[Path, Path, Path, list[dict[str, Any]]]:
     """``run_<tool>.py ALIGN.csv TARGET.csv OUT_LINKS.csv KEYS_JSON``."""
     if len(sys.argv) != 5:

@@ -21,11 +21,9 @@ from common import (
     ATTRIBUTES,
     FIELDS,
     args,
-    greedy_one_to_one,
     key_value,
+    nazca_links,
     read_rows,
-    report,
-    write_links,
 )
 from nazca.rl.aligner import BaseAligner
 from nazca.rl.blocking import BaseBlocking, KeyBlocking
@@ -85,20 +83,13 @@ def main() -> None:
             processings.append(LevenshteinProcessing(i, i, weight=weight, matrix_normalized=True))
     aligner = BaseAligner(threshold=THRESHOLD, processings=processings)
     aligner.register_blocking(UnionBlocking(blockings))
-    _, matched = aligner.align(refset, targetset, get_matrix=False)
-    t1 = time.perf_counter()
-    scored = [
-        (refset[i][0], targetset[j][0], -float(d)) for i, found in matched.items() for j, d in found
-    ]
-    links = greedy_one_to_one(scored)
-    n = write_links(out, links)
-    t2 = time.perf_counter()
-    report(
-        candidate_pairs=aligner.nb_comparisons,
+    nazca_links(
+        aligner,
+        refset,
+        targetset,
+        out,
+        t0,
         candidate_pairs_note="compared, with repeats across keys",
-        above_threshold=len(scored),
-        links=n,
-        stages={"align": t1 - t0, "one_to_one": t2 - t1},
     )
 
 

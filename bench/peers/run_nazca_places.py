@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import args, greedy_one_to_one, report, write_links
+from common import args, nazca_links
 from nazca.rl.aligner import BaseAligner
 from nazca.rl.blocking import KdTreeBlocking
 from nazca.utils.distances import GeographicalProcessing, LevenshteinProcessing
@@ -100,20 +100,7 @@ def main() -> None:
     aligner.register_ref_normalizer(normalizer(chain, tokens))
     aligner.register_target_normalizer(normalizer(chain, tokens))
     aligner.register_blocking(KdTreeBlocking(POINT, POINT, threshold=config["radius"]))
-    _, matched = aligner.align(refset, targetset, get_matrix=False)
-    t1 = time.perf_counter()
-    scored = [
-        (refset[i][0], targetset[j][0], -float(d)) for i, found in matched.items() for j, d in found
-    ]
-    links = greedy_one_to_one(scored)
-    n = write_links(out, links)
-    t2 = time.perf_counter()
-    report(
-        candidate_pairs=aligner.nb_comparisons,
-        above_threshold=len(scored),
-        links=n,
-        stages={"align": t1 - t0, "one_to_one": t2 - t1},
-    )
+    nazca_links(aligner, refset, targetset, out, t0)
 
 
 if __name__ == "__main__":

@@ -88,11 +88,14 @@ class RemoteRule:
         """Candidate pairs: the sum of the rules' (an upper bound for a union)."""
         return sum(self.estimates)
 
+    # The driver never lists or tests candidates on the distributed path (route() sends
+    # every step that would, such as curation and review, to the compare-only path): a
+    # call here is a bug, said as one.
     def pairs(self, chunk: int = 0) -> Any:
-        raise NotImplementedError("the candidates are on the workers")
+        raise RuntimeError(f"{self.label}: the candidate pairs are on the workers, not here")
 
     def contains(self, ia: Any, ib: Any) -> Any:
-        raise NotImplementedError("the candidates are on the workers")
+        raise RuntimeError(f"{self.label}: the candidate pairs are on the workers, not here")
 
 
 def _sparse_ids(n: int) -> list[str]:

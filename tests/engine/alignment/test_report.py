@@ -134,6 +134,15 @@ outputs:
 """
 
 
+def _model_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A fitted-model spec and a one-link gold file."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MODEL_SPEC, encoding="utf-8")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    return spec, gold
+
+
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
@@ -145,10 +154,7 @@ def test_a_model_sweep_is_in_probabilities(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[str], expected: list[str]
 ) -> None:
     """A fitted spec's sweep reads and shows match probabilities: one row per threshold."""
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(MODEL_SPEC, encoding="utf-8")
-    gold = tmp_path / "gold.csv"
-    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    spec, gold = _model_project(tmp_path)
     assert main(["eval", str(spec), "--gold", str(gold), *steps]) == 0
     out = capsys.readouterr().out
     table = out[out.index("threshold sweep") :].splitlines()[1:]
@@ -165,10 +171,7 @@ def test_a_model_sweep_is_in_probabilities(
 def test_a_model_sweep_refuses_a_probability_above_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(MODEL_SPEC, encoding="utf-8")
-    gold = tmp_path / "gold.csv"
-    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    spec, gold = _model_project(tmp_path)
     assert main(["eval", str(spec), "--gold", str(gold), "--steps", "0.5,2"]) == 2
     assert "match probabilities, from 0 to 1" in capsys.readouterr().err
 
@@ -176,10 +179,7 @@ def test_a_model_sweep_refuses_a_probability_above_1(
 def test_a_model_sweep_in_json_reads_probabilities(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(MODEL_SPEC, encoding="utf-8")
-    gold = tmp_path / "gold.csv"
-    gold.write_text("align_id,target_id\nhttp://x/1,http://y/1\n", encoding="utf-8")
+    spec, gold = _model_project(tmp_path)
     assert main(["eval", "--json", str(spec), "--gold", str(gold), "--steps", "0.5,0.9"]) == 0
     document = json.loads(capsys.readouterr().out)
     figures = document.get("figures", document)
