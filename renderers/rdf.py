@@ -14,7 +14,7 @@ from typing import TextIO
 
 from renderers.links import LinkTable, sorted_links
 
-__all__ = ["check_iri", "write_nquads", "write_ntriples", "write_turtle"]
+__all__ = ["check_iri", "checked_pairs", "write_nquads", "write_ntriples", "write_turtle"]
 
 OWL = "http://www.w3.org/2002/07/owl#"
 # Namespaces whose predicates are written as CURIEs in Turtle.
@@ -45,7 +45,7 @@ def check_iri(iri: str) -> str:
     return iri
 
 
-def _checked_pairs(table: LinkTable) -> Iterator[tuple[str, str]]:
+def checked_pairs(table: LinkTable) -> Iterator[tuple[str, str]]:
     """The (subject, object) pairs in canonical order, validated, duplicates dropped."""
     table = sorted_links(table)
     previous: tuple[str, str] | None = None
@@ -67,7 +67,7 @@ def write_ntriples(table: LinkTable, predicate_iri: str, handle: TextIO) -> None
     why callers write through :class:`renderers.atomic.OutputTransaction`.
     """
     middle = f"> <{check_iri(predicate_iri)}> <"
-    handle.writelines(f"<{s}{middle}{o}> .\n" for s, o in _checked_pairs(table))
+    handle.writelines(f"<{s}{middle}{o}> .\n" for s, o in checked_pairs(table))
 
 
 def write_nquads(table: LinkTable, predicate_iri: str, graph_iri: str, handle: TextIO) -> None:
@@ -77,7 +77,7 @@ def write_nquads(table: LinkTable, predicate_iri: str, graph_iri: str, handle: T
     """
     middle = f"> <{check_iri(predicate_iri)}> <"
     tail = f"> <{check_iri(graph_iri)}> .\n"
-    handle.writelines(f"<{s}{middle}{o}{tail}" for s, o in _checked_pairs(table))
+    handle.writelines(f"<{s}{middle}{o}{tail}" for s, o in checked_pairs(table))
 
 
 def _predicate_term(predicate_iri: str) -> tuple[str, str | None]:
@@ -109,7 +109,7 @@ def write_turtle(table: LinkTable, predicate_iri: str, handle: TextIO) -> None:
     def statement() -> str:
         return f"<{subject}> {predicate} " + ", ".join(f"<{o}>" for o in objects) + " .\n"
 
-    for s, o in _checked_pairs(table):
+    for s, o in checked_pairs(table):
         if s != subject:
             if objects:
                 handle.write(statement())

@@ -8,25 +8,29 @@ DATA`` cannot name one). Triples of a named graph go in a ``GRAPH`` block.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import groupby
+from itertools import groupby, islice
 from typing import TextIO
 
 __all__ = ["write_update"]
 
 Quad = tuple[str, str, str, str | None]
 
+#: Lines written at a time: a big update's text never sits in memory all at once.
+_CHUNK_LINES = 4096
 
-def _block(operation: str, quads: Iterable[Quad]) -> str:
-    lines = [f"{operation} {{\n"]
+
+def _block(operation: str, quads: Iterable[Quad], handle: TextIO) -> None:
+    handle.write(f"{operation} {{\n")
     for graph, group in groupby(quads, key=lambda quad: quad[3]):
         indent = "  " if graph is None else "    "
         if graph is not None:
-            lines.append(f"  GRAPH <{graph}> {{\n")
-        lines.extend(f"{indent}{s} {p} {o} .\n" for s, p, o, _ in group)
+            handle.write(f"  GRAPH <{graph}> {{\n")
+        lines = (f"{indent}{s} {p} {o} .\n" for s, p, o, _ in group)
+        while chunk := "".join(islice(lines, _CHUNK_LINES)):
+            handle.write(chunk)
         if graph is not None:
-            lines.append("  }\n")
-    lines.append("}")
-    return "".join(lines)
+            handle.write("  }\n")
+    handle.write("}")
 
 
 def write_update(
@@ -34,9 +38,13 @@ def write_update(
 ) -> None:
     """Write the update: ``comment`` lines first, then the deletions, then the insertions.
 
-    The quads should be sorted by graph (each graph's triples are grouped).
-    Empty blocks are valid SPARQL: an unchanged linkset gives a no-op update.
+    The quads should be sorted by graph (each graph's triples are grouped). The
+    text goes to ``handle`` a chunk of lines at a time. Empty blocks are valid
+    SPARQL: an unchanged linkset gives a no-op update.
     """
     for line in comment.splitlines():
         handle.write(f"# {line}\n")
-    handle.write(_block("DELETE DATA", removed) + " ;\n" + _block("INSERT DATA", added) + "\n")
+    _block("DELETE DATA", removed, handle)
+    handle.write(" ;\n")
+    _block("INSERT DATA", added, handle)
+    handle.write("\n")

@@ -70,8 +70,13 @@ _WHAT_TO_DO = "remove it or move it away (the run then writes every link as adde
 _FORMAT_NAMES = {"turtle": "Turtle", "ntriples": "N-Triples", "nquads": "N-Quads"}
 
 
-def changes(previous: Path, new_text: str, fmt: str, graph: str | None, predicate: str) -> Changes:
-    """What turns the linkset in file ``previous`` (perhaps absent) into ``new_text``."""
+def changes(
+    previous: Path, new: str | set[Quad], fmt: str, graph: str | None, predicate: str
+) -> Changes:
+    """What turns the linkset in file ``previous`` (perhaps absent) into ``new``.
+
+    ``new``: the new linkset's text, or its quads as :func:`read_quads` reads them.
+    """
     try:
         old_text = previous.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -86,7 +91,8 @@ def changes(previous: Path, new_text: str, fmt: str, graph: str | None, predicat
         raise DataError(
             str(previous), f"{_UNREADABLE}: it is not {_FORMAT_NAMES.get(fmt, fmt)}; {_WHAT_TO_DO}"
         ) from None
-    new = read_quads(new_text, fmt, graph, f"the new {previous.name}")
+    if isinstance(new, str):
+        new = read_quads(new, fmt, graph, f"the new {previous.name}")
     return Changes(
         tuple(sorted(old - new, key=_key)), tuple(sorted(new - old, key=_key)), predicate
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment.blocking import describe
-from engine.alignment.changes import Changes, changes, read_quads
+from engine.alignment.changes import Changes, Quad, changes, read_quads
 from engine.alignment.compare import missing_fill
 from engine.alignment.fit.model import Model
 from engine.alignment.formats import FORMATS
@@ -43,7 +44,7 @@ from renderers.html import (
     write_report,
 )
 from renderers.html_model import ModelAttribute, ModelFacts, ModelLevel
-from renderers.rdf import write_nquads, write_ntriples, write_turtle
+from renderers.rdf import check_iri, checked_pairs, write_nquads, write_ntriples, write_turtle
 from renderers.review import write_review_csv, write_review_sssom
 from renderers.sparql_update import write_update
 from renderers.sssom import MappingSet, MatchAttribute, link_scores, write_sssom
@@ -355,6 +356,13 @@ def curated(state: AlignmentState) -> dict[tuple[str, str], tuple[str | None, st
     return {pair: (c.author, c.date) for pair, c in state.curation.by_ids().items()}
 
 
+def _annotation_lines(state: AlignmentState, index: int, output: RdfOutput) -> Iterator[str]:
+    """The N-Triples lines annotating an RDF output's links that came from the curation."""
+    linkset_iri = f"urn:specengine:{state.spec.name}:linkset:{index}"
+    for (subject, target), (author, _) in sorted(curated(state).items()):
+        yield from curation_lines(linkset_iri, subject, output.predicate, target, author)
+
+
 def _curation_annotations(
     state: AlignmentState, index: int, output: RdfOutput, fmt: str, handle: TextIO
 ) -> None:
@@ -362,11 +370,14 @@ def _curation_annotations(
 
     N-Triples lines, which Turtle reads too; N-Quads put them in the links' graph.
     """
-    linkset_iri = f"urn:specengine:{state.spec.name}:linkset:{index}"
-    graph = output.graph or linkset_iri if fmt == "nquads" else None
-    for (subject, target), (author, _) in sorted(curated(state).items()):
-        for line in curation_lines(linkset_iri, subject, output.predicate, target, author):
-            handle.write(line if graph is None else line[: -len(" .\n")] + f" <{graph}> .\n")
+    graph = _graph(state, index, output) if fmt == "nquads" else None
+    for line in _annotation_lines(state, index, output):
+        handle.write(line if graph is None else line[: -len(" .\n")] + f" <{graph}> .\n")
+
+
+def _graph(state: AlignmentState, index: int, output: RdfOutput) -> str:
+    """The named graph of an N-Quads output's triples."""
+    return output.graph or f"urn:specengine:{state.spec.name}:linkset:{index}"
 
 
 def _write_rdf(
@@ -375,12 +386,33 @@ def _write_rdf(
     """An RDF output's links, then the annotations of those from the curation."""
     assert state.links is not None
     if fmt == "nquads":
-        graph = output.graph or f"urn:specengine:{state.spec.name}:linkset:{index}"
-        write_nquads(state.links, output.predicate, graph, handle)
+        write_nquads(state.links, output.predicate, _graph(state, index, output), handle)
     else:
         writer = write_turtle if fmt == "turtle" else write_ntriples
         writer(state.links, output.predicate, handle)
     _curation_annotations(state, index, output, fmt, handle)
+
+
+def _rdf_quads(
+    state: AlignmentState, index: int, output: RdfOutput, fmt: str, graph: str | None
+) -> set[Quad]:
+    """The triples of RDF output ``index``, as :func:`~engine.alignment.changes.read_quads` reads them.
+
+    Made from the links, not by writing the output and parsing it back (rdflib takes
+    seconds per hundred thousand triples): its terms are the IRIs between ``<>`` as
+    written, which a reader gives back unchanged, as :func:`renderers.rdf.check_iri`
+    lets through no escape nor anything else a reader would turn into another IRI.
+    An N-Quads output's triples are in its own graph, the others' in ``graph``.
+    """
+    assert state.links is not None
+    if fmt == "nquads":
+        graph = _graph(state, index, output)
+    predicate = f"<{check_iri(output.predicate)}>"
+    quads = {(f"<{s}>", predicate, f"<{o}>", graph) for s, o in checked_pairs(state.links)}
+    for line in _annotation_lines(state, index, output):
+        subject, property_, value = line[: -len(" .\n")].split(" ")
+        quads.add((subject, property_, value, graph))
+    return quads
 
 
 def _write_diff(state: AlignmentState, output: DiffOutput, path: Path) -> None:
@@ -392,9 +424,9 @@ def _write_diff(state: AlignmentState, output: DiffOutput, path: Path) -> None:
     rdf = state.spec.outputs[source]
     assert isinstance(rdf, RdfOutput)
     fmt = rdf.resolved_format
-    text = io.StringIO()
-    _write_rdf(state, source, rdf, fmt, text)
-    found = changes(rdf.rdf, text.getvalue(), fmt, output.graph, rdf.predicate)
+    found = changes(
+        rdf.rdf, _rdf_quads(state, source, rdf, fmt, output.graph), fmt, output.graph, rdf.predicate
+    )
     removed, added = found.links(found.removed), found.links(found.added)
     comment = (
         f"specengine {__version__}: the change of {rdf.rdf.name} ({state.spec.name})"

@@ -105,3 +105,119 @@ def test_the_reports_pairs_show_the_distances_the_compare_step_kept(tmp_path: Pa
         (p.align_id, p.target_id, p.distance) for p in near
     }
     assert all(np.isclose(p.attributes[0].distance, p.distance) for p in near)
+
+
+def _many_links(tmp_path: Path, count: int, outputs: str) -> Path:
+    """A project whose run links ``count`` records one to one (names equal, blocked on them)."""
+    rows = "".join(f"{i},n{i}\n" for i in range(count))
+    (tmp_path / "a.csv").write_text("id,name\n" + rows)
+    (tmp_path / "b.csv").write_text("id,name\n" + rows)
+    spec = SPEC.replace("threshold: 1", "threshold: 0\nblocking: {key: {attribute: name}}")
+    spec = spec.replace("[{csv: out/links.csv}, {html: out/report.html, gold: gold.csv}]", outputs)
+    (tmp_path / "spec.yaml").write_text(spec)
+    return tmp_path / "spec.yaml"
+
+
+def test_the_diff_is_written_a_chunk_of_lines_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typing import Any, TextIO
+
+    from renderers.atomic import OutputTransaction
+
+    spec = _many_links(tmp_path, 10_000, "[{rdf: out/links.nt}, {diff: out/changes.ru}]")
+    writes: list[int] = []
+    open_text = OutputTransaction.open_text
+
+    class Recorder:
+        def __init__(self, handle: TextIO) -> None:
+            self.handle = handle
+
+        def write(self, text: str) -> int:
+            writes.append(len(text))
+            return self.handle.write(text)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
+
+    def recording(self: OutputTransaction, path: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = open_text(self, path, *args, **kwargs)
+        return Recorder(handle) if path.name == "changes.ru" else handle
+
+    monkeypatch.setattr(OutputTransaction, "open_text", recording)
+    assert main(["run", "-q", str(spec)]) == 0
+    update = (tmp_path / "out" / "changes.ru").read_text()
+    assert "0 links removed, 10,000 added" in update
+    # Every link is inserted: the text is far bigger than the largest write.
+    assert sum(writes) == len(update) and max(writes) < len(update) / 2
+
+
+def test_the_diff_reads_only_the_previous_linkset_not_the_new_one_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.alignment import changes
+
+    spec = _many_links(tmp_path, 3, "[{rdf: out/links.nt}, {diff: out/changes.ru}]")
+    assert main(["run", "-q", str(spec)]) == 0
+    read: list[str] = []
+    read_quads = changes.read_quads
+
+    def recording(text: str, fmt: str, graph: str | None, source: str) -> set[changes.Quad]:
+        read.append(source)
+        return read_quads(text, fmt, graph, source)
+
+    monkeypatch.setattr(changes, "read_quads", recording)
+    (tmp_path / "a.csv").write_text("id,name\n0,n0\n1,n1\n7,n2\n")
+    assert main(["run", "-q", str(spec)]) == 0
+    assert read == [str(tmp_path / "out" / "links.nt")]
+    update = (tmp_path / "out" / "changes.ru").read_text()
+    assert "1 links removed, 1 added" in update
+    assert "<http://a/2> <http://www.w3.org/2002/07/owl#sameAs> <http://b/2> ." in update
+    assert "<http://a/7> <http://www.w3.org/2002/07/owl#sameAs> <http://b/2> ." in update
+
+
+@pytest.mark.parametrize(
+    ("rdf", "fmt", "graph"),
+    [
+        ("{rdf: out/links.nt}", "ntriples", None),
+        (
+            '{rdf: out/links.ttl, predicate: "http://www.w3.org/2004/02/skos/core#exactMatch"}',
+            "turtle",
+            None,
+        ),
+        ('{rdf: out/links.nq, graph: "http://example.org/g"}', "nquads", "http://example.org/g"),
+    ],
+)
+def test_the_diffs_triples_are_those_of_the_rdf_output_read_back(
+    tmp_path: Path, rdf: str, fmt: str, graph: str | None
+) -> None:
+    # Made from the links, not read back: IRIs a reader might change come through as they are.
+    from engine.alignment.changes import read_quads
+    from tests.engine.alignment.test_curation import ACCEPT, _curation, _spec
+
+    suffix = rdf.split("links.")[1].split(",")[0].rstrip("}")
+    extra = f"  - {rdf}\n  - {{diff: out/changes.ru, of: out/links.{suffix}}}\n"
+    _curation(tmp_path, [ACCEPT])
+    spec = _spec(tmp_path, curation="curation: curation.sssom.tsv", extra=extra)
+    spec.write_text(spec.read_text().replace("  - {rdf: out/links.nt}\n", "", 1))
+    # Ids a reader might turn into other IRIs (non-ASCII, dot segments): as written.
+    for side, prefix in (("align", "http://example.org/a/"), ("target", "http://example.org/t/")):
+        path = tmp_path / f"{side}.csv"
+        rows = [line.split(",", 1) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+        lines = [f"{prefix}{id_},{name}" for id_, name in rows] + [f"{prefix}ça/../x#é,Zoé"]
+        path.write_text("id,name\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        spec.write_text(spec.read_text().replace(f'{{template: "{prefix}{{id}}"}}', "id"))
+    assert main(["run", "-q", str(spec)]) == 0
+    written = (tmp_path / "out" / f"links.{suffix}").read_text(encoding="utf-8")
+    expected = read_quads(written, fmt, graph, "the output")
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    inserted = update.split("INSERT DATA {\n", 1)[1]
+    if graph is not None:
+        inserted = inserted.split(f"GRAPH <{graph}> {{\n", 1)[1]
+    lines = [line.strip() for line in inserted.splitlines() if line.strip().endswith(" .")]
+    found = {(*line[: -len(" .")].split(" "), graph) for line in lines}
+    assert found == expected and len(expected) > 4
+    assert any("ManualMappingCuration" in quad[2] for quad in expected)
+    assert ("<http://example.org/a/ça/../x#é>", "<http://example.org/t/ça/../x#é>") in {
+        (quad[0], quad[2]) for quad in expected
+    }
