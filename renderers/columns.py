@@ -21,13 +21,23 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from renderers.links import FloatArray
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["BULK_ROWS", "CHUNK_ROWS", "float_texts", "plain_text", "strings", "text", "write_rows"]
+__all__ = [
+    "BULK_ROWS",
+    "CHUNK_ROWS",
+    "booleans",
+    "float_texts",
+    "plain_text",
+    "strings",
+    "text",
+    "write_rows",
+]
 
 #: Outputs with fewer rows are written value by value: importing pyarrow would cost more.
 BULK_ROWS = 20_000
@@ -65,8 +75,17 @@ def float_texts(values: FloatArray, python: Callable[[float], str]) -> pa.Array:
     if arrow.all():
         return texts
     others = np.flatnonzero(~arrow)
-    replacements = pa.array([python(v) for v in values[others].tolist()], pa.string())
-    return pc.replace_with_mask(texts, pa.array(~arrow), replacements)
+    replacements = strings([python(v) for v in values[others].tolist()])
+    assert replacements is not None, "a number's text is ASCII"
+    return pc.replace_with_mask(texts, booleans(~arrow), replacements)
+
+
+def booleans(values: npt.NDArray[np.bool_]) -> pa.Array:
+    """A NumPy boolean array as an Arrow one, from its bits (``pa.array`` imports pandas)."""
+    import pyarrow as pa
+
+    bits = pa.py_buffer(np.packbits(values, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, bits])
 
 
 def strings(values: Sequence[str], joined: str | None = None) -> pa.Array | None:

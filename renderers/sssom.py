@@ -30,16 +30,19 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote, unquote
 
 import numpy as np
 
 from renderers.columns import BULK_ROWS, CHUNK_ROWS, float_texts, write_rows
 from renderers.csv import format_distance
-from renderers.iri_split import plain_splits
+from renderers.iri_split import plain_splits, split_column
 from renderers.links import FloatArray, LinkTable, sorted_links
 from renderers.rdf import check_iri
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "JUSTIFICATIONS",
@@ -470,19 +473,32 @@ def _field_local(name: str) -> str:
 
 @dataclass(frozen=True)
 class _Curies:
-    """The curie_map of one set and the CURIE of every IRI it uses."""
+    """The curie_map of one set and the CURIE of every IRI it uses.
+
+    ``columns``: the CURIEs of the align and the target ids, row by row, when
+    they were made in bulk (``curies`` then holds only the IRIs Arrow left to
+    the splitter and the set's other IRIs).
+    """
 
     prefixes: dict[str, str]  # namespace -> prefix name
     curies: dict[str, str]  # IRI -> CURIE
+    columns: tuple[pa.Array, pa.Array] | None = None
 
     def name(self, namespace: str) -> str:
         return self.prefixes[namespace]
 
 
 def _curies(
-    table: LinkTable, mapping_set: MappingSet, fixed: dict[str, str], extra: Iterable[str] = ()
+    table: LinkTable,
+    mapping_set: MappingSet,
+    fixed: dict[str, str],
+    extra: Iterable[str] = (),
+    columns: bool = False,
 ) -> _Curies:
-    """Split every IRI of the set, then name the namespaces (the curie_map comes first)."""
+    """Split every IRI of the set, then name the namespaces (the curie_map comes first).
+
+    ``columns``: make the ids' CURIEs as Arrow columns (:attr:`_Curies.columns`).
+    """
     known = _known_namespaces(mapping_set.prefixes)
     splitter = _Splitter(known)
     others = (
@@ -491,6 +507,19 @@ def _curies(
         mapping_set.object_source,
         *extra,
     )
+    ids = (table.align_ids, table.target_ids)
+    sides = [split_column(i, known, _LOCAL.pattern) for i in ids] if columns else [None, None]
+    if sides[0] is not None and sides[1] is not None:
+        # Split by the splitter in the order below, an invalid IRI is the one it
+        # would name first: align ids, then target ids, then the set's own IRIs.
+        rest = (*sides[0].others, *sides[1].others, *(i for i in others if i is not None))
+        splits = {iri: splitter.split(iri) for iri in dict.fromkeys(rest)}
+        namespaces = sides[0].namespace_set() | sides[1].namespace_set()
+        namespaces |= {ns for ns, _ in splits.values()} | set(fixed)
+        prefixes = _assign_prefixes(namespaces, fixed, known)
+        curies = {iri: f"{prefixes[ns]}:{local}" for iri, (ns, local) in splits.items()}
+        made = (sides[0].curies(prefixes, curies), sides[1].curies(prefixes, curies))
+        return _Curies(prefixes, curies, made)
     iris = (*table.align_ids, *table.target_ids, *(i for i in others if i is not None))
     # Each IRI once: align ids repeat in 1:n links. Many: the plain ones cut in bulk.
     distinct = list(dict.fromkeys(iris))
@@ -673,7 +702,9 @@ def write_sssom(
     curated = curated or {}
     authors = {a for a, _ in curated.values() if a}
     dated = any(d for _, d in curated.values())
-    names = _curies(table, mapping_set, fixed, sorted(authors))
+    # A chunk of rows at a time: a big set's texts never sit in memory all at once.
+    bulk = len(table) >= BULK_ROWS and not curated
+    names = _curies(table, mapping_set, fixed, sorted(authors), columns=bulk)
     slots = _extension_slots(table.attributes)
 
     lines = _metadata(
@@ -696,20 +727,16 @@ def write_sssom(
     ]
     day = mapping_set.mapping_date
     run_day = (day.date() if isinstance(day, datetime) else day).isoformat()
-    # A chunk of rows at a time: a big set's texts never sit in memory all at once.
-    bulk = len(table) >= BULK_ROWS and not curated
-    step = CHUNK_ROWS if bulk else max(len(table), 1)
+    step = CHUNK_ROWS if names.columns is not None else max(len(table), 1)
     for start in range(0, len(table), step):
         end = start + step
+        if names.columns is not None:
+            subjects, objects = (column.slice(start, step) for column in names.columns)
+            texts = [float_texts(values[start:end], how) for values, how in columns]
+            write_rows([subjects, predicate, objects, justification, *texts], "\t", handle)
+            continue
         subjects = [curies[s] for s in table.align_ids[start:end]]
         objects = [curies[o] for o in table.target_ids[start:end]]
-        if bulk:
-            import pyarrow as pa
-
-            texts = [float_texts(values[start:end], how) for values, how in columns]
-            fields = [pa.array(subjects, pa.string()), predicate, pa.array(objects, pa.string())]
-            write_rows([*fields, justification, *texts], "\t", handle)
-            continue
         # tolist() converts to Python floats in one go, much faster than per-element numpy access.
         values = [[how(v) for v in column[start:end].tolist()] for column, how in columns]
         pairs = zip(table.align_ids[start:end], table.target_ids[start:end], strict=True)

@@ -109,3 +109,38 @@ def test_links_csv_in_bulk_quotes_ids_like_the_csv_module(monkeypatch: pytest.Mo
     monkeypatch.setattr(csv_renderer, "CHUNK_ROWS", 512)
     assert _csv(table, ",") == expected
     assert '"http://e.org/""quoted"",id"' in expected
+
+
+def test_float_texts_outside_arrows_notation_do_not_import_pandas() -> None:
+    # pyarrow imports pandas (0.4 s) the first time it converts a Python object or NumPy array.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from renderers.columns import float_texts\n"
+        "from renderers.csv import format_distance\n"
+        "texts = float_texts(np.array([1e-05, 0.5, np.nan, 1e12]), format_distance)\n"
+        "assert texts.to_pylist() == ['1e-05', '0.5', '', '1000000000000'], texts\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_booleans_are_numpys() -> None:
+    from renderers.columns import booleans
+
+    for n in (0, 1, 7, 8, 9, 1000):
+        values = np.random.default_rng(n).random(n) < 0.5
+        assert booleans(values).to_pylist() == values.tolist()
+        assert booleans(values).null_count == 0

@@ -221,3 +221,40 @@ def test_the_diffs_triples_are_those_of_the_rdf_output_read_back(
     assert ("<http://example.org/a/ça/../x#é>", "<http://example.org/t/ça/../x#é>") in {
         (quad[0], quad[2]) for quad in expected
     }
+
+
+def test_a_run_writing_every_output_in_bulk_does_not_import_pandas(tmp_path: Path) -> None:
+    # pyarrow imports pandas (0.4 s) the first time it converts a Python object.
+    import subprocess
+    import sys
+
+    spec = _many_links(
+        tmp_path,
+        300,
+        "[{csv: out/links.csv}, {sssom: out/links.sssom.tsv}, {rdf: out/links.nt},"
+        " {rdf: out/links.ttl}, {diff: out/changes.ru, of: out/links.nt},"
+        " {html: out/report.html}, {clusters: out/clusters.csv}]",
+    )
+    script = (
+        "import sys\n"
+        "from engine.alignment import csv_read\n"
+        "from engine.cli import main\n"
+        "from renderers import csv, sssom\n"
+        # The bulk writers (Arrow) from 100 links on, not 20,000: a small run takes them.
+        "csv.BULK_ROWS = sssom.BULK_ROWS = 100\n"
+        "csv_read.MIN_BYTES = 0\n"
+        f"assert main(['run', '-q', {str(spec)!r}]) == 0\n"
+        "assert 'pyarrow' in sys.modules\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
+    assert (tmp_path / "out" / "links.sssom.tsv").read_text().count("\n") > 300
