@@ -8,20 +8,21 @@ threshold is the largest.
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MODES", "ONE_TO_ONE_CANDIDATES", "prune", "select"]
+from engine.alignment.compiled import load
+
+__all__ = ["MODES", "prune", "select"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 MODES = ("all", "best", "one-to-one")
-
-#: Candidates per record kept for a large one-to-one assignment (see ``prune``).
-ONE_TO_ONE_CANDIDATES = 5
 
 
 def _top(keys: Ints, other: Ints, d: Floats, k: int) -> npt.NDArray[np.bool_]:
@@ -55,18 +56,15 @@ def prune(ia: Ints, ib: Ints, d: Floats, mode: str, *, dedup: bool = False) -> I
 
     Lets the compare stage keep memory bounded while it streams: ``best`` needs
     only each align record's closest pair (each record's, either side, in a
-    deduplication); ``one-to-one`` keeps a pair while it is among the
-    ``ONE_TO_ONE_CANDIDATES`` closest of its align or of its target record, which
-    leaves the assignment unchanged unless a record has more candidates than
-    that under the threshold. ``all`` keeps everything.
+    deduplication), and that holds whatever pairs come later. ``all`` and
+    ``one-to-one`` keep everything: which pair a one-to-one assignment takes
+    depends on every pair of its component, so no pair can be dropped early
+    without changing links (keeping each record's five closest lost 14 true
+    links of a million).
     """
-    if mode == "all" or not len(ia):
+    if mode != "best" or not len(ia):
         return np.arange(len(ia), dtype=np.int64)
-    k = 1 if mode == "best" else ONE_TO_ONE_CANDIDATES
-    if mode == "best" and not dedup:
-        keep = _top(ia, ib, d, 1)
-    else:
-        keep = _top(ia, ib, d, k) | _top(ib, ia, d, k)
+    keep = _top(ia, ib, d, 1) if not dedup else _top(ia, ib, d, 1) | _top(ib, ia, d, 1)
     return np.flatnonzero(keep).astype(np.int64)
 
 
@@ -110,59 +108,77 @@ def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
     ``EXACT_COMPONENT`` records are solved together, exactly; a larger one (a
     blocking key shared by many records can make one) is resolved greedily.
     """
+    giant = _in_giant(ia, ib)
+    small = np.flatnonzero(~giant)
+    keep = [small[_assignment(ia[small], ib[small], d[small], threshold)]]
+    del small
+    if giant.any():  # in place: no copies of the (maybe 20M) pairs of giant components
+        keep.append(_greedy(ia, ib, d, giant))
+    return np.sort(np.concatenate(keep)).astype(np.int64)
+
+
+#: From this many pairs the components come from the compiled union-find: scipy's
+#: builds a sparse graph first (7 s at 23M pairs), but avoids compiling for small inputs.
+_COMPILED_FROM = 500_000
+
+
+def _in_giant(ia: Ints, ib: Ints) -> npt.NDArray[np.bool_]:
+    """Whether each pair lies in a connected component of over ``EXACT_COMPONENT`` records."""
+    if len(ia) >= _COMPILED_FROM:
+        a, n = _dense(ia)
+        b, m = _dense(ib)
+        large: npt.NDArray[np.bool_] = load("engine.alignment.match_loops").in_large(
+            a, b, n, m, EXACT_COMPONENT
+        )
+        return large
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components
 
-    ua, a_index = _compact(ia)
-    ub, b_index = _compact(ib)
+    ua, a = _compact(ia)
+    ub, b = _compact(ib)
     n, m = len(ua), len(ub)
-    graph = sparse.coo_matrix(
-        (np.ones(len(ia)), (a_index, n + b_index)), shape=(n + m, n + m)
-    ).tocsr()
+    graph = sparse.coo_matrix((np.ones(len(a)), (a, n + b)), shape=(n + m, n + m)).tocsr()
     _, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels)
-    giant = sizes[labels[a_index]] > EXACT_COMPONENT
-    keep = [np.flatnonzero(~giant)[_assignment(ia[~giant], ib[~giant], d[~giant], threshold)]]
-    if giant.any():
-        keep.append(np.flatnonzero(giant)[_greedy(ia[giant], ib[giant], d[giant])])
-    return np.sort(np.concatenate(keep)).astype(np.int64)
+    giant: npt.NDArray[np.bool_] = np.bincount(labels)[labels[a]] > EXACT_COMPONENT
+    return giant
 
 
-def _greedy(ia: Ints, ib: Ints, d: Floats) -> Ints:
+def _dense(values: Ints) -> tuple[Ints, int]:
+    """Record indexes as they are when they are few enough to number arrays (the usual
+    case: a gather costs a cache miss a pair at 20M pairs), else compacted."""
+    if len(values) and values.min() >= 0 and values.max() <= 4 * len(values) + 1_000_000:
+        return values, int(values.max()) + 1
+    unique, compact = _compact(values)
+    return compact, len(unique)
+
+
+def _greedy(ia: Ints, ib: Ints, d: Floats, use: npt.NDArray[np.bool_] | None = None) -> Ints:
     """Closest pairs first, skipping any whose record is already linked.
 
     The order is the distance, then the align index, the target index and the
-    pair's position (``np.lexsort((ib, ia, d))``). Computed in rounds of
-    "locally dominant" pairs, without a loop per pair: a pair that comes first
-    among all the pairs of both its records is linked by the sequential pass
-    too (nothing before it can take its records), and the pairs of its records
-    are then skipped by it; so the sequential pass on what is left gives the
-    rest. A round costs a few vectorised passes; when rounds stop paying (a
-    long chain of ever-closer pairs links two per round) the few pairs left go
-    through the sequential pass.
+    pair's position (``np.lexsort((ib, ia, d))``). Only the pairs ``use`` take
+    part (all by default); the positions returned are in ``ia``. Large inputs
+    go through the compiled pass (:func:`engine.alignment.match_loops.greedy`:
+    linear in the pairs, no global sort); each record ranks its own pairs in
+    that order restricted to it (a stable sort keeps positions), so it links
+    what the loop here links, repeated pairs included; the tests check it on
+    random inputs.
     """
-    if len(ia) <= _SEQUENTIAL or np.isnan(d).any():  # NaN: lexsort's order, not min's
-        return np.sort(_sequential(ia, ib, d))
-    _, a = _compact(ia)
-    _, b = _compact(ib)
-    alive = np.arange(len(ia), dtype=np.int64)
-    free_a = np.ones(int(a.max()) + 1, dtype=bool)
-    free_b = np.ones(int(b.max()) + 1, dtype=bool)
-    keep: list[Ints] = []
-    while len(alive) > _SEQUENTIAL:
-        aa, bb = a[alive], b[alive]
-        first = _first(aa, len(free_a), alive, d, ib) & _first(bb, len(free_b), alive, d, ia)
-        chosen = alive[first]
-        keep.append(chosen)
-        free_a[a[chosen]] = False
-        free_b[b[chosen]] = False
-        before = len(alive)
-        alive = alive[free_a[aa] & free_b[bb]]
-        if len(alive) > before - before // 8:  # under 1/8 gone: let the loop finish it
-            break
-    if len(alive):
-        keep.append(alive[_sequential(ia[alive], ib[alive], d[alive])])
-    return np.sort(np.concatenate(keep)).astype(np.int64)
+    if use is None:
+        use = np.ones(len(ia), dtype=bool)
+    # NaN (rare: d.min() is NaN then, without a copy): lexsort's order, not min's.
+    if np.count_nonzero(use) <= _SEQUENTIAL or math.isnan(d.min()):
+        where = np.flatnonzero(use)
+        return np.sort(where[_sequential(ia[where], ib[where], d[where])])
+    a, n = _dense(ia)
+    b, m = _dense(ib)
+    loops = load("engine.alignment.match_loops")
+    # Each side's rows on a thread of its own (the loops release the GIL).
+    with ThreadPoolExecutor(2) as pool:
+        rows_b = pool.submit(loops.rows, b, m, d, a, use)
+        rows_a = loops.rows(a, n, d, b, use)
+        chosen: Ints = loops.link(len(ia), *rows_a, *rows_b.result())
+    return chosen
 
 
 #: Up to this many pairs the greedy pass is a plain loop: rounds would not pay.

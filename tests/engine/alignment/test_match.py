@@ -177,6 +177,38 @@ def test_giant_component_links_unchanged_by_the_vectorised_greedy(
     assert kept.tolist() == _sequential_greedy(ia, ib, d)
 
 
+def test_one_to_one_never_prunes_a_link_away() -> None:
+    from engine.alignment.match import prune
+
+    # Align record 0's true partner, target 6, is its seventh closest, and target 6 has
+    # five closer align records (7..11); each of those records is taken by a closer
+    # pair of its own, so the greedy pass links 0-6. Keeping each record's five
+    # closest pairs (the old rule) dropped 0-6.
+    ia = np.array([0] * 7 + [1, 2, 3, 4, 5, 6] + [7, 8, 9, 10, 11] * 2, dtype=np.int64)
+    ib = np.array([0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5] + [6] * 5 + [7, 8, 9, 10, 11])
+    d = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5] + [0.1] * 6 + [1.2] * 5 + [0.1] * 5)
+    kept = prune(ia, ib, d, "one-to-one")
+    links = kept[select(ia[kept], ib[kept], d[kept], "one-to-one", 2.0)]
+    assert (0, 6) in set(zip(ia[links].tolist(), ib[links].tolist(), strict=True))
+
+
+def test_compiled_components_match_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.alignment import match
+
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n, m = int(rng.integers(1, 500)), int(rng.integers(1, 500))
+        size = int(rng.integers(1, 800))
+        a, b = rng.integers(0, n, size), rng.integers(0, m, size)
+        if trial % 4 == 0:  # indexes too sparse to number arrays: compacted first
+            a = a * 10**9
+        monkeypatch.setattr(match, "EXACT_COMPONENT", int(rng.integers(1, 60)))
+        monkeypatch.setattr(match, "_COMPILED_FROM", 10**9)
+        with_scipy = match._in_giant(a, b)
+        monkeypatch.setattr(match, "_COMPILED_FROM", 0)
+        assert match._in_giant(a, b).tolist() == with_scipy.tolist()
+
+
 def test_compact_numbers_like_unique() -> None:
     from engine.alignment.match import _compact
 
@@ -207,7 +239,7 @@ def _sorted_top(keys: np.ndarray, other: np.ndarray, d: np.ndarray, k: int) -> s
 
 @pytest.mark.parametrize("with_nan", [False, True])
 def test_prune_keeps_the_first_pairs_of_each_record_in_sorted_order(with_nan: bool) -> None:
-    from engine.alignment.match import ONE_TO_ONE_CANDIDATES, prune
+    from engine.alignment.match import prune
 
     rng = np.random.default_rng(13)
     for _ in range(20):
@@ -218,9 +250,9 @@ def test_prune_keeps_the_first_pairs_of_each_record_in_sorted_order(with_nan: bo
         d[rng.random(n) < 0.2] = -0.0
         if with_nan:
             d[rng.random(n) < 0.1] = np.nan
-        k = ONE_TO_ONE_CANDIDATES
-        both = sorted(_sorted_top(ia, ib, d, k) | _sorted_top(ib, ia, d, k))
-        assert prune(ia, ib, d, "one-to-one").tolist() == both
+        # One-to-one keeps every pair: dropping any could change an assignment.
+        assert prune(ia, ib, d, "one-to-one").tolist() == list(range(n))
+        assert prune(ia, ib, d, "all").tolist() == list(range(n))
         assert prune(ia, ib, d, "best").tolist() == sorted(_sorted_top(ia, ib, d, 1))
         dedup = sorted(_sorted_top(ia, ib, d, 1) | _sorted_top(ib, ia, d, 1))
         assert prune(ia, ib, d, "best", dedup=True).tolist() == dedup

@@ -103,6 +103,25 @@ def test_every_pair_under_the_limit_is_kept_once_pruning_aside() -> None:
     assert found.compared == 40 * 50
 
 
+def test_a_one_to_one_pool_is_never_pruned(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Which pair a one-to-one assignment takes depends on every pair of its component.
+    monkeypatch.setattr(stream, "POOL_LIMIT", 10)
+    rng = random.Random(8)
+    raw_a, raw_b = _side(rng, 40), _side(rng, 50)
+    align, target = _prepared(raw_a), _prepared(raw_b)
+    found = compare_all(
+        NoBlocking(40, 50), ATTRIBUTES, align, target, 1.5, executor=EXECUTOR,
+        matching="one-to-one", dedup=False,
+    )  # fmt: skip
+    ia = np.repeat(np.arange(40, dtype=np.int64), 50)
+    ib = np.tile(np.arange(50, dtype=np.int64), 40)
+    total, _ = _naive(align, target, ia, ib)
+    under = total <= 1.5 + 1e-9
+    assert np.count_nonzero(under) > 10 * stream.POOL_LIMIT
+    got = sorted(zip(found.pairs.ia.tolist(), found.pairs.ib.tolist(), strict=True))
+    assert got == sorted(zip(ia[under].tolist(), ib[under].tolist(), strict=True))
+
+
 def test_without_distances_only_the_totals_are_kept() -> None:
     rng = random.Random(6)
     raw_a, raw_b = _side(rng, 30), _side(rng, 30)
@@ -122,3 +141,22 @@ def test_nothing_to_compare() -> None:
     assert found.compared == 0 and len(found.pairs) == 0
     assert list(found.pairs.distances) == ["name", "city", "code", "size"]
     assert found.pairs.ia.dtype == np.int64 and found.pairs.total.dtype == np.float64
+
+
+def test_the_pool_keeps_every_pair_across_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.alignment.compare import ChunkResult
+
+    monkeypatch.setattr(stream, "SEGMENT", 7)
+    rng = np.random.default_rng(9)
+    pool = stream._Pool(["x"])
+    chunks = []
+    for size in (0, 3, 7, 1, 15, 2, 0, 9):
+        ia, ib = rng.integers(0, 100, size), rng.integers(0, 100, size)
+        total, x = rng.random(size), rng.random(size)
+        pool.add(ChunkResult(size, ia, ib, total, {"x": x}))
+        chunks.append((ia, ib, total, x))
+    assert pool.size == 37
+    merged = pool.merged()
+    for got, k in ((merged.ia, 0), (merged.ib, 1), (merged.total, 2), (merged.distances["x"], 3)):
+        assert got.tolist() == np.concatenate([c[k] for c in chunks]).tolist()
+    assert pool.size == 0 and len(pool.merged()) == 0
