@@ -153,3 +153,72 @@ def test_a_corrupt_previous_linkset_is_a_data_error_saying_what_to_do(
     linkset.rename(tmp_path / "links.old")
     assert main(["run", "-q", str(spec)]) == 0
     assert "0 links removed" in (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+
+
+def test_the_engines_linksets_are_read_without_rdflib(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rdflib reads about 30,000 triples a second: the previous linkset of a big run took seconds.
+    from rdflib import Dataset
+
+    from engine.alignment.changes import read_quads
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed with rdflib")
+
+    monkeypatch.setattr(Graph, "parse", refuse)
+    monkeypatch.setattr(Dataset, "parse", refuse)
+    link = "<http://a/1> <http://www.w3.org/2002/07/owl#sameAs> <http://b/é>"
+    assert read_quads(f"{link} .\n{link} .\n", "ntriples", GRAPH, "x") == {
+        ("<http://a/1>", "<http://www.w3.org/2002/07/owl#sameAs>", "<http://b/é>", GRAPH)
+    }
+    assert read_quads(f"{link} <{GRAPH}> .\n{link} .\n", "nquads", None, "x") == {
+        ("<http://a/1>", "<http://www.w3.org/2002/07/owl#sameAs>", "<http://b/é>", GRAPH),
+        ("<http://a/1>", "<http://www.w3.org/2002/07/owl#sameAs>", "<http://b/é>", None),
+    }
+    assert read_quads("", "ntriples", None, "x") == set()
+
+
+_TERMS = [
+    "<http://a/1>",
+    "<http://b/é>",
+    "<urn:x:y>",
+    "<http://a/\xa0x>",
+    "<http://a/{x}>",
+    "<http://a/\\u00e9>",
+    "<relative>",
+    "<http://a/b c>",
+    '"text"',
+    '"3"^^<http://www.w3.org/2001/XMLSchema#integer>',
+    "<urn:x-rdflib:default>",
+    "<http://www.w3.org/2002/07/owl#sameAs>",
+]
+_SEPARATORS = [" "] * 12 + ["\t", "  "]
+
+
+@pytest.mark.parametrize("fmt", ["ntriples", "nquads"])
+def test_linksets_read_without_rdflib_are_what_rdflib_reads(fmt: str) -> None:
+    import random
+
+    from engine.alignment import changes
+
+    def outcome(text: str, plain: bool) -> object:
+        with pytest.MonkeyPatch.context() as patch:
+            if not plain:
+                patch.setattr(changes, "_plain_quads", lambda *args: None)
+            try:
+                return changes.read_quads(text, fmt, GRAPH, "x")
+            except Exception as exc:  # rdflib's own (n3() of an IRI it parsed) or DataError
+                return type(exc)
+
+    rng = random.Random(fmt)
+    fast = 0
+    for _ in range(400):
+        lines = []
+        for _ in range(rng.randint(0, 4)):
+            terms = [rng.choice(_TERMS[:3] * 40 + _TERMS) for _ in range(rng.choice([3, 3, 4]))]
+            separator = rng.choice(_SEPARATORS)
+            lines.append(separator.join(terms) + rng.choice([" ."] * 12 + [" . ", "."]))
+        text = "\n".join(lines) + rng.choice(["\n"] * 6 + ["", "\n\n", "\n# c\n"])
+        found = outcome(text, plain=True)
+        assert found == outcome(text, plain=False), text
+        fast += changes._plain_quads(text, fmt, GRAPH) is not None and bool(found)
+    assert fast > 20  # both paths are taken
