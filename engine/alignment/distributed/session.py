@@ -7,12 +7,10 @@ pairs under the limit (index, index, total and where their distances are: 32
 bytes a pair) and, once the links are chosen, the links' distances per
 attribute and the ids of their records.
 
-The pool of pairs is never pruned (the local path prunes past 4M pairs with
-``match.prune``, whose one-to-one rule keeps a record's five closest pairs and
-so depends on when it runs): the matching sees every pair, and its result is
-the exact one, whatever order the buckets answer in. The cost is the driver's
-memory in the match step at 1M records per side (see bench/distributed.py);
-matching connected components on the workers is the next step.
+The pairs under the limit stay on the workers too: the matching
+(``engine.alignment.distributed.match``) brings them to the driver a piece at a
+time and keeps O(records), and gives ``match.select``'s links, whatever order
+the buckets answer in.
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from engine.alignment.distributed.keys import (
     prepare_part,
     summary,
 )
+from engine.alignment.distributed.match import ROWS, WHERE, Buckets, choose
 from engine.alignment.distributed.read import (
     Part,
     id_and_line,
@@ -59,12 +58,6 @@ from schemas.base import Ref
 __all__ = ["WHERE", "RemoteRule", "Session"]
 
 log = logging.getLogger(__name__)
-
-#: Where a pair's distances are on the workers: its bucket's number times :data:`_ROWS`
-#: plus its row there (in ``Pairs.distances`` under a name no attribute can have, until
-#: the links are chosen).
-WHERE = "\x00where"
-_ROWS = float(1 << 32)
 
 
 @dataclass
@@ -117,7 +110,8 @@ class Session:
         self.buckets = 1
         #: The buckets' results, on the workers (their distances per attribute).
         self.found: list[Any] = []
-        self._kept: list[Pairs] = []
+        #: How many pairs under the limit each bucket of :attr:`found` holds.
+        self.sizes: list[int] = []
         self._compared = 0
 
     # ------------------------------------------------------------------ cluster
@@ -169,6 +163,20 @@ class Session:
         """The values of timed tasks, brought to the driver (small ones only)."""
         self._stage_figures(futures)
         return self._wait([self.client.submit(_value, f, pure=False) for f in futures])
+
+    # The cluster as the matching uses it (engine.alignment.distributed.match.Remote).
+
+    def submit(self, func: Any, *args: Any) -> Any:
+        """``func(*args)`` as a task: its future."""
+        return self.client.submit(func, *args, pure=False)
+
+    def wait(self, futures: list[Any]) -> list[Any]:
+        """The futures' values, here."""
+        return self._wait(futures)
+
+    def broadcast(self, value: Any) -> Any:
+        """``value`` on every worker: a future for tasks to take."""
+        return self.client.scatter(value, broadcast=True)
 
     # ------------------------------------------------------------------ read, prepare
 
@@ -331,18 +339,18 @@ class Session:
     def compare(
         self, attributes: tuple[Attribute, ...], limit: float, matching: str
     ) -> tuple[Pairs, int]:
-        """Each rule's buckets gathered and compared on the workers; the pairs under ``limit`` back.
+        """Each rule's buckets gathered and compared on the workers; the links ``matching`` chooses.
 
-        The pairs' distances per attribute stay on the workers: each pair comes
-        with its bucket and row there instead (:data:`WHERE`), for :meth:`distances`
-        to fetch those of the links alone. Every pair under the limit is kept (32
-        bytes a pair): unlike the local pool, never pruned, so the matching is exact
-        whatever order the buckets answer in.
+        The pairs under ``limit`` (the threshold: this path keeps no near-misses)
+        stay on the workers; the links come with their bucket and row there
+        (:data:`WHERE`) instead of their distances, for :meth:`distances` to fetch
+        those of the links alone. The result's length is the count of pairs under
+        the limit (:class:`~engine.alignment.distributed.match.Chosen`).
         """
         from engine.alignment.blocking import describe
 
         self.found = []
-        self._kept = []
+        self.sizes = []
         self._compared = 0
         pending = None
         # Two rules in flight: the next rule's shuffle runs while this rule's buckets are
@@ -354,8 +362,10 @@ class Session:
             pending = submitted
         if pending is not None:
             self._collect(*pending)
-        pairs = _merged(self._kept, [WHERE])
-        self._kept = []
+        started = time.perf_counter()
+        records = (self.offsets["align"][-1], self.offsets["target"][-1])
+        pairs = choose(self, Buckets(self.found, self.sizes), matching, limit, records)
+        log.info("distributed: %s links chosen in %.2f s", matching, time.perf_counter() - started)
         return pairs, self._compared
 
     def _submit_rule(
@@ -393,25 +403,23 @@ class Session:
         return splits, futures, light
 
     def _collect(self, splits: list[Any], futures: list[Any], light: list[Any]) -> None:
-        """A rule's pairs under the limit, in submission order (the same on every run)."""
+        """A rule's buckets with pairs under the limit, in submission order (the same on every run)."""
         answers = self._wait(light)
         self._stage_figures(splits)
-        for future, (count, ia, ib, total, seconds) in zip(futures, answers, strict=True):
+        for future, (count, under, seconds) in zip(futures, answers, strict=True):
             self._compared += count
             for stage, spent in seconds.items():
                 self.figures[f"bucket {stage} (worker s)"] += spent
-            if len(ia):
-                # Bucket and row in one float (exact below 2**53): 32 bytes a pair in all.
-                where = np.arange(len(ia), dtype=np.float64) + len(self.found) * _ROWS
-                self._kept.append(Pairs(ia, ib, total, {WHERE: where}))
+            if under:
                 self.found.append(future)
+                self.sizes.append(under)
 
     def distances(self, pairs: Pairs, names: list[str]) -> Pairs:
         """``pairs`` (from :meth:`compare`) with their distances per attribute, fetched."""
         if WHERE not in pairs.distances:
             return pairs
         where = pairs.distances[WHERE].astype(np.int64)
-        bucket, row = where // int(_ROWS), where % int(_ROWS)
+        bucket, row = where // int(ROWS), where % int(ROWS)
         out = {name: np.full(len(pairs), np.nan) for name in names}
         futures, places = [], []
         for k in np.unique(bucket).tolist():
@@ -447,29 +455,9 @@ class Session:
         return out
 
 
-def _merged(kept: list[Pairs], names: list[str]) -> Pairs:
-    """One Pairs of all; each column's pieces are dropped once copied (peak: one column more)."""
-    if not kept:
-        empty = np.zeros(0, np.int64)
-        return Pairs(empty, empty, np.zeros(0), {name: np.zeros(0) for name in names})
-    if len(kept) == 1:
-        return kept[0]
-    parts = [{"ia": p.ia, "ib": p.ib, "total": p.total, **p.distances} for p in kept]
-    kept.clear()
-    columns = {}
-    for name in ("ia", "ib", "total", *names):
-        columns[name] = np.concatenate([part.pop(name) for part in parts])
-    return Pairs(
-        columns.pop("ia"),
-        columns.pop("ib"),
-        columns.pop("total"),
-        {name: columns.pop(name) for name in names},
-    )
-
-
-def _light(found: Found) -> tuple[int, Any, Any, Any, dict[str, float]]:
-    """A bucket's pairs without their distances per attribute (those stay on the worker)."""
-    return found.compared, found.ia, found.ib, found.total, found.seconds
+def _light(found: Found) -> tuple[int, int, dict[str, float]]:
+    """A bucket's figures: pairs compared, pairs under the limit (those stay on the worker)."""
+    return found.compared, len(found.ia), found.seconds
 
 
 def _take(found: Found, rows: Any) -> dict[str, Any]:

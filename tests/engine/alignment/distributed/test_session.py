@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import distributed
+import numpy as np
 import pytest
 import yaml
 
 from engine import load_spec
-from engine.alignment import handlers
+from engine.alignment import handlers, match
+from engine.alignment.distributed import match as remote_match
 from engine.alignment.distributed import route
+from engine.alignment.distributed.session import Session
 from engine.cli import main
 from engine.generate import people
 
@@ -124,3 +128,60 @@ def test_an_id_in_two_partitions_is_the_local_readers_error(
     assert f"people-a.csv:{len(lines) + 1}: duplicate id" in errors[0]
     assert "(first used at line 2)" in errors[0]
     assert errors[1] == errors[0]
+
+
+def test_one_to_one_over_large_and_small_components_never_brings_all_pairs(
+    cluster: str, task: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # Components of over 6 records are "giant" (greedy), the rest solved exactly; the driver
+    # takes the pairs in pieces of 200, in ranges of totals cut every 16 pairs of a bucket.
+    monkeypatch.setattr(match, "EXACT_COMPONENT", 6)
+    monkeypatch.setattr(remote_match, "CHUNK", 200)
+    monkeypatch.setattr(remote_match, "_SAMPLE", 16)
+    kinds: list[tuple[bool, bool]] = []
+    in_giant = match._in_giant
+
+    def spy(ia: Any, ib: Any) -> Any:
+        giant = in_giant(ia, ib)
+        kinds.append((bool(giant.any()), bool((~giant).any())))
+        return giant
+
+    monkeypatch.setattr(match, "_in_giant", spy)
+    local = _spec(tmp_path / "local", task, "{local: {workers: 1}}")
+    assert main(["run", "-q", "--json", str(local)]) == 0
+    counts = [json.loads(capsys.readouterr().out)["alignment"]["under_threshold"]]
+    assert kinds == [(True, True)]
+    largest = 0
+    wait = Session.wait
+
+    def measured(self: Session, futures: list[Any]) -> list[Any]:
+        nonlocal largest
+        values = wait(self, futures)
+        for value in values:
+            for column in value if isinstance(value, tuple) else [value]:
+                if isinstance(column, np.ndarray):
+                    largest = max(largest, len(column))
+        return values
+
+    monkeypatch.setattr(Session, "wait", measured)
+    selected: list[int] = []  # the pairs each selection on the driver is given
+
+    def counted(select: Any) -> Any:
+        def spy(ia: Any, *args: Any, **kwargs: Any) -> Any:
+            selected.append(len(ia))
+            return select(ia, *args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(match, "select", counted(match.select))
+    monkeypatch.setattr(handlers, "select", counted(handlers.select))
+    dask = _spec(tmp_path / "dask", task, f"{{dask: {{address: '{cluster}'}}}}")
+    assert main(["run", "-q", "--json", str(dask)]) == 0
+    counts.append(json.loads(capsys.readouterr().out)["alignment"]["under_threshold"])
+    for name in ("links.csv", "links.nt"):
+        expected = (tmp_path / "local" / name).read_bytes()
+        assert (tmp_path / "dask" / name).read_bytes() == expected, name
+    assert counts[1] == counts[0] > 3000  # the pairs under the threshold, counted on the workers
+    # Pieces, never all the pairs under the threshold: neither a gathered answer nor a selection.
+    assert 0 < largest <= 1000 < counts[0]
+    assert selected and max(selected) < counts[0]
