@@ -2,10 +2,11 @@
 
 :class:`renderers.sssom._Splitter` splits one IRI at a time with Python regular
 expressions, a few microseconds each: most of an SSSOM file's time at hundreds
-of thousands of links. Most IRIs take its plainest path: valid, under no known
-namespace, cut after their last ``/`` or ``#`` with a non-empty local part that
-is a valid CURIE tail. Arrow's compiled regular expressions find those, a
-column at a time; every other IRI is left to the splitter, so the result is
+of thousands of links. Most IRIs take one of its plainest paths: valid, and
+either under a known namespace with a rest that is a valid CURIE tail, or under
+none and cut after their last ``/`` or ``#`` with a non-empty local part that
+is one. Arrow's compiled regular expressions find those, a column at a time;
+every other IRI is left to the splitter, so the result is
 its own. The columns are built from their buffers (:func:`renderers.columns.strings`):
 pyarrow imports pandas (about 0.4 s) the first time it converts a Python object.
 """
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from renderers.columns import strings, text
+from renderers.columns import booleans, strings, text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,21 +40,29 @@ def plain_columns(
 
     Three arrays as long as ``texts``: a boolean without nulls, then the
     namespace and the local part of each plain IRI (null for the others).
-    ``known``: the namespaces the splitter prefers (an IRI under one is not
-    plain); ``local``: the regular expression of a valid local part (Python's
+    ``known``: the namespaces the splitter prefers (an IRI under one is cut
+    after the longest, when the rest is a valid local part); ``local``: the regular expression of a valid local part (Python's
     syntax, which RE2 reads alike for it).
     """
     import pyarrow.compute as pc
 
-    plain = pc.match_substring_regex(texts, _VALID_IRI)
-    for namespace in known:
-        plain = pc.and_(plain, pc.invert(pc.starts_with(texts, namespace)))
     cut = pc.extract_regex(texts, _CUT)  # null: no cut
-    locals_ = pc.struct_field(cut, "local")
-    plain = pc.and_(plain, pc.match_substring_regex(locals_, f"^(?:{local})$"))
+    namespaces, locals_ = pc.struct_field(cut, "namespace"), pc.struct_field(cut, "local")
+    # The splitter tries the longest known namespace that starts an IRI first.
+    taken = booleans(np.zeros(len(texts), dtype=bool))
+    for namespace in sorted(known, key=lambda ns: (-len(ns), ns)):
+        under = pc.and_(pc.starts_with(texts, namespace), pc.invert(taken))
+        if not pc.any(under).as_py():
+            continue
+        taken = pc.or_(taken, under)
+        namespaces = pc.if_else(under, text(namespace), namespaces)
+        locals_ = pc.if_else(under, pc.utf8_slice_codeunits(texts, len(namespace)), locals_)
+    plain = pc.and_(
+        pc.match_substring_regex(texts, _VALID_IRI),
+        pc.match_substring_regex(locals_, f"^(?:{local})$"),
+    )
     # Null (no cut) is False; fill_null(plain, False) would convert a Python scalar.
     plain = pc.and_kleene(plain, pc.is_valid(plain))
-    namespaces = pc.struct_field(cut, "namespace")
     return plain, _where(plain, namespaces), _where(plain, locals_)
 
 

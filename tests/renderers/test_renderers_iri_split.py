@@ -100,3 +100,17 @@ def test_sssom_in_bulk_names_an_invalid_iri(monkeypatch: pytest.MonkeyPatch) -> 
     table = LinkTable(align, [f"http://t.org/{i}" for i in range(n)], np.zeros(n))
     with pytest.raises(ValueError, match="a b"):
         _written(table, 100, monkeypatch)
+
+
+def test_iris_under_a_known_namespace_are_cut_in_bulk() -> None:
+    known = _known_namespaces({"ex": "http://e.org/p#", "exa": "http://e.org/p#a/"})
+    iris = [
+        "http://dbpedia.org/resource/Paris",
+        "http://e.org/p#a/b",  # the longest known namespace
+        "http://e.org/p#x",
+        "http://dbpedia.org/resource/",  # the namespace itself: an empty local part
+        "http://dbpedia.org/resource/Zoë",  # not a CURIE tail: the splitter's
+    ]
+    assert plain_splits(iris, known, _LOCAL.pattern) == ["Paris", "b", "x", "", None]
+    splitter = _Splitter(known)
+    assert [splitter.split(iri)[1] for iri in iris[:4]] == ["Paris", "b", "x", ""]
