@@ -343,6 +343,7 @@ def _attach_distances(state: AlignmentState, chosen: Pairs) -> Pairs:
         state.sides["target"].prepared,
         math.inf,
         dedup=False,  # the chosen pairs are each once already
+        compiled=False,  # one pass: the metrics, without encoding both sides again
     )
     found = compare_chunk(task, chosen.ia, chosen.ib)
     if len(found.ia) != len(chosen):

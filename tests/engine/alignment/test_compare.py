@@ -115,3 +115,25 @@ def test_dedup_batches_turn_one_way_pairs_round() -> None:
     assert all(a < b for a, b in got)
     assert len(got) == len(set(got))
     assert set(got) == produced
+
+
+def test_a_task_without_the_kernel_never_encodes_the_sides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.alignment import compare, kernel
+    from schemas.alignment import Attribute
+
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 1)
+    values = _values(NAMES, 60)
+    metric = METRICS["jaro_winkler"].func()
+    model = OPTIONS["jaro_winkler"]()
+    side = {"name": metric.prepare(values, model)}
+    attributes = [Attribute(name="name", metric="jaro_winkler", weight=1.0)]
+    ia, ib = RNG.integers(0, 60, 500), RNG.integers(0, 60, 500)
+    compiled = compare.compare_task(attributes, side, side, 1.0, False)
+    plain = compare.compare_task(attributes, side, side, 1.0, False, compiled=False)
+    with_kernel = compare_chunk(compiled, ia, ib)
+    without = compare_chunk(plain, ia, ib)
+    assert compiled.kernel and compiled.kernel[0] is not None  # the kernel ran there
+    assert plain.kernel == [None]
+    assert _as_dict(without) == _as_dict(with_kernel)
