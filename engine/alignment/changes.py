@@ -106,7 +106,8 @@ def changes(
     ``new``: the new linkset's text, or its quads as :func:`read_quads` reads them.
     """
     try:
-        old_text = previous.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (an editor's on Windows) is no character of the RDF.
+        old_text = previous.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         old_text = ""
     except (OSError, UnicodeDecodeError) as exc:

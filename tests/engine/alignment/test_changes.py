@@ -222,3 +222,20 @@ def test_linksets_read_without_rdflib_are_what_rdflib_reads(fmt: str) -> None:
         assert found == outcome(text, plain=False), text
         fast += changes._plain_quads(text, fmt, GRAPH) is not None and bool(found)
     assert fast > 20  # both paths are taken
+
+
+@pytest.mark.parametrize("suffix", ["ttl", "nt"])
+def test_a_previous_linkset_saved_with_a_byte_order_mark_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    # Editors on Windows save UTF-8 with a BOM: the file is the same linkset.
+    extra = f"  - {{rdf: out/links.{suffix}}}\n  - {{diff: out/changes.ru}}\n"
+    spec = _spec(tmp_path, extra=extra)
+    text = spec.read_text(encoding="utf-8").replace("  - {rdf: out/links.nt}\n", "", 1)
+    spec.write_text(text, encoding="utf-8")
+    assert main(["run", "-q", str(spec)]) == 0, capsys.readouterr().err
+    linkset = tmp_path / "out" / f"links.{suffix}"
+    linkset.write_text("\ufeff" + linkset.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["run", "-q", str(spec)]) == 0, capsys.readouterr().err
+    update = (tmp_path / "out" / "changes.ru").read_text(encoding="utf-8")
+    assert "0 links removed, 0 added (0 triples deleted, 0 inserted)" in update
