@@ -5,8 +5,9 @@ ranges (``read``), normalise and prepare their partitions and compute every
 blocking key there (``keys``), send each record to the bucket of its key, one
 shuffle per key rule (``shuffle``), and compare each bucket where it was
 gathered, with the same compare functions as the local path (``compare``).
-Only the pairs under the limit come back, with their distances; the driver
-(``session``) then fetches the ids of the records in those pairs alone.
+The pairs under the limit stay there; the driver (``session``) chooses the
+links among them a piece at a time (``match``), then fetches the links'
+distances and the ids of their records alone.
 
 :func:`route` says whether a spec can take this path, and why not: key rules
 (single or composite keys, or a union of them) on CSV, TSV or inline sources,

@@ -1,16 +1,13 @@
 """The driver's side of the distributed path: tasks submitted stage by stage, small answers back.
 
 A :class:`Session` lives from the first read to the end of the compare
-stage. The partitions stay on the workers as futures; the driver only ever
-holds their summaries (sizes, skipped rows, warnings), the estimates, the
-pairs under the limit (index, index, total and where their distances are: 32
-bytes a pair) and, once the links are chosen, the links' distances per
-attribute and the ids of their records.
-
-The pairs under the limit stay on the workers too: the matching
-(``engine.alignment.distributed.match``) brings them to the driver a piece at a
-time and keeps O(records), and gives ``match.select``'s links, whatever order
-the buckets answer in.
+stage. The partitions stay on the workers as futures, and so do the pairs
+under the limit; the driver only ever holds the partitions' summaries (sizes,
+skipped rows, warnings), the estimates, what the matching
+(``engine.alignment.distributed.match``) keeps: O(records), the pairs coming a
+piece at a time, and ``match.select``'s links whatever order the buckets
+answer in; then the links' distances per attribute and the ids of their
+records.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import operator
 import os
 import time
 from collections import defaultdict
+from collections.abc import ItemsView, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +48,7 @@ from engine.alignment.records import Records, Skip
 from engine.alignment.sources import read_source
 from engine.alignment.state import Pairs
 from engine.errors import DataError
+from engine.memory import give_back
 from engine.profiling import ENV
 from schemas.alignment import Attribute
 from schemas.alignment.sources import InlineSource
@@ -365,6 +364,7 @@ class Session:
         started = time.perf_counter()
         records = (self.offsets["align"][-1], self.offsets["target"][-1])
         pairs = choose(self, Buckets(self.found, self.sizes), matching, limit, records)
+        give_back()  # the matching's pieces, freed: not under the next stage's peak
         log.info("distributed: %s links chosen in %.2f s", matching, time.perf_counter() - started)
         return pairs, self._compared
 
@@ -426,12 +426,14 @@ class Session:
             place = np.flatnonzero(bucket == k)
             futures.append(self.client.submit(_take, self.found[k], row[place], pure=False))
             places.append(place)
-        for place, got in zip(places, self._wait(futures), strict=True):
+        # One bucket's answer at a time: the links' distances, not a second copy of them.
+        for place, future in zip(places, futures, strict=True):
+            (got,) = self._wait([future])
             for name in names:
                 out[name][place] = got[name]
         return Pairs(pairs.ia, pairs.ib, pairs.total, out)
 
-    def ids(self, role: str, rows: Any) -> dict[int, str]:
+    def ids(self, role: str, rows: Any) -> Mapping[int, str]:
         """The ids of the records at ``rows`` (global indexes), fetched from their partitions."""
         started = time.perf_counter()
         try:
@@ -439,7 +441,7 @@ class Session:
         finally:
             log.info("distributed: %s ids fetched in %.2f s", role, time.perf_counter() - started)
 
-    def _ids(self, role: str, rows: Any) -> dict[int, str]:
+    def _ids(self, role: str, rows: Any) -> Fetched:
         offsets = np.asarray(self.offsets[role])
         rows = np.unique(rows)
         where = np.searchsorted(offsets, rows, side="right") - 1
@@ -449,10 +451,46 @@ class Session:
             if len(mine):
                 futures.append(self.client.submit(_ids, part, mine - offsets[k], pure=False))
                 wanted.append(mine)
-        out: dict[int, str] = {}
-        for mine, ids in zip(wanted, self._wait(futures), strict=True):
-            out.update(zip(mine.tolist(), ids.split("\n"), strict=True))
-        return out
+        return Fetched(list(zip(wanted, self._wait(futures), strict=True)))
+
+
+class Fetched(Mapping[int, str]):
+    """The ids fetched: each partition's rows (sorted) and their ids as one string.
+
+    Its items are made as they are read, a partition at a time: a dict of a
+    million ids and their rows held ~200 MB more on the driver while the caller
+    copied them into the records' ids.
+    """
+
+    def __init__(self, pieces: list[tuple[Any, str]]) -> None:
+        self.pieces = pieces
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows, _ in self.pieces)
+
+    def __iter__(self) -> Iterator[int]:
+        for rows, _ in self.pieces:
+            yield from rows.tolist()
+
+    def __getitem__(self, row: int) -> str:
+        for rows, text in self.pieces:
+            k = int(np.searchsorted(rows, row))
+            if k < len(rows) and rows[k] == row:
+                return text.split("\n")[k]
+        raise KeyError(row)
+
+    def items(self) -> ItemsView[int, str]:
+        return _Items(self)
+
+
+class _Items(ItemsView[int, str]):
+    def __init__(self, fetched: Fetched) -> None:
+        super().__init__(fetched)
+        self.pieces = fetched.pieces
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for rows, text in self.pieces:
+            yield from zip(rows.tolist(), text.split("\n"), strict=True)
 
 
 def _light(found: Found) -> tuple[int, int, dict[str, float]]:

@@ -16,7 +16,7 @@ from engine import load_spec
 from engine.alignment import handlers, match
 from engine.alignment.distributed import match as remote_match
 from engine.alignment.distributed import route
-from engine.alignment.distributed.session import Session
+from engine.alignment.distributed.session import Fetched, Session
 from engine.cli import main
 from engine.generate import people
 
@@ -185,3 +185,32 @@ def test_one_to_one_over_large_and_small_components_never_brings_all_pairs(
     # Pieces, never all the pairs under the threshold: neither a gathered answer nor a selection.
     assert 0 < largest <= 1000 < counts[0]
     assert selected and max(selected) < counts[0]
+
+
+@pytest.mark.parametrize("matching", ["best", "all"])
+def test_best_and_all_are_the_local_links(
+    matching: str, cluster: str, task: Path, tmp_path: Path
+) -> None:
+    folders = {}
+    for name, executor in (
+        ("local", "{local: {workers: 1}}"),
+        ("dask", f"{{dask: {{address: '{cluster}'}}}}"),
+    ):
+        path = _spec(tmp_path / name, task, executor)
+        spec = yaml.safe_load(path.read_text())
+        spec["matching"] = matching
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        assert main(["run", "-q", str(path)]) == 0
+        folders[name] = tmp_path / name
+    expected = (folders["local"] / "links.csv").read_bytes()
+    assert expected.count(b"\n") > 2000
+    assert (folders["dask"] / "links.csv").read_bytes() == expected
+
+
+def test_the_ids_fetched_are_a_mapping_read_a_partition_at_a_time() -> None:
+    fetched = Fetched([(np.array([2, 5, 9]), "a\nb\nc"), (np.array([11]), "d")])
+    assert dict(fetched.items()) == {2: "a", 5: "b", 9: "c", 11: "d"}
+    assert list(fetched) == [2, 5, 9, 11] and len(fetched) == 4
+    assert fetched[9] == "c" and fetched[11] == "d" and 11 in fetched and 3 not in fetched
+    with pytest.raises(KeyError):
+        fetched[4]
