@@ -228,3 +228,64 @@ def test_a_chunk_is_shared_between_threads_with_the_same_floats(
 
 def _fields(task: CompareTask) -> tuple[object, ...]:
     return task.attributes, task.align, task.target, task.limit, task.dedup
+
+
+def _random_strings(n: int, alphabet: str, longest: int) -> list[str | None]:
+    """Random values over a small alphabet (so that letters match), empty and missing ones."""
+    values: list[str | None] = []
+    for _ in range(n):
+        size = int(RNG.integers(0, longest + 1))
+        values.append("".join(alphabet[i] for i in RNG.integers(0, len(alphabet), size)))
+    values[::17] = [None] * len(values[::17])
+    return values
+
+
+@pytest.mark.parametrize(
+    ("alphabet", "longest"),
+    [("abcd", 8), ("abcdefgh", 20), ("abé東😀", 12), ("ab", 70), ("abcdefghijklmnop", 140)],
+)
+@pytest.mark.parametrize("limit", [np.inf, 2.0])
+def test_random_strings_give_rapidfuzz_s_floats(
+    alphabet: str, longest: int, limit: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Short, long (past one machine word), unicode, empty, equal values; pairs sorted by
+    # the align record (their tables reused) and a tail of repeated pairs.
+    n_a, n_b, pairs = 150, 120, 30_000
+    jobs, align, target = [], {}, {}
+    for name, metric_name, options in (
+        ("jw", "jaro_winkler", {}),
+        ("lev", "levenshtein", {"normalised": True, "tokens": False}),
+        ("jw4", "jaro_winkler", {"prefix_weight": 0.25}),
+        ("raw", "levenshtein", {"normalised": False, "tokens": False}),
+        ("same", "exact", {}),
+    ):
+        model = OPTIONS[metric_name](**options)
+        metric = METRICS[metric_name].func()
+        values = _random_strings(n_a + n_b, alphabet, longest)
+        align[name] = metric.prepare(values[:n_a], model)
+        target[name] = metric.prepare(values[n_a:] + values[: n_b // 4], model)
+        jobs.append(AttributeJob(name, metric_name, model, 0.5, 0.5))
+    task = CompareTask(tuple(jobs), align, target, limit, False)
+    ia = np.sort(RNG.integers(0, n_a, pairs))
+    ib = RNG.integers(0, n_b + n_b // 4, pairs)
+    ia[-500:], ib[-500:] = ia[-501], ib[-501]
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 10**12)
+    expected = compare_chunk(task, ia, ib)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    _same(expected, compare_chunk(task, ia, ib))
+
+
+def test_values_whose_hashes_collide_are_told_apart_by_their_letters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task = _task(200, 150, np.inf)
+    ia, ib = np.sort(RNG.integers(0, 200, 20_000)), RNG.integers(0, 150, 20_000)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 10**12)
+    expected = compare_chunk(task, ia, ib)
+    monkeypatch.setattr(kernel, "MIN_PAIRS", 0)
+    compare_chunk(task, ia[:10], ib[:10])
+    plan = task.kernel[0]
+    assert plan is not None
+    plan.a.hashes[:] = 7  # every value's hash the same: only the letters tell them apart
+    plan.b.hashes[:] = 7
+    _same(expected, compare_chunk(task, ia, ib))
