@@ -57,6 +57,8 @@ __all__ = ["read_source"]
 _IRI = IRI
 #: A character an IRI cannot hold anywhere after its scheme (the complement of IRI's).
 _NOT_IN_IRI = re.compile(r"[\s\x00-\x20\x7f<>\"{}|\\^`\ud800-\udfff]")
+#: A '%' that does not start a percent-encoded octet.
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2}).{0,2}", re.DOTALL)
 
 
 def _character(char: str) -> str:
@@ -616,6 +618,16 @@ def _make_ids(
             reasons[i] = (
                 f"id '{_escaped(iri)}' (column {used[0]}) holds {_character(char.group())},"
                 " which an IRI cannot hold"
+            )
+        elif _SCHEME.match(iri) and iri.count("#") > 1:
+            reasons[i] = (
+                f"id '{iri}' (column {used[0]}) holds more than one '#': only its fragment"
+                " may start with one (write the others %23)"
+            )
+        elif _SCHEME.match(iri) and (bad_percent := _BAD_PERCENT.search(iri)) is not None:
+            reasons[i] = (
+                f"id '{iri}' (column {used[0]}) holds '{bad_percent.group()}': a '%' must"
+                " start a percent-encoded octet such as %20 (write a '%' itself %25)"
             )
         else:
             reasons[i] = (

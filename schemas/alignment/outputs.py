@@ -37,9 +37,18 @@ PREFIXES = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "schema": "http://schema.org/",
 }
-#: An absolute IRI that RDF serialisers accept: a scheme, a colon, then no space,
-#: control character (NUL to space, DEL), lone surrogate or any of <>"{}|\^`.
-IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x20\x7f<>\"{}|\\^`\ud800-\udfff]*\Z")
+#: An absolute IRI that RDF serialisers and stores accept: a scheme, a colon, then no
+#: space, control character (NUL to space, DEL), lone surrogate or any of <>"{}|\^`;
+#: at most one '#' (the fragment's), and '%' only as a percent-encoded octet (Oxigraph
+#: refuses a file holding ``a#b#c`` or ``100%``, and an update naming one).
+IRI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:"
+    # Each '%' starts a new run: one way to match, no backtracking on long values.
+    r"[^\s\x00-\x20\x7f<>\"{}|\\^`%#\ud800-\udfff]*"
+    r"(?:%[0-9A-Fa-f]{2}[^\s\x00-\x20\x7f<>\"{}|\\^`%#\ud800-\udfff]*)*"
+    r"(?:#[^\s\x00-\x20\x7f<>\"{}|\\^`%#\ud800-\udfff]*"
+    r"(?:%[0-9A-Fa-f]{2}[^\s\x00-\x20\x7f<>\"{}|\\^`%#\ud800-\udfff]*)*)?\Z"
+)
 _IRI = IRI
 
 

@@ -337,6 +337,25 @@ def test_an_id_with_a_character_no_iri_holds_is_a_row_error(
     assert read_csv(tmp_path, content, on_error="skip").ids == ["http://ex.org/1"]
 
 
+@pytest.mark.parametrize(
+    ("iri", "why"),
+    [
+        ("http://ex.org/a#b#c", "holds more than one '#'"),
+        ("http://ex.org/x%$~", "holds '%$~': a '%' must start a percent-encoded octet"),
+        ("http://ex.org/100%", "holds '%': a '%' must start a percent-encoded octet"),
+    ],
+)
+def test_an_id_a_triple_store_would_refuse_is_a_row_error(
+    tmp_path: Path, iri: str, why: str
+) -> None:
+    # Oxigraph refused the links file (and the diff) holding such an id: found by a trial.
+    content = f"id,name\nhttp://ex.org/1#a%20b,Ann\n{iri},Bob\n"
+    error = data_error(tmp_path, content)
+    assert (error.source, error.row) == ("align source people.csv", 3)
+    assert f"id '{iri}' (column id) {why}" in str(error)
+    assert read_csv(tmp_path, content, on_error="skip").ids == ["http://ex.org/1#a%20b"]
+
+
 def test_missing_id(tmp_path: Path) -> None:
     records = read_csv(tmp_path, "id,name\n,Ann\nhttp://ex.org/2,Bob\n", on_error="skip")
     assert records.skipped == [Skip(row=2, reason="missing id (column id)")]
