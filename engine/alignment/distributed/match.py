@@ -35,7 +35,7 @@ from engine.alignment import match
 from engine.alignment.distributed.compare import Found
 from engine.alignment.state import Pairs
 
-__all__ = ["CHUNK", "ROWS", "WHERE", "Chosen", "Remote", "choose"]
+__all__ = ["CHUNK", "ROWS", "WHERE", "Buckets", "Chosen", "Remote", "choose"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

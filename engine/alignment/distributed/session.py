@@ -18,7 +18,7 @@ import operator
 import os
 import time
 from collections import defaultdict
-from collections.abc import ItemsView, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -451,19 +451,21 @@ class Session:
             if len(mine):
                 futures.append(self.client.submit(_ids, part, mine - offsets[k], pure=False))
                 wanted.append(mine)
-        return Fetched(list(zip(wanted, self._wait(futures), strict=True)))
+        return Fetched(list(zip(wanted, futures, strict=True)), lambda f: self._wait([f])[0])
 
 
 class Fetched(Mapping[int, str]):
-    """The ids fetched: each partition's rows (sorted) and their ids as one string.
+    """The ids asked for: each partition's rows (sorted) and its answer, their ids as one
+    string (``fetch`` brings an answer here).
 
-    Its items are made as they are read, a partition at a time: a dict of a
-    million ids and their rows held ~200 MB more on the driver while the caller
+    Its items are fetched and made as they are read, a partition at a time: a dict of
+    a million ids and their rows held ~200 MB more on the driver while the caller
     copied them into the records' ids.
     """
 
-    def __init__(self, pieces: list[tuple[Any, str]]) -> None:
+    def __init__(self, pieces: list[tuple[Any, Any]], fetch: Callable[[Any], str]) -> None:
         self.pieces = pieces
+        self.fetch = fetch
 
     def __len__(self) -> int:
         return sum(len(rows) for rows, _ in self.pieces)
@@ -473,10 +475,10 @@ class Fetched(Mapping[int, str]):
             yield from rows.tolist()
 
     def __getitem__(self, row: int) -> str:
-        for rows, text in self.pieces:
+        for rows, answer in self.pieces:
             k = int(np.searchsorted(rows, row))
             if k < len(rows) and rows[k] == row:
-                return text.split("\n")[k]
+                return self.fetch(answer).split("\n")[k]
         raise KeyError(row)
 
     def items(self) -> ItemsView[int, str]:
@@ -486,10 +488,11 @@ class Fetched(Mapping[int, str]):
 class _Items(ItemsView[int, str]):
     def __init__(self, fetched: Fetched) -> None:
         super().__init__(fetched)
-        self.pieces = fetched.pieces
+        self.fetched = fetched
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        for rows, text in self.pieces:
+        for rows, answer in self.fetched.pieces:
+            text = self.fetched.fetch(answer)
             yield from zip(rows.tolist(), text.split("\n"), strict=True)
 
 

@@ -208,7 +208,15 @@ def test_best_and_all_are_the_local_links(
 
 
 def test_the_ids_fetched_are_a_mapping_read_a_partition_at_a_time() -> None:
-    fetched = Fetched([(np.array([2, 5, 9]), "a\nb\nc"), (np.array([11]), "d")])
+    asked: list[str] = []
+
+    def fetch(answer: str) -> str:
+        asked.append(answer)
+        return answer
+
+    fetched = Fetched([(np.array([2, 5, 9]), "a\nb\nc"), (np.array([11]), "d")], fetch)
+    items = iter(fetched.items())
+    assert next(items) == (2, "a") and asked == ["a\nb\nc"]  # the first partition alone
     assert dict(fetched.items()) == {2: "a", 5: "b", 9: "c", 11: "d"}
     assert list(fetched) == [2, 5, 9, 11] and len(fetched) == 4
     assert fetched[9] == "c" and fetched[11] == "d" and 11 in fetched and 3 not in fetched
