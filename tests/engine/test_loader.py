@@ -337,7 +337,7 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     started = time.perf_counter()
     with pytest.raises(SpecError) as info:
         read_document(path, allow_aliases=False)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # a guard: an expansion would take minutes
     assert "YAML aliases (*a) are not accepted here" in str(info.value)
     assert info.value.problems[0].line == 3  # the first alias, on the b: line
     merge = _write(tmp_path, "base: &base {kind: alignment}\nspec:\n  <<: *base\n")
@@ -564,7 +564,7 @@ def test_hostile_specs_are_spec_errors_at_their_line(
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
     started = time.perf_counter()
     code = main([command, str(path)])
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 10  # a guard: an expansion would take minutes
     err = capsys.readouterr().err
     assert code == 2, err
     assert "internal error" not in err and "Traceback" not in err
@@ -592,7 +592,7 @@ def test_an_alias_bomb_is_refused_at_its_alias_when_aliases_are_read(tmp_path: P
     started = time.perf_counter()
     with pytest.raises(SpecError) as info:
         read_document(path)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # a guard: an expansion would take minutes
     (problem,) = info.value.problems
     # Levels a..f hold 10, 91, 820, 7,381, 66,430 values: f's first alias passes 100,000.
     assert (problem.line, problem.column) == (16, 8)
@@ -612,12 +612,12 @@ def test_nested_union_blocking_validates_in_linear_time(tmp_path: Path) -> None:
     text = GOOD.replace("outputs:", f"blocking: {rule}\noutputs:")
     started = time.perf_counter()
     spec = load_spec(_write(tmp_path, text))
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # a guard: an expansion would take minutes
     assert spec.blocking.name == "union"
     text = GOOD.replace("outputs:", f"blocking: {bad}\noutputs:")
     started = time.perf_counter()
     (problem,) = _problems(_write(tmp_path, text))
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # a guard: an expansion would take minutes
     assert f":{_at(text, '-1}')}: blocking" + ".union[0]" * 16 + ".key.max_pairs:" in problem
 
 

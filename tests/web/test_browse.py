@@ -158,7 +158,7 @@ def test_an_alias_bomb_is_refused_at_its_line_not_expanded(
     answer = client.post(
         "/save/people.yaml", data={"text": ALIAS_BOMB, "sha256": _sha(client, "people.yaml")}
     )
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 10  # a guard: an expansion would take minutes
     assert answer.status_code == 422
     assert "people.yaml:3:" in answer.text and "YAML aliases (*a) are not accepted" in answer.text
     assert (folder / "people.yaml").read_bytes() == before
