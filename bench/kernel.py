@@ -41,13 +41,12 @@ import numpy as np
 from engine.alignment.kernel import loops
 z = np.zeros(1, np.int64)
 f = np.full(1, 1.0)
-lens, hashes = np.zeros((1, 1), np.int32), np.zeros((1, 1), np.uint32)
-loops.pairs(z, z, 0, 1, z, z, f, f, f, f, 1.0, np.zeros(2, np.int64), lens, hashes,
-            np.zeros(5, np.uint8), np.zeros((1, 0)), np.zeros(2, np.int64),
-            lens, hashes, np.zeros(5, np.uint8), np.zeros((1, 0)), 2, 1, -1,
+loops.pairs(z, z, 0, 1, z, z, f, f, f, f, 1.0, np.zeros(2, np.int64), np.zeros((1, 1), np.int32),
+            np.zeros(1, np.uint8), np.zeros((1, 0)), np.zeros(2, np.int64),
+            np.zeros((1, 1), np.int32), np.zeros(1, np.uint8), np.zeros((1, 0)), 2, 1, -1,
             np.zeros((1, 1)), np.zeros(1), np.zeros(1, np.bool_))
 loops.pack(np.zeros((1, 1), np.int64), np.zeros(2, np.int64), np.zeros(1, np.int32),
-           np.zeros(2, np.int64), np.zeros(5, np.uint8), hashes)
+           np.zeros(2, np.int64), np.zeros(1, np.uint8))
 print(time.perf_counter() - started)
 """
 

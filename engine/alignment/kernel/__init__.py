@@ -2,8 +2,7 @@
 
 Each side's attribute values are encoded once per run: the distinct strings of
 every attribute as code points in one array with offsets (code points renumbered
-into a small dense alphabet), each record as the index of its value and a hash
-of it (unequal hashes: unequal values, told in one comparison), and numeric
+into a small dense alphabet), each record as the index of its value, and numeric
 attributes as floats. ``engine.alignment.kernel.loops.pairs`` then computes, in
 one compiled pass per chunk, every attribute's distance of each pair and its
 weighted sum, and leaves a pair as soon as the partial sum passes the threshold.
@@ -71,7 +70,6 @@ _UNIT_DAYS = {"days": 1.0, "months": 30.5, "years": 365.25}  # as in metrics.num
 class _Side:
     starts: Ints  # record r's string values are chars[starts[r]:], one after another
     lens: npt.NDArray[np.int32]  # records x string attributes: letters, -1 missing
-    hashes: npt.NDArray[np.uint32]  # records x string attributes: the values' hashes
     chars: npt.NDArray[Any]  # the letters in the dense alphabet (uint8 when it fits)
     numbers: Floats  # records x numeric attributes, NaN missing
 
@@ -203,14 +201,13 @@ def _side(
     lens = np.where(codes >= 0, value_lens[np.maximum(codes, 0)], -1).T.astype(np.int32)
     starts = np.zeros(records + 1, dtype=np.int64)
     np.cumsum(np.maximum(lens, 0).sum(axis=1), out=starts[1:])
-    out = np.zeros(int(starts[-1]) + loops.PAD, dtype=np.int32 if wide else np.uint8)
-    hashes = np.empty(lens.shape, dtype=np.uint32)
-    loops.pack(codes, value_starts, dense[chars], starts, out, hashes)
+    out = np.empty(int(starts[-1]), dtype=np.int32 if wide else np.uint8)
+    loops.pack(codes, value_starts, dense[chars], starts, out)
     if numbers:
         nums = np.ascontiguousarray(np.hstack(numbers), dtype=np.float64)
     else:
         nums = np.full((records, 0), np.nan)
-    return _Side(starts, np.ascontiguousarray(lens), hashes, out, nums)
+    return _Side(starts, np.ascontiguousarray(lens), out, nums)
 
 
 def _records(prepared: Any) -> int:
@@ -384,12 +381,10 @@ def run(
                 limit,
                 a.starts,
                 a.lens,
-                a.hashes,
                 a.chars,
                 a.numbers,
                 b.starts,
                 b.lens,
-                b.hashes,
                 b.chars,
                 b.numbers,
                 plan.alphabet,

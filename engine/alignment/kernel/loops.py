@@ -26,7 +26,6 @@ __all__ = [
     "JARO_WINKLER",
     "LEVENSHTEIN",
     "NUMBER",
-    "PAD",
     "TOKENS",
     "pack",
     "pairs",
@@ -87,20 +86,12 @@ def _trailing_zeros_intrinsic(typingctx: Any, word: Any) -> Any:
 
 _trailing_zeros: Any = intrinsic(_trailing_zeros_intrinsic)
 
-#: FNV-1a over the dense letters: a value's hash tells most unequal values apart in one
-#: comparison (equal hashes are checked letter by letter, so collisions cost only time).
-_HASH_SEED = np.uint64(0xCBF29CE484222325)
-_HASH_PRIME = np.uint64(0x100000001B3)
-
-#: Letters after the last value of a side: loops may read a few letters past a value.
-PAD = 4
-
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _levenshtein(
     c1: npt.NDArray[np.int32],
     o1: int,
@@ -143,7 +134,7 @@ def _levenshtein(
     return score
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def _levenshtein_long(
     c1: npt.NDArray[np.int32],
     o1: int,
@@ -172,7 +163,7 @@ def _levenshtein_long(
     return int(row[m])
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _jaro_bits(
     p: npt.NDArray[np.int32],
     po: int,
@@ -197,16 +188,16 @@ def _jaro_bits(
             peq[base + t[to + j]] |= _ONE << np.uint64(j)
     taken_t = _ZERO
     taken_p = _ZERO
-    # The window of p's letter i, t's letters i - bound to i + bound, as a mask that
-    # grows by one bit on the left, then slides: t's table holds no letter past its
-    # end, and none at or past t_end is ever in a window (p_end <= p_len).
-    window = _ALL if bound >= 63 else (_ONE << np.uint64(bound + 1)) - _ONE
     for i in range(p_end):
+        lo = max(0, i - bound)
+        hi = min(t_end, i + bound + 1)
+        if hi <= lo:
+            continue
+        window = (_ALL >> np.uint64(64 - (hi - lo))) << np.uint64(lo)
         candidates = peq[base + p[po + i]] & window & ~taken_t
         lowest = candidates & (~candidates + _ONE)
         taken_t |= lowest
         taken_p |= np.uint64(lowest != _ZERO) << np.uint64(i)
-        window = (window << _ONE) | np.uint64(i < bound)
     if not built:
         for j in range(t_end):
             peq[base + t[to + j]] = _ZERO
@@ -223,7 +214,7 @@ def _jaro_bits(
     return common, transpositions
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def _jaro_flags(
     p: npt.NDArray[np.int32],
     po: int,
@@ -261,7 +252,7 @@ def _jaro_flags(
     return common, transpositions
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _jaro_winkler(
     p: npt.NDArray[np.int32],
     po: int,
@@ -278,13 +269,9 @@ def _jaro_winkler(
 ) -> float:
     """rapidfuzz's JaroWinkler.normalized_distance of ``p[po:po + p_len]``, ``t[to:to + t_len]``."""
     max_prefix = min(min(p_len, t_len), 4)
-    # Four steps whatever the prefix, without a branch (a mispredicted loop exit costs
-    # more): the letters past a value are read and ignored (the sides end in ``PAD``).
     prefix = 0
-    run = True
-    for i in range(4):
-        run &= (i < max_prefix) & (p[po + i] == t[to + i])
-        prefix += run
+    while prefix < max_prefix and p[po + prefix] == t[to + prefix]:
+        prefix += 1
     if p_len == 0 and t_len == 0:
         sim = 1.0
     elif p_len == 0 or t_len == 0:
@@ -309,12 +296,12 @@ def _jaro_winkler(
             sim += common / t_len
             sim += (common - transpositions) / common
             sim = sim / 3.0
-    # A select, not a branch; sim + 0.0 is sim.
-    sim += prefix * prefix_weight * (1.0 - sim) if sim > 0.7 else 0.0
+    if sim > 0.7:
+        sim += prefix * prefix_weight * (1.0 - sim)
     return 1.0 - sim
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _edit(
     c1: npt.NDArray[Any],
     o1: int,
@@ -336,7 +323,7 @@ def _edit(
     return _levenshtein_long(c1, o1, l1, c2, o2, l2, row)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _edit_distance(
     c1: npt.NDArray[Any],
     o1: int,
@@ -357,7 +344,7 @@ def _edit_distance(
     return float(n)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def _split(
     chars: npt.NDArray[Any], o: int, length: int, space: int, starts: npt.NDArray[np.int64]
 ) -> int:
@@ -374,7 +361,7 @@ def _split(
     return count
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def _tokens(
     c1: npt.NDArray[Any],
     o1: int,
@@ -428,7 +415,7 @@ def _tokens(
     return worst
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def pairs(
     ia: npt.NDArray[np.int64],
     ib: npt.NDArray[np.int64],
@@ -443,12 +430,10 @@ def pairs(
     limit: float,
     starts_a: npt.NDArray[np.int64],
     lens_a: npt.NDArray[np.int32],
-    hashes_a: npt.NDArray[np.uint32],
     chars_a: npt.NDArray[Any],
     numbers_a: npt.NDArray[np.float64],
     starts_b: npt.NDArray[np.int64],
     lens_b: npt.NDArray[np.int32],
-    hashes_b: npt.NDArray[np.uint32],
     chars_b: npt.NDArray[Any],
     numbers_b: npt.NDArray[np.float64],
     alphabet: int,
@@ -489,8 +474,6 @@ def pairs(
             _prefetch(starts_b, far_b)
             _prefetch(lens_a, far_a * lens_a.shape[1])
             _prefetch(lens_b, far_b * lens_b.shape[1])
-            _prefetch(hashes_a, far_a * hashes_a.shape[1])
-            _prefetch(hashes_b, far_b * hashes_b.shape[1])
             if numbers_a.shape[1]:
                 _prefetch(numbers_a, far_a * numbers_a.shape[1])
                 _prefetch(numbers_b, far_b * numbers_b.shape[1])
@@ -543,8 +526,7 @@ def pairs(
                 pa += max(l1, 0)
                 pb += max(l2, 0)
                 if l1 >= 0 and l2 >= 0:
-                    # Unequal hashes: unequal values, without reading a letter.
-                    same = l1 == l2 and hashes_a[a, r] == hashes_b[b, r]
+                    same = l1 == l2
                     if same:
                         for i in range(l1):
                             if chars_a[o1 + i] != chars_b[o2 + i]:
@@ -630,31 +612,25 @@ def pairs(
         keep[k] = alive
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True)
 def pack(
     codes: npt.NDArray[np.int64],
     value_starts: npt.NDArray[np.int64],
     value_chars: npt.NDArray[np.int32],
     starts: npt.NDArray[np.int64],
     out: npt.NDArray[Any],
-    hashes: npt.NDArray[np.uint32],
 ) -> None:
     """Lay each record's string values (``codes``: attributes x records) one after another.
 
     A pair then reads its records' letters from one or two cache lines per side
     instead of one per attribute: at 200k records and more, the misses cost
-    more than the distances. ``hashes`` (records x attributes) gets each value's
-    hash (``_hash``).
+    more than the distances.
     """
     for record in range(codes.shape[1]):
         p = starts[record]
         for attribute in range(codes.shape[0]):
             c = codes[attribute, record]
-            h = _HASH_SEED
             if c >= 0:
                 for i in range(value_starts[c], value_starts[c + 1]):
-                    letter = value_chars[i]
-                    out[p] = letter
-                    h = (h ^ np.uint64(letter)) * _HASH_PRIME
+                    out[p] = value_chars[i]
                     p += 1
-            hashes[record, attribute] = np.uint32(h >> np.uint64(32))
