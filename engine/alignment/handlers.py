@@ -304,7 +304,7 @@ def handle_compare(step: Compare, state: AlignmentState) -> None:
         state.near = pairs.take(~under)
         pairs = pairs.take(under)
     state.pairs = pairs
-    state.under_threshold = len(pairs)
+    state.under_threshold = len(pairs) if found.under is None else found.under
     state.timings["compare"] = time.perf_counter() - started
 
 
@@ -369,11 +369,11 @@ def _closing_on_error(session: Any) -> Iterator[None]:
 def _compare_distributed(step: Compare, state: AlignmentState) -> Compared:
     """The buckets compared on the workers; the distances per attribute stay there."""
     try:
-        pairs, compared = step.session.compare(step.specs, step.keep_until, step.matching)
+        links, compared, under = step.session.compare(step.specs, step.keep_until, step.matching)
     except BaseException:
         step.session.close()
         raise
-    return Compared(pairs, compared, step.session.description)
+    return Compared(links, compared, step.session.description, under=under)
 
 
 def _links_distributed(step: Match, state: AlignmentState, chosen: Pairs) -> Pairs:
@@ -478,11 +478,14 @@ def handle_match(step: Match, state: AlignmentState) -> None:
             fixed_records(state.curation, pairs.ia, pairs.ib, step.mode, width, dedup=step.dedup)
         )
     reach = step.threshold if step.review is None else max(step.threshold, step.review[1])
-    chosen = pairs.take(select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup))
-    if _distributed(step, state):
-        chosen = _links_distributed(step, state, chosen)
-    elif len(state.spec.attributes) and not chosen.distances:  # a lean pool (_lean)
-        chosen = _attach_distances(state, chosen)
+    if _distributed(step, state):  # the workers chose the links (distributed.match)
+        chosen = _links_distributed(step, state, pairs)
+    else:
+        chosen = pairs.take(
+            select(pairs.ia, pairs.ib, pairs.total, step.mode, reach, dedup=step.dedup)
+        )
+        if len(state.spec.attributes) and not chosen.distances:  # a lean pool (_lean)
+            chosen = _attach_distances(state, chosen)
     if step.review is not None:
         chosen, state.review = split(chosen, step.threshold, *step.review)
     if state.curation:  # the must-links, whatever their score

@@ -47,6 +47,9 @@ class Compared:
     pairs: Pairs
     compared: int
     executor: str
+    #: Pairs under the limit where they are not all in ``pairs`` (the distributed path
+    #: chooses the links on its workers: ``pairs`` are those); None: ``len(pairs)``.
+    under: int | None = None
 
 
 #: Pairs per segment of the pool, at most: 32 MiB and more a column, which the C

@@ -35,7 +35,7 @@ from engine.alignment import match
 from engine.alignment.distributed.compare import Found
 from engine.alignment.state import Pairs
 
-__all__ = ["CHUNK", "ROWS", "WHERE", "Buckets", "Chosen", "Remote", "choose"]
+__all__ = ["CHUNK", "ROWS", "WHERE", "Buckets", "Remote", "choose"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -65,24 +65,6 @@ class Remote(Protocol):
         """``value`` sent to every worker once: a future to pass to tasks."""
 
 
-class Chosen(Pairs):
-    """The links chosen among ``under`` pairs under the threshold, which stayed on the workers.
-
-    Its length is ``under``: the compare step counts the pairs under the threshold with
-    ``len()``, and the match step's ``select`` over these links gives them back unchanged
-    (each record is in one link at most, or one per align record with ``best``).
-    """
-
-    under: int
-
-    def __init__(self, links: Pairs, under: int) -> None:
-        super().__init__(links.ia, links.ib, links.total, links.distances)
-        object.__setattr__(self, "under", under)  # a frozen dataclass's field way
-
-    def __len__(self) -> int:
-        return self.under
-
-
 @dataclass(frozen=True)
 class Buckets:
     """The buckets holding pairs: their results' futures, number (for :data:`WHERE`), sizes."""
@@ -99,13 +81,12 @@ def choose(
     ``records`` are the align and target records' counts (the indexes' bounds). The
     result carries :data:`WHERE` (each link's bucket and row) instead of distances.
     """
-    under = sum(buckets.sizes)
-    if mode == "all" or not under:
-        return Chosen(_every(remote, buckets), under)
+    if mode == "all" or not sum(buckets.sizes):
+        return _every(remote, buckets)
     if mode == "best":
-        return Chosen(_best(remote, buckets, records[0]), under)
+        return _best(remote, buckets, records[0])
     if mode == "one-to-one":
-        return Chosen(_one_to_one(remote, buckets, threshold, records), under)
+        return _one_to_one(remote, buckets, threshold, records)
     raise ValueError(f"unknown matching mode '{mode}' (valid: {', '.join(match.MODES)})")
 
 

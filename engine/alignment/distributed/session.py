@@ -337,14 +337,14 @@ class Session:
 
     def compare(
         self, attributes: tuple[Attribute, ...], limit: float, matching: str
-    ) -> tuple[Pairs, int]:
-        """Each rule's buckets gathered and compared on the workers; the links ``matching`` chooses.
+    ) -> tuple[Pairs, int, int]:
+        """Each rule's buckets gathered and compared on the workers; the links ``matching``
+        chooses, the candidate pairs compared, and how many were under ``limit``.
 
         The pairs under ``limit`` (the threshold: this path keeps no near-misses)
         stay on the workers; the links come with their bucket and row there
         (:data:`WHERE`) instead of their distances, for :meth:`distances` to fetch
-        those of the links alone. The result's length is the count of pairs under
-        the limit (:class:`~engine.alignment.distributed.match.Chosen`).
+        those of the links alone.
         """
         from engine.alignment.blocking import describe
 
@@ -366,7 +366,7 @@ class Session:
         pairs = choose(self, Buckets(self.found, self.sizes), matching, limit, records)
         give_back()  # the matching's pieces, freed: not under the next stage's peak
         log.info("distributed: %s links chosen in %.2f s", matching, time.perf_counter() - started)
-        return pairs, self._compared
+        return pairs, self._compared, sum(self.sizes)
 
     def _submit_rule(
         self, r: int, label: str, attributes: tuple[Attribute, ...], limit: float
