@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## demo: run the reference alignment (creates .venv on first use)
+## demo: run the reference alignment (creates .venv on first use), then compile
+## the numba loops into their cache (a first large run would pay ~5 s for it)
 demo: $(STAMP)
 	$(BIN)/engine run specs/seed-people.yaml
+	$(BIN)/python -m engine.alignment.warm
 
 ## test: the whole test suite; on first use installs the Debian packages the
 ## tests need (tests/system-packages.sh: apt as root, or through sudo) and
