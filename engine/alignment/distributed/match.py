@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.alignment import match
+from engine.alignment.compiled import load
 from engine.alignment.distributed.compare import Found
 from engine.alignment.state import Pairs
 
@@ -147,9 +148,7 @@ def _best(remote: Remote, buckets: Buckets, n: int) -> Pairs:
 
 
 def _loops() -> Any:
-    from engine.alignment.distributed import loops
-
-    return loops
+    return load("engine.alignment.distributed.loops")  # numba's cache: somewhere writable
 
 
 def _one_to_one(

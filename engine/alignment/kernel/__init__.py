@@ -18,27 +18,27 @@ arithmetic, repeated in the same order; for ``geographic`` numpy's arcsin
 finishes the kept pairs, see ``finish``). A chunk's pairs are shared between
 threads (``run``): the loop releases the GIL.
 
-numba compiles the loop on first use and caches the machine code on disk: next
-to this module when its folder is writable, else under ``$NUMBA_CACHE_DIR`` or
-``~/.cache/specengine/numba`` (a package installed read-only). numba is imported
+numba compiles the loop on first use and caches the machine code on disk
+(``engine.alignment.compiled``: beside the module, or a writable fallback);
+``make demo`` fills the cache (``engine.alignment.warm``). numba is imported
 only once a chunk is large enough for the kernel (``MIN_PAIRS``).
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from engine.alignment.compiled import load
 
 __all__ = [
     "MIN_PAIRS",
@@ -275,35 +275,9 @@ def kernel_plan(
     )
 
 
-def _cache_dir() -> None:
-    """Point numba's cache somewhere writable before numba is imported."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    here = Path(__file__).resolve().parent
-    pycache = here / "__pycache__"
-    if os.access(pycache if pycache.exists() else here, os.W_OK):
-        return  # numba's own place: __pycache__ beside the module
-    folder = Path.home() / ".cache" / "specengine" / "numba"
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ["NUMBA_CACHE_DIR"] = str(folder)
-
-
-_IMPORTED: list[ModuleType] = []
-
-
 def _loops() -> ModuleType:
     """The compiled loops, imported once (numba with it) into a writable cache."""
-    with _IMPORT_LOCK:
-        if not _IMPORTED:
-            _cache_dir()
-            from engine.alignment.kernel import loops
-
-            # numba brings ~150k Python objects that every full garbage collection would
-            # walk again: the match and write stages, which allocate much, ran 50% slower.
-            # Freezing moves what exists now out of the collector's sight.
-            gc.freeze()
-            _IMPORTED.append(loops)
-        return _IMPORTED[0]
+    return load("engine.alignment.kernel.loops")
 
 
 def margin(limit: float) -> float:
