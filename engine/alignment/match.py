@@ -118,8 +118,8 @@ def _one_to_one(ia: Ints, ib: Ints, d: Floats, threshold: float) -> Ints:
 
 
 #: From this many pairs the components come from the compiled union-find: scipy's
-#: builds a sparse graph first (7 s at 23M pairs), but avoids compiling for small inputs.
-_COMPILED_FROM = 500_000
+#: builds a sparse graph first (7 s at 23M pairs), but spares smaller runs numba's import.
+_COMPILED_FROM = 1_000_000
 
 
 def _in_giant(ia: Ints, ib: Ints) -> npt.NDArray[np.bool_]:
@@ -157,8 +157,9 @@ def _greedy(ia: Ints, ib: Ints, d: Floats, use: npt.NDArray[np.bool_] | None = N
 
     The order is the distance, then the align index, the target index and the
     pair's position (``np.lexsort((ib, ia, d))``). Only the pairs ``use`` take
-    part (all by default); the positions returned are in ``ia``. Large inputs
-    go through the compiled pass (:func:`engine.alignment.match_loops.greedy`:
+    part (all by default); the positions returned are in ``ia``. Mid-sized
+    inputs go through numpy rounds (:func:`_rounds`), large ones through the
+    compiled pass (:func:`engine.alignment.match_loops.greedy`:
     linear in the pairs, no global sort); each record ranks its own pairs in
     that order restricted to it (a stable sort keeps positions), so it links
     what the loop here links, repeated pairs included; the tests check it on
@@ -166,10 +167,14 @@ def _greedy(ia: Ints, ib: Ints, d: Floats, use: npt.NDArray[np.bool_] | None = N
     """
     if use is None:
         use = np.ones(len(ia), dtype=bool)
+    count = np.count_nonzero(use)
     # NaN (rare: d.min() is NaN then, without a copy): lexsort's order, not min's.
-    if np.count_nonzero(use) <= _SEQUENTIAL or math.isnan(d.min()):
+    if count <= _SEQUENTIAL or math.isnan(d.min()):
         where = np.flatnonzero(use)
         return np.sort(where[_sequential(ia[where], ib[where], d[where])])
+    if count < _COMPILED_GREEDY_FROM:  # numba's import (0.2 s, 70 MB) would not pay
+        where = np.flatnonzero(use)
+        return where[_rounds(ia[where], ib[where], d[where])]
     a, n = _dense(ia)
     b, m = _dense(ib)
     loops = load("engine.alignment.match_loops")
@@ -179,6 +184,42 @@ def _greedy(ia: Ints, ib: Ints, d: Floats, use: npt.NDArray[np.bool_] | None = N
         rows_a = loops.rows(a, n, d, b, use)
         chosen: Ints = loops.link(len(ia), *rows_a, *rows_b.result())
     return chosen
+
+
+#: From this many pairs the greedy pass is compiled; below, numpy's rounds.
+_COMPILED_GREEDY_FROM = 1_000_000
+
+
+def _rounds(ia: Ints, ib: Ints, d: Floats) -> Ints:
+    """The greedy pass in rounds of "locally dominant" pairs, without a loop per pair.
+
+    A pair that comes first among all the pairs of both its records is linked by
+    the sequential pass too (nothing before it can take its records), and the
+    pairs of its records are then skipped by it; so the sequential pass on what
+    is left gives the rest. A round costs a few vectorised passes; when rounds
+    stop paying (a long chain of ever-closer pairs links two per round) the few
+    pairs left go through the sequential pass. ``d`` holds no NaN.
+    """
+    _, a = _compact(ia)
+    _, b = _compact(ib)
+    alive = np.arange(len(ia), dtype=np.int64)
+    free_a = np.ones(int(a.max()) + 1, dtype=bool)
+    free_b = np.ones(int(b.max()) + 1, dtype=bool)
+    keep: list[Ints] = []
+    while len(alive) > _SEQUENTIAL:
+        aa, bb = a[alive], b[alive]
+        first = _first(aa, len(free_a), alive, d, ib) & _first(bb, len(free_b), alive, d, ia)
+        chosen = alive[first]
+        keep.append(chosen)
+        free_a[a[chosen]] = False
+        free_b[b[chosen]] = False
+        before = len(alive)
+        alive = alive[free_a[aa] & free_b[bb]]
+        if len(alive) > before - before // 8:  # under 1/8 gone: let the loop finish it
+            break
+    if len(alive):
+        keep.append(alive[_sequential(ia[alive], ib[alive], d[alive])])
+    return np.sort(np.concatenate(keep)).astype(np.int64)
 
 
 #: Up to this many pairs the greedy pass is a plain loop: rounds would not pay.

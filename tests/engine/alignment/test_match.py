@@ -137,8 +137,18 @@ def _sequential_greedy(ia: np.ndarray, ib: np.ndarray, d: np.ndarray) -> list[in
     return sorted(keep)
 
 
-def test_greedy_links_the_pairs_of_the_sequential_pass() -> None:
+#: The greedy pass's two implementations past the plain loop: numpy rounds, compiled.
+GREEDY_PATHS = pytest.mark.parametrize("compiled_from", [10**12, 0], ids=["rounds", "compiled"])
+
+
+@GREEDY_PATHS
+def test_greedy_links_the_pairs_of_the_sequential_pass(
+    compiled_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.alignment import match
     from engine.alignment.match import _greedy
+
+    monkeypatch.setattr(match, "_COMPILED_GREEDY_FROM", compiled_from)
 
     rng = np.random.default_rng(7)
     for trial in range(40):
@@ -152,8 +162,14 @@ def test_greedy_links_the_pairs_of_the_sequential_pass() -> None:
         assert _greedy(ia, ib, d).tolist() == _sequential_greedy(ia, ib, d)
 
 
-def test_greedy_on_a_chain_of_ever_closer_pairs() -> None:
+@GREEDY_PATHS
+def test_greedy_on_a_chain_of_ever_closer_pairs(
+    compiled_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.alignment import match
     from engine.alignment.match import _greedy
+
+    monkeypatch.setattr(match, "_COMPILED_GREEDY_FROM", compiled_from)
 
     # Each round of locally closest pairs links only the chain's end: the loop finishes it.
     n = 9_000
@@ -163,10 +179,13 @@ def test_greedy_on_a_chain_of_ever_closer_pairs() -> None:
     assert _greedy(ia, ib, d).tolist() == _sequential_greedy(ia, ib, d)
 
 
+@GREEDY_PATHS
 def test_giant_component_links_unchanged_by_the_vectorised_greedy(
-    monkeypatch: pytest.MonkeyPatch,
+    compiled_from: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine.alignment import match
+
+    monkeypatch.setattr(match, "_COMPILED_GREEDY_FROM", compiled_from)
 
     rng = np.random.default_rng(11)
     pairs = np.unique(rng.integers(0, 3_000, size=(20_000, 2)), axis=0)
