@@ -8,10 +8,33 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-__all__ = ["require_root", "require_tools"]
+__all__ = ["imports_pandas", "require_root", "require_tools"]
+
+#: The project's root: a script run in a fresh interpreter imports the engine from it.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports_pandas(script: str, cwd: Path | None = None) -> bool:
+    """Whether ``script``, run in a fresh interpreter, leaves pandas imported.
+
+    pyarrow imports pandas (0.4 s) the first time it converts a Python object or a
+    NumPy array: the engine's fast paths build Arrow arrays from buffers instead.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script + "\nimport sys\nprint('pandas' in sys.modules)\n"],
+        cwd=cwd,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1] == "True"
 
 
 def require_tools(package: str, *tools: str) -> None:

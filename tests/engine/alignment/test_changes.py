@@ -131,15 +131,21 @@ publish:
     ) in published
 
 
-@pytest.mark.parametrize("suffix", ["ttl", "nt"])
-def test_a_corrupt_previous_linkset_is_a_data_error_saying_what_to_do(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
-) -> None:
+def _diff_spec(tmp_path: Path, suffix: str) -> Path:
+    """The helper's spec with its links as ``links.<suffix>`` and a diff of them."""
     extra = f"  - {{rdf: out/links.{suffix}}}\n  - {{diff: out/changes.ru}}\n"
     spec = _spec(tmp_path, extra=extra)
     # The helper's spec has an rdf output already: drop it, the diff needs one.
     text = spec.read_text(encoding="utf-8").replace("  - {rdf: out/links.nt}\n", "", 1)
     spec.write_text(text, encoding="utf-8")
+    return spec
+
+
+@pytest.mark.parametrize("suffix", ["ttl", "nt"])
+def test_a_corrupt_previous_linkset_is_a_data_error_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    spec = _diff_spec(tmp_path, suffix)
     assert main(["run", "-q", str(spec)]) == 0, capsys.readouterr().err
     linkset = tmp_path / "out" / f"links.{suffix}"
     linkset.write_text("garbage\n", encoding="utf-8")
@@ -229,10 +235,7 @@ def test_a_previous_linkset_saved_with_a_byte_order_mark_is_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
 ) -> None:
     # Editors on Windows save UTF-8 with a BOM: the file is the same linkset.
-    extra = f"  - {{rdf: out/links.{suffix}}}\n  - {{diff: out/changes.ru}}\n"
-    spec = _spec(tmp_path, extra=extra)
-    text = spec.read_text(encoding="utf-8").replace("  - {rdf: out/links.nt}\n", "", 1)
-    spec.write_text(text, encoding="utf-8")
+    spec = _diff_spec(tmp_path, suffix)
     assert main(["run", "-q", str(spec)]) == 0, capsys.readouterr().err
     linkset = tmp_path / "out" / f"links.{suffix}"
     linkset.write_text("\ufeff" + linkset.read_text(encoding="utf-8"), encoding="utf-8")
