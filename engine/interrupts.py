@@ -112,6 +112,22 @@ def _is_program() -> bool:
     return os.path.basename(getattr(main, "__file__", None) or "") in ("engine", "engine.exe")
 
 
+def _quiet_unraisable(info: sys.UnraisableHookArgs) -> None:
+    """An interrupt raised where it cannot propagate (a finalizer, a weakref callback)
+    is raised again in the main thread, where it can, instead of printing a traceback
+    and being lost: a signal arriving during start-up once landed in such a place."""
+    kind = info.exc_type
+    if kind is not None and issubclass(kind, KeyboardInterrupt):
+        import _thread
+
+        _thread.interrupt_main(signal.SIGTERM if issubclass(kind, Terminated) else signal.SIGINT)
+        return
+    _PREVIOUS_UNRAISABLE(info)
+
+
+_PREVIOUS_UNRAISABLE = sys.unraisablehook
+
+
 def install_for_program() -> None:
     """When this process is the ``engine`` command: quiet interrupts from now on.
 
@@ -133,6 +149,7 @@ def install_for_program() -> None:
         os._exit(exit_code(value))
 
     sys.excepthook = hook
+    sys.unraisablehook = _quiet_unraisable
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
 

@@ -218,3 +218,27 @@ def test_an_interrupt_a_library_turns_into_its_own_error_is_still_an_interrupt(
     # A later error of the same process is a bug again: the signal was this command's.
     monkeypatch.setattr(cli, "_dispatch", lambda args, parser: 1 / 0)
     assert main(["validate", "x.yaml"]) == 70
+
+
+def test_an_interrupt_a_finalizer_swallows_is_raised_again_not_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Ctrl-C that lands in a finalizer during start-up printed "Exception ignored ...
+    # Traceback" (seen once in a fresh-clone CI run): the program raises it again where
+    # it can propagate.
+    import _thread
+    import types
+
+    raised: list[int] = []
+    printed: list[object] = []
+    monkeypatch.setattr(_thread, "interrupt_main", raised.append)
+    monkeypatch.setattr(interrupts, "_PREVIOUS_UNRAISABLE", printed.append)
+
+    def info(kind: type[BaseException]) -> types.SimpleNamespace:
+        return types.SimpleNamespace(exc_type=kind, exc_value=kind(), exc_traceback=None)
+
+    interrupts._quiet_unraisable(info(KeyboardInterrupt))
+    interrupts._quiet_unraisable(info(interrupts.Terminated))
+    assert raised == [signal.SIGINT, signal.SIGTERM] and not printed
+    interrupts._quiet_unraisable(info(ValueError))
+    assert len(printed) == 1  # anything else: as Python prints it
